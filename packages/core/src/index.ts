@@ -1,0 +1,42 @@
+export { YlogError, type YlogErrorCode } from './errors.js'
+export { NodeIdentity, clientIdOf, isNodeId, verifySignature, referenceEd25519, KEY_FILE_HEADER, type NodeId } from './identity.js'
+export {
+  decodeEntry,
+  signEntry,
+  peekEntry,
+  signedMessage,
+  validateTopic,
+  validateBody,
+  ENTRY_KINDS,
+  ENTRY_FORMAT_VERSION,
+  MAX_ENTRY_BYTES,
+  MAX_TOPIC_LENGTH,
+  TOPIC_PATTERN,
+  type Entry,
+  type EntryInput,
+  type EntryBody,
+  type EntryKind,
+  type EntryFields,
+  type EntryHeader,
+  type GapData,
+  type JsonValue,
+  type TransitionData,
+} from './entry.js'
+export { verifyRun, signatureValid, type ChainStart, type RunVerdict } from './chain.js'
+export { openMembership, memberList, type Membership } from './membership.js'
+export { encodeCursor, decodeCursor, START, type Cursor } from './cursor.js'
+export { checkUpdate, type Verdict, type RefusalReason, type ForkEvidence, type GuardView, type NodeHead, type AcceptedRun } from './validate.js'
+export { ROOT_MAP, SEGMENT_SIZE, entryClock, segmentClock } from './layout.js'
+export {
+  LogDoc,
+  ORIGIN_LOCAL,
+  ORIGIN_REMOTE,
+  ORIGIN_REPLAY,
+  type LogDocOptions,
+  type Head,
+  type SeqRange,
+  type ApplyResult,
+  type EntriesAdded,
+  type UpdateOrigin,
+} from './log-doc.js'
+export { sha256, toHex, fromHex, ZERO_HASH } from './bytes.js'

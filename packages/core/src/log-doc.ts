@@ -1,0 +1,382 @@
+import * as Y from 'yjs'
+import { sha256, toHex, ZERO_HASH } from './bytes.js'
+import { verifyRun } from './chain.js'
+import { decodeEntry, peekEntry, signEntry, validateBody, validateTopic, type Entry, type EntryInput } from './entry.js'
+import { YlogError } from './errors.js'
+import { clientIdOf, type NodeId, type NodeIdentity } from './identity.js'
+import { entriesBelowClock, entryClock, ROOT_MAP, segmentClock, SEGMENT_SIZE } from './layout.js'
+import { openMembership, type Membership } from './membership.js'
+import type { Cursor } from './cursor.js'
+import { readAfter, readAll, readMerged, readRange } from './reads.js'
+import { checkUpdate, type AcceptedRun, type ForkEvidence, type GuardView, type NodeHead, type RefusalReason } from './validate.js'
+
+/** Transaction origins, so listeners can tell where an update came from. */
+export const ORIGIN_LOCAL = Symbol('ylog:local')
+export const ORIGIN_REMOTE = Symbol('ylog:remote')
+export const ORIGIN_REPLAY = Symbol('ylog:replay')
+export type UpdateOrigin = typeof ORIGIN_LOCAL | typeof ORIGIN_REMOTE | typeof ORIGIN_REPLAY
+
+export interface LogDocOptions {
+  /** The local writer. Without one the log is a read-only replica. */
+  identity?: NodeIdentity
+  /** Who may write; default: any key (each only in its own part). */
+  membership?: Membership
+  /** Clock for `at`; default Date.now. */
+  now?: () => number
+  /** Most bytes of updates kept while they wait for missing structs (default 64 MiB). */
+  maxHeldBytes?: number
+}
+
+export interface Head {
+  node: NodeId
+  /** Number of entries held locally; the last seq is length - 1. */
+  length: number
+  /** Hex hash of the last entry (64 zeros when length is 0). */
+  hash: string
+  at: number
+  forked: boolean
+}
+
+export interface SeqRange {
+  from: number
+  to: number
+}
+
+export type ApplyResult =
+  | { status: 'accepted'; added: number; released: number }
+  | { status: 'held'; waiting: number }
+  | { status: 'refused'; reason: RefusalReason; detail: string }
+
+export interface EntriesAdded {
+  node: NodeId
+  fromSeq: number
+  count: number
+  origin: UpdateOrigin
+}
+
+interface NodeState extends NodeHead {
+  client: number
+  segments: Y.Array<Y.Array<Uint8Array>> | undefined
+  segment: Y.Array<Uint8Array> | undefined
+}
+
+/**
+ * The log: one Yjs document holding every node's signed entries (layout.ts),
+ * the heads derived from it, and the guard in front of remote updates.
+ * Local appends are synchronous, so seq assignment is atomic in a process.
+ */
+export class LogDoc {
+  readonly doc: Y.Doc
+  readonly identity: NodeIdentity | undefined
+  readonly membership: Membership
+  readonly #now: () => number
+  readonly #root: Y.Map<Y.Array<Y.Array<Uint8Array>>>
+  readonly #nodes = new Map<NodeId, NodeState>()
+  readonly #byClient = new Map<number, NodeState>()
+  readonly #known = new Map<NodeId, number>()
+  readonly #forks: ForkEvidence[] = []
+  readonly #held: Array<{ update: Uint8Array; maxSeq: Map<NodeId, number> }> = []
+  readonly #maxHeldBytes: number
+  #heldBytes = 0
+  readonly #entryListeners = new Set<(added: EntriesAdded) => void>()
+  readonly #view: GuardView
+
+  constructor(options: LogDocOptions = {}) {
+    this.identity = options.identity
+    this.membership = options.membership ?? openMembership
+    this.#now = options.now ?? Date.now
+    this.#maxHeldBytes = options.maxHeldBytes ?? 64 * 1024 * 1024
+    if (this.identity !== undefined && !this.membership.isMember(this.identity.id)) {
+      throw new YlogError('NOT_MEMBER', `this node (${this.identity.id}) is not in the membership list; add its id to the members`)
+    }
+    this.doc = new Y.Doc({ gc: false })
+    this.#root = this.doc.getMap(ROOT_MAP)
+    this.#restoreClientId()
+    this.#view = {
+      stateOf: (client) => Y.getState(this.doc.store, client),
+      headOfClient: (client) => this.#byClient.get(client),
+      isMember: (node) => this.membership.isMember(node),
+      entryBytes: (node, seq) => this.getBytes(node, seq),
+    }
+  }
+
+  /** Signs and appends one entry as this node; returns it with its seq and hash. */
+  append(input: EntryInput): Entry {
+    const identity = this.identity
+    if (identity === undefined) throw new YlogError('BAD_ARGUMENT', 'this log has no identity, so it cannot append; construct it with { identity }')
+    validateTopic(input.topic)
+    const body = validateBody(input.kind, input.data)
+    const requested = input.at ?? this.#now()
+    if (!Number.isSafeInteger(requested) || requested < 0) throw new YlogError('BAD_TIME', `at must be a non-negative integer of milliseconds, got ${requested}`)
+    const state = this.#stateFor(identity.id)
+    // A node's clock never runs backwards in its own log: readers merge by `at`.
+    const at = Math.max(requested, state.at)
+    const seq = state.next
+    const prev = state.hash
+    const { bytes, hash } = signEntry(identity, { seq, prev, at, topic: input.topic, body })
+    this.doc.transact(() => {
+      if (seq === 0) {
+        state.segments = new Y.Array()
+        this.#root.set(identity.id, state.segments)
+      }
+      if (seq % SEGMENT_SIZE === 0) {
+        state.segment = new Y.Array()
+        this.#segmentsOf(state).push([state.segment])
+      }
+      ;(state.segment ?? this.#currentSegment(state)).push([bytes])
+    }, ORIGIN_LOCAL)
+    state.next = seq + 1
+    state.hash = hash
+    state.at = at
+    this.#emit({ node: identity.id, fromSeq: seq, count: 1, origin: ORIGIN_LOCAL })
+    return { node: identity.id, seq, prev: toHex(prev), at, topic: input.topic, ...body, sig: toHex(bytes.subarray(bytes.byteLength - 64)), hash: toHex(hash) } as Entry
+  }
+
+  /**
+   * Offers an update from elsewhere to the guard. Accepted updates are
+   * applied whole, then held ones that now fit are retried; refused ones
+   * change nothing. A fork is refused and its evidence kept (`forks()`).
+   */
+  applyRemote(update: Uint8Array): ApplyResult {
+    const verdict = checkUpdate(this.#view, update)
+    if (verdict.status === 'refuse') {
+      if (verdict.fork !== undefined) this.#recordFork(verdict.fork)
+      return { status: 'refused', reason: verdict.reason, detail: verdict.detail }
+    }
+    if (verdict.status === 'hold') {
+      const maxSeq = new Map<NodeId, number>()
+      for (const w of verdict.waiting) if (w.node !== undefined && w.maxSeq !== undefined) maxSeq.set(w.node, w.maxSeq)
+      this.#hold(update, maxSeq)
+      return { status: 'held', waiting: this.#held.length }
+    }
+    const added = this.#commit(update, verdict.runs)
+    return { status: 'accepted', added, released: this.#releaseHeld() }
+  }
+
+  /**
+   * Applies bytes this node stored itself (snapshot or update log) without
+   * the guard, then rebuilds heads from the layout. Call verifyChains() after
+   * a replay to check what was loaded.
+   */
+  loadTrusted(update: Uint8Array, format: 'v1' | 'v2' = 'v1'): void {
+    if (format === 'v2') Y.applyUpdateV2(this.doc, update, ORIGIN_REPLAY)
+    else Y.applyUpdate(this.doc, update, ORIGIN_REPLAY)
+    this.#restoreClientId()
+    for (const node of this.#root.keys()) {
+      const client = clientIdOf(node)
+      const state = this.#stateFor(node)
+      const next = entriesBelowClock(Y.getState(this.doc.store, client))
+      if (next === state.next) continue
+      state.next = next
+      const last = next > 0 ? this.getBytes(node, next - 1) : undefined
+      state.hash = last === undefined ? ZERO_HASH : sha256(last)
+      state.at = last === undefined ? 0 : (peekEntry(last)?.at ?? 0)
+      state.segments = undefined
+      state.segment = undefined
+    }
+  }
+
+  /** Checks every node's whole chain (hash links, seqs, one signature per chunk). */
+  verifyChains(): { ok: true; entries: number } | { ok: false; node: NodeId; seq: number; detail: string } {
+    const CHUNK = 65536
+    let entries = 0
+    for (const state of this.#nodes.values()) {
+      let start = { seq: 0, prev: ZERO_HASH as Uint8Array, at: 0 }
+      for (let from = 0; from < state.next; from += CHUNK) {
+        const run: Uint8Array[] = []
+        for (let seq = from; seq < Math.min(state.next, from + CHUNK); seq++) {
+          const bytes = this.getBytes(state.node, seq)
+          if (bytes === undefined) return { ok: false, node: state.node, seq, detail: 'entry missing from its place in the layout' }
+          run.push(bytes)
+        }
+        const verdict = verifyRun(state.publicKey, run, start)
+        if (!verdict.ok) return { ok: false, node: state.node, seq: verdict.seq, detail: verdict.detail }
+        const last = run[run.length - 1] as Uint8Array
+        start = { seq: from + run.length, prev: verdict.hashes[verdict.hashes.length - 1] as Uint8Array, at: peekEntry(last)?.at ?? 0 }
+        entries += run.length
+      }
+    }
+    return { ok: true, entries }
+  }
+
+  /** Records that `node` has entries up to `seq` elsewhere (e.g. a peer's head). */
+  noteKnown(node: NodeId, seq: number): void {
+    if (seq > (this.#known.get(node) ?? -1)) this.#known.set(node, seq)
+  }
+
+  getBytes(node: NodeId, seq: number): Uint8Array | undefined {
+    const state = this.#nodes.get(node)
+    if (state === undefined || !Number.isSafeInteger(seq) || seq < 0 || seq >= state.next) return undefined
+    const item = Y.getItem(this.doc.store, Y.createID(state.client, entryClock(seq)))
+    return item instanceof Y.Item && item.content instanceof Y.ContentBinary ? item.content.content : undefined
+  }
+
+  get(node: NodeId, seq: number): Entry | undefined {
+    const bytes = this.getBytes(node, seq)
+    return bytes === undefined ? undefined : decodeEntry(bytes)
+  }
+
+  /** One node's entries with from <= seq < to. */
+  range(node: NodeId, from?: number, to?: number): Entry[] {
+    return [...readRange(this, node, from, to)]
+  }
+
+  /** All entries in (node, seq) order. */
+  entries(): IterableIterator<Entry> {
+    return readAll(this)
+  }
+
+  /** All entries with at >= since in (at, node, seq) order. */
+  merged(since?: number): IterableIterator<Entry> {
+    return readMerged(this, since)
+  }
+
+  /** Up to `limit` entries after a version-vector cursor, and the cursor to resume from. */
+  entriesAfter(cursor: Cursor, limit: number): { entries: Entry[]; next: Cursor } {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new YlogError('BAD_ARGUMENT', `limit must be a positive integer, got ${limit}`)
+    return readAfter(this, cursor, limit)
+  }
+
+  /** Number of entries held for a node. */
+  length(node: NodeId): number {
+    return this.#nodes.get(node)?.next ?? 0
+  }
+
+  /** Known nodes, sorted by id. */
+  nodes(): NodeId[] {
+    return [...this.#nodes.keys()].filter((n) => (this.#nodes.get(n) as NodeState).next > 0).sort()
+  }
+
+  heads(): Map<NodeId, Head> {
+    const forked = new Set(this.#forks.map((f) => f.node))
+    const heads = new Map<NodeId, Head>()
+    for (const node of this.nodes()) {
+      const s = this.#nodes.get(node) as NodeState
+      heads.set(node, { node, length: s.next, hash: toHex(s.hash), at: s.at, forked: forked.has(node) })
+    }
+    return heads
+  }
+
+  /** Per node, seq ranges known to exist (held updates, peers' heads) but missing here. */
+  holes(): Map<NodeId, SeqRange[]> {
+    const holes = new Map<NodeId, SeqRange[]>()
+    for (const [node, known] of [...this.#known.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const next = this.length(node)
+      if (known >= next) holes.set(node, [{ from: next, to: known }])
+    }
+    return holes
+  }
+
+  forks(): readonly ForkEvidence[] {
+    return this.#forks
+  }
+
+  /** Listens for entries added by appends, accepted updates and replays. */
+  onEntries(listener: (added: EntriesAdded) => void): () => void {
+    this.#entryListeners.add(listener)
+    return () => this.#entryListeners.delete(listener)
+  }
+
+  /** Listens for Yjs updates to persist or relay (local appends and accepted remote updates). */
+  onUpdate(listener: (update: Uint8Array, origin: UpdateOrigin) => void): () => void {
+    const handler = (update: Uint8Array, origin: unknown): void => {
+      if (origin === ORIGIN_LOCAL || origin === ORIGIN_REMOTE) listener(update, origin)
+    }
+    this.doc.on('update', handler)
+    return () => this.doc.off('update', handler)
+  }
+
+  /** The whole document in Yjs's v2 encoding: compact, and about twice as fast to load. */
+  encodeSnapshot(): Uint8Array {
+    return Y.encodeStateAsUpdateV2(this.doc)
+  }
+
+  #commit(update: Uint8Array, runs: AcceptedRun[]): number {
+    Y.applyUpdate(this.doc, update, ORIGIN_REMOTE)
+    this.#restoreClientId()
+    let added = 0
+    for (const run of runs) {
+      const state = this.#stateFor(run.node)
+      state.next = run.fromSeq + run.entries.length
+      state.hash = run.hashes[run.hashes.length - 1] as Uint8Array
+      state.at = run.lastAt
+      state.segments = undefined
+      state.segment = undefined
+      added += run.entries.length
+    }
+    for (const run of runs) this.#emit({ node: run.node, fromSeq: run.fromSeq, count: run.entries.length, origin: ORIGIN_REMOTE })
+    return added
+  }
+
+  #hold(update: Uint8Array, maxSeq: Map<NodeId, number>): void {
+    for (const [node, seq] of maxSeq) this.noteKnown(node, seq)
+    this.#held.push({ update, maxSeq })
+    this.#heldBytes += update.byteLength
+    // Dropping the oldest is safe: a peer resends missing structs on the next sync.
+    while (this.#heldBytes > this.#maxHeldBytes && this.#held.length > 1) {
+      this.#heldBytes -= (this.#held.shift() as { update: Uint8Array }).update.byteLength
+    }
+  }
+
+  #releaseHeld(): number {
+    let released = 0
+    for (let progress = true; progress; ) {
+      progress = false
+      for (let i = 0; i < this.#held.length; i++) {
+        const { update } = this.#held[i] as { update: Uint8Array }
+        const verdict = checkUpdate(this.#view, update)
+        if (verdict.status === 'hold') continue
+        this.#held.splice(i--, 1)
+        this.#heldBytes -= update.byteLength
+        if (verdict.status === 'accept') {
+          this.#commit(update, verdict.runs)
+          released++
+          progress = true
+        } else if (verdict.fork !== undefined) this.#recordFork(verdict.fork)
+      }
+    }
+    return released
+  }
+
+  #recordFork(fork: ForkEvidence): void {
+    if (!this.#forks.some((f) => f.node === fork.node && f.seq === fork.seq && f.entries[1].hash === fork.entries[1].hash)) this.#forks.push(fork)
+  }
+
+  #stateFor(node: NodeId): NodeState {
+    let state = this.#nodes.get(node)
+    if (state === undefined) {
+      state = { node, publicKey: new Uint8Array(Buffer.from(node, 'hex')), client: clientIdOf(node), next: 0, hash: ZERO_HASH, at: 0, segments: undefined, segment: undefined }
+      this.#nodes.set(node, state)
+      this.#byClient.set(state.client, state)
+    }
+    return state
+  }
+
+  // After a replay or a remote write to our own part, find our arrays by their layout clocks.
+  #segmentsOf(state: NodeState): Y.Array<Y.Array<Uint8Array>> {
+    state.segments ??= this.#typeAt(state.client, 0) as Y.Array<Y.Array<Uint8Array>>
+    return state.segments
+  }
+
+  #currentSegment(state: NodeState): Y.Array<Uint8Array> {
+    state.segment = this.#typeAt(state.client, segmentClock(Math.floor(state.next / SEGMENT_SIZE))) as Y.Array<Uint8Array>
+    return state.segment
+  }
+
+  #typeAt(client: number, clock: number): Y.AbstractType<unknown> {
+    const item = Y.getItem(this.doc.store, Y.createID(client, clock))
+    if (!(item instanceof Y.Item) || !(item.content instanceof Y.ContentType)) {
+      throw new YlogError('MALFORMED_ENTRY', `the document has no segment array at client ${client} clock ${clock}; it does not follow the log layout`)
+    }
+    return item.content.type
+  }
+
+  #restoreClientId(): void {
+    // Yjs picks a new client id when a remote update touches its own; ours is bound to our key.
+    if (this.identity !== undefined) this.doc.clientID = this.identity.clientId
+  }
+
+  #emit(added: EntriesAdded): void {
+    for (const listener of this.#entryListeners) listener(added)
+  }
+}

@@ -1,0 +1,71 @@
+import { decodeEntry, peekEntry, type Entry } from './entry.js'
+import type { Cursor } from './cursor.js'
+import type { NodeId } from './identity.js'
+import type { LogDoc } from './log-doc.js'
+
+/** Entries of one node with from <= seq < to, in seq order. */
+export function* readRange(log: LogDoc, node: NodeId, from = 0, to = log.length(node)): Generator<Entry> {
+  const end = Math.min(to, log.length(node))
+  for (let seq = Math.max(0, from); seq < end; seq++) yield decodeEntry(log.getBytes(node, seq) as Uint8Array)
+}
+
+/** Every entry in the deterministic order (node, seq). */
+export function* readAll(log: LogDoc): Generator<Entry> {
+  for (const node of log.nodes()) yield* readRange(log, node)
+}
+
+/**
+ * Up to `limit` entries not yet covered by `cursor`, in (node, seq) order,
+ * and the cursor to continue from. New entries of a node already passed are
+ * picked up by the next call, because the cursor keeps a position per node.
+ */
+export function readAfter(log: LogDoc, cursor: Cursor, limit: number): { entries: Entry[]; next: Cursor } {
+  const next = new Map(cursor)
+  const entries: Entry[] = []
+  for (const node of log.nodes()) {
+    if (entries.length >= limit) break
+    const from = cursor.get(node) ?? 0
+    const to = Math.min(log.length(node), from + (limit - entries.length))
+    for (const entry of readRange(log, node, from, to)) entries.push(entry)
+    if (to > from) next.set(node, to)
+  }
+  return { entries, next }
+}
+
+/**
+ * Every entry with at >= since, merged by (at, node, seq). Each node's `at`
+ * never decreases along its chain (append clamps, the guard refuses a step
+ * back), so this is a k-way merge that starts each node with a binary search.
+ */
+export function* readMerged(log: LogDoc, since = 0): Generator<Entry> {
+  const heads = log.nodes().map((node) => ({ node, seq: firstAtOrAfter(log, node, since), end: log.length(node) }))
+  const atOf = (h: { node: NodeId; seq: number }): number => peekEntry(log.getBytes(h.node, h.seq) as Uint8Array)?.at ?? 0
+  let live = heads.filter((h) => h.seq < h.end)
+  while (live.length > 0) {
+    let best = live[0] as (typeof live)[number]
+    let bestAt = atOf(best)
+    for (let i = 1; i < live.length; i++) {
+      const h = live[i] as (typeof live)[number]
+      const at = atOf(h)
+      if (at < bestAt) {
+        best = h
+        bestAt = at
+      }
+    }
+    yield decodeEntry(log.getBytes(best.node, best.seq) as Uint8Array)
+    best.seq++
+    if (best.seq >= best.end) live = live.filter((h) => h !== best)
+  }
+}
+
+function firstAtOrAfter(log: LogDoc, node: NodeId, since: number): number {
+  let lo = 0
+  let hi = log.length(node)
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    const at = peekEntry(log.getBytes(node, mid) as Uint8Array)?.at ?? 0
+    if (at < since) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
