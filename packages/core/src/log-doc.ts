@@ -159,9 +159,7 @@ export class LogDoc {
    * a replay to check what was loaded.
    */
   loadTrusted(update: Uint8Array, format: 'v1' | 'v2' = 'v1'): void {
-    if (format === 'v2') Y.applyUpdateV2(this.doc, update, ORIGIN_REPLAY)
-    else Y.applyUpdate(this.doc, update, ORIGIN_REPLAY)
-    this.#restoreClientId()
+    this.#applyForeign(() => (format === 'v2' ? Y.applyUpdateV2(this.doc, update, ORIGIN_REPLAY) : Y.applyUpdate(this.doc, update, ORIGIN_REPLAY)))
     for (const node of this.#root.keys()) {
       const client = clientIdOf(node)
       const state = this.#stateFor(node)
@@ -292,8 +290,7 @@ export class LogDoc {
   }
 
   #commit(update: Uint8Array, runs: AcceptedRun[]): number {
-    Y.applyUpdate(this.doc, update, ORIGIN_REMOTE)
-    this.#restoreClientId()
+    this.#applyForeign(() => Y.applyUpdate(this.doc, update, ORIGIN_REMOTE))
     let added = 0
     for (const run of runs) {
       const state = this.#stateFor(run.node)
@@ -372,8 +369,19 @@ export class LogDoc {
   }
 
   #restoreClientId(): void {
-    // Yjs picks a new client id when a remote update touches its own; ours is bound to our key.
     if (this.identity !== undefined) this.doc.clientID = this.identity.clientId
+  }
+
+  // Yjs picks a new client id when a non-local transaction writes under its
+  // own (our entries coming back after a restore). Ours is bound to our key,
+  // so step aside during the apply; no key maps to client id 0 in practice (2^-48).
+  #applyForeign(apply: () => void): void {
+    this.doc.clientID = 0
+    try {
+      apply()
+    } finally {
+      this.#restoreClientId()
+    }
   }
 
   #emit(added: EntriesAdded): void {

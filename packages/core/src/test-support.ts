@@ -1,0 +1,52 @@
+// Helpers shared by this package's tests: honest logs and hand-made updates.
+import * as Y from 'yjs'
+import { NodeIdentity } from './identity.js'
+import { LogDoc, type LogDocOptions } from './log-doc.js'
+import { entryClock, ROOT_MAP, SEGMENT_SIZE } from './layout.js'
+
+export function writer(options: Omit<LogDocOptions, 'identity'> = {}): { log: LogDoc; id: NodeIdentity; updates: Uint8Array[] } {
+  const id = NodeIdentity.generate()
+  const log = new LogDoc({ ...options, identity: id })
+  const updates: Uint8Array[] = []
+  log.onUpdate((u) => updates.push(u))
+  return { log, id, updates }
+}
+
+export function appendEvents(log: LogDoc, n: number, topic = 't'): void {
+  for (let i = 0; i < n; i++) log.append({ topic, kind: 'event', data: { i } })
+}
+
+/**
+ * Builds the update a peer writing as `client` would send to push `bytes`
+ * as the next struct of `node`'s part, on top of the state `base` holds.
+ */
+export function craftAppend(base: LogDoc, node: string, client: number, bytes: Uint8Array): Uint8Array {
+  const doc = new Y.Doc({ gc: false })
+  Y.applyUpdate(doc, Y.encodeStateAsUpdate(base.doc))
+  doc.clientID = client
+  const before = Y.encodeStateVector(doc)
+  doc.transact(() => {
+    const root = doc.getMap<Y.Array<Y.Array<Uint8Array>>>(ROOT_MAP)
+    let segments = root.get(node)
+    if (segments === undefined) {
+      segments = new Y.Array()
+      root.set(node, segments)
+    }
+    const length = base.length(node)
+    if (length % SEGMENT_SIZE === 0) segments.push([new Y.Array()])
+    ;(segments.get(segments.length - 1) as Y.Array<Uint8Array>).push([bytes])
+  })
+  return Y.encodeStateAsUpdate(doc, before)
+}
+
+/** Everything observable about a log, for "nothing changed" assertions. */
+export function fingerprint(log: LogDoc): string {
+  return JSON.stringify({
+    sv: Buffer.from(Y.encodeStateVector(log.doc)).toString('hex'),
+    heads: [...log.heads().values()],
+    entries: [...log.entries()].map((e) => e.hash),
+    forks: log.forks().length,
+  })
+}
+
+export { entryClock }
