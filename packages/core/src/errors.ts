@@ -17,6 +17,8 @@ export type YlogErrorCode =
   | 'BAD_ARGUMENT'
   | 'NOT_MEMBER'
   | 'CLOSED'
+  | 'STORE_CORRUPT'
+  | 'STORE_FAILED'
 
 export class YlogError extends Error {
   readonly code: YlogErrorCode

@@ -40,3 +40,6 @@ export {
   type UpdateOrigin,
 } from './log-doc.js'
 export { sha256, toHex, fromHex, ZERO_HASH } from './bytes.js'
+export type { UpdateStore, UpdateRecord, StoredState, IndexRow, IndexQuery, StoreStats } from './update-store.js'
+export { MemoryUpdateStore } from './memory-update-store.js'
+export { DurableLog, type DurableLogOptions, type CommitInfo } from './durable-log.js'

@@ -1,0 +1,184 @@
+import type { Entry, EntryInput } from './entry.js'
+import { YlogError } from './errors.js'
+import { LogDoc, type ApplyResult, type LogDocOptions } from './log-doc.js'
+import type { IndexRow, UpdateRecord, UpdateStore } from './update-store.js'
+
+export interface DurableLogOptions extends LogDocOptions {
+  store: UpdateStore
+  /** Compact when this many updates follow the snapshot (default 20,000). */
+  compactAfterUpdates?: number
+  /** ...or when they add up to this many bytes (default 64 MiB). */
+  compactAfterBytes?: number
+  /** Called during replay with (applied, total) tail updates. */
+  onReplayProgress?: (applied: number, total: number) => void
+}
+
+export interface CommitInfo {
+  records: number
+  entries: number
+  seconds: number
+}
+
+/**
+ * A LogDoc whose every update is committed to an UpdateStore before it is
+ * acknowledged. Appends that arrive while a commit is in flight are grouped
+ * into the next one (group commit), so many concurrent writers share one
+ * transaction and one fsync.
+ *
+ * If a commit fails the log stops accepting writes: the document would
+ * otherwise hold entries the store does not, and a restart could reuse
+ * their seqs. Restarting replays exactly what was committed.
+ */
+export class DurableLog {
+  readonly log: LogDoc
+  readonly store: UpdateStore
+  /** Seconds the last open spent replaying and verifying. */
+  replaySeconds = 0
+  readonly #compactAfterUpdates: number
+  readonly #compactAfterBytes: number
+  #pending: UpdateRecord[] = []
+  #waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = []
+  #flushing: Promise<void> | undefined
+  #failure: Error | undefined
+  #closed = false
+  #tailUpdates = 0
+  #tailBytes = 0
+  #lastId = 0
+  readonly #commitListeners = new Set<(info: CommitInfo, updates: readonly Uint8Array[]) => void>()
+
+  private constructor(log: LogDoc, options: DurableLogOptions) {
+    this.log = log
+    this.store = options.store
+    this.#compactAfterUpdates = options.compactAfterUpdates ?? 20_000
+    this.#compactAfterBytes = options.compactAfterBytes ?? 64 * 1024 * 1024
+  }
+
+  /** Replays the store (snapshot, then tail), verifies every chain, and starts recording. */
+  static async open(options: DurableLogOptions): Promise<DurableLog> {
+    const started = performance.now()
+    const log = new LogDoc(options)
+    const durable = new DurableLog(log, options)
+    const state = await options.store.load()
+    if (state.snapshot !== undefined) log.loadTrusted(state.snapshot, 'v2')
+    state.tail.forEach((update, i) => {
+      log.loadTrusted(update)
+      if ((i + 1) % 1000 === 0 || i + 1 === state.tail.length) options.onReplayProgress?.(i + 1, state.tail.length)
+    })
+    const check = log.verifyChains()
+    if (!check.ok) {
+      throw new YlogError('STORE_CORRUPT', `stored log does not verify: node ${check.node} seq ${check.seq}: ${check.detail}; restore the data directory from a backup or resync this node from its peers`)
+    }
+    durable.#lastId = state.lastId
+    durable.#tailUpdates = state.tail.length
+    durable.#tailBytes = state.tail.reduce((n, u) => n + u.byteLength, 0)
+    durable.#record()
+    durable.replaySeconds = (performance.now() - started) / 1000
+    return durable
+  }
+
+  /** Appends one entry; resolves once it is committed. */
+  append(input: EntryInput): Promise<Entry> {
+    this.#writable()
+    const entry = this.log.append(input)
+    return this.#afterCommit().then(() => entry)
+  }
+
+  /** Offers a remote update to the guard; accepted ones resolve after they are committed. */
+  async applyRemote(update: Uint8Array): Promise<ApplyResult> {
+    this.#writable()
+    const result = this.log.applyRemote(update)
+    if (result.status === 'accepted' && this.#pending.length > 0) await this.#afterCommit()
+    return result
+  }
+
+  /** Resolves when everything written so far is committed. */
+  async flush(): Promise<void> {
+    if (this.#pending.length > 0 || this.#flushing !== undefined) await this.#afterCommit()
+  }
+
+  /** Listens for commits: what was written and how long it took. */
+  onCommit(listener: (info: CommitInfo, updates: readonly Uint8Array[]) => void): () => void {
+    this.#commitListeners.add(listener)
+    return () => this.#commitListeners.delete(listener)
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    try {
+      await this.flush()
+    } finally {
+      this.#closed = true
+      await this.store.close()
+    }
+  }
+
+  #record(): void {
+    this.log.onUpdate((update) => {
+      this.#pending.push({ update, entries: [] })
+      this.#schedule()
+    })
+    this.log.onEntries(({ node, fromSeq, count }) => {
+      const record = this.#pending[this.#pending.length - 1]
+      if (record === undefined) return
+      for (let seq = fromSeq; seq < fromSeq + count; seq++) record.entries.push(this.#indexRow(node, seq))
+    })
+  }
+
+  #indexRow(node: string, seq: number): IndexRow {
+    const entry = this.log.get(node, seq) as Entry
+    return { node, seq, at: entry.at, topic: entry.topic, kind: entry.kind }
+  }
+
+  #afterCommit(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject })
+      this.#schedule()
+    })
+  }
+
+  #schedule(): void {
+    this.#flushing ??= this.#flushLoop()
+  }
+
+  async #flushLoop(): Promise<void> {
+    // Let writers of the same turn of the event loop join this commit.
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    while (this.#pending.length > 0 || this.#waiters.length > 0) {
+      const batch = this.#pending
+      const waiters = this.#waiters
+      this.#pending = []
+      this.#waiters = []
+      const started = performance.now()
+      try {
+        if (batch.length > 0) {
+          this.#lastId = await this.store.append(batch)
+          this.#tailUpdates += batch.length
+          this.#tailBytes += batch.reduce((n, r) => n + r.update.byteLength, 0)
+        }
+      } catch (err) {
+        this.#failure = new YlogError('STORE_FAILED', `commit failed, the log stopped accepting writes (restart the node to replay what was committed): ${(err as Error).message}`, { cause: err })
+        for (const w of [...waiters, ...this.#waiters]) w.reject(this.#failure)
+        this.#waiters = []
+        break
+      }
+      const info = { records: batch.length, entries: batch.reduce((n, r) => n + r.entries.length, 0), seconds: (performance.now() - started) / 1000 }
+      for (const listener of this.#commitListeners) listener(info, batch.map((r) => r.update))
+      for (const w of waiters) w.resolve()
+      if (this.#tailUpdates >= this.#compactAfterUpdates || this.#tailBytes >= this.#compactAfterBytes) await this.#compact()
+    }
+    this.#flushing = undefined
+  }
+
+  // The snapshot may include updates still pending; replaying them again after it is harmless (Yjs skips known structs).
+  async #compact(): Promise<void> {
+    const upTo = this.#lastId
+    await this.store.compact(this.log.encodeSnapshot(), upTo)
+    this.#tailUpdates = 0
+    this.#tailBytes = 0
+  }
+
+  #writable(): void {
+    if (this.#failure !== undefined) throw this.#failure
+    if (this.#closed) throw new YlogError('CLOSED', 'the log is closed')
+  }
+}

@@ -1,0 +1,77 @@
+import type { IndexQuery, IndexRow, StoredState, StoreStats, UpdateRecord, UpdateStore } from './update-store.js'
+import type { NodeId } from './identity.js'
+import { YlogError } from './errors.js'
+
+interface MemoryData {
+  snapshot: Uint8Array | undefined
+  snapshotUpTo: number
+  updates: Array<{ id: number; update: Uint8Array }>
+  nextId: number
+  index: IndexRow[]
+}
+
+/** An UpdateStore in memory: for tests, and the reference for real backends. */
+export class MemoryUpdateStore implements UpdateStore {
+  readonly #data: MemoryData
+  #closed = false
+
+  constructor(data?: MemoryData) {
+    this.#data = data ?? { snapshot: undefined, snapshotUpTo: 0, updates: [], nextId: 1, index: [] }
+  }
+
+  /** A new store over the same contents, as if the process had restarted. */
+  reopened(): MemoryUpdateStore {
+    return new MemoryUpdateStore(this.#data)
+  }
+
+  async append(records: readonly UpdateRecord[]): Promise<number> {
+    const d = this.#open()
+    for (const record of records) {
+      d.updates.push({ id: d.nextId++, update: record.update })
+      d.index.push(...record.entries)
+    }
+    return d.nextId - 1
+  }
+
+  async load(): Promise<StoredState> {
+    const d = this.#open()
+    return { snapshot: d.snapshot, tail: d.updates.filter((u) => u.id > d.snapshotUpTo).map((u) => u.update), lastId: d.nextId - 1 }
+  }
+
+  async compact(snapshot: Uint8Array, upTo: number): Promise<void> {
+    const d = this.#open()
+    d.snapshot = snapshot
+    d.snapshotUpTo = upTo
+    d.updates = d.updates.filter((u) => u.id > upTo)
+  }
+
+  async query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>> {
+    const d = this.#open()
+    const rows = d.index.filter(
+      (r) =>
+        r.seq >= (query.after?.get(r.node) ?? 0) &&
+        (query.since === undefined || r.at >= query.since) &&
+        (query.topic === undefined || r.topic === query.topic) &&
+        (query.kind === undefined || r.kind === query.kind),
+    )
+    const byTime = query.since !== undefined && query.after === undefined
+    rows.sort((a, b) => (byTime && a.at !== b.at ? a.at - b.at : a.node < b.node ? -1 : a.node > b.node ? 1 : a.seq - b.seq))
+    return rows.slice(0, query.limit).map(({ node, seq }) => ({ node, seq }))
+  }
+
+  async stats(): Promise<StoreStats> {
+    const d = this.#data
+    const updateBytes = d.updates.reduce((n, u) => n + u.update.byteLength, 0)
+    const snapshotBytes = d.snapshot?.byteLength ?? 0
+    return { updates: d.updates.length, updateBytes, snapshotBytes, totalBytes: updateBytes + snapshotBytes }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+  }
+
+  #open(): MemoryData {
+    if (this.#closed) throw new YlogError('CLOSED', 'the store is closed')
+    return this.#data
+  }
+}

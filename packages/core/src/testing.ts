@@ -1,0 +1,98 @@
+/**
+ * The contract every UpdateStore must keep, as a vitest suite. A backend's
+ * tests call `describeUpdateStore('SqliteUpdateStore', () => open...)`.
+ */
+import * as Y from 'yjs'
+import { describe, expect, it } from 'vitest'
+import { NodeIdentity } from './identity.js'
+import { LogDoc } from './log-doc.js'
+import { DurableLog } from './durable-log.js'
+import type { UpdateStore } from './update-store.js'
+
+export interface StoreFactory {
+  /** A new, empty store. */
+  create(): Promise<UpdateStore>
+  /** Opens the store `create` made last, again (after close): a restart. */
+  reopen(): Promise<UpdateStore>
+}
+
+export function describeUpdateStore(name: string, factory: () => StoreFactory): void {
+  describe(`${name} keeps the UpdateStore contract`, () => {
+    it('loads nothing when new', async () => {
+      const f = factory()
+      const store = await f.create()
+      expect(await store.load()).toEqual({ snapshot: undefined, tail: [], lastId: 0 })
+      await store.close()
+    })
+
+    it('replays every committed update after a reopen, in order', async () => {
+      const f = factory()
+      const identity = NodeIdentity.generate()
+      const durable = await DurableLog.open({ identity, store: await f.create() })
+      const entries = await Promise.all(Array.from({ length: 300 }, (_, i) => durable.append({ topic: `t${i % 3}`, kind: 'event', data: { i } })))
+      expect(entries.map((e) => e.seq)).toEqual([...Array(300).keys()])
+      await durable.close()
+      const again = await DurableLog.open({ identity, store: await f.reopen() })
+      expect(again.log.length(identity.id)).toBe(300)
+      expect([...again.log.entries()]).toEqual([...durable.log.entries()])
+      expect((await again.append({ topic: 't', kind: 'event', data: 'next' })).seq).toBe(300)
+      await again.close()
+    })
+
+    it('compacts atomically: snapshot plus tail replays to the same state', async () => {
+      const f = factory()
+      const identity = NodeIdentity.generate()
+      const durable = await DurableLog.open({ identity, store: await f.create(), compactAfterUpdates: 50 })
+      for (let i = 0; i < 120; i++) await durable.append({ topic: 't', kind: 'event', data: i })
+      const stats = await durable.store.stats()
+      expect(stats.snapshotBytes).toBeGreaterThan(0)
+      expect(stats.updates).toBeLessThan(50)
+      await durable.close()
+      const store = await f.reopen()
+      const state = await store.load()
+      expect(state.snapshot).toBeDefined()
+      const replica = new LogDoc()
+      replica.loadTrusted(state.snapshot as Uint8Array, 'v2')
+      for (const u of state.tail) replica.loadTrusted(u)
+      expect([...replica.heads()]).toEqual([...durable.log.heads()])
+      await store.close()
+    })
+
+    it('keeps a snapshot that covers more than its updates (pending ones included)', async () => {
+      const f = factory()
+      const store = await f.create()
+      const w = new LogDoc({ identity: NodeIdentity.generate() })
+      const updates: Uint8Array[] = []
+      w.onUpdate((u) => updates.push(u))
+      for (let i = 0; i < 4; i++) w.append({ topic: 't', kind: 'event', data: i })
+      const last = await store.append(updates.slice(0, 2).map((update) => ({ update, entries: [] })))
+      await store.compact(Y.encodeStateAsUpdateV2(w.doc), last)
+      await store.append(updates.slice(2).map((update) => ({ update, entries: [] })))
+      const state = await store.load()
+      expect(state.tail).toHaveLength(2)
+      const replica = new LogDoc()
+      replica.loadTrusted(state.snapshot as Uint8Array, 'v2')
+      for (const u of state.tail) replica.loadTrusted(u)
+      expect(replica.verifyChains()).toEqual({ ok: true, entries: 4 })
+      await store.close()
+    })
+
+    it('answers index queries by cursor, time, topic and kind', async () => {
+      const f = factory()
+      let now = 1000
+      const identity = NodeIdentity.generate()
+      const durable = await DurableLog.open({ identity, store: await f.create(), now: () => (now += 10) })
+      for (let i = 0; i < 20; i++) {
+        const topic = i % 2 ? 'odd' : 'even'
+        await durable.append(i % 5 ? { topic, kind: 'event', data: i } : { topic, kind: 'transition', data: { subject: 's', from: 'a', to: 'b', event: 'e' } })
+      }
+      const store = durable.store
+      expect(await store.query({ limit: 100 })).toHaveLength(20)
+      expect((await store.query({ after: new Map([[identity.id, 15]]), limit: 100 })).map((r) => r.seq)).toEqual([15, 16, 17, 18, 19])
+      expect((await store.query({ topic: 'odd', limit: 3 })).map((r) => r.seq)).toEqual([1, 3, 5])
+      expect((await store.query({ kind: 'transition', limit: 100 })).map((r) => r.seq)).toEqual([0, 5, 10, 15])
+      expect((await store.query({ since: 1000 + 10 * 18, limit: 100 })).map((r) => r.seq)).toEqual([17, 18, 19])
+      await durable.close()
+    })
+  })
+}

@@ -1,0 +1,69 @@
+import type { Cursor } from './cursor.js'
+import type { EntryKind } from './entry.js'
+import type { NodeId } from './identity.js'
+
+/** One entry's row in a store's read index: enough to find it, not its bytes. */
+export interface IndexRow {
+  node: NodeId
+  seq: number
+  at: number
+  topic: string
+  kind: EntryKind
+}
+
+/** A Yjs update (v1 encoding) and the entries it adds, written together. */
+export interface UpdateRecord {
+  update: Uint8Array
+  entries: IndexRow[]
+}
+
+export interface StoredState {
+  /** The last compaction's snapshot (Yjs v2 encoding), if any. */
+  snapshot: Uint8Array | undefined
+  /** Updates committed after that snapshot, oldest first (Yjs v1 encoding). */
+  tail: Uint8Array[]
+  /** Id of the last update in `tail` (or the one the snapshot covers); pass it to `compact`. */
+  lastId: number
+}
+
+export interface IndexQuery {
+  /** Only entries at or after these per-node positions. */
+  after?: Cursor
+  /** Only entries with at >= since (milliseconds). */
+  since?: number
+  topic?: string
+  kind?: EntryKind
+  limit: number
+}
+
+export interface StoreStats {
+  updates: number
+  updateBytes: number
+  snapshotBytes: number
+  /** Total bytes the store occupies (files on disk, or memory). */
+  totalBytes: number
+}
+
+/**
+ * Where a node keeps its Yjs update log. Bytes only; when to compact is
+ * decided above (DurableLog).
+ *
+ * Crash guarantees every implementation must keep:
+ * - `append` is atomic: after a crash either all of its records are there or
+ *   none is. When the promise resolves they are committed with the store's
+ *   durability setting, and the caller may acknowledge them.
+ * - `compact` is atomic: a crash at any instant leaves either the old
+ *   snapshot and tail, or the new snapshot and the updates after `upTo`;
+ *   both replay to the same state.
+ * - `load` returns exactly what was committed, or throws a StoreError naming
+ *   what is wrong; it never returns partial history.
+ */
+export interface UpdateStore {
+  append(records: readonly UpdateRecord[]): Promise<number>
+  load(): Promise<StoredState>
+  compact(snapshot: Uint8Array, upTo: number): Promise<void>
+  /** Entry positions matching a query, in (node, seq) order or, with `since` and no `after`, in (at, node, seq) order. */
+  query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>>
+  stats(): Promise<StoreStats>
+  close(): Promise<void>
+}
