@@ -11,6 +11,12 @@ export interface DurableLogOptions extends LogDocOptions {
   compactAfterBytes?: number
   /** Called during replay with (applied, total) tail updates. */
   onReplayProgress?: (applied: number, total: number) => void
+  /**
+   * What replay verifies. 'tail' (default): the chains of entries after the
+   * snapshot; the snapshot itself was verified before it was written and the
+   * store checks its checksum. 'full': every chain from seq 0.
+   */
+  verify?: 'tail' | 'full'
 }
 
 export interface CommitInfo {
@@ -60,11 +66,12 @@ export class DurableLog {
     const durable = new DurableLog(log, options)
     const state = await options.store.load()
     if (state.snapshot !== undefined) log.loadTrusted(state.snapshot, 'v2')
+    const snapshotHeads = new Map([...log.heads()].map(([node, head]) => [node, head.length]))
     state.tail.forEach((update, i) => {
       log.loadTrusted(update)
       if ((i + 1) % 1000 === 0 || i + 1 === state.tail.length) options.onReplayProgress?.(i + 1, state.tail.length)
     })
-    const check = log.verifyChains()
+    const check = log.verifyChains(options.verify === 'full' ? undefined : snapshotHeads)
     if (!check.ok) {
       throw new YlogError('STORE_CORRUPT', `stored log does not verify: node ${check.node} seq ${check.seq}: ${check.detail}; restore the data directory from a backup or resync this node from its peers`)
     }

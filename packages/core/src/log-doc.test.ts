@@ -126,6 +126,13 @@ describe('LogDoc reads', () => {
     expect([...copy.entries()]).toEqual([...a.log.entries()])
   })
 
+  it('verifies only the tail after given positions, linked to the entry before it', () => {
+    const { log, id } = writer()
+    appendEvents(log, 10)
+    expect(log.verifyChains(new Map([[id.id, 7]]))).toEqual({ ok: true, entries: 3 })
+    expect(log.verifyChains(new Map([[id.id, 10]]))).toEqual({ ok: true, entries: 0 })
+  })
+
   it('continues its own chain after loading its own snapshot', () => {
     const { log, id } = writer()
     appendEvents(log, SEGMENT_SIZE + 1)
