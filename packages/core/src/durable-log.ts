@@ -103,6 +103,13 @@ export class DurableLog {
     if (this.#pending.length > 0 || this.#flushing !== undefined) await this.#afterCommit()
   }
 
+  /** Commits what is pending, then writes a snapshot and drops the updates it covers. */
+  async compact(): Promise<void> {
+    this.#writable()
+    await this.flush()
+    await this.#compact()
+  }
+
   /** Listens for commits: what was written and how long it took. */
   onCommit(listener: (info: CommitInfo, updates: readonly Uint8Array[]) => void): () => void {
     this.#commitListeners.add(listener)
@@ -124,10 +131,11 @@ export class DurableLog {
       this.#pending.push({ update, entries: [] })
       this.#schedule()
     })
-    this.log.onEntries(({ node, fromSeq, count }) => {
+    this.log.onEntries(({ node, fromSeq, count, entry }) => {
       const record = this.#pending[this.#pending.length - 1]
       if (record === undefined) return
-      for (let seq = fromSeq; seq < fromSeq + count; seq++) record.entries.push(this.#indexRow(node, seq))
+      if (entry !== undefined) record.entries.push({ node, seq: entry.seq, at: entry.at, topic: entry.topic, kind: entry.kind })
+      else for (let seq = fromSeq; seq < fromSeq + count; seq++) record.entries.push(this.#indexRow(node, seq))
     })
   }
 

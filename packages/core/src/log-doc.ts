@@ -52,6 +52,8 @@ export interface EntriesAdded {
   fromSeq: number
   count: number
   origin: UpdateOrigin
+  /** The entry itself, for a local append (saves listeners a decode). */
+  entry?: Entry
 }
 
 interface NodeState extends NodeHead {
@@ -128,8 +130,9 @@ export class LogDoc {
     state.next = seq + 1
     state.hash = hash
     state.at = at
-    this.#emit({ node: identity.id, fromSeq: seq, count: 1, origin: ORIGIN_LOCAL })
-    return { node: identity.id, seq, prev: toHex(prev), at, topic: input.topic, ...body, sig: toHex(bytes.subarray(bytes.byteLength - 64)), hash: toHex(hash) } as Entry
+    const entry = { node: identity.id, seq, prev: toHex(prev), at, topic: input.topic, ...body, sig: toHex(bytes.subarray(bytes.byteLength - 64)), hash: toHex(hash) } as Entry
+    this.#emit({ node: identity.id, fromSeq: seq, count: 1, origin: ORIGIN_LOCAL, entry })
+    return entry
   }
 
   /**
