@@ -1,6 +1,8 @@
 // Shared by every benchmark suite: a suite is a script that measures and
 // prints one JSON object (figure name -> number) as its last stdout line.
-import { writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 export type Figures = Record<string, number>
 
@@ -33,4 +35,8 @@ export function writeJson(path: string, value: unknown): void {
 /** ~300 bytes of JSON data, varied per entry. */
 export function sampleData(i: number): { step: string; status: string; attempt: number; detail: string } {
   return { step: `stage-${i % 17}`, status: i % 3 === 0 ? 'ok' : 'running', attempt: i % 5, detail: `${'payload-'.repeat(30)}${i}`.slice(0, 240) }
+}
+
+export function tempDir(prefix = 'ylog-bench-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
 }

@@ -1,0 +1,77 @@
+// @ylog/sqlite figures: durable acknowledged appends with group commit,
+// replay after compaction, bytes on disk, and raw better-sqlite3 as baseline.
+import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { DurableLog, NodeIdentity } from '@ylog/core'
+import { ThreadedSqliteStore } from '@ylog/sqlite'
+import { rate, report, sampleData, tempDir, type Figures } from '../harness.js'
+
+const TOTAL = Number(process.env.YLOG_BENCH_STORE_ENTRIES ?? 1_000_000)
+const APPENDERS = 256
+const figures: Figures = {}
+const label = TOTAL >= 1_000_000 ? '1m' : String(TOTAL)
+
+// Baseline: plain better-sqlite3 inserts of entry-sized blobs, 1000 rows per transaction, fsync per commit.
+{
+  const db = new Database(join(tempDir('ylog-bench-'), 'baseline.db'))
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = FULL')
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)')
+  const insert = db.prepare('INSERT INTO t (bytes) VALUES (?)')
+  const batch = db.transaction((rows: Buffer[]) => {
+    for (const r of rows) insert.run(r)
+  })
+  const rows = Array.from({ length: 1000 }, () => randomBytes(470))
+  const t = performance.now()
+  for (let i = 0; i < 200; i++) batch(rows)
+  figures['store.baseline.sqlite_insert_rate'] = rate(200_000, performance.now() - t)
+  db.close()
+}
+
+const data = tempDir('ylog-bench-')
+const path = join(data, 'ylog.db')
+const identity = NodeIdentity.generate()
+const durable = await DurableLog.open({ identity, store: await ThreadedSqliteStore.open(path, { durability: 'full' }) })
+let commits = 0
+durable.onCommit(() => commits++)
+let next = 0
+let windowStart = 0
+const window = Math.min(50_000, Math.floor(TOTAL / 4))
+const t0 = performance.now()
+await Promise.all(
+  Array.from({ length: APPENDERS }, async () => {
+    while (next < TOTAL) {
+      const i = next++
+      if (i === TOTAL - window) windowStart = performance.now()
+      await durable.append({ topic: 'pipeline/stages', kind: 'event', data: sampleData(i) })
+    }
+  }),
+)
+const elapsed = performance.now() - t0
+figures[`store.append.durable_rate_${label}`] = rate(window, performance.now() - windowStart)
+figures['store.append.durable_rate_overall'] = rate(TOTAL, elapsed)
+figures['store.append.entries_per_commit'] = Math.round(TOTAL / commits)
+figures['store.append.vs_sqlite_baseline'] = Number(((figures[`store.append.durable_rate_${label}`] as number) / (figures['store.baseline.sqlite_insert_rate'] as number)).toFixed(3))
+
+let encoded = 0
+for (let seq = 0; seq < TOTAL; seq += 101) encoded += (durable.log.getBytes(identity.id, seq) as Uint8Array).byteLength
+const entryBytes = encoded / Math.ceil(TOTAL / 101)
+await durable.compact()
+await durable.close()
+const dbBytes = statSync(path).size
+figures['store.bytes_per_entry'] = Math.round(dbBytes / TOTAL)
+figures['store.size_ratio'] = Number((dbBytes / TOTAL / entryBytes).toFixed(3))
+
+// Replay in a fresh process: open to ready, as a restarting node does.
+for (const verify of ['tail', 'full'] as const) {
+  const child = spawnSync(process.execPath, [...process.execArgv, join(import.meta.dirname, 'store-replay.ts'), path, identity.id, verify], { encoding: 'utf8' })
+  if (child.status !== 0) throw new Error(`replay failed: ${child.stderr}`)
+  const result = JSON.parse(child.stdout.trim().split('\n').at(-1) as string) as { seconds: number; length: number }
+  if (result.length !== TOTAL) throw new Error(`replay found ${result.length} entries, expected ${TOTAL}`)
+  figures[verify === 'tail' ? `store.replay_${label}_s` : `store.replay_${label}_full_verify_s`] = Number(result.seconds.toFixed(3))
+}
+
+report(figures)

@@ -1,0 +1,3 @@
+export { SqliteUpdateStore, type SqliteUpdateStoreOptions } from './sqlite-update-store.js'
+export { SCHEMA_VERSION } from './schema.js'
+export { ThreadedSqliteStore } from './threaded-sqlite-store.js'

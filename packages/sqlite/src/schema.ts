@@ -1,0 +1,86 @@
+import type Database from 'better-sqlite3'
+import type { EntryKind } from '@ylog/core'
+
+/** The schema version this code writes; stored in `PRAGMA user_version`. */
+export const SCHEMA_VERSION = 1
+
+/** "ylog" in ASCII, stored in `PRAGMA application_id` so a ylog store can be told apart from any other SQLite file. */
+export const APPLICATION_ID = 0x796c6f67
+
+/**
+ * Kinds are stored as small integers to keep index rows short. The mapping
+ * is part of the on-disk format, so it is spelled out here rather than taken
+ * from the order of ENTRY_KINDS (which could change); the Record type makes
+ * adding a kind without a code a compile error.
+ */
+export const KIND_CODES: Readonly<Record<EntryKind, number>> = { transition: 0, event: 1, gap: 2 }
+
+type Migration = (db: Database.Database) => void
+
+/**
+ * Index rows are kept small because the index counts against the store's
+ * size budget: node ids (64 hex characters) and topics are interned once in
+ * their own tables, and `entries` is WITHOUT ROWID so the (node_id, seq) key
+ * is the row itself instead of a second b-tree.
+ */
+function createV1(db: Database.Database): void {
+  db.exec(`
+    CREATE TABLE meta (
+      key TEXT PRIMARY KEY,
+      value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO meta (key, value) VALUES ('last_id', 0);
+
+    CREATE TABLE updates (
+      id INTEGER PRIMARY KEY,
+      bytes BLOB NOT NULL
+    );
+
+    CREATE TABLE snapshot (
+      one INTEGER PRIMARY KEY CHECK (one = 1),
+      up_to INTEGER NOT NULL,
+      sha256 BLOB NOT NULL,
+      bytes BLOB NOT NULL
+    );
+
+    CREATE TABLE nodes (
+      id INTEGER PRIMARY KEY,
+      node TEXT NOT NULL UNIQUE
+    );
+
+    CREATE TABLE topics (
+      id INTEGER PRIMARY KEY,
+      topic TEXT NOT NULL UNIQUE
+    );
+
+    CREATE TABLE entries (
+      node_id INTEGER NOT NULL,
+      seq INTEGER NOT NULL,
+      at INTEGER NOT NULL,
+      topic_id INTEGER NOT NULL,
+      kind INTEGER NOT NULL,
+      PRIMARY KEY (node_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX entries_by_time ON entries (at, node_id, seq);
+    CREATE INDEX entries_by_topic ON entries (topic_id, node_id, seq);
+  `)
+}
+
+/**
+ * `migrations[v]` upgrades a store from schema v to v + 1 (v = 0 is an empty
+ * file). Schema 2 is one new function appended here and SCHEMA_VERSION bumped.
+ */
+const migrations: readonly Migration[] = [createV1]
+
+if (migrations.length !== SCHEMA_VERSION) throw new Error(`schema.ts: ${migrations.length} migrations for schema version ${SCHEMA_VERSION}`)
+
+/** Brings the store from `from` up to SCHEMA_VERSION in one transaction, so a crash never leaves a half-migrated file. */
+export function migrate(db: Database.Database, from: number): void {
+  if (from >= SCHEMA_VERSION) return
+  db.transaction(() => {
+    for (let v = from; v < SCHEMA_VERSION; v++) (migrations[v] as Migration)(db)
+    // Header fields live on page 1, so they commit (or roll back) with the tables.
+    db.pragma(`application_id = ${APPLICATION_ID}`)
+    db.pragma(`user_version = ${SCHEMA_VERSION}`)
+  })()
+}

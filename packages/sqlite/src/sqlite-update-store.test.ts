@@ -1,0 +1,360 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterAll, describe, expect, it } from 'vitest'
+import { DurableLog, LogDoc, MemoryUpdateStore, NodeIdentity, YlogError, type IndexQuery, type UpdateStore } from '@ylog/core'
+import { describeUpdateStore } from '@ylog/core/testing'
+import { SCHEMA_VERSION, SqliteUpdateStore } from './index.js'
+
+const dirs: string[] = []
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+function freshPath(name = 'log.db'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ylog-sqlite-'))
+  dirs.push(dir)
+  return join(dir, name)
+}
+
+describeUpdateStore('SqliteUpdateStore', () => {
+  let path = ''
+  return {
+    create: async () => SqliteUpdateStore.open((path = freshPath())),
+    reopen: async () => SqliteUpdateStore.open(path),
+  }
+})
+
+async function expectStoreError(action: () => unknown, code: 'STORE_CORRUPT' | 'STORE_FAILED' | 'BAD_ARGUMENT' | 'CLOSED', pattern: RegExp): Promise<YlogError> {
+  let thrown: unknown
+  try {
+    await action()
+  } catch (err) {
+    thrown = err
+  }
+  expect(thrown).toBeInstanceOf(YlogError)
+  const err = thrown as YlogError
+  expect(err.code).toBe(code)
+  expect(err.message).toMatch(pattern)
+  return err
+}
+
+/** Collects the updates a writer produces, to feed them into another log as a peer would. */
+function writer(identity: NodeIdentity, now: () => number): { doc: LogDoc; updates: Uint8Array[] } {
+  const doc = new LogDoc({ identity, now })
+  const updates: Uint8Array[] = []
+  doc.onUpdate((u) => updates.push(u))
+  return { doc, updates }
+}
+
+async function appendEntries(durable: DurableLog, count: number, topic = (i: number) => `t${i % 3}`): Promise<void> {
+  await Promise.all(Array.from({ length: count }, (_, i) => durable.append({ topic: topic(i), kind: 'event', data: { i, pad: randomBytes(100).toString('hex') } })))
+}
+
+describe('SqliteUpdateStore', () => {
+  it('creates a fresh store in a missing directory, with its schema version and application id', async () => {
+    const path = join(freshPath('unused'), '..', 'nested', 'deeper', 'log.db')
+    const store = SqliteUpdateStore.open(path)
+    expect(await store.load()).toEqual({ snapshot: undefined, tail: [], lastId: 0 })
+    await store.close()
+    const db = new Database(path, { readonly: true })
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION)
+    expect(db.pragma('application_id', { simple: true })).toBe(0x796c6f67)
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
+    db.close()
+  })
+
+  it('never reuses update ids after compaction and reopen', async () => {
+    const path = freshPath()
+    const identity = NodeIdentity.generate()
+    const durable = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path) })
+    await appendEntries(durable, 5)
+    const state = await durable.store.load()
+    expect(state.lastId).toBeGreaterThan(0)
+    await durable.store.compact(durable.log.encodeSnapshot(), state.lastId)
+    expect((await durable.store.stats()).updates).toBe(0)
+    await durable.close()
+
+    const store = SqliteUpdateStore.open(path)
+    const reloaded = await store.load()
+    expect(reloaded.tail).toEqual([])
+    expect(reloaded.lastId).toBe(state.lastId)
+    const next = await store.append([{ update: Uint8Array.of(0, 0), entries: [] }])
+    expect(next).toBe(state.lastId + 1)
+    expect(await store.append([])).toBe(next)
+    expect((await store.load()).tail).toHaveLength(1)
+    await store.close()
+  })
+
+  it('accepts both durability modes and refuses anything else by name', async () => {
+    for (const durability of ['full', 'normal'] as const) {
+      const path = freshPath()
+      const store = SqliteUpdateStore.open(path, { durability })
+      expect(store.durability).toBe(durability)
+      await store.append([{ update: Uint8Array.of(1, 2, 3), entries: [] }])
+      await store.close()
+      const again = SqliteUpdateStore.open(path, { durability })
+      expect((await again.load()).tail).toEqual([Uint8Array.of(1, 2, 3)])
+      await again.close()
+    }
+    expect(SqliteUpdateStore.open(freshPath()).durability).toBe('full')
+    const bad = { durability: 'fast' } as unknown as { durability: 'full' }
+    await expectStoreError(() => SqliteUpdateStore.open(freshPath(), bad), 'BAD_ARGUMENT', /durability must be "full".*"normal".*got "fast"/)
+  })
+
+  it('refuses every call after close, and closing twice is harmless', async () => {
+    const store = SqliteUpdateStore.open(freshPath())
+    await store.close()
+    await store.close()
+    await expectStoreError(() => store.load(), 'CLOSED', /closed/)
+    await expectStoreError(() => store.append([]), 'CLOSED', /closed/)
+    await expectStoreError(() => store.query({ limit: 1 }), 'CLOSED', /closed/)
+    await expectStoreError(() => store.stats(), 'CLOSED', /closed/)
+    await expectStoreError(() => store.checkIntegrity(), 'CLOSED', /closed/)
+  })
+
+  it('reports sizes from the files on disk', async () => {
+    const store = SqliteUpdateStore.open(freshPath())
+    await store.append([{ update: new Uint8Array(1000), entries: [] }, { update: new Uint8Array(24), entries: [] }])
+    const stats = await store.stats()
+    expect(stats).toMatchObject({ updates: 2, updateBytes: 1024, snapshotBytes: 0 })
+    expect(stats.totalBytes).toBeGreaterThan(1024)
+    expect(store.checkIntegrity()).toEqual({ ok: true, problems: [] })
+    await store.close()
+  })
+})
+
+describe('SqliteUpdateStore index queries with two writers', () => {
+  // Both writers share one clock that repeats every instant twice, so `at` ties across nodes.
+  async function twoWriterLog(store: UpdateStore): Promise<{ durable: DurableLog; a: NodeIdentity; b: NodeIdentity }> {
+    let tick = 0
+    const now = (): number => 1_000 + Math.floor(tick++ / 2) * 10
+    const [a, b] = [NodeIdentity.generate(), NodeIdentity.generate()].sort((x, y) => (x.id < y.id ? -1 : 1)) as [NodeIdentity, NodeIdentity]
+    // The second writer is created first, so it is interned first: text order must not follow interning order.
+    const peer = writer(b, now)
+    const durable = await DurableLog.open({ identity: a, store, now })
+    for (let i = 0; i < 12; i++) {
+      const topic = i % 2 ? 'odd' : 'even'
+      peer.doc.append(i % 4 ? { topic, kind: 'event', data: i } : { topic, kind: 'transition', data: { subject: 's', from: 'a', to: 'b', event: 'e' } })
+      for (const update of peer.updates.splice(0)) expect((await durable.applyRemote(update)).status).toBe('accepted')
+      await durable.append({ topic: i % 3 ? 'odd' : 'even', kind: 'event', data: i })
+    }
+    return { durable, a, b }
+  }
+
+  const queries = (a: NodeIdentity, b: NodeIdentity): IndexQuery[] => [
+    { limit: 100 },
+    { limit: 5 },
+    { limit: 14 },
+    { limit: 0 },
+    { after: new Map([[a.id, 10]]), limit: 100 },
+    { after: new Map([[a.id, 12], [b.id, 9]]), limit: 100 },
+    { after: new Map([[a.id, 3], [b.id, 3]]), limit: 10 },
+    { since: 1_050, limit: 100 },
+    { since: 1_050, limit: 7 },
+    { since: 1_050, after: new Map([[b.id, 11]]), limit: 100 },
+    { topic: 'odd', limit: 100 },
+    { topic: 'odd', limit: 9 },
+    { topic: 'none', limit: 100 },
+    { kind: 'transition', limit: 100 },
+    { kind: 'gap', limit: 100 },
+    { topic: 'even', kind: 'event', since: 1_020, limit: 100 },
+    { topic: 'even', since: 1_020, limit: 3 },
+  ]
+
+  it('orders by node text then seq, by time with ties broken by node, and stops at the limit', async () => {
+    const { durable, a, b } = await twoWriterLog(SqliteUpdateStore.open(freshPath()))
+    const store = durable.store
+    const all = await store.query({ limit: 100 })
+    expect(all).toHaveLength(24)
+    expect(all.slice(0, 12)).toEqual(Array.from({ length: 12 }, (_, seq) => ({ node: a.id, seq })))
+    expect(all.slice(12)).toEqual(Array.from({ length: 12 }, (_, seq) => ({ node: b.id, seq })))
+    expect(await store.query({ after: new Map([[a.id, 10]]), limit: 4 })).toEqual([
+      { node: a.id, seq: 10 },
+      { node: a.id, seq: 11 },
+      { node: b.id, seq: 0 },
+      { node: b.id, seq: 1 },
+    ])
+    const byTime = await store.query({ since: 1_000, limit: 4 })
+    expect(byTime.map((r) => r.node)).toEqual([a.id, b.id, a.id, b.id])
+    expect(byTime.map((r) => r.seq)).toEqual([0, 0, 1, 1])
+    await durable.close()
+  })
+
+  it('answers every query exactly as MemoryUpdateStore does, before and after a reopen', async () => {
+    const path = freshPath()
+    const memory = new MemoryUpdateStore()
+    const { durable, a, b } = await twoWriterLog(SqliteUpdateStore.open(path))
+    // Replay the same commits into the reference store.
+    const state = await durable.store.load()
+    const reference = await DurableLog.open({ store: memory })
+    for (const update of state.tail) await reference.applyRemote(update)
+    await reference.flush()
+    expect((await memory.query({ limit: 100 })).length).toBe(24)
+    for (const q of queries(a, b)) expect(await durable.store.query(q), JSON.stringify({ ...q, after: q.after && [...q.after] })).toEqual(await memory.query(q))
+    await durable.close()
+    const reopened = SqliteUpdateStore.open(path)
+    for (const q of queries(a, b)) expect(await reopened.query(q)).toEqual(await memory.query(q))
+    await reopened.close()
+  })
+})
+
+describe('SqliteUpdateStore keeps compaction atomic', () => {
+  async function storeWithTail(path: string): Promise<Awaited<ReturnType<UpdateStore['load']>>> {
+    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: SqliteUpdateStore.open(path) })
+    await appendEntries(durable, 20)
+    for (let i = 0; i < 3; i++) await durable.append({ topic: 't', kind: 'event', data: i })
+    const state = await durable.store.load()
+    await durable.store.compact(durable.log.encodeSnapshot(), state.lastId - 2)
+    const compacted = await durable.store.load()
+    await durable.close()
+    return compacted
+  }
+
+  it('leaves load() unchanged when the transaction fails halfway', async () => {
+    const path = freshPath()
+    const before = await storeWithTail(path)
+    expect(before.tail).toHaveLength(2)
+    // A trigger makes the snapshot write fail after the covered updates were already deleted in the same transaction.
+    const db = new Database(path)
+    db.exec("CREATE TRIGGER fail_snapshot BEFORE INSERT ON snapshot BEGIN SELECT RAISE(ABORT, 'simulated failure'); END")
+    db.close()
+    const store = SqliteUpdateStore.open(path)
+    await expectStoreError(() => store.compact(Uint8Array.of(1, 2, 3), before.lastId), 'STORE_FAILED', /simulated failure/)
+    expect(await store.load()).toEqual(before)
+    await store.close()
+    expect(await reload(path)).toEqual(before)
+  })
+
+  it('refuses an upTo that is not a safe integer or beyond the last id, and changes nothing', async () => {
+    const path = freshPath()
+    const before = await storeWithTail(path)
+    const store = SqliteUpdateStore.open(path)
+    for (const upTo of [Number.NaN, 1.5, -1, 2 ** 53, before.lastId + 1]) {
+      await expectStoreError(() => store.compact(Uint8Array.of(1), upTo), 'BAD_ARGUMENT', /upTo must be an update id/)
+    }
+    expect(await store.load()).toEqual(before)
+    await store.close()
+  })
+})
+
+async function reload(path: string): Promise<Awaited<ReturnType<UpdateStore['load']>>> {
+  const store = SqliteUpdateStore.open(path)
+  try {
+    return await store.load()
+  } finally {
+    await store.close()
+  }
+}
+
+describe('SqliteUpdateStore refuses damaged and foreign files', () => {
+  /** A closed store whose snapshot holds `entries` entries; returns the snapshot bytes. */
+  async function storeWithSnapshot(path: string, entries: number): Promise<Uint8Array> {
+    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: SqliteUpdateStore.open(path), compactAfterUpdates: 1_000_000 })
+    await appendEntries(durable, entries)
+    const { lastId } = await durable.store.load()
+    await durable.store.compact(durable.log.encodeSnapshot(), lastId)
+    const { snapshot } = await durable.store.load()
+    await durable.close()
+    return snapshot as Uint8Array
+  }
+
+  async function openAndLoad(path: string): Promise<void> {
+    const store = SqliteUpdateStore.open(path)
+    try {
+      await store.load()
+    } finally {
+      await store.close()
+    }
+  }
+
+  it('a store truncated to half its size', async () => {
+    const path = freshPath()
+    await storeWithSnapshot(path, 500)
+    truncateSync(path, Math.floor(statSync(path).size / 2))
+    const err = await expectStoreError(() => openAndLoad(path), 'STORE_CORRUPT', /damaged/)
+    expect(err.message).toContain(path)
+  })
+
+  it('flipped bytes in the middle of the snapshot, found by its checksum', async () => {
+    const path = freshPath()
+    const snapshot = await storeWithSnapshot(path, 3_000)
+    // VACUUM drops the free pages that still hold the compacted updates' copies of the same entries.
+    const db = new Database(path)
+    db.exec('VACUUM')
+    db.close()
+    const file = readFileSync(path)
+    // Find where the middle of the snapshot landed in the file, so the damage is in bytes the checksum covers.
+    const probe = snapshot.subarray(snapshot.length >> 1, (snapshot.length >> 1) + 64)
+    const at = file.indexOf(probe)
+    expect(at).toBeGreaterThan(0)
+    expect(file.indexOf(probe, at + 1)).toBe(-1)
+    for (let i = 0; i < 16; i++) file[at + 8 + i] = (file[at + 8 + i] as number) ^ 0xa5
+    writeFileSync(path, file)
+
+    // Page structure is intact, so open passes; the damage is in the snapshot's content.
+    const store = SqliteUpdateStore.open(path)
+    const err = await expectStoreError(() => store.load(), 'STORE_CORRUPT', /snapshot .* fails its SHA-256 check/)
+    expect(err.message).toContain(path)
+    const check = store.checkIntegrity()
+    expect(check.ok).toBe(false)
+    expect(check.problems.join('\n')).toMatch(/SHA-256/)
+    await store.close()
+  })
+
+  it('flipped bytes in a b-tree page, found by quick_check at open', async () => {
+    const path = freshPath()
+    await storeWithSnapshot(path, 300)
+    const file = readFileSync(path)
+    const pageSize = file.readUInt16BE(16)
+    // Page 2 is the first table created (meta); wreck its b-tree header.
+    file.fill(0xff, pageSize, pageSize + 12)
+    writeFileSync(path, file)
+    const err = await expectStoreError(() => openAndLoad(path), 'STORE_CORRUPT', /damaged/)
+    expect(err.message).toContain(path)
+  })
+
+  it('a SQLite database of another application', async () => {
+    const path = freshPath('other.db')
+    const db = new Database(path)
+    db.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)')
+    db.close()
+    const err = await expectStoreError(() => SqliteUpdateStore.open(path), 'STORE_CORRUPT', /is a SQLite database but not a ylog store/)
+    expect(err.message).toContain(path)
+    const untouched = new Database(path, { readonly: true })
+    expect(untouched.pragma('journal_mode', { simple: true })).toBe('delete')
+    untouched.close()
+  })
+
+  it('a text file', async () => {
+    const path = freshPath('notes.txt')
+    writeFileSync(path, 'these are my notes, not a database\n'.repeat(200))
+    const err = await expectStoreError(() => SqliteUpdateStore.open(path), 'STORE_CORRUPT', /is not a SQLite database/)
+    expect(err.message).toContain(path)
+    expect(readFileSync(path, 'utf8')).toMatch(/^these are my notes/)
+  })
+
+  it('random bytes', async () => {
+    const path = freshPath('random.bin')
+    writeFileSync(path, Buffer.from(Array.from({ length: 8192 }, (_, i) => (i * 7919 + 13) % 251)))
+    await expectStoreError(() => SqliteUpdateStore.open(path), 'STORE_CORRUPT', /is not a SQLite database/)
+  })
+
+  it('a store from a newer schema', async () => {
+    const path = freshPath()
+    await SqliteUpdateStore.open(path).close()
+    const db = new Database(path)
+    db.pragma('user_version = 99')
+    db.close()
+    const err = await expectStoreError(() => SqliteUpdateStore.open(path), 'STORE_CORRUPT', /written by a newer ylog \(schema 99\); upgrade/)
+    expect(err.message).toContain(path)
+  })
+
+  it('an empty file becomes a fresh store', async () => {
+    const path = freshPath()
+    writeFileSync(path, '')
+    expect(await reload(path)).toEqual({ snapshot: undefined, tail: [], lastId: 0 })
+  })
+})

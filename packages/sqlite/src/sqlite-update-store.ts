@@ -1,0 +1,259 @@
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, statSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import Database from 'better-sqlite3'
+import { YlogError, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type UpdateStore } from '@ylog/core'
+import { migrate } from './schema.js'
+import { checkStoreFile, quickCheck } from './open-checks.js'
+import { ReadIndex } from './read-index.js'
+import { RESTORE_ADVICE, storeError } from './store-errors.js'
+
+export interface SqliteUpdateStoreOptions {
+  /**
+   * 'full' (default): every commit is fsynced before `append` resolves, so an
+   * acknowledged entry survives a power loss. 'normal': commits reach the OS
+   * but the WAL is fsynced only at checkpoints; a power loss (not a process
+   * crash) can lose the last commits, never corrupt the file.
+   */
+  durability?: 'full' | 'normal'
+}
+
+// Bounds the -wal file between checkpoints; without it one big snapshot
+// write would leave a WAL as large as the snapshot on disk for good.
+const JOURNAL_SIZE_LIMIT = 32 * 1024 * 1024
+
+interface SnapshotRow {
+  up_to: number
+  sha256: Buffer
+  bytes: Buffer
+}
+
+/**
+ * An UpdateStore in one SQLite file (WAL mode), through better-sqlite3.
+ * better-sqlite3 is synchronous, so every method does its work before the
+ * returned promise settles; one transaction per `append` and per `compact`
+ * gives the atomicity the UpdateStore contract asks for.
+ */
+export class SqliteUpdateStore implements UpdateStore {
+  /** Absolute path of the database file. */
+  readonly path: string
+  readonly durability: 'full' | 'normal'
+  readonly #db: Database.Database
+  readonly #index: ReadIndex
+  #lastId: number
+  #closed = false
+  readonly #insertUpdate: Database.Statement<[number, Uint8Array]>
+  readonly #setLastId: Database.Statement<[number]>
+  readonly #getLastId: Database.Statement<[]>
+  readonly #getSnapshot: Database.Statement<[]>
+  readonly #getTail: Database.Statement<[number]>
+  readonly #putSnapshot: Database.Statement<[number, Uint8Array, Uint8Array]>
+  readonly #deleteUpTo: Database.Statement<[number]>
+  readonly #appendTx: (records: readonly UpdateRecord[]) => number
+  readonly #compactTx: (snapshot: Uint8Array, upTo: number) => void
+
+  private constructor(db: Database.Database, path: string, durability: 'full' | 'normal') {
+    this.#db = db
+    this.path = path
+    this.durability = durability
+    this.#index = new ReadIndex(db)
+    this.#insertUpdate = db.prepare('INSERT INTO updates (id, bytes) VALUES (?, ?)')
+    this.#setLastId = db.prepare("UPDATE meta SET value = ? WHERE key = 'last_id'")
+    this.#getLastId = db.prepare("SELECT value FROM meta WHERE key = 'last_id'").pluck()
+    this.#getSnapshot = db.prepare('SELECT up_to, sha256, bytes FROM snapshot WHERE one = 1')
+    this.#getTail = db.prepare('SELECT bytes FROM updates WHERE id > ? ORDER BY id').pluck()
+    this.#putSnapshot = db.prepare('INSERT OR REPLACE INTO snapshot (one, up_to, sha256, bytes) VALUES (1, ?, ?, ?)')
+    this.#deleteUpTo = db.prepare('DELETE FROM updates WHERE id <= ?')
+    this.#lastId = this.#readLastId()
+    // Ids come from meta.last_id, not max(id): compaction deletes updates, and
+    // a reused id could hide a new update behind an old snapshot's upTo.
+    this.#appendTx = db.transaction((records: readonly UpdateRecord[]) => {
+      let id = this.#lastId
+      for (const record of records) {
+        this.#insertUpdate.run(++id, record.update)
+        this.#index.insert(record.entries)
+      }
+      this.#setLastId.run(id)
+      return id
+    })
+    // Deleting first lets the new snapshot reuse the pages the covered updates
+    // (and, through REPLACE, the old snapshot) free, instead of growing the file.
+    this.#compactTx = db.transaction((snapshot: Uint8Array, upTo: number) => {
+      this.#deleteUpTo.run(upTo)
+      this.#putSnapshot.run(upTo, sha256(snapshot), snapshot)
+    })
+  }
+
+  /** Opens (or creates) the store at `path`, checking that it is an intact ylog store first. */
+  static open(path: string, options: SqliteUpdateStoreOptions = {}): SqliteUpdateStore {
+    const durability = parseDurability(options.durability)
+    const file = resolve(path)
+    try {
+      mkdirSync(dirname(file), { recursive: true })
+    } catch (err) {
+      throw storeError(file, 'creating its directory', err)
+    }
+    let db: Database.Database
+    try {
+      db = new Database(file)
+    } catch (err) {
+      throw storeError(file, 'opening', err)
+    }
+    try {
+      const version = checkStoreFile(db, file, { quickCheck: true })
+      db.pragma('journal_mode = WAL')
+      db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`)
+      db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`)
+      migrate(db, version)
+      return new SqliteUpdateStore(db, file, durability)
+    } catch (err) {
+      db.close()
+      throw storeError(file, 'opening', err)
+    }
+  }
+
+  async append(records: readonly UpdateRecord[]): Promise<number> {
+    this.#open()
+    if (records.length === 0) return this.#lastId
+    try {
+      this.#lastId = this.#appendTx(records)
+    } catch (err) {
+      // The transaction rolled back; the in-memory interning may be ahead of it.
+      this.#index.reload()
+      throw storeError(this.path, `appending ${records.length} updates`, err)
+    }
+    return this.#lastId
+  }
+
+  async load(): Promise<StoredState> {
+    this.#open()
+    try {
+      const row = this.#getSnapshot.get() as SnapshotRow | undefined
+      if (row !== undefined) this.#verifySnapshot(row, (problem) => new YlogError('STORE_CORRUPT', `${this.path}: ${problem}; ${RESTORE_ADVICE}`))
+      const tail = (this.#getTail.all(row?.up_to ?? 0) as Buffer[]).map(view)
+      return { snapshot: row === undefined ? undefined : view(row.bytes), tail, lastId: this.#lastId }
+    } catch (err) {
+      throw storeError(this.path, 'loading', err)
+    }
+  }
+
+  async compact(snapshot: Uint8Array, upTo: number): Promise<void> {
+    this.#open()
+    if (!(snapshot instanceof Uint8Array)) throw new YlogError('BAD_ARGUMENT', `compact: snapshot must be a Uint8Array (Yjs v2 update), got ${typeof snapshot}`)
+    if (!Number.isSafeInteger(upTo) || upTo < 0 || upTo > this.#lastId) {
+      throw new YlogError('BAD_ARGUMENT', `compact: upTo must be an update id between 0 and the last id ${this.#lastId}, got ${String(upTo)}; pass the lastId that load or append returned`)
+    }
+    try {
+      this.#compactTx(snapshot, upTo)
+    } catch (err) {
+      throw storeError(this.path, `compacting up to update ${upTo}`, err)
+    }
+  }
+
+  async query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>> {
+    this.#open()
+    try {
+      return this.#index.query(query)
+    } catch (err) {
+      throw storeError(this.path, 'querying the index', err)
+    }
+  }
+
+  async stats(): Promise<StoreStats> {
+    this.#open()
+    try {
+      const updates = this.#db.prepare('SELECT count(*) AS n, coalesce(sum(length(bytes)), 0) AS bytes FROM updates').get() as { n: number; bytes: number }
+      const snapshotBytes = this.#db.prepare('SELECT coalesce(sum(length(bytes)), 0) FROM snapshot').pluck().get() as number
+      return { updates: updates.n, updateBytes: updates.bytes, snapshotBytes, totalBytes: fileSize(this.path) + fileSize(`${this.path}-wal`) }
+    } catch (err) {
+      throw storeError(this.path, 'reading stats', err)
+    }
+  }
+
+  /** Checkpoints the WAL into the main file and closes. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    try {
+      this.#db.pragma('wal_checkpoint(TRUNCATE)')
+    } catch (err) {
+      // The WAL stays valid on disk and the next open replays it; closing matters more.
+      this.#db.close()
+      throw storeError(this.path, 'checkpointing at close', err)
+    }
+    this.#db.close()
+  }
+
+  /**
+   * The expensive check: SQLite's full integrity_check (every page, every
+   * index against its table), the snapshot's SHA-256, and the id bookkeeping.
+   * The hash-chain check of the entries themselves is done a level above.
+   */
+  checkIntegrity(): { ok: boolean; problems: string[] } {
+    this.#open()
+    const problems: string[] = []
+    try {
+      const rows = this.#db.pragma('integrity_check') as Array<{ integrity_check: string }>
+      problems.push(...rows.map((r) => r.integrity_check).filter((r) => r !== 'ok'))
+      const row = this.#getSnapshot.get() as SnapshotRow | undefined
+      if (row !== undefined) {
+        try {
+          this.#verifySnapshot(row, (problem) => new Error(problem))
+        } catch (err) {
+          problems.push((err as Error).message)
+        }
+        if (row.up_to > this.#lastId) problems.push(`the snapshot covers updates up to ${row.up_to}, beyond the last assigned id ${this.#lastId}`)
+      }
+      const maxId = this.#db.prepare('SELECT max(id) FROM updates').pluck().get() as number | null
+      if (maxId !== null && maxId > this.#lastId) problems.push(`update ${maxId} is beyond the last assigned id ${this.#lastId}`)
+    } catch (err) {
+      problems.push(`${(err as Error).message}`)
+    }
+    return { ok: problems.length === 0, problems: problems.map((p) => `${this.path}: ${p}`) }
+  }
+
+  /** Runs SQLite's quick_check (also run at open); [] when it finds nothing. */
+  quickCheck(): string[] {
+    this.#open()
+    return quickCheck(this.#db, this.path)
+  }
+
+  #verifySnapshot(row: SnapshotRow, fail: (problem: string) => Error): void {
+    const actual = sha256(row.bytes)
+    if (!actual.equals(row.sha256)) {
+      throw fail(`the snapshot (covering updates up to ${row.up_to}, ${row.bytes.byteLength} bytes) fails its SHA-256 check: stored ${row.sha256.toString('hex').slice(0, 16)}…, computed ${actual.toString('hex').slice(0, 16)}…`)
+    }
+  }
+
+  #readLastId(): number {
+    const value = this.#getLastId.get() as number | undefined
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new YlogError('STORE_CORRUPT', `${this.path} has no valid last update id (meta.last_id = ${String(value)}); ${RESTORE_ADVICE}`)
+    }
+    return value
+  }
+
+  #open(): Database.Database {
+    if (this.#closed) throw new YlogError('CLOSED', `the store ${this.path} is closed`)
+    return this.#db
+  }
+}
+
+function parseDurability(value: unknown): 'full' | 'normal' {
+  if (value === undefined) return 'full'
+  if (value === 'full' || value === 'normal') return value
+  throw new YlogError('BAD_ARGUMENT', `durability must be "full" (fsync every commit) or "normal" (fsync at checkpoints), got ${JSON.stringify(value) ?? String(value)}`)
+}
+
+function sha256(bytes: Uint8Array): Buffer {
+  return createHash('sha256').update(bytes).digest()
+}
+
+// Callers get plain Uint8Arrays: a Buffer's slice() shares memory where a Uint8Array's copies.
+function view(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+}
+
+function fileSize(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0
+}
