@@ -10,7 +10,7 @@ import { ThreadedSqliteStore } from '@ylog/sqlite'
 import { rate, report, sampleData, tempDir, type Figures } from '../harness.js'
 
 const TOTAL = Number(process.env.YLOG_BENCH_STORE_ENTRIES ?? 1_000_000)
-const APPENDERS = 256
+const APPENDERS = Number(process.env.YLOG_BENCH_APPENDERS ?? 1024)
 const figures: Figures = {}
 const label = TOTAL >= 1_000_000 ? '1m' : String(TOTAL)
 

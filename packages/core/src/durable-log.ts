@@ -3,6 +3,9 @@ import { YlogError } from './errors.js'
 import { LogDoc, type ApplyResult, type LogDocOptions } from './log-doc.js'
 import type { IndexRow, UpdateRecord, UpdateStore } from './update-store.js'
 
+/** A group commit starts at once when this many updates are waiting. */
+const GROUP_COMMIT_RECORDS = 256
+
 export interface DurableLogOptions extends LogDocOptions {
   store: UpdateStore
   /** Compact when this many updates follow the snapshot (default 20,000). */
@@ -44,7 +47,8 @@ export class DurableLog {
   readonly #compactAfterBytes: number
   #pending: UpdateRecord[] = []
   #waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = []
-  #flushing: Promise<void> | undefined
+  #committing = false
+  #turnScheduled = false
   #failure: Error | undefined
   #closed = false
   #tailUpdates = 0
@@ -100,7 +104,7 @@ export class DurableLog {
 
   /** Resolves when everything written so far is committed. */
   async flush(): Promise<void> {
-    if (this.#pending.length > 0 || this.#flushing !== undefined) await this.#afterCommit()
+    if (this.#pending.length > 0 || this.#committing) await this.#afterCommit()
   }
 
   /** Commits what is pending, then writes a snapshot and drops the updates it covers. */
@@ -151,37 +155,53 @@ export class DurableLog {
     })
   }
 
+  /**
+   * Starts a commit now if none is in flight and a group is full, else at
+   * the end of this turn of the event loop. Committing a full group at once
+   * matters when the store works on another thread: its fsync then overlaps
+   * with signing the next group, instead of alternating with it.
+   */
   #schedule(): void {
-    this.#flushing ??= this.#flushLoop()
+    if (this.#committing) return
+    if (this.#pending.length >= GROUP_COMMIT_RECORDS) {
+      void this.#commit()
+      return
+    }
+    if (this.#turnScheduled) return
+    this.#turnScheduled = true
+    setImmediate(() => {
+      this.#turnScheduled = false
+      if (!this.#committing && (this.#pending.length > 0 || this.#waiters.length > 0)) void this.#commit()
+    })
   }
 
-  async #flushLoop(): Promise<void> {
-    // Let writers of the same turn of the event loop join this commit.
-    await new Promise<void>((resolve) => setImmediate(resolve))
-    while (this.#pending.length > 0 || this.#waiters.length > 0) {
-      const batch = this.#pending
-      const waiters = this.#waiters
-      this.#pending = []
-      this.#waiters = []
-      const started = performance.now()
-      try {
-        if (batch.length > 0) {
-          this.#lastId = await this.store.append(batch)
-          this.#tailUpdates += batch.length
-          this.#tailBytes += batch.reduce((n, r) => n + r.update.byteLength, 0)
-        }
-      } catch (err) {
-        this.#failure = new YlogError('STORE_FAILED', `commit failed, the log stopped accepting writes (restart the node to replay what was committed): ${(err as Error).message}`, { cause: err })
-        for (const w of [...waiters, ...this.#waiters]) w.reject(this.#failure)
-        this.#waiters = []
-        break
+  async #commit(): Promise<void> {
+    this.#committing = true
+    const batch = this.#pending
+    const waiters = this.#waiters
+    this.#pending = []
+    this.#waiters = []
+    const started = performance.now()
+    try {
+      if (batch.length > 0) {
+        this.#lastId = await this.store.append(batch)
+        this.#tailUpdates += batch.length
+        this.#tailBytes += batch.reduce((n, r) => n + r.update.byteLength, 0)
       }
       const info = { records: batch.length, entries: batch.reduce((n, r) => n + r.entries.length, 0), seconds: (performance.now() - started) / 1000 }
       for (const listener of this.#commitListeners) listener(info, batch.map((r) => r.update))
       for (const w of waiters) w.resolve()
       if (this.#tailUpdates >= this.#compactAfterUpdates || this.#tailBytes >= this.#compactAfterBytes) await this.#compact()
+    } catch (err) {
+      this.#failure ??= new YlogError('STORE_FAILED', `commit failed, the log stopped accepting writes (restart the node to replay what was committed): ${(err as Error).message}`, { cause: err })
+      for (const w of [...waiters, ...this.#waiters]) w.reject(this.#failure)
+      this.#waiters = []
+      this.#pending = []
+      return
+    } finally {
+      this.#committing = false
     }
-    this.#flushing = undefined
+    if (this.#pending.length > 0 || this.#waiters.length > 0) this.#schedule()
   }
 
   // The snapshot may include updates still pending; replaying them again after it is harmless (Yjs skips known structs).

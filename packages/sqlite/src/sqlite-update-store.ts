@@ -101,6 +101,10 @@ export class SqliteUpdateStore implements UpdateStore {
     }
     try {
       const version = checkStoreFile(db, file, { quickCheck: true })
+      // Compaction frees a whole snapshot's pages at a time; incremental
+      // auto-vacuum hands them back to the file system (only settable while
+      // the file has no tables).
+      if (version === 0) db.pragma('auto_vacuum = INCREMENTAL')
       db.pragma('journal_mode = WAL')
       db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`)
       db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`)
@@ -145,6 +149,7 @@ export class SqliteUpdateStore implements UpdateStore {
     }
     try {
       this.#compactTx(snapshot, upTo)
+      this.#db.pragma('incremental_vacuum')
     } catch (err) {
       throw storeError(this.path, `compacting up to update ${upTo}`, err)
     }

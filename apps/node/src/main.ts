@@ -1,0 +1,66 @@
+import { YlogError } from '@ylog/core'
+import { pino } from 'pino'
+import { ConfigError, loadConfig, USAGE } from './config.js'
+import { startNode, StartupError, type NodeHandle } from './node.js'
+
+// Exit codes: 0 clean stop, 1 could not start or stop (store, key, address), 2 bad configuration, 130 second signal.
+const EXIT_FAILURE = 1
+const EXIT_CONFIG = 2
+const EXIT_INTERRUPTED = 130
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2)
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`)
+    return
+  }
+  // Synchronous writes: the last lines before an exit must not be lost in a buffer.
+  const logger = pino({ base: { pid: process.pid } }, pino.destination({ dest: 1, sync: true }))
+
+  let handle: NodeHandle
+  try {
+    const config = loadConfig(argv, process.env)
+    handle = await startNode(config, logger)
+  } catch (err) {
+    fail(err)
+  }
+  logger.info({ url: handle.url, port: handle.port, node: handle.node, replaySeconds: handle.replaySeconds }, 'ready')
+
+  let stopping = false
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      process.stderr.write(`ylog: second ${signal}, exiting at once; commits not yet finished are lost (acknowledged entries are safe)\n`)
+      process.exit(EXIT_INTERRUPTED)
+    }
+    stopping = true
+    logger.info({ signal }, 'shutting down: finishing in-flight requests and the last commit')
+    handle.close().then(
+      () => {
+        logger.info('stopped')
+        process.exit(0)
+      },
+      (err: unknown) => {
+        process.stderr.write(`ylog: shutdown failed: ${(err as Error).message}\n`)
+        process.exit(EXIT_FAILURE)
+      },
+    )
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+}
+
+/** One line on stderr; a stack only for errors nobody anticipated. */
+function fail(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`ylog: ${err.message}\nylog: see --help\n`)
+    process.exit(EXIT_CONFIG)
+  }
+  if (err instanceof YlogError || err instanceof StartupError) {
+    process.stderr.write(`ylog: ${err.message}\n`)
+    process.exit(EXIT_FAILURE)
+  }
+  process.stderr.write(`ylog: unexpected error while starting: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  process.exit(EXIT_FAILURE)
+}
+
+await main()

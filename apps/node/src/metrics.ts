@@ -1,0 +1,67 @@
+import type { DurableLog } from '@ylog/core'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+export interface NodeMetrics {
+  /** A registry of its own, so two nodes in one process (tests) never share series. */
+  readonly registry: Registry
+  /** Entries appended through the API and acknowledged (committed). */
+  readonly appends: Counter
+  readonly commits: Counter
+  readonly commitBatchEntries: Histogram
+  readonly commitSeconds: Histogram
+  readonly replaySeconds: Gauge
+  /** Stops listening to the log; the registry keeps its last values. */
+  close(): void
+}
+
+const BATCH_BUCKETS = Array.from({ length: 13 }, (_, i) => 2 ** i) // 1 .. 4096
+const COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+
+/** Metrics for one node, fed by its DurableLog's commits and read from its store at scrape time. */
+export function createMetrics(durable: DurableLog, options: { defaultMetrics?: boolean } = {}): NodeMetrics {
+  const registry = new Registry()
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry })
+
+  const appends = new Counter({ name: 'ylog_appends_total', help: 'Entries appended through the HTTP API and committed', registers: [registry] })
+  const commits = new Counter({ name: 'ylog_commits_total', help: 'Group commits written to the store', registers: [registry] })
+  const commitBatchEntries = new Histogram({
+    name: 'ylog_commit_batch_entries',
+    help: 'Entries per group commit',
+    buckets: BATCH_BUCKETS,
+    registers: [registry],
+  })
+  const commitSeconds = new Histogram({ name: 'ylog_commit_seconds', help: 'Time to write one group commit to the store', buckets: COMMIT_BUCKETS, registers: [registry] })
+  const replaySeconds = new Gauge({ name: 'ylog_replay_seconds', help: 'Seconds the last start spent replaying and verifying the stored log', registers: [registry] })
+  replaySeconds.set(durable.replaySeconds)
+
+  new Gauge({
+    name: 'ylog_database_bytes',
+    help: 'Bytes the store occupies',
+    registers: [registry],
+    async collect() {
+      try {
+        this.set((await durable.store.stats()).totalBytes)
+      } catch {
+        // A closed or failed store has no size to report; keep the last value rather than failing the scrape.
+      }
+    },
+  })
+  new Gauge({
+    name: 'ylog_entries',
+    help: 'Entries held by this node, all writers included',
+    registers: [registry],
+    collect() {
+      let total = 0
+      for (const head of durable.log.heads().values()) total += head.length
+      this.set(total)
+    },
+  })
+
+  const stop = durable.onCommit((info) => {
+    commits.inc()
+    commitBatchEntries.observe(info.entries)
+    commitSeconds.observe(info.seconds)
+  })
+
+  return { registry, appends, commits, commitBatchEntries, commitSeconds, replaySeconds, close: stop }
+}

@@ -1,0 +1,195 @@
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { DurableLog, NodeIdentity, type NodeId, type UpdateStore } from '@ylog/core'
+import { ThreadedSqliteStore } from '@ylog/sqlite'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { Config, Durability } from './config.js'
+import { createMetrics } from './metrics.js'
+import { buildServer } from './server.js'
+
+/** An expected failure to start (data directory, lock, listening); main prints its message without a stack. */
+export class StartupError extends Error {
+  readonly code: string
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'StartupError'
+    this.code = code
+  }
+}
+
+export interface NodeHandle {
+  /** Where the API answers, e.g. http://127.0.0.1:4747 */
+  url: string
+  /** The bound port (the real one when the config asked for 0). */
+  port: number
+  node: NodeId
+  replaySeconds: number
+  app: FastifyInstance
+  durable: DurableLog
+  /** Stops accepting requests, lets in-flight ones and the group commit finish, then closes the store. */
+  close(): Promise<void>
+}
+
+export interface StartOptions {
+  /** Where the update log lives; default SQLite at `path`. Tests pass a MemoryUpdateStore. */
+  openStore?: (path: string, durability: Durability) => UpdateStore | Promise<UpdateStore>
+}
+
+/** SQLite on its own thread, so a commit's fsync never stalls HTTP or signing. */
+export function openSqliteStore(path: string, durability: Durability): Promise<UpdateStore> {
+  return ThreadedSqliteStore.open(path, { durability })
+}
+
+export async function startNode(config: Config, logger: FastifyBaseLogger, options: StartOptions = {}): Promise<NodeHandle> {
+  try {
+    mkdirSync(config.data, { recursive: true, mode: 0o700 })
+  } catch (err) {
+    throw new StartupError('DATA_DIR', `cannot create data directory ${config.data}: ${(err as Error).message}`, { cause: err })
+  }
+  const releaseLock = acquireLock(join(config.data, 'ylog.lock'))
+  const cleanup: Array<() => Promise<void> | void> = [releaseLock]
+  const unwind = async (): Promise<void> => {
+    for (const step of cleanup.reverse()) {
+      try {
+        await step()
+      } catch (err) {
+        logger.warn({ err }, 'cleanup after a failed start failed')
+      }
+    }
+  }
+
+  try {
+    const keyFile = join(config.data, 'node.key')
+    const { identity, created } = NodeIdentity.loadOrCreate(keyFile)
+    logger.info({ node: identity.id, keyFile, created }, created ? 'created a new node identity' : 'loaded node identity')
+
+    const dbFile = join(config.data, 'ylog.db')
+    const store = await (options.openStore ?? openSqliteStore)(dbFile, config.durability)
+    cleanup.push(() => store.close())
+    logger.info({ file: dbFile, durability: config.durability }, 'opened store')
+
+    let lastProgress = 0
+    const durable = await DurableLog.open({
+      identity,
+      store,
+      compactAfterUpdates: config.compactAfter,
+      onReplayProgress: (applied, total) => {
+        // At most one line a second: a long tail would otherwise flood the log.
+        const now = performance.now()
+        if (applied === total || now - lastProgress >= 1000) {
+          lastProgress = now
+          logger.info({ applied, total }, 'replaying stored updates')
+        }
+      },
+    })
+    cleanup.pop()
+    cleanup.push(() => durable.close())
+    const entries = [...durable.log.heads().values()].reduce((n, h) => n + h.length, 0)
+    logger.info({ replaySeconds: durable.replaySeconds, entries, nodes: durable.log.nodes().length }, 'replayed the stored log')
+
+    const metrics = createMetrics(durable)
+    cleanup.push(() => metrics.close())
+    const app = buildServer({ durable, identity, config, metrics, logger })
+    try {
+      await app.listen({ host: config.host, port: config.port })
+    } catch (err) {
+      await app.close().catch(() => undefined)
+      throw listenError(err as NodeJS.ErrnoException, config)
+    }
+    const port = (app.server.address() as AddressInfo).port
+    const host = config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host
+
+    let closing: Promise<void> | undefined
+    const close = (): Promise<void> => {
+      closing ??= (async () => {
+        try {
+          await app.close()
+          metrics.close()
+          await durable.close()
+        } finally {
+          releaseLock()
+        }
+      })()
+      return closing
+    }
+    return { url: `http://${host}:${port}`, port, node: identity.id, replaySeconds: durable.replaySeconds, app, durable, close }
+  } catch (err) {
+    await unwind()
+    throw err
+  }
+}
+
+function listenError(err: NodeJS.ErrnoException, config: Config): Error {
+  const where = `${config.host}:${config.port}`
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new StartupError('EADDRINUSE', `cannot listen on ${where}: the address is already in use (another node?); choose another --port, or 0 for any free one`, { cause: err })
+    case 'EACCES':
+      return new StartupError('EACCES', `cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose a port of 1024 or more`, { cause: err })
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+      return new StartupError(err.code, `cannot listen on ${where}: ${config.host} is not an address of this machine`, { cause: err })
+    default:
+      return err
+  }
+}
+
+/**
+ * Takes the data directory's lock file, so two processes never write as the
+ * same node: each would sign its own entry at the same seq, a fork that
+ * peers must refuse. Returns the release function.
+ */
+function acquireLock(path: string): () => void {
+  const take = (): boolean => {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 })
+      return true
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+      throw new StartupError('LOCK', `cannot create lock file ${path}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+  if (!take()) {
+    const holder = Number.parseInt(readText(path), 10)
+    if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+      throw new StartupError('LOCKED', `data directory ${join(path, '..')} is in use by process ${holder} (lock file ${path}); stop that node first, or delete the lock file if that process is not a ylog node`)
+    }
+    // The holder is gone (a crash or kill -9): the lock is stale.
+    try {
+      unlinkSync(path)
+    } catch {
+      // Someone else removed it first; take() below settles who wins.
+    }
+    if (!take()) throw new StartupError('LOCKED', `data directory ${join(path, '..')} was locked by another process while starting (lock file ${path})`)
+  }
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    try {
+      unlinkSync(path)
+    } catch {
+      // Already gone; nothing to release.
+    }
+  }
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
