@@ -1,3 +1,4 @@
+import * as Y from 'yjs'
 import type { Entry, EntryInput } from './entry.js'
 import { YlogError } from './errors.js'
 import { LogDoc, type ApplyResult, type LogDocOptions } from './log-doc.js'
@@ -5,13 +6,24 @@ import type { IndexRow, UpdateRecord, UpdateStore } from './update-store.js'
 
 /** A group commit starts at once when this many updates are waiting. */
 const GROUP_COMMIT_RECORDS = 256
+const REPLAY_CHUNK = 10_000
 
 export interface DurableLogOptions extends LogDocOptions {
   store: UpdateStore
-  /** Compact when this many updates follow the snapshot (default 20,000). */
+  /**
+   * Compact when this many updates follow the snapshot (default 20,000), or
+   * `compactRatio` times the updates the snapshot covers, whichever is more.
+   */
   compactAfterUpdates?: number
-  /** ...or when they add up to this many bytes (default 64 MiB). */
+  /** ...or when they add up to this many bytes, or `compactRatio` of the snapshot's bytes (default 64 MiB). */
   compactAfterBytes?: number
+  /**
+   * Each compaction rewrites the whole snapshot, so a fixed threshold makes
+   * writes grow with the square of the log. Letting the tail grow with the
+   * snapshot keeps total writes linear (default 0.5: at most 3x the data);
+   * the price is a longer tail to replay after a crash.
+   */
+  compactRatio?: number
   /** Called during replay with (applied, total) tail updates. */
   onReplayProgress?: (applied: number, total: number) => void
   /**
@@ -45,6 +57,9 @@ export class DurableLog {
   replaySeconds = 0
   readonly #compactAfterUpdates: number
   readonly #compactAfterBytes: number
+  readonly #compactRatio: number
+  #coveredUpdates = 0
+  #snapshotBytes = 0
   #pending: UpdateRecord[] = []
   #waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = []
   #committing = false
@@ -61,6 +76,7 @@ export class DurableLog {
     this.store = options.store
     this.#compactAfterUpdates = options.compactAfterUpdates ?? 20_000
     this.#compactAfterBytes = options.compactAfterBytes ?? 64 * 1024 * 1024
+    this.#compactRatio = options.compactRatio ?? 0.5
   }
 
   /** Replays the store (snapshot, then tail), verifies every chain, and starts recording. */
@@ -71,15 +87,18 @@ export class DurableLog {
     const state = await options.store.load()
     if (state.snapshot !== undefined) log.loadTrusted(state.snapshot, 'v2')
     const snapshotHeads = new Map([...log.heads()].map(([node, head]) => [node, head.length]))
-    state.tail.forEach((update, i) => {
-      log.loadTrusted(update)
-      if ((i + 1) % 1000 === 0 || i + 1 === state.tail.length) options.onReplayProgress?.(i + 1, state.tail.length)
-    })
+    for (let from = 0; from < state.tail.length; from += REPLAY_CHUNK) {
+      const chunk = state.tail.slice(from, from + REPLAY_CHUNK)
+      log.loadTrusted(chunk)
+      options.onReplayProgress?.(from + chunk.length, state.tail.length)
+    }
     const check = log.verifyChains(options.verify === 'full' ? undefined : snapshotHeads)
     if (!check.ok) {
       throw new YlogError('STORE_CORRUPT', `stored log does not verify: node ${check.node} seq ${check.seq}: ${check.detail}; restore the data directory from a backup or resync this node from its peers`)
     }
     durable.#lastId = state.lastId
+    durable.#coveredUpdates = state.lastId - state.tail.length
+    durable.#snapshotBytes = state.snapshot?.byteLength ?? 0
     durable.#tailUpdates = state.tail.length
     durable.#tailBytes = state.tail.reduce((n, u) => n + u.byteLength, 0)
     durable.#record()
@@ -102,6 +121,24 @@ export class DurableLog {
     return result
   }
 
+  /** Updates applied to the document but not yet committed. */
+  get pending(): number {
+    return this.#pending.length + (this.#committing ? 1 : 0)
+  }
+
+  /**
+   * The part of the document a peer with state vector `sv` lacks, holding
+   * only committed updates: the answer to a sync step 1. Encoded in the same
+   * synchronous step that finds nothing pending, so no uncommitted struct
+   * can slip in.
+   */
+  async committedDiff(stateVector?: Uint8Array): Promise<Uint8Array> {
+    for (;;) {
+      await this.flush()
+      if (this.pending === 0) return Y.encodeStateAsUpdate(this.log.doc, stateVector)
+    }
+  }
+
   /** Resolves when everything written so far is committed. */
   async flush(): Promise<void> {
     if (this.#pending.length > 0 || this.#committing) await this.#afterCommit()
@@ -112,6 +149,20 @@ export class DurableLog {
     this.#writable()
     await this.flush()
     await this.#compact()
+  }
+
+  /**
+   * The deep check: the store's own (SQLite integrity_check, snapshot
+   * checksum) plus every node's whole chain from seq 0. Slower than the
+   * checks at open; run it from an operator's command, not on a hot path.
+   */
+  async checkIntegrity(): Promise<{ ok: boolean; problems: string[] }> {
+    await this.flush()
+    const store = (await this.store.checkIntegrity?.()) ?? { ok: true, problems: [] }
+    const chains = this.log.verifyChains()
+    const problems = [...store.problems]
+    if (!chains.ok) problems.push(`node ${chains.node} seq ${chains.seq}: ${chains.detail}`)
+    return { ok: problems.length === 0, problems }
   }
 
   /** Listens for commits: what was written and how long it took. */
@@ -133,7 +184,9 @@ export class DurableLog {
   #record(): void {
     this.log.onUpdate((update) => {
       this.#pending.push({ update, entries: [] })
-      this.#schedule()
+      // Not #schedule(): a commit started here would take this record before
+      // onEntries below has attached its index rows.
+      this.#scheduleTurn()
     })
     this.log.onEntries(({ node, fromSeq, count, entry }) => {
       const record = this.#pending[this.#pending.length - 1]
@@ -167,6 +220,10 @@ export class DurableLog {
       void this.#commit()
       return
     }
+    this.#scheduleTurn()
+  }
+
+  #scheduleTurn(): void {
     if (this.#turnScheduled) return
     this.#turnScheduled = true
     setImmediate(() => {
@@ -191,7 +248,7 @@ export class DurableLog {
       const info = { records: batch.length, entries: batch.reduce((n, r) => n + r.entries.length, 0), seconds: (performance.now() - started) / 1000 }
       for (const listener of this.#commitListeners) listener(info, batch.map((r) => r.update))
       for (const w of waiters) w.resolve()
-      if (this.#tailUpdates >= this.#compactAfterUpdates || this.#tailBytes >= this.#compactAfterBytes) await this.#compact()
+      if (this.#dueForCompaction()) await this.#compact()
     } catch (err) {
       this.#failure ??= new YlogError('STORE_FAILED', `commit failed, the log stopped accepting writes (restart the node to replay what was committed): ${(err as Error).message}`, { cause: err })
       for (const w of [...waiters, ...this.#waiters]) w.reject(this.#failure)
@@ -207,9 +264,19 @@ export class DurableLog {
   // The snapshot may include updates still pending; replaying them again after it is harmless (Yjs skips known structs).
   async #compact(): Promise<void> {
     const upTo = this.#lastId
-    await this.store.compact(this.log.encodeSnapshot(), upTo)
+    const snapshot = this.log.encodeSnapshot()
+    await this.store.compact(snapshot, upTo)
+    this.#coveredUpdates = upTo
+    this.#snapshotBytes = snapshot.byteLength
     this.#tailUpdates = 0
     this.#tailBytes = 0
+  }
+
+  #dueForCompaction(): boolean {
+    return (
+      this.#tailUpdates >= Math.max(this.#compactAfterUpdates, this.#coveredUpdates * this.#compactRatio) ||
+      this.#tailBytes >= Math.max(this.#compactAfterBytes, this.#snapshotBytes * this.#compactRatio)
+    )
   }
 
   #writable(): void {

@@ -26,7 +26,7 @@ export { verifyRun, signatureValid, type ChainStart, type RunVerdict } from './c
 export { openMembership, memberList, type Membership } from './membership.js'
 export { encodeCursor, decodeCursor, START, type Cursor } from './cursor.js'
 export { checkUpdate, type Verdict, type RefusalReason, type ForkEvidence, type GuardView, type NodeHead, type AcceptedRun } from './validate.js'
-export { ROOT_MAP, SEGMENT_SIZE, entryClock, segmentClock } from './layout.js'
+export { ROOT_MAP, SEGMENT_SIZE, entryClock, segmentClock, entriesBelowClock } from './layout.js'
 export {
   LogDoc,
   ORIGIN_LOCAL,

@@ -65,5 +65,7 @@ export interface UpdateStore {
   /** Entry positions matching a query, in (node, seq) order or, with `since` and no `after`, in (at, node, seq) order. */
   query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>>
   stats(): Promise<StoreStats>
+  /** The backend's own deep check (e.g. SQLite's integrity_check and checksums), if it has one. */
+  checkIntegrity?(): Promise<{ ok: boolean; problems: string[] }> | { ok: boolean; problems: string[] }
   close(): Promise<void>
 }

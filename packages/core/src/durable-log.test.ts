@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest'
+import { DurableLog } from './durable-log.js'
+import { NodeIdentity } from './identity.js'
+import { MemoryUpdateStore } from './memory-update-store.js'
+import type { UpdateRecord } from './update-store.js'
+
+describe('DurableLog', () => {
+  it('groups concurrent appends into few commits and acknowledges each after its commit', async () => {
+    const store = new MemoryUpdateStore()
+    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store })
+    const commits: number[] = []
+    durable.onCommit((info) => commits.push(info.entries))
+    const entries = await Promise.all(Array.from({ length: 600 }, (_, i) => durable.append({ topic: 't', kind: 'event', data: i })))
+    expect(entries.map((e) => e.seq)).toEqual([...Array(600).keys()])
+    expect(commits.reduce((a, b) => a + b, 0)).toBe(600)
+    expect(commits.length).toBeLessThanOrEqual(4)
+    expect((await store.stats()).updates).toBe(600)
+  })
+
+  it('stops accepting writes after a failed commit, so no seq can be reused', async () => {
+    const store = new MemoryUpdateStore()
+    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store })
+    await durable.append({ topic: 't', kind: 'event', data: 'ok' })
+    store.append = async (_: readonly UpdateRecord[]) => {
+      throw new Error('disk full')
+    }
+    await expect(durable.append({ topic: 't', kind: 'event', data: 'lost' })).rejects.toMatchObject({ code: 'STORE_FAILED', message: expect.stringMatching(/disk full/) })
+    expect(() => durable.append({ topic: 't', kind: 'event', data: 'after' })).toThrow(/stopped accepting writes/)
+  })
+
+  it('checks integrity deeply: the store and every chain', async () => {
+    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: new MemoryUpdateStore() })
+    for (let i = 0; i < 10; i++) await durable.append({ topic: 't', kind: 'event', data: i })
+    expect(await durable.checkIntegrity()).toEqual({ ok: true, problems: [] })
+  })
+
+  it('refuses a stored log whose chain does not verify', async () => {
+    const identity = NodeIdentity.generate()
+    const store = new MemoryUpdateStore()
+    const durable = await DurableLog.open({ identity, store })
+    for (let i = 0; i < 5; i++) await durable.append({ topic: 't', kind: 'event', data: i })
+    await durable.close()
+    const state = await store.reopened().load()
+    // Corrupt one byte of the last update's entry payload, as a bad disk would.
+    const last = state.tail[state.tail.length - 1] as Uint8Array
+    last[last.byteLength - 20] = (last[last.byteLength - 20] as number) ^ 0xff
+    await expect(DurableLog.open({ identity, store: store.reopened() })).rejects.toMatchObject({ code: 'STORE_CORRUPT' })
+  })
+})

@@ -1,0 +1,207 @@
+import { entriesBelowClock, YlogError, type DurableLog, type NodeId, type NodeIdentity } from '@ylog/core'
+import { WebSocket } from 'ws'
+import * as Y from 'yjs'
+import { ClientHandshake, decodeAuthMessage, encodeAuthMessage } from './auth.js'
+import { silentLogger, SyncChannel, type SyncLogger, type SyncRefusalReason } from './channel.js'
+import { encodeSyncUpdate, encodeYlogAuth, ProtocolError } from './protocol.js'
+import { DEFAULT_MAX_FRAME_BYTES } from './sync-server.js'
+
+export interface PeerOptions {
+  /** The peer's sync endpoint without the cluster, e.g. ws://10.0.0.2:4747/sync; `/<cluster>` is appended. */
+  url: string
+  durable: DurableLog
+  identity: NodeIdentity
+  /** Default 'ylog'. */
+  cluster?: string
+  /** If set, the server must prove it is this node. */
+  expectNode?: NodeId
+  logger?: SyncLogger
+  /** The WebSocket class (ws's, or a subclass for tests). */
+  WebSocketImpl?: typeof WebSocket
+  /** Largest message taken from the peer (default 16 MiB). */
+  maxFrameBytes?: number
+  /** Reconnect delays: min(cap, base·2^attempt), half of it jittered. Defaults 100 ms, 10 s, Math.random. */
+  backoff?: { baseMs?: number; capMs?: number; random?: () => number }
+  /** Called when this side closes the connection for the peer's misbehaviour. */
+  onRefused?: (reason: SyncRefusalReason) => void
+}
+
+export type PeerState = 'connecting' | 'open' | 'closed'
+
+export interface PeerHandle {
+  /** 'open' once both sides authenticated; 'connecting' while dialing or waiting to redial. */
+  readonly state: PeerState
+  /** The node the server proved to be, once open. */
+  readonly node: NodeId | null
+  /** ms since the epoch of the last message received, or null. */
+  readonly lastMessageAt: number | null
+  /** Entries the peer had at its last sync step 1 that this log still lacks. */
+  readonly lag: number
+  /** Connection attempts since the last successful one. */
+  readonly attempts: number
+  /** Stops redialing and closes the connection. */
+  close(): Promise<void>
+}
+
+/** The delay before redial number `attempt` (0-based): exponential, capped, the upper half jittered. */
+export function backoffDelay(attempt: number, baseMs: number, capMs: number, random: () => number): number {
+  const full = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30))
+  return Math.round(full / 2 + (full / 2) * random())
+}
+
+/** Dials a peer's sync endpoint, authenticates both ways, syncs, and redials until closed. */
+export function connectPeer(options: PeerOptions): PeerHandle {
+  const { durable, identity } = options
+  const cluster = options.cluster ?? 'ylog'
+  const logger = options.logger ?? silentLogger
+  const WebSocketImpl = options.WebSocketImpl ?? WebSocket
+  const url = `${options.url.replace(/\/+$/, '')}/${encodeURIComponent(cluster)}`
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(url)
+  } catch {
+    parsed = undefined
+  }
+  if (parsed === undefined || (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:')) {
+    throw new YlogError('BAD_ARGUMENT', `peer url ${JSON.stringify(options.url)} is not a ws:// or wss:// url, e.g. ws://127.0.0.1:4747/sync`)
+  }
+  const baseMs = options.backoff?.baseMs ?? 100
+  const capMs = options.backoff?.capMs ?? 10_000
+  const random = options.backoff?.random ?? Math.random
+
+  let state: PeerState = 'connecting'
+  let channel: SyncChannel | undefined
+  let authenticated = false
+  let server: NodeId | null = null
+  let lastMessageAt: number | null = null
+  let attempts = 0
+  let timer: NodeJS.Timeout | undefined
+  // The peer's state vector from its last step 1, for `lag`.
+  let theirState = new Map<number, number>()
+  let closedSignal: (() => void) | undefined
+
+  const unsubscribe = durable.onCommit((_info, updates) => {
+    // Before the server accepted us, an update would only get us closed; the step 2 after auth carries it.
+    if (channel === undefined || !authenticated) return
+    for (const update of updates) channel.send(encodeSyncUpdate(update))
+  })
+
+  function dial(): void {
+    if (state === 'closed') return
+    attempts++
+    const ws = new WebSocketImpl(url, { maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES })
+    const handshake = new ClientHandshake(identity, cluster, (node) => durable.log.membership.isMember(node), options.expectNode)
+    authenticated = false
+    const current: SyncChannel = new SyncChannel(ws, durable, logger, {
+      // Everything from the server goes through the guard; its identity adds nothing to that.
+      mayWrite: () => true,
+      // The server asks again once we are authenticated; answering earlier would send writes it refuses.
+      onStep1: (sv) => {
+        if (!authenticated) return false
+        try {
+          theirState = Y.decodeStateVector(sv)
+        } catch {
+          // answerStep1 refuses it
+        }
+        return true
+      },
+      onMessage: (message) => {
+        if (message.type === 'auth-denied') {
+          logger.warn({ url, reason: message.reason }, 'sync peer denied access')
+          current.close(1000, 'permission denied')
+        } else if (message.type === 'ylog-auth') onAuth(current, handshake, message.payload)
+        // Awareness is for editors, not for nodes: ignored.
+      },
+      onRefused: (reason, detail) => {
+        logger.warn({ url, reason, detail, node: server }, 'sync peer refused')
+        options.onRefused?.(reason)
+      },
+      onClose: (code, reason) => {
+        if (channel === current) channel = undefined
+        authenticated = false
+        if (state === 'closed') {
+          closedSignal?.()
+          return
+        }
+        state = 'connecting'
+        const delay = backoffDelay(attempts - 1, baseMs, capMs, random)
+        logger.info({ url, code, reason, delay }, 'sync peer connection closed; redialing')
+        timer = setTimeout(dial, delay)
+      },
+    })
+    channel = current
+    ws.on('message', () => {
+      lastMessageAt = Date.now()
+    })
+    ws.on('open', () => current.send(encodeYlogAuth(encodeAuthMessage(handshake.hello()))))
+  }
+
+  function onAuth(current: SyncChannel, handshake: ClientHandshake, payload: Uint8Array): void {
+    let message
+    try {
+      message = decodeAuthMessage(payload)
+    } catch (err) {
+      current.refuse('auth-failed', err instanceof ProtocolError ? err.message : String(err))
+      return
+    }
+    if (message.kind === 'challenge') {
+      const step = handshake.challenge(message)
+      if (!step.ok) {
+        current.refuse('auth-failed', step.reason)
+        return
+      }
+      server = step.value.server
+      current.send(encodeYlogAuth(encodeAuthMessage(step.value.proof)))
+    } else if (message.kind === 'result' && server !== null && !authenticated) {
+      if (!message.ok) {
+        logger.warn({ url, reason: message.reason }, 'sync peer did not accept our proof')
+        current.close(1000, 'authentication refused')
+        return
+      }
+      authenticated = true
+      state = 'open'
+      attempts = 0
+      logger.info({ url, node: server }, 'sync peer authenticated')
+      void current.sendStep1()
+    } else current.refuse('auth-failed', `unexpected ${message.kind.toUpperCase()}`)
+  }
+
+  dial()
+
+  return {
+    get state() {
+      return state
+    },
+    get node() {
+      return server
+    },
+    get lastMessageAt() {
+      return lastMessageAt
+    },
+    get lag() {
+      let lag = 0
+      for (const [client, clock] of theirState) lag += Math.max(0, entriesBelowClock(clock) - entriesBelowClock(Y.getState(durable.log.doc.store, client)))
+      return lag
+    },
+    get attempts() {
+      return attempts
+    },
+    close() {
+      if (state === 'closed') return Promise.resolve()
+      state = 'closed'
+      clearTimeout(timer)
+      unsubscribe()
+      const open = channel
+      if (open === undefined || open.ws.readyState === WebSocket.CLOSED) return Promise.resolve()
+      return new Promise<void>((resolve) => {
+        closedSignal = resolve
+        open.close(1000, 'closed')
+        // A peer that never answers the closing handshake is cut after a second.
+        setTimeout(() => {
+          open.ws.terminate()
+          resolve()
+        }, 1000).unref()
+      })
+    },
+  }
+}

@@ -1,0 +1,137 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { LogDoc } from '@ylog/core'
+import { WebSocket } from 'ws'
+import { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
+import { authenticate, fingerprint, rawClient, startNode, waitFor, type TestNode } from './test-support.js'
+
+const cleanup: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step()
+})
+
+async function node(options: Parameters<typeof startNode>[0] = {}): Promise<TestNode> {
+  const n = await startNode(options)
+  cleanup.push(() => n.close())
+  return n
+}
+
+function stockClient(port: number, cluster = 'ylog'): { doc: Y.Doc; provider: WebsocketProvider; closes: number[] } {
+  const doc = new Y.Doc()
+  const provider = new WebsocketProvider(`ws://127.0.0.1:${port}/sync`, cluster, doc, { WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket, disableBc: true })
+  const closes: number[] = []
+  provider.on('connection-close', (event) => closes.push((event as { code: number } | null)?.code ?? -1))
+  cleanup.push(() => {
+    provider.destroy()
+    doc.destroy()
+  })
+  return { doc, provider, closes }
+}
+
+/** What a read-only replica built from a client's doc holds for `writer`. */
+function lengthSeenBy(doc: Y.Doc, writer: string): number {
+  const replica = new LogDoc()
+  replica.applyRemote(Y.encodeStateAsUpdate(doc))
+  return replica.length(writer)
+}
+
+describe('a stock y-websocket client', () => {
+  it('receives the whole log and stays live', async () => {
+    const n = await node()
+    await n.append(700) // more than one segment
+    const { doc, provider } = stockClient(n.port)
+    await waitFor(() => lengthSeenBy(doc, n.identity.id) === 700, 'the whole log at the client')
+    expect(provider.synced).toBe(true)
+    await n.append(3)
+    await waitFor(() => lengthSeenBy(doc, n.identity.id) === 703, 'a later append at the client')
+    const replica = new LogDoc()
+    expect(replica.applyRemote(Y.encodeStateAsUpdate(doc))).toMatchObject({ status: 'accepted', added: 703 })
+    expect([...replica.heads().values()]).toEqual([...n.durable.log.heads().values()])
+    expect(n.refused).toEqual([])
+    const [info] = n.sync.connections()
+    expect(info).toMatchObject({ node: null, remoteAddress: '127.0.0.1' })
+    expect(info?.messagesOut).toBeGreaterThan(1)
+  })
+
+  it('that deletes everything changes nothing and is closed', async () => {
+    const n = await node()
+    await n.append(20)
+    const { doc, closes } = stockClient(n.port)
+    await waitFor(() => lengthSeenBy(doc, n.identity.id) === 20, 'the log at the client')
+    const before = fingerprint(n.durable.log)
+    doc.getMap('nodes').clear()
+    await waitFor(() => closes.includes(1008), 'the connection closed with 1008')
+    expect(n.refused[0]).toBe('read-only')
+    expect(fingerprint(n.durable.log)).toBe(before)
+    expect(n.durable.log.length(n.identity.id)).toBe(20)
+  })
+
+  it('that writes anything of its own is closed as read-only', async () => {
+    const n = await node()
+    const { doc, closes, provider } = stockClient(n.port)
+    await waitFor(() => provider.synced, 'synced')
+    const before = fingerprint(n.durable.log)
+    doc.getText('notes').insert(0, 'hello')
+    await waitFor(() => closes.includes(1008), 'closed')
+    expect(n.refused[0]).toBe('read-only')
+    expect(fingerprint(n.durable.log)).toBe(before)
+  })
+
+  it('gets awareness relayed between clients, never into the log', async () => {
+    const n = await node()
+    const a = stockClient(n.port)
+    const b = stockClient(n.port)
+    await waitFor(() => a.provider.synced && b.provider.synced, 'both synced')
+    const before = fingerprint(n.durable.log)
+    a.provider.awareness.setLocalStateField('user', 'alice')
+    await waitFor(() => [...b.provider.awareness.getStates().values()].some((s) => s['user'] === 'alice'), 'awareness at b')
+    expect(fingerprint(n.durable.log)).toBe(before)
+    expect(n.refused).toEqual([])
+  })
+})
+
+describe('the sync endpoint', () => {
+  it('answers other paths with 404', async () => {
+    const n = await node()
+    await expect(rawClient(n.port, '/sync/other')).rejects.toThrow(/404/)
+    await expect(rawClient(n.port, '/')).rejects.toThrow(/404/)
+    await expect(rawClient(n.port, '/sync')).rejects.toThrow(/404/)
+  })
+
+  it('serves the cluster it is given', async () => {
+    const n = await node({ cluster: 'blue' })
+    await n.append(2)
+    const { doc } = stockClient(n.port, 'blue')
+    await waitFor(() => lengthSeenBy(doc, n.identity.id) === 2, 'the log')
+  })
+
+  it('closes unauthenticated connections after the handshake timeout when read-only access is off, sending them nothing', async () => {
+    const n = await node({ allowReadOnly: false, handshakeTimeoutMs: 200 })
+    await n.append(5)
+    const client = await rawClient(n.port)
+    const { code, reason } = await client.closed
+    expect(code).toBe(1008)
+    expect(reason).toMatch(/auth-timeout/)
+    expect(client.messages).toEqual([])
+    expect(n.refused).toEqual(['auth-timeout'])
+  })
+
+  it('serves an authenticated peer when read-only access is off', async () => {
+    const n = await node({ allowReadOnly: false, handshakeTimeoutMs: 300 })
+    const { NodeIdentity } = await import('@ylog/core')
+    const client = await rawClient(n.port)
+    expect((await authenticate(client, NodeIdentity.generate())).ok).toBe(true)
+    await waitFor(() => client.messages.some((m) => m.type === 'sync-step1'), 'a step 1 after auth')
+    await new Promise((r) => setTimeout(r, 400)) // past the timeout: must still be open
+    expect(client.isClosed()).toBe(false)
+    expect(n.sync.connections()[0]?.node).not.toBeNull()
+  })
+
+  it('closes every connection on close()', async () => {
+    const n = await node()
+    const client = await rawClient(n.port)
+    await n.sync.close()
+    expect((await client.closed).code).toBe(1001)
+    expect(n.sync.connections()).toEqual([])
+  })
+})

@@ -1,0 +1,206 @@
+import type { IncomingMessage, Server } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { DurableLog, NodeId, NodeIdentity } from '@ylog/core'
+import { WebSocketServer, type WebSocket } from 'ws'
+import * as Y from 'yjs'
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
+import { decodeAuthMessage, encodeAuthMessage, ServerHandshake, type AuthMessage } from './auth.js'
+import { silentLogger, SyncChannel, type SyncLogger, type SyncRefusalReason } from './channel.js'
+import { encodeAwareness, encodeSyncUpdate, encodeYlogAuth, ProtocolError } from './protocol.js'
+
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000
+
+export interface SyncServerOptions {
+  /** The node's HTTP server; the sync endpoint shares its port via 'upgrade'. */
+  server: Server
+  durable: DurableLog
+  identity: NodeIdentity
+  /** The endpoint is /sync/<cluster>; peers must name the same cluster in their HELLO. Default 'ylog'. */
+  cluster?: string
+  /** Largest WebSocket message accepted; ws refuses bigger ones (close 1009) before buffering them. Default 16 MiB. */
+  maxFrameBytes?: number
+  /** Keep unauthenticated connections (stock clients) as readers? If false they are closed after the handshake timeout. */
+  allowReadOnly: boolean
+  /** How long an unauthenticated connection may stay when allowReadOnly is false (default 5 s). */
+  handshakeTimeoutMs?: number
+  logger?: SyncLogger
+  /** Called once per connection closed for misbehaving, with the reason (for a metric). */
+  onRefused?: (reason: SyncRefusalReason) => void
+}
+
+export interface SyncConnectionInfo {
+  remoteAddress: string | undefined
+  /** The member node this connection authenticated as, or null for a read-only one. */
+  node: NodeId | null
+  /** ms since the epoch of the last message received, or null. */
+  lastMessageAt: number | null
+  messagesIn: number
+  messagesOut: number
+}
+
+export interface SyncServerHandle {
+  /** Closes every sync connection and stops taking upgrades; the HTTP server itself stays up. */
+  close(): Promise<void>
+  connections(): SyncConnectionInfo[]
+}
+
+interface Connection {
+  channel: SyncChannel
+  remoteAddress: string | undefined
+  node: NodeId | null
+  handshake: ServerHandshake
+  /** Awareness client ids this connection speaks for, removed when it goes. */
+  awarenessIds: Set<number>
+  timer: NodeJS.Timeout | undefined
+}
+
+/** Serves y-websocket sync for one cluster on an existing HTTP server. */
+export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
+  const { server, durable, identity, allowReadOnly } = options
+  const cluster = options.cluster ?? 'ylog'
+  const logger = options.logger ?? silentLogger
+  const path = `/sync/${cluster}`
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES })
+  const open = new Set<Connection>()
+  // Awareness is relayed between clients only; its own doc keeps it away from the log.
+  const awareness = new Awareness(new Y.Doc())
+  awareness.setLocalState(null)
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    if (url.pathname !== path) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      socket.destroy()
+      return
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req))
+  }
+  server.on('upgrade', onUpgrade)
+
+  const unsubscribe = durable.onCommit((_info, updates) => {
+    // Only committed updates leave the node; each one to every open connection.
+    for (const update of updates) {
+      const frame = encodeSyncUpdate(update)
+      for (const conn of open) if (mayRead(conn)) conn.channel.send(frame)
+    }
+  })
+
+  awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
+    const changed = [...added, ...updated, ...removed]
+    if (origin instanceof Object && open.has(origin as Connection)) {
+      const conn = origin as Connection
+      for (const id of added) conn.awarenessIds.add(id)
+      for (const id of removed) conn.awarenessIds.delete(id)
+    }
+    const frame = encodeAwareness(encodeAwarenessUpdate(awareness, changed))
+    for (const conn of open) if (mayRead(conn)) conn.channel.send(frame)
+  })
+
+  // Without read-only access, nothing of the log or of awareness goes to a connection before it authenticated.
+  const mayRead = (conn: Connection): boolean => allowReadOnly || conn.node !== null
+
+  function accept(ws: WebSocket, req: IncomingMessage): void {
+    const conn: Connection = {
+      channel: undefined as unknown as SyncChannel,
+      remoteAddress: req.socket.remoteAddress,
+      node: null,
+      handshake: new ServerHandshake(identity, cluster, (node) => durable.log.membership.isMember(node)),
+      awarenessIds: new Set(),
+      timer: undefined,
+    }
+    conn.channel = new SyncChannel(ws, durable, logger, {
+      mayWrite: () => conn.node !== null,
+      onStep1: () => mayRead(conn),
+      onMessage: (message) => {
+        if (message.type === 'ylog-auth') onAuth(conn, message.payload)
+        else if (!mayRead(conn)) return
+        else if (message.type === 'awareness') {
+          try {
+            applyAwarenessUpdate(awareness, message.update, conn)
+          } catch (err) {
+            conn.channel.refuse('malformed-frame', `awareness update does not decode: ${(err as Error).message}`)
+          }
+        } else if (message.type === 'query-awareness') {
+          conn.channel.send(encodeAwareness(encodeAwarenessUpdate(awareness, [...awareness.getStates().keys()])))
+        }
+        // messageAuth (permission denied) from a client means nothing to a server.
+      },
+      onRefused: (reason, detail) => {
+        logger.warn({ reason, detail, remoteAddress: conn.remoteAddress, node: conn.node }, 'sync connection refused')
+        options.onRefused?.(reason)
+      },
+      onClose: () => {
+        open.delete(conn)
+        clearTimeout(conn.timer)
+        if (conn.awarenessIds.size > 0) removeAwarenessStates(awareness, [...conn.awarenessIds], null)
+      },
+    })
+    open.add(conn)
+    if (!allowReadOnly) {
+      conn.timer = setTimeout(() => {
+        if (conn.node === null) conn.channel.refuse('auth-timeout', 'no authentication within the handshake timeout, and this node takes no read-only connections')
+      }, options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS)
+    }
+    if (allowReadOnly) void conn.channel.sendStep1()
+    logger.info({ remoteAddress: conn.remoteAddress }, 'sync connection opened')
+  }
+
+  function onAuth(conn: Connection, payload: Uint8Array): void {
+    let message: AuthMessage
+    try {
+      message = decodeAuthMessage(payload)
+    } catch (err) {
+      conn.channel.refuse('auth-failed', err instanceof ProtocolError ? err.message : String(err))
+      return
+    }
+    const fail = (reason: string): void => {
+      conn.channel.send(encodeYlogAuth(encodeAuthMessage({ kind: 'result', ok: false, reason })))
+      conn.channel.refuse('auth-failed', reason)
+    }
+    if (message.kind === 'hello') {
+      const step = conn.handshake.hello(message)
+      if (step.ok) conn.channel.send(encodeYlogAuth(encodeAuthMessage(step.value)))
+      else fail(step.reason)
+      return
+    }
+    const step = conn.handshake.proof(message)
+    if (!step.ok) {
+      fail(step.reason)
+      return
+    }
+    conn.node = step.value
+    clearTimeout(conn.timer)
+    conn.channel.send(encodeYlogAuth(encodeAuthMessage({ kind: 'result', ok: true, reason: '' })))
+    logger.info({ remoteAddress: conn.remoteAddress, node: conn.node }, 'sync peer authenticated')
+    // The dialer holds back its step 2 until now; a fresh step 1 asks for it.
+    // (The dialer sends its own step 1 after the RESULT, so it reads either way.)
+    void conn.channel.sendStep1()
+  }
+
+  return {
+    async close() {
+      server.off('upgrade', onUpgrade)
+      unsubscribe()
+      for (const conn of open) {
+        clearTimeout(conn.timer)
+        conn.channel.close(1001, 'the node is shutting down')
+      }
+      awareness.destroy()
+      // Sockets that do not finish the closing handshake within a second are cut (ws alone waits 30 s).
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([new Promise<void>((resolve) => wss.close(() => resolve())), new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))])
+      clearTimeout(timer)
+      for (const ws of wss.clients) ws.terminate()
+    },
+    connections() {
+      return [...open].map((conn) => ({
+        remoteAddress: conn.remoteAddress,
+        node: conn.node,
+        lastMessageAt: conn.channel.lastMessageAt ?? null,
+        messagesIn: conn.channel.messagesIn,
+        messagesOut: conn.channel.messagesOut,
+      }))
+    },
+  }
+}
