@@ -33,7 +33,10 @@ port.on('message', async (call: Call) => {
   try {
     const target = store as unknown as Record<Method, (...args: unknown[]) => unknown>
     const value = await (target[call.method] as UpdateStore['load']).apply(store, call.args as [])
-    port.postMessage({ type: 'result', id: call.id, ok: true, value })
+    // A snapshot is hundreds of MB at a million entries: move it, do not copy it.
+    const snapshot = call.method === 'load' ? (value as { snapshot?: Uint8Array }).snapshot : undefined
+    const transfer = snapshot !== undefined && snapshot.byteOffset === 0 && snapshot.byteLength === snapshot.buffer.byteLength ? [snapshot.buffer as ArrayBuffer] : []
+    port.postMessage({ type: 'result', id: call.id, ok: true, value }, transfer)
   } catch (err) {
     port.postMessage({ type: 'result', id: call.id, ok: false, ...describe(err) })
   }
