@@ -9,6 +9,8 @@ import { LogDoc } from './log-doc.js'
 import { DurableLog } from './durable-log.js'
 import type { UpdateStore } from './update-store.js'
 
+export { craftAppend, fingerprint } from './test-support.js'
+
 export interface StoreFactory {
   /** A new, empty store. */
   create(): Promise<UpdateStore>

@@ -1,9 +1,8 @@
 // Helpers for this package's tests: real nodes on 127.0.0.1:0, raw clients, polling.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { DurableLog, MemoryUpdateStore, NodeIdentity, ROOT_MAP, SEGMENT_SIZE, type LogDoc, type Membership } from '@ylog/core'
+import { DurableLog, MemoryUpdateStore, NodeIdentity, type Membership } from '@ylog/core'
 import { WebSocket } from 'ws'
-import * as Y from 'yjs'
 import { ClientHandshake, decodeAuthMessage, encodeAuthMessage } from './auth.js'
 import { decodeMessage, encodeYlogAuth, type Message } from './protocol.js'
 import { attachSyncServer, type SyncServerHandle, type SyncServerOptions } from './sync-server.js'
@@ -112,26 +111,4 @@ export async function authenticate(client: RawClient, identity: NodeIdentity, cl
   return { ok: result?.kind === 'result' && result.ok, hello, proof }
 }
 
-/** The update a peer writing as `client` sends to push `bytes` as the next struct of `node`'s part of `base`. */
-export function craftAppend(base: LogDoc, node: string, client: number, bytes: Uint8Array): Uint8Array {
-  const doc = new Y.Doc({ gc: false })
-  Y.applyUpdate(doc, Y.encodeStateAsUpdate(base.doc))
-  doc.clientID = client
-  const before = Y.encodeStateVector(doc)
-  doc.transact(() => {
-    const root = doc.getMap<Y.Array<Y.Array<Uint8Array>>>(ROOT_MAP)
-    let segments = root.get(node)
-    if (segments === undefined) {
-      segments = new Y.Array()
-      root.set(node, segments)
-    }
-    if (base.length(node) % SEGMENT_SIZE === 0) segments.push([new Y.Array()])
-    ;(segments.get(segments.length - 1) as Y.Array<Uint8Array>).push([bytes])
-  })
-  return Y.encodeStateAsUpdate(doc, before)
-}
-
-/** Everything observable about a log, for "nothing changed" assertions. */
-export function fingerprint(log: LogDoc): string {
-  return JSON.stringify({ sv: Buffer.from(Y.encodeStateVector(log.doc)).toString('hex'), heads: [...log.heads().values()] })
-}
+export { craftAppend, fingerprint } from '@ylog/core/testing'
