@@ -34,7 +34,7 @@ const label = TOTAL >= 1_000_000 ? '1m' : String(TOTAL)
 const data = tempDir('ylog-bench-')
 const path = join(data, 'ylog.db')
 const identity = NodeIdentity.generate()
-const durable = await DurableLog.open({ identity, store: await ThreadedSqliteStore.open(path, { durability: 'full' }) })
+const durable = await DurableLog.open({ identity, store: await ThreadedSqliteStore.open(path, { durability: 'full' }), signing: 'thread' })
 let commits = 0
 durable.onCommit(() => commits++)
 let next = 0

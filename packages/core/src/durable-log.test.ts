@@ -46,4 +46,23 @@ describe('DurableLog', () => {
     last[last.byteLength - 20] = (last[last.byteLength - 20] as number) ^ 0xff
     await expect(DurableLog.open({ identity, store: store.reopened() })).rejects.toMatchObject({ code: 'STORE_CORRUPT' })
   })
+
+  it('signs on a worker thread with the same chain: contiguous seqs, refusals keep the chain, restarts continue', async () => {
+    const identity = NodeIdentity.generate()
+    const store = new MemoryUpdateStore()
+    const durable = await DurableLog.open({ identity, store, signing: 'thread' })
+    const results = await Promise.allSettled(
+      Array.from({ length: 900 }, (_, i) => durable.append({ topic: 't', kind: 'event', data: i === 450 ? 'x'.repeat(70_000) : i })),
+    )
+    expect(results[450]).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ code: 'ENTRY_TOO_LARGE' }) })
+    const seqs = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.seq] : []))
+    expect(seqs).toEqual([...Array(899).keys()])
+    expect(() => durable.append({ topic: 'bad topic', kind: 'event', data: 1 })).toThrow(/topic/)
+    expect(durable.log.verifyChains()).toEqual({ ok: true, entries: 899 })
+    await durable.close()
+    const again = await DurableLog.open({ identity, store: store.reopened(), signing: 'thread' })
+    expect((await again.append({ topic: 't', kind: 'event', data: 'next' })).seq).toBe(899)
+    expect(again.log.verifyChains()).toEqual({ ok: true, entries: 900 })
+    await again.close()
+  })
 })

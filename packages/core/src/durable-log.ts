@@ -1,6 +1,7 @@
 import * as Y from 'yjs'
 import type { Entry, EntryInput } from './entry.js'
 import { YlogError } from './errors.js'
+import { WorkerSigner } from './signer.js'
 import { LogDoc, type ApplyResult, type LogDocOptions } from './log-doc.js'
 import type { IndexRow, UpdateRecord, UpdateStore } from './update-store.js'
 
@@ -32,6 +33,12 @@ export interface DurableLogOptions extends LogDocOptions {
    * store checks its checksum. 'full': every chain from seq 0.
    */
   verify?: 'tail' | 'full'
+  /**
+   * Where appends are signed. 'inline' (default): in `append`, on the
+   * caller's thread. 'thread': on a worker thread, so signing overlaps with
+   * the Yjs and store work of other appends (the node daemon's choice).
+   */
+  signing?: 'inline' | 'thread'
 }
 
 export interface CommitInfo {
@@ -69,6 +76,7 @@ export class DurableLog {
   #tailUpdates = 0
   #tailBytes = 0
   #lastId = 0
+  #signer: WorkerSigner | undefined
   readonly #commitListeners = new Set<(info: CommitInfo, updates: readonly Uint8Array[]) => void>()
 
   private constructor(log: LogDoc, options: DurableLogOptions) {
@@ -102,6 +110,10 @@ export class DurableLog {
     durable.#tailUpdates = state.tail.length
     durable.#tailBytes = state.tail.reduce((n, u) => n + u.byteLength, 0)
     durable.#record()
+    if (options.signing === 'thread' && options.identity !== undefined) {
+      const head = log.heads().get(options.identity.id)
+      durable.#signer = new WorkerSigner(options.identity, { next: head?.length ?? 0, prev: head === undefined ? new Uint8Array(32) : new Uint8Array(Buffer.from(head.hash, 'hex')), at: head?.at ?? 0 })
+    }
     durable.replaySeconds = (performance.now() - started) / 1000
     return durable
   }
@@ -109,8 +121,22 @@ export class DurableLog {
   /** Appends one entry; resolves once it is committed. */
   append(input: EntryInput): Promise<Entry> {
     this.#writable()
-    const entry = this.log.append(input)
-    return this.#afterCommit().then(() => entry)
+    if (this.#signer === undefined) {
+      const entry = this.log.append(input)
+      return this.#afterCommit().then(() => entry)
+    }
+    const { body, at } = this.log.prepare(input)
+    return this.#signer.sign(input.topic, body, at).then((signed) => {
+      this.#writable()
+      let entry: Entry
+      try {
+        entry = this.log.appendSigned({ ...signed, topic: input.topic, body })
+      } catch (err) {
+        this.#failure ??= err as Error
+        throw err
+      }
+      return this.#afterCommit().then(() => entry)
+    })
   }
 
   /** Offers a remote update to the guard; accepted ones resolve after they are committed. */
@@ -177,6 +203,7 @@ export class DurableLog {
       await this.flush()
     } finally {
       this.#closed = true
+      await this.#signer?.close()
       await this.store.close()
     }
   }

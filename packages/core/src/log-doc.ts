@@ -1,7 +1,7 @@
 import * as Y from 'yjs'
-import { sha256, toHex, ZERO_HASH } from './bytes.js'
+import { bytesEqual, sha256, toHex, ZERO_HASH } from './bytes.js'
 import { verifyRun } from './chain.js'
-import { decodeEntry, peekEntry, signEntry, validateBody, validateTopic, type Entry, type EntryInput } from './entry.js'
+import { decodeEntry, peekEntry, signEntry, validateBody, validateTopic, type Entry, type EntryBody, type EntryInput } from './entry.js'
 import { YlogError } from './errors.js'
 import { clientIdOf, type NodeId, type NodeIdentity } from './identity.js'
 import { entriesBelowClock, entryClock, ROOT_MAP, segmentClock, SEGMENT_SIZE } from './layout.js'
@@ -104,18 +104,37 @@ export class LogDoc {
 
   /** Signs and appends one entry as this node; returns it with its seq and hash. */
   append(input: EntryInput): Entry {
+    const { identity, body, at: requested } = this.prepare(input)
+    const state = this.#stateFor(identity.id)
+    // A node's clock never runs backwards in its own log: readers merge by `at`.
+    const at = Math.max(requested, state.at)
+    const { bytes, hash } = signEntry(identity, { seq: state.next, prev: state.hash, at, topic: input.topic, body })
+    return this.appendSigned({ seq: state.next, prev: state.hash, at, topic: input.topic, body, bytes, hash })
+  }
+
+  /** Validates an append's input; what `append` does before signing. */
+  prepare(input: EntryInput): { identity: NodeIdentity; body: EntryBody; at: number } {
     const identity = this.identity
     if (identity === undefined) throw new YlogError('BAD_ARGUMENT', 'this log has no identity, so it cannot append; construct it with { identity }')
     validateTopic(input.topic)
     const body = validateBody(input.kind, input.data)
-    const requested = input.at ?? this.#now()
-    if (!Number.isSafeInteger(requested) || requested < 0) throw new YlogError('BAD_TIME', `at must be a non-negative integer of milliseconds, got ${requested}`)
+    const at = input.at ?? this.#now()
+    if (!Number.isSafeInteger(at) || at < 0) throw new YlogError('BAD_TIME', `at must be a non-negative integer of milliseconds, got ${at}`)
+    return { identity, body, at }
+  }
+
+  /**
+   * Appends an entry this node signed elsewhere (a signing thread). It must
+   * extend this node's chain exactly: next seq, prev = head hash.
+   */
+  appendSigned(signed: { seq: number; prev: Uint8Array; at: number; topic: string; body: EntryBody; bytes: Uint8Array; hash: Uint8Array }): Entry {
+    const identity = this.identity
+    if (identity === undefined) throw new YlogError('BAD_ARGUMENT', 'this log has no identity, so it cannot append; construct it with { identity }')
     const state = this.#stateFor(identity.id)
-    // A node's clock never runs backwards in its own log: readers merge by `at`.
-    const at = Math.max(requested, state.at)
-    const seq = state.next
-    const prev = state.hash
-    const { bytes, hash } = signEntry(identity, { seq, prev, at, topic: input.topic, body })
+    const { seq, prev, at, bytes, hash, body } = signed
+    if (seq !== state.next || !bytesEqual(prev, state.hash)) {
+      throw new YlogError('STORE_FAILED', `signed entry seq ${seq} does not extend this node's head (next seq ${state.next}); the signer and the log disagree`)
+    }
     this.doc.transact(() => {
       if (seq === 0) {
         state.segments = new Y.Array()
@@ -130,7 +149,7 @@ export class LogDoc {
     state.next = seq + 1
     state.hash = hash
     state.at = at
-    const entry = { node: identity.id, seq, prev: toHex(prev), at, topic: input.topic, ...body, sig: toHex(bytes.subarray(bytes.byteLength - 64)), hash: toHex(hash) } as Entry
+    const entry = { node: identity.id, seq, prev: toHex(prev), at, topic: signed.topic, ...body, sig: toHex(bytes.subarray(bytes.byteLength - 64)), hash: toHex(hash) } as Entry
     this.#emit({ node: identity.id, fromSeq: seq, count: 1, origin: ORIGIN_LOCAL, entry })
     return entry
   }
