@@ -33,6 +33,11 @@ describe('loadConfig', () => {
       durability: 'full',
       compactAfter: 20_000,
       configFile: undefined,
+      peers: [],
+      cluster: 'ylog',
+      members: [],
+      openMembership: false,
+      readOnlySync: 'loopback',
     })
   })
 
@@ -112,7 +117,7 @@ describe('loadConfig', () => {
 
   it('refuses unknown config keys', () => {
     const file = configFile({ port: 1, prot: 2, write_token: 'x' })
-    expect(fails(['--config', file])).toBe(`config file ${file} has unknown key(s) "prot", "write_token"; allowed: data, host, port, writeToken, durability, compactAfter`)
+    expect(fails(['--config', file])).toBe(`config file ${file} has unknown key(s) "prot", "write_token"; allowed: data, host, port, writeToken, durability, compactAfter, peers, cluster, members, openMembership, readOnlySync`)
   })
 
   it('refuses a missing, unparsable or non-object config file, naming it', () => {
@@ -134,6 +139,75 @@ describe('loadConfig', () => {
     }
     expect(loadConfig(['--host', '0.0.0.0', '--write-token', 'secret'], {}, cwd).host).toBe('0.0.0.0')
     expect(loadConfig(['--host', '0.0.0.0'], { YLOG_WRITE_TOKEN: 'secret' }, cwd).writeToken).toBe('secret')
+  })
+})
+
+const A = 'a'.repeat(64)
+const B = '0123456789abcdef'.repeat(4)
+
+describe('cluster settings', () => {
+  it('reads repeated --peer and --member flags, --cluster, --open-membership and --read-only-sync', () => {
+    const c = loadConfig(['--peer', 'ws://127.0.0.1:4747/sync', '--peer=wss://b.example:443/sync', '--member', A, '--member', B, '--cluster', 'prod.eu-1_x', '--read-only-sync', 'none'], {}, cwd)
+    expect(c).toMatchObject({ peers: ['ws://127.0.0.1:4747/sync', 'wss://b.example:443/sync'], members: [A, B], cluster: 'prod.eu-1_x', openMembership: false, readOnlySync: 'none' })
+    expect(loadConfig(['--open-membership', '--read-only-sync', 'any'], {}, cwd)).toMatchObject({ openMembership: true, readOnlySync: 'any', members: [] })
+  })
+
+  it('reads comma-separated lists and the other variables from the environment', () => {
+    const c = loadConfig([], { YLOG_PEERS: 'ws://a:1/sync, ws://b:2/sync,', YLOG_MEMBERS: `${A},${B}`, YLOG_CLUSTER: 'c', YLOG_READ_ONLY_SYNC: 'any' }, cwd)
+    expect(c).toMatchObject({ peers: ['ws://a:1/sync', 'ws://b:2/sync'], members: [A, B], cluster: 'c', readOnlySync: 'any' })
+    expect(loadConfig([], { YLOG_OPEN_MEMBERSHIP: '1' }, cwd).openMembership).toBe(true)
+    expect(loadConfig([], { YLOG_OPEN_MEMBERSHIP: 'true' }, cwd).openMembership).toBe(true)
+    expect(loadConfig([], { YLOG_OPEN_MEMBERSHIP: '0' }, cwd).openMembership).toBe(false)
+  })
+
+  it('reads arrays and booleans from the config file', () => {
+    const file = configFile({ peers: ['ws://a:1/sync'], members: [A], cluster: 'f', readOnlySync: 'none' })
+    expect(loadConfig(['--config', file], {}, cwd)).toMatchObject({ peers: ['ws://a:1/sync'], members: [A], cluster: 'f', readOnlySync: 'none', openMembership: false })
+    const open = configFile({ openMembership: true })
+    expect(loadConfig(['--config', open], {}, cwd).openMembership).toBe(true)
+  })
+
+  it('replaces whole lists by precedence (flags over env over file) and drops duplicates', () => {
+    const file = configFile({ peers: ['ws://file:1/sync'], members: [A] })
+    const c = loadConfig(['--config', file, '--peer', 'ws://flag:1/sync', '--peer', 'ws://flag:1/sync'], { YLOG_PEERS: 'ws://env:1/sync', YLOG_MEMBERS: B }, cwd)
+    expect(c).toMatchObject({ peers: ['ws://flag:1/sync'], members: [B] })
+  })
+
+  it.each([
+    [['--peer', 'http://127.0.0.1:4747/sync'], '--peer "http://127.0.0.1:4747/sync" is not a ws:// or wss:// URL: use a peer\'s sync endpoint such as ws://10.0.0.2:4747/sync'],
+    [['--peer', 'ws://ok:1/sync', '--peer', '127.0.0.1:4747'], '--peer "127.0.0.1:4747" is not a ws:// or wss:// URL'],
+    [['--peer', 'ws://a:1/sync?x=1'], 'must not carry a query, fragment or credentials'],
+    [['--peer'], 'option --peer needs a value'],
+    [['--member', 'abc'], '--member "abc" is not a node id: use the 64 lowercase hex digits'],
+    [['--member', A.toUpperCase()], 'is not a node id'],
+    [['--cluster', 'a b'], '--cluster "a b" is not a cluster name: use 1-64 characters of A-Z a-z 0-9 . _ -'],
+    [['--cluster', 'x'.repeat(65)], 'is not a cluster name'],
+    [['--read-only-sync', 'all'], '--read-only-sync "all" is not a read-only sync policy: use "loopback"'],
+    [['--open-membership=yes'], 'option --open-membership takes no value'],
+    [['--open-membership', '--member', A], '--open-membership and --member exclude each other'],
+  ])('refuses %j', (argv, message) => {
+    expect(fails(argv)).toContain(message)
+  })
+
+  it.each([
+    [{ YLOG_PEERS: 'ws://a:1/sync,tcp://b:2' }, 'YLOG_PEERS "tcp://b:2" is not a ws:// or wss:// URL'],
+    [{ YLOG_MEMBERS: `${A},nope` }, 'YLOG_MEMBERS "nope" is not a node id'],
+    [{ YLOG_OPEN_MEMBERSHIP: 'yes' }, 'YLOG_OPEN_MEMBERSHIP "yes" is not a boolean: use 1 or true'],
+    [{ YLOG_CLUSTER: 'ä' }, 'YLOG_CLUSTER "ä" is not a cluster name'],
+    [{ YLOG_READ_ONLY_SYNC: 'LOOPBACK' }, 'YLOG_READ_ONLY_SYNC "LOOPBACK" is not a read-only sync policy'],
+  ])('refuses env %j', (env, message) => {
+    expect(fails([], env)).toContain(message)
+  })
+
+  it('names the config file and key for bad cluster values', () => {
+    const peers = configFile({ peers: 'ws://a:1/sync' })
+    expect(fails(['--config', peers])).toBe(`"peers" in ${peers} must be an array of strings, got "ws://a:1/sync"`)
+    const members = configFile({ members: [A, 5] })
+    expect(fails(['--config', members])).toBe(`"members" in ${members} must hold only strings, got 5`)
+    const open = configFile({ openMembership: 'true' })
+    expect(fails(['--config', open])).toBe(`"openMembership" in ${open} "true" is not a boolean: use true or false`)
+    const both = configFile({ openMembership: true, members: [A] })
+    expect(fails(['--config', both])).toContain('exclude each other')
   })
 })
 

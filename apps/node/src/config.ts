@@ -5,6 +5,9 @@ import { parseArgs } from 'node:util'
 
 export type Durability = 'full' | 'normal'
 
+/** Who may hold an unauthenticated, read-only sync connection: loopback addresses only, anyone, or nobody. */
+export type ReadOnlySync = 'loopback' | 'any' | 'none'
+
 export interface Config {
   /** Absolute path of the data directory (key file and database). */
   data: string
@@ -18,6 +21,15 @@ export interface Config {
   compactAfter: number
   /** Absolute path of the JSON config file that was read, if any. */
   configFile: string | undefined
+  /** Sync endpoints to dial, e.g. ws://10.0.0.2:4747/sync (the cluster name is appended). */
+  peers: string[]
+  /** The sync endpoint is /sync/<cluster>; peers must use the same name. */
+  cluster: string
+  /** Node ids allowed to write besides this node (which is always a member). Empty and not open: this node alone. */
+  members: string[]
+  /** Any key may write (each only its own entries). Excludes `members`. */
+  openMembership: boolean
+  readOnlySync: ReadOnlySync
 }
 
 export const DEFAULTS = {
@@ -26,6 +38,8 @@ export const DEFAULTS = {
   port: 4747,
   durability: 'full',
   compactAfter: 20_000,
+  cluster: 'ylog',
+  readOnlySync: 'loopback',
 } as const
 
 /** A configuration mistake; the message says which setting, from where, and what to use instead. */
@@ -38,8 +52,12 @@ export class ConfigError extends Error {
   }
 }
 
-type Key = 'data' | 'host' | 'port' | 'writeToken' | 'durability' | 'compactAfter'
-const KEYS: readonly Key[] = ['data', 'host', 'port', 'writeToken', 'durability', 'compactAfter']
+type Key = 'data' | 'host' | 'port' | 'writeToken' | 'durability' | 'compactAfter' | 'peers' | 'cluster' | 'members' | 'openMembership' | 'readOnlySync'
+const KEYS: readonly Key[] = ['data', 'host', 'port', 'writeToken', 'durability', 'compactAfter', 'peers', 'cluster', 'members', 'openMembership', 'readOnlySync']
+/** Flags given once per value (--peer a --peer b); their env variables are comma-separated lists and their config keys arrays. */
+const LIST_KEYS: readonly Key[] = ['peers', 'members']
+/** Flags without a value. */
+const BOOLEAN_KEYS: readonly Key[] = ['openMembership']
 
 const FLAGS: Record<Key | 'config', string> = {
   data: 'data',
@@ -48,6 +66,11 @@ const FLAGS: Record<Key | 'config', string> = {
   writeToken: 'write-token',
   durability: 'durability',
   compactAfter: 'compact-after',
+  peers: 'peer',
+  cluster: 'cluster',
+  members: 'member',
+  openMembership: 'open-membership',
+  readOnlySync: 'read-only-sync',
   config: 'config',
 }
 
@@ -58,6 +81,11 @@ const ENV: Record<Key | 'config', string> = {
   writeToken: 'YLOG_WRITE_TOKEN',
   durability: 'YLOG_DURABILITY',
   compactAfter: 'YLOG_COMPACT_AFTER',
+  peers: 'YLOG_PEERS',
+  cluster: 'YLOG_CLUSTER',
+  members: 'YLOG_MEMBERS',
+  openMembership: 'YLOG_OPEN_MEMBERSHIP',
+  readOnlySync: 'YLOG_READ_ONLY_SYNC',
   config: 'YLOG_CONFIG',
 }
 
@@ -69,10 +97,29 @@ export const USAGE = `usage: npm start -- [options]
   --write-token <t>        require "Authorization: Bearer <t>" on writes                          env YLOG_WRITE_TOKEN
   --durability full|normal fsync every commit, or leave it to the OS (default ${DEFAULTS.durability})        env YLOG_DURABILITY
   --compact-after <n>      compact after n updates (default ${DEFAULTS.compactAfter})                           env YLOG_COMPACT_AFTER
-  --config <file.json>     JSON file with keys ${KEYS.join(', ')}   env YLOG_CONFIG
+  --config <file.json>     JSON file with settings under these keys                           env YLOG_CONFIG
+                           (${KEYS.join(', ')})
+
+cluster:
+  --peer <ws-url>          a peer's sync endpoint to dial, e.g. ws://10.0.0.2:4747/sync; repeatable
+                           env YLOG_PEERS (comma-separated)
+  --cluster <name>         cluster name; the endpoint is /sync/<name> (default ${DEFAULTS.cluster})
+                           env YLOG_CLUSTER
+  --member <node id>       a node (64 lowercase hex digits) allowed to write; repeatable; this node always is
+                           env YLOG_MEMBERS (comma-separated)
+  --open-membership        any node key may write (its own entries only)
+                           env YLOG_OPEN_MEMBERSHIP=1
+                           Without --member or --open-membership only this node's entries are accepted
+                           and no peer can authenticate (none is a member).
+  --read-only-sync loopback|any|none
+                           who may follow the log over /sync without a node key: loopback addresses only,
+                           anyone, or nobody (default ${DEFAULTS.readOnlySync})
+                           env YLOG_READ_ONLY_SYNC
+
   --help                   print this and exit
 
-Flags override environment variables, which override the config file, which overrides the defaults.`
+Flags override environment variables, which override the config file, which overrides the defaults
+(for --peer and --member the whole list: flags replace the variable, which replaces the file's array).`
 
 /** Where a value came from, for error messages that point at the right place. */
 interface Source {
@@ -94,7 +141,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     return value === undefined || value === '' ? undefined : value
   }
 
-  const configPath = flags.config ?? fromEnv('config')
+  const configPath = (typeof flags.config === 'string' ? flags.config : undefined) ?? fromEnv('config')
   const configFile = configPath === undefined ? undefined : resolve(cwd, configPath)
   const file = configFile === undefined ? {} : readConfigFile(configFile)
 
@@ -118,12 +165,38 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const durability = pickDurability(pick('durability')) ?? DEFAULTS.durability
   const compactAfter = pickInteger('compactAfter', pick('compactAfter'), 1, Number.MAX_SAFE_INTEGER, 'is not a count of updates: use a positive integer') ?? DEFAULTS.compactAfter
 
+  const peers = pickList('peers', pick('peers'), checkPeerUrl) ?? []
+  const cluster = pickCluster(pick('cluster')) ?? DEFAULTS.cluster
+  const membersPicked = pick('members')
+  const members = pickList('members', membersPicked, checkNodeId) ?? []
+  const openPicked = pick('openMembership')
+  const open = pickBoolean('openMembership', openPicked) ?? false
+  const readOnlySync = pickReadOnlySync(pick('readOnlySync')) ?? DEFAULTS.readOnlySync
+
+  if (open && members.length > 0 && membersPicked !== undefined && openPicked !== undefined) {
+    throw new ConfigError(
+      `${openPicked.source.label('openMembership')} and ${membersPicked.source.label('members')} exclude each other: open membership admits every key; drop one of them`,
+    )
+  }
   if (!isLoopback(host) && writeToken === undefined) {
     throw new ConfigError(
       `refusing to listen on ${host} without a write token: anyone who can reach it could append to the log; set --write-token (or YLOG_WRITE_TOKEN), or use a loopback host such as 127.0.0.1`,
     )
   }
-  return { data: resolve(cwd, data), host, port, writeToken, durability, compactAfter, configFile }
+  return {
+    data: resolve(cwd, data),
+    host,
+    port,
+    writeToken,
+    durability,
+    compactAfter,
+    configFile,
+    peers: [...new Set(peers)],
+    cluster,
+    members: [...new Set(members)],
+    openMembership: open,
+    readOnlySync,
+  }
 }
 
 /** True for 127.0.0.0/8, ::1 and localhost: addresses only this machine can reach. */
@@ -148,16 +221,21 @@ function expandsToLoopback(ipv6: string): boolean {
   return groups.length === 8 && groups.slice(0, 7).every((g) => Number.parseInt(g, 16) === 0) && Number.parseInt(groups[7] as string, 16) === 1
 }
 
-type Flags = Partial<Record<Key | 'config', string>>
+type Flags = Partial<Record<Key | 'config', string | string[] | boolean>>
 
 function parseFlags(argv: readonly string[]): Flags {
-  let values: Record<string, string | boolean | undefined>
+  let values: Record<string, string | boolean | Array<string | boolean> | undefined>
   try {
     values = parseArgs({
       args: [...argv],
       strict: true,
       allowPositionals: false,
-      options: Object.fromEntries(Object.values(FLAGS).map((flag) => [flag, { type: 'string' as const }])),
+      options: Object.fromEntries(
+        (Object.entries(FLAGS) as Array<[Key | 'config', string]>).map(([key, flag]) => [
+          flag,
+          BOOLEAN_KEYS.includes(key as Key) ? { type: 'boolean' as const } : { type: 'string' as const, multiple: LIST_KEYS.includes(key as Key) },
+        ]),
+      ),
     }).values
   } catch (err) {
     throw new ConfigError(describeParseError(err as Error & { code?: string }))
@@ -165,7 +243,8 @@ function parseFlags(argv: readonly string[]): Flags {
   const flags: Flags = {}
   for (const key of [...KEYS, 'config'] as const) {
     const value = values[FLAGS[key]]
-    if (typeof value === 'string') flags[key] = value
+    if (typeof value === 'string' || typeof value === 'boolean') flags[key] = value
+    else if (Array.isArray(value)) flags[key] = value.filter((v): v is string => typeof v === 'string')
   }
   return flags
 }
@@ -180,6 +259,7 @@ function describeParseError(err: Error & { code?: string }): string {
       return `unexpected argument ${JSON.stringify(quoted ?? err.message)}: every setting is an option such as --port 4747; ${known}`
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
       const option = /'(--[a-z-]+)/.exec(err.message)?.[1]
+      if (option !== undefined && err.message.includes('does not take an argument')) return `option ${option} takes no value: give it alone to turn it on`
       return option === undefined ? err.message : `option ${option} needs a value, as in ${option} <value>`
     }
     default:
@@ -245,6 +325,75 @@ function pickDurability(picked: { value: unknown; source: Source } | undefined):
   const { value, source } = picked
   if (value !== 'full' && value !== 'normal') {
     throw new ConfigError(`${source.label('durability')} ${JSON.stringify(value)} is not a durability: use "full" (fsync every commit) or "normal" (faster; a power loss may lose the last commits)`)
+  }
+  return value
+}
+
+/** peers / members: an array in the config file, a comma-separated list in env, repeated flags. */
+function pickList(key: Key, picked: { value: unknown; source: Source } | undefined, check: (item: string, where: string) => string): string[] | undefined {
+  if (picked === undefined) return undefined
+  const { value, source } = picked
+  let items: unknown[]
+  if (Array.isArray(value)) items = value
+  else if (typeof value === 'string' && source.textual) items = value.split(',').map((v) => v.trim()).filter((v) => v !== '')
+  else throw new ConfigError(`${source.label(key)} must be an array of strings, got ${JSON.stringify(value)}`)
+  return items.map((item) => {
+    if (typeof item !== 'string') throw new ConfigError(`${source.label(key)} must hold only strings, got ${JSON.stringify(item)}`)
+    return check(item, source.label(key))
+  })
+}
+
+function checkPeerUrl(text: string, where: string): string {
+  let url: URL | undefined
+  try {
+    url = new URL(text)
+  } catch {
+    url = undefined
+  }
+  if (url === undefined || (url.protocol !== 'ws:' && url.protocol !== 'wss:')) {
+    throw new ConfigError(`${where} ${JSON.stringify(text)} is not a ws:// or wss:// URL: use a peer's sync endpoint such as ws://10.0.0.2:4747/sync`)
+  }
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new ConfigError(`${where} ${JSON.stringify(text)} must not carry a query, fragment or credentials: use a peer's sync endpoint such as ws://10.0.0.2:4747/sync (the cluster name is appended)`)
+  }
+  return text
+}
+
+function checkNodeId(text: string, where: string): string {
+  if (!/^[0-9a-f]{64}$/.test(text)) {
+    throw new ConfigError(`${where} ${JSON.stringify(text)} is not a node id: use the 64 lowercase hex digits a node prints as "node" in its ready line`)
+  }
+  return text
+}
+
+function pickCluster(picked: { value: unknown; source: Source } | undefined): string | undefined {
+  if (picked === undefined) return undefined
+  const { value, source } = picked
+  if (typeof value !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(value)) {
+    throw new ConfigError(`${source.label('cluster')} ${JSON.stringify(value)} is not a cluster name: use 1-64 characters of A-Z a-z 0-9 . _ -`)
+  }
+  return value
+}
+
+function pickBoolean(key: Key, picked: { value: unknown; source: Source } | undefined): boolean | undefined {
+  if (picked === undefined) return undefined
+  const { value, source } = picked
+  if (typeof value === 'boolean') return value
+  if (source.textual && typeof value === 'string') {
+    if (value === '1' || value === 'true') return true
+    if (value === '0' || value === 'false') return false
+  }
+  const expected = source.textual ? 'use 1 or true (0 or false to turn it off)' : 'use true or false'
+  throw new ConfigError(`${source.label(key)} ${JSON.stringify(value)} is not a boolean: ${expected}`)
+}
+
+function pickReadOnlySync(picked: { value: unknown; source: Source } | undefined): ReadOnlySync | undefined {
+  if (picked === undefined) return undefined
+  const { value, source } = picked
+  if (value !== 'loopback' && value !== 'any' && value !== 'none') {
+    throw new ConfigError(
+      `${source.label('readOnlySync')} ${JSON.stringify(value)} is not a read-only sync policy: use "loopback" (unauthenticated readers from this machine only), "any" (from anywhere) or "none"`,
+    )
   }
   return value
 }

@@ -107,5 +107,6 @@ describe('main', () => {
     const r = run(['--help'])
     expect((await r.exited).code).toBe(0)
     expect(r.stdout()).toContain('--write-token')
+    expect(r.stdout()).toContain('--read-only-sync loopback|any|none')
   })
 })

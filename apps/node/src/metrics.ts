@@ -10,6 +10,10 @@ export interface NodeMetrics {
   readonly commitBatchEntries: Histogram
   readonly commitSeconds: Histogram
   readonly replaySeconds: Gauge
+  /** Sync connections closed for misbehaving (guard refusals, read-only writes, failed authentication …), by reason. */
+  readonly refusedUpdates: Counter<'reason'>
+  /** Tells the ylog_sync_connections gauge how to count (server connections plus open peers); 0 until called. */
+  countSyncConnections(count: () => number): void
   /** Stops listening to the log; the registry keeps its last values. */
   close(): void
 }
@@ -57,11 +61,39 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
     },
   })
 
+  const refusedUpdates = new Counter({
+    name: 'ylog_refused_updates_total',
+    help: 'Sync connections closed for misbehaving, by reason (a guard refusal such as not-member or fork, read-only, auth-failed, …)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  })
+  let syncConnections: () => number = () => 0
+  new Gauge({
+    name: 'ylog_sync_connections',
+    help: 'Open sync connections: accepted on /sync plus authenticated peers this node dialed',
+    registers: [registry],
+    collect() {
+      this.set(syncConnections())
+    },
+  })
+
   const stop = durable.onCommit((info) => {
     commits.inc()
     commitBatchEntries.observe(info.entries)
     commitSeconds.observe(info.seconds)
   })
 
-  return { registry, appends, commits, commitBatchEntries, commitSeconds, replaySeconds, close: stop }
+  return {
+    registry,
+    appends,
+    commits,
+    commitBatchEntries,
+    commitSeconds,
+    replaySeconds,
+    refusedUpdates,
+    countSyncConnections: (count) => {
+      syncConnections = count
+    },
+    close: stop,
+  }
 }

@@ -1,9 +1,10 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { DurableLog, NodeIdentity, type NodeId, type UpdateStore } from '@ylog/core'
+import { DurableLog, memberList, NodeIdentity, openMembership, type NodeId, type UpdateStore } from '@ylog/core'
 import { ThreadedSqliteStore } from '@ylog/sqlite'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { joinCluster, type ClusterHandle } from './cluster.js'
 import type { Config, Durability } from './config.js'
 import { createMetrics } from './metrics.js'
 import { buildServer } from './server.js'
@@ -28,6 +29,8 @@ export interface NodeHandle {
   replaySeconds: number
   app: FastifyInstance
   durable: DurableLog
+  /** The sync endpoint and the peer connections. */
+  cluster: ClusterHandle
   /** Stops accepting requests, lets in-flight ones and the group commit finish, then closes the store. */
   close(): Promise<void>
 }
@@ -70,10 +73,23 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
     cleanup.push(() => store.close())
     logger.info({ file: dbFile, durability: config.durability }, 'opened store')
 
+    // This node is always a member; without a list or open membership it is the only one.
+    const membership = config.openMembership ? openMembership : memberList([...config.members, identity.id])
+    if (config.peers.length > 0 && !config.openMembership && config.members.length === 0) {
+      logger.warn(
+        { peers: config.peers },
+        'peers are configured but no members: this node accepts only its own entries and refuses to authenticate any peer (none is a member), so nothing syncs; list the peers with --member <node id> or use --open-membership',
+      )
+    }
+    logger.info({ cluster: config.cluster, membership: membership.describe() }, 'membership')
+
     let lastProgress = 0
     const durable = await DurableLog.open({
       identity,
       store,
+      membership,
+      // Signing on its own thread overlaps it with HTTP, Yjs and the store.
+      signing: 'thread',
       compactAfterUpdates: config.compactAfter,
       onReplayProgress: (applied, total) => {
         // At most one line a second: a long tail would otherwise flood the log.
@@ -91,7 +107,20 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
 
     const metrics = createMetrics(durable)
     cleanup.push(() => metrics.close())
-    const app = buildServer({ durable, identity, config, metrics, logger })
+    // The sync side starts once the port is bound; until then the status route reports none of it.
+    let cluster: ClusterHandle | undefined
+    const app = buildServer({
+      durable,
+      identity,
+      config,
+      metrics,
+      logger,
+      cluster: {
+        name: config.cluster,
+        peers: () => cluster?.peers() ?? [],
+        connections: () => cluster?.connections() ?? [],
+      },
+    })
     try {
       await app.listen({ host: config.host, port: config.port })
     } catch (err) {
@@ -101,10 +130,30 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
     const port = (app.server.address() as AddressInfo).port
     const host = config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host
 
+    try {
+      cluster = joinCluster({
+        server: app.server,
+        durable,
+        identity,
+        cluster: config.cluster,
+        peers: config.peers,
+        readOnlySync: config.readOnlySync,
+        logger: logger.child({ component: 'sync' }),
+        onRefused: (reason) => metrics.refusedUpdates.inc({ reason }),
+      })
+    } catch (err) {
+      await app.close().catch(() => undefined)
+      throw err
+    }
+    const joined = cluster
+    metrics.countSyncConnections(() => joined.openConnections())
+
     let closing: Promise<void> | undefined
     const close = (): Promise<void> => {
       closing ??= (async () => {
         try {
+          // Peers first, then the sync endpoint (both before fastify, whose close waits for open sockets), then the log.
+          await joined.close()
           await app.close()
           metrics.close()
           await durable.close()
@@ -114,7 +163,7 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
       })()
       return closing
     }
-    return { url: `http://${host}:${port}`, port, node: identity.id, replaySeconds: durable.replaySeconds, app, durable, close }
+    return { url: `http://${host}:${port}`, port, node: identity.id, replaySeconds: durable.replaySeconds, app, durable, cluster: joined, close }
   } catch (err) {
     await unwind()
     throw err

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DurableLog, MemoryUpdateStore, NodeIdentity, MAX_ENTRY_BYTES, type Entry, type UpdateStore } from '@ylog/core'
+import { DurableLog, MemoryUpdateStore, memberList, NodeIdentity, MAX_ENTRY_BYTES, type Entry, type UpdateStore } from '@ylog/core'
 import { SqliteUpdateStore } from '@ylog/sqlite'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
@@ -226,6 +226,40 @@ describe('status endpoints', () => {
     await post(app, event(1))
     const res = await app.inject({ url: '/api/heads' })
     expect(res.json()).toEqual({ heads: [{ node: identity.id, length: 2, hash: expect.any(String), at: expect.any(Number), forked: false }], holes: {} })
+  })
+
+  it('reports nodes, membership, peers and connections on /api/nodes', async () => {
+    const { app, identity, durable } = await setup({ store: new MemoryUpdateStore() })
+    await post(app, event(0))
+    await post(app, event(1))
+    // A node known only from a hole: three of its entries exist elsewhere, none here.
+    const other = NodeIdentity.generate().id
+    durable.log.noteKnown(other, 2)
+    const res = await app.inject({ url: '/api/nodes' })
+    expect(res.statusCode).toBe(200)
+    const nodes = [
+      { node: identity.id, length: 2, hash: expect.stringMatching(/^[0-9a-f]{64}$/), at: expect.any(Number), forked: false, holes: [] },
+      { node: other, length: 0, hash: '0'.repeat(64), at: null, forked: false, holes: [{ from: 0, to: 2 }] },
+    ].sort((a, b) => (a.node < b.node ? -1 : 1))
+    expect(res.json()).toEqual({ self: identity.id, cluster: 'ylog', membership: { mode: 'open' }, nodes, peers: [], connections: [] })
+  })
+
+  it('takes the cluster name, peers and connections from the cluster view', async () => {
+    const identity = NodeIdentity.generate()
+    const durable = await DurableLog.open({ identity, store: new MemoryUpdateStore(), membership: memberList([identity.id]) })
+    const peer = { url: 'ws://127.0.0.1:1/sync', state: 'connecting' as const, node: null, lastMessageAt: null, lag: 0 }
+    const connection = { remoteAddress: '127.0.0.1', node: null, lastMessageAt: 5, messagesIn: 1, messagesOut: 2 }
+    const app = buildServer({
+      durable,
+      identity,
+      config: { writeToken: undefined },
+      metrics: createMetrics(durable, { defaultMetrics: false }),
+      logger: pino({ level: 'silent' }),
+      cluster: { name: 'prod', peers: () => [peer], connections: () => [connection] },
+    })
+    open.push({ app, durable, identity, length: () => 0 })
+    const body = (await app.inject({ url: '/api/nodes' })).json()
+    expect(body).toEqual({ self: identity.id, cluster: 'prod', membership: { mode: 'list', members: [identity.id] }, nodes: [], peers: [peer], connections: [connection] })
   })
 
   it('answers /healthz, /readyz and /metrics', async () => {

@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { decodeCursor, encodeCursor, isNodeId, YlogError, type DurableLog, type EntryInput, type JsonValue, type NodeIdentity } from '@ylog/core'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { SyncConnectionInfo } from '@ylog/sync'
+import type { PeerInfo } from './cluster.js'
 import type { Config } from './config.js'
 import type { NodeMetrics } from './metrics.js'
 
@@ -14,7 +16,19 @@ export interface ServerOptions {
   config: Pick<Config, 'writeToken'>
   metrics: NodeMetrics
   logger: FastifyBaseLogger
+  /** What GET /api/nodes reports about the cluster; default: cluster "ylog", no peers, no connections. */
+  cluster?: ClusterView
 }
+
+export interface ClusterView {
+  name: string
+  peers(): PeerInfo[]
+  connections(): SyncConnectionInfo[]
+}
+
+const NO_CLUSTER: ClusterView = { name: 'ylog', peers: () => [], connections: () => [] }
+
+const ZERO_HASH = '0'.repeat(64)
 
 /** The body of every error response. */
 export interface ErrorBody {
@@ -57,7 +71,7 @@ const entrySchema = {
 } as const
 
 /** The node's HTTP API. Listening is up to the caller. */
-export function buildServer({ durable, identity, config, metrics, logger }: ServerOptions): FastifyInstance {
+export function buildServer({ durable, identity, config, metrics, logger, cluster = NO_CLUSTER }: ServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: BODY_LIMIT,
@@ -101,7 +115,7 @@ export function buildServer({ durable, identity, config, metrics, logger }: Serv
     return reply.code(status).send({ error: { code, message } } satisfies ErrorBody)
   })
   app.setNotFoundHandler((request, reply) => {
-    return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}; the API is /api/events, /api/events/:node/:seq, /api/heads, /healthz, /readyz, /metrics` } } satisfies ErrorBody)
+    return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}; the API is /api/events, /api/events/:node/:seq, /api/heads, /api/nodes, /healthz, /readyz, /metrics` } } satisfies ErrorBody)
   })
 
   const requireToken = writeGuard(config.writeToken)
@@ -140,6 +154,31 @@ export function buildServer({ durable, identity, config, metrics, logger }: Serv
 
   app.get('/api/heads', async () => {
     return { heads: [...durable.log.heads().values()], holes: Object.fromEntries(durable.log.holes()) }
+  })
+
+  app.get('/api/nodes', async () => {
+    const heads = durable.log.heads()
+    const holes = durable.log.holes()
+    const nodes = [...new Set([...heads.keys(), ...holes.keys()])].sort().map((node) => {
+      const head = heads.get(node)
+      // A node known only from a hole (its entries are held back or announced by a peer) has none here yet.
+      return {
+        node,
+        length: head?.length ?? 0,
+        hash: head?.hash ?? ZERO_HASH,
+        at: head?.at ?? null,
+        forked: head?.forked ?? false,
+        holes: holes.get(node) ?? [],
+      }
+    })
+    return {
+      self: identity.id,
+      cluster: cluster.name,
+      membership: durable.log.membership.describe(),
+      nodes,
+      peers: cluster.peers(),
+      connections: cluster.connections(),
+    }
   })
 
   app.get('/healthz', async () => ({ ok: true }))
