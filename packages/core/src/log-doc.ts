@@ -56,6 +56,13 @@ export interface EntriesAdded {
   entry?: Entry
 }
 
+interface HeldUpdate {
+  update: Uint8Array
+  maxSeq: Map<NodeId, number>
+  /** The clock each client must reach before this update can be decided. */
+  waiting: Array<{ client: number; resumeAt: number }>
+}
+
 interface NodeState extends NodeHead {
   client: number
   segments: Y.Array<Y.Array<Uint8Array>> | undefined
@@ -77,7 +84,7 @@ export class LogDoc {
   readonly #byClient = new Map<number, NodeState>()
   readonly #known = new Map<NodeId, number>()
   readonly #forks: ForkEvidence[] = []
-  readonly #held: Array<{ update: Uint8Array; maxSeq: Map<NodeId, number> }> = []
+  readonly #held: HeldUpdate[] = []
   readonly #maxHeldBytes: number
   #heldBytes = 0
   readonly #entryListeners = new Set<(added: EntriesAdded) => void>()
@@ -168,7 +175,7 @@ export class LogDoc {
     if (verdict.status === 'hold') {
       const maxSeq = new Map<NodeId, number>()
       for (const w of verdict.waiting) if (w.node !== undefined && w.maxSeq !== undefined) maxSeq.set(w.node, w.maxSeq)
-      this.#hold(update, maxSeq)
+      this.#hold(update, maxSeq, verdict.waiting)
       return { status: 'held', waiting: this.#held.length }
     }
     const added = this.#commit(update, verdict.runs)
@@ -343,9 +350,9 @@ export class LogDoc {
     return added
   }
 
-  #hold(update: Uint8Array, maxSeq: Map<NodeId, number>): void {
+  #hold(update: Uint8Array, maxSeq: Map<NodeId, number>, waiting: Array<{ client: number; resumeAt: number }>): void {
     for (const [node, seq] of maxSeq) this.noteKnown(node, seq)
-    this.#held.push({ update, maxSeq })
+    this.#held.push({ update, maxSeq, waiting })
     this.#heldBytes += update.byteLength
     // Dropping the oldest is safe: a peer resends missing structs on the next sync.
     while (this.#heldBytes > this.#maxHeldBytes && this.#held.length > 1) {
@@ -358,7 +365,9 @@ export class LogDoc {
     for (let progress = true; progress; ) {
       progress = false
       for (let i = 0; i < this.#held.length; i++) {
-        const { update } = this.#held[i] as { update: Uint8Array }
+        const { update, waiting } = this.#held[i] as HeldUpdate
+        // Re-check (and decode) only updates whose missing structs have arrived.
+        if (waiting.some((w) => Y.getState(this.doc.store, w.client) < w.resumeAt)) continue
         const verdict = checkUpdate(this.#view, update)
         if (verdict.status === 'hold') continue
         this.#held.splice(i--, 1)

@@ -61,7 +61,7 @@ export interface AcceptedRun {
 export type Verdict =
   | { status: 'accept'; runs: AcceptedRun[] }
   /** Some structs depend on ones not received yet; nothing was checked against the chain. */
-  | { status: 'hold'; waiting: Array<{ node: NodeId | undefined; client: number; fromClock: number; maxSeq: number | undefined }> }
+  | { status: 'hold'; waiting: Array<{ node: NodeId | undefined; client: number; fromClock: number; resumeAt: number; maxSeq: number | undefined }> }
   | { status: 'refuse'; reason: RefusalReason; detail: string; fork?: ForkEvidence }
 
 class Refusal extends Error {
@@ -89,6 +89,8 @@ interface ClientPlan {
   writes: boolean
   /** Clock from which structs are missing, if any. */
   missingFrom: number | undefined
+  /** First clock after the missing ones: the update can be decided once the local state reaches it. */
+  resumeAt: number | undefined
   maxHeldSeq: number | undefined
 }
 
@@ -130,7 +132,7 @@ function decide(view: GuardView, update: Uint8Array): Verdict {
     let plan = plans.get(client)
     if (plan === undefined) {
       const head = view.headOfClient(client)
-      plan = { client, node: head?.node, publicKey: head?.publicKey, head, run: [], runFrom: head?.next ?? 0, lastAt: head?.at ?? 0, cursor: view.stateOf(client), writes: false, missingFrom: undefined, maxHeldSeq: undefined }
+      plan = { client, node: head?.node, publicKey: head?.publicKey, head, run: [], runFrom: head?.next ?? 0, lastAt: head?.at ?? 0, cursor: view.stateOf(client), writes: false, missingFrom: undefined, resumeAt: undefined, maxHeldSeq: undefined }
       plans.set(client, plan)
     }
     checkStruct(view, plan, struct)
@@ -143,7 +145,7 @@ function decide(view: GuardView, update: Uint8Array): Verdict {
   }
   const waiting = [...plans.values()].filter((p) => p.missingFrom !== undefined)
   if (waiting.length > 0) {
-    return { status: 'hold', waiting: waiting.map((p) => ({ node: p.node, client: p.client, fromClock: p.missingFrom as number, maxSeq: p.maxHeldSeq })) }
+    return { status: 'hold', waiting: waiting.map((p) => ({ node: p.node, client: p.client, fromClock: p.missingFrom as number, resumeAt: p.resumeAt ?? 0, maxSeq: p.maxHeldSeq })) }
   }
 
   const runs: AcceptedRun[] = []
@@ -176,6 +178,7 @@ function checkStruct(view: GuardView, plan: ClientPlan, struct: Y.Item | Y.GC | 
   } else if (plan.node === undefined) {
     // Nothing of this client is known and its first struct is not here.
     plan.missingFrom ??= 0
+    plan.resumeAt ??= clock
     return
   }
 
@@ -189,6 +192,7 @@ function checkStruct(view: GuardView, plan: ClientPlan, struct: Y.Item | Y.GC | 
   if (clock !== plan.cursor) {
     if (clock < plan.cursor) throw new Refusal('malformed-update', `client ${client} clock ${clock} appears twice in one update`)
     plan.missingFrom ??= plan.cursor
+    plan.resumeAt ??= clock
   }
   plan.cursor = clock + 1
   if (role.role !== 'entry') return
