@@ -1,6 +1,7 @@
 import * as Y from 'yjs'
 import type { Entry, EntryInput } from './entry.js'
 import { YlogError } from './errors.js'
+import { encodeDiffChunks } from './diff-chunks.js'
 import { WorkerSigner } from './signer.js'
 import { LogDoc, type ApplyResult, type LogDocOptions } from './log-doc.js'
 import type { IndexRow, UpdateRecord, UpdateStore } from './update-store.js'
@@ -162,6 +163,14 @@ export class DurableLog {
     for (;;) {
       await this.flush()
       if (this.pending === 0) return Y.encodeStateAsUpdate(this.log.doc, stateVector)
+    }
+  }
+
+  /** `committedDiff`, cut into updates of at most about `maxBytes` each, to send in order. */
+  async committedDiffChunks(stateVector: Uint8Array | undefined, maxBytes: number): Promise<Uint8Array[]> {
+    for (;;) {
+      await this.flush()
+      if (this.pending === 0) return encodeDiffChunks(this.log.doc, stateVector, maxBytes)
     }
   }
 

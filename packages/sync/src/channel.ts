@@ -9,6 +9,9 @@ import type { RawData, WebSocket } from 'ws'
 import * as Y from 'yjs'
 import { decodeMessage, encodeSyncStep1, encodeSyncStep2, ProtocolError, type Message } from './protocol.js'
 
+/** Sync step 2 answers are cut to about this size, far below any sane frame limit. */
+const STEP2_CHUNK_BYTES = 512 * 1024
+
 /** Why a connection was closed for misbehaving: a guard reason or one of the transport's own. */
 export type SyncRefusalReason =
   | RefusalReason
@@ -146,7 +149,8 @@ export class SyncChannel {
       return
     }
     try {
-      this.send(encodeSyncStep2(await this.#durable.committedDiff(stateVector)))
+      // In chunks, in order: a peer back from a long absence may lack more than one frame may carry.
+      for (const chunk of await this.#durable.committedDiffChunks(stateVector, STEP2_CHUNK_BYTES)) this.send(encodeSyncStep2(chunk))
     } catch (err) {
       this.#logger.warn({ err: (err as Error).message }, 'cannot answer sync step 1')
       this.close(CLOSE_INTERNAL, 'cannot answer sync step 1')

@@ -25,6 +25,16 @@ function dial(from: TestNode, to: { port: number }, extra: Partial<PeerOptions> 
 const headsOf = (n: TestNode): string => JSON.stringify([...n.durable.log.heads().values()])
 
 describe('connectPeer', () => {
+  it('catches up a log larger than a frame: sync step 2 arrives in chunks', async () => {
+    const a = await node()
+    await a.append(8000) // ~3.5 MB of entries
+    const b = await node({ maxFrameBytes: 1024 * 1024 })
+    const link = dial(b, a, { maxFrameBytes: 1024 * 1024 })
+    await waitFor(() => b.durable.log.length(a.identity.id) === 8000, 'all 8000 entries at b', 20_000)
+    expect(link.state).toBe('open')
+    expect(b.durable.log.verifyChains()).toEqual({ ok: true, entries: 8000 })
+  })
+
   it('syncs a line A - B - C both ways, authenticated', async () => {
     const [a, b, c] = [await node(), await node(), await node()]
     await a.append(3)

@@ -1,0 +1,56 @@
+import * as encoding from 'lib0/encoding'
+import * as Y from 'yjs'
+
+/**
+ * The part of `doc` a peer with state vector `stateVector` lacks, as a list
+ * of updates of at most about `maxBytes` each, to be applied in order.
+ *
+ * Y.encodeStateAsUpdate answers with one update however large; a peer that
+ * was away for 100k entries would need a 50 MB frame. Every struct in the
+ * log is an item of length 1 (layout.ts), so a client's structs can be cut
+ * anywhere: each chunk is a normal v1 update holding one client's run of
+ * structs and an empty delete set, written the way Yjs writes its own.
+ * Nothing to send is one empty update.
+ */
+export function encodeDiffChunks(doc: Y.Doc, stateVector: Uint8Array | undefined, maxBytes: number): Uint8Array[] {
+  const theirs = stateVector === undefined ? new Map<number, number>() : Y.decodeStateVector(stateVector)
+  const chunks: Uint8Array[] = []
+  const clients = [...doc.store.clients.entries()].sort(([a], [b]) => b - a)
+  for (const [client, structs] of clients) {
+    const from = theirs.get(client) ?? 0
+    const last = structs[structs.length - 1]
+    if (last === undefined || last.id.clock + last.length <= from) continue
+    let start = Y.findIndexSS(structs, Math.max(from, (structs[0] as Y.Item | Y.GC).id.clock))
+    while (start < structs.length) {
+      let end = start
+      let size = 0
+      do {
+        size += sizeOf(structs[end] as Y.Item | Y.GC)
+        end++
+      } while (end < structs.length && size < maxBytes)
+      chunks.push(writeRun(client, structs, start, end, Math.max(from, (structs[start] as Y.Item | Y.GC).id.clock)))
+      start = end
+    }
+  }
+  // An empty answer is still an answer: sync clients wait for a step 2 to call themselves synced.
+  if (chunks.length === 0) chunks.push(Y.encodeStateAsUpdate(new Y.Doc()))
+  return chunks
+}
+
+function writeRun(client: number, structs: Array<Y.Item | Y.GC>, start: number, end: number, clock: number): Uint8Array {
+  const encoder = new Y.UpdateEncoderV1()
+  encoding.writeVarUint(encoder.restEncoder, 1) // one client
+  encoding.writeVarUint(encoder.restEncoder, end - start)
+  encoder.writeClient(client)
+  encoding.writeVarUint(encoder.restEncoder, clock)
+  const first = structs[start] as Y.Item | Y.GC
+  first.write(encoder, clock - first.id.clock)
+  for (let i = start + 1; i < end; i++) (structs[i] as Y.Item | Y.GC).write(encoder, 0)
+  encoding.writeVarUint(encoder.restEncoder, 0) // empty delete set
+  return encoder.toUint8Array()
+}
+
+function sizeOf(struct: Y.Item | Y.GC): number {
+  if (struct instanceof Y.Item && struct.content instanceof Y.ContentBinary) return struct.content.content.byteLength + 16
+  return 64
+}
