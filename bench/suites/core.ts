@@ -2,7 +2,7 @@
 // chain verification, heap per entry, snapshot load.
 import { spawnSync } from 'node:child_process'
 import { sign, createPrivateKey, randomBytes } from 'node:crypto'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as Y from 'yjs'
@@ -81,6 +81,7 @@ figures['core.heap.ratio_to_encoded'] = Number((figures['core.heap.bytes_per_ent
   if (loaded.length !== TOTAL) throw new Error(`snapshot loaded ${loaded.length} entries, expected ${TOTAL}`)
   figures[`core.snapshot.load_${TOTAL >= 1_000_000 ? '1m' : TOTAL}_s`] = Number(loaded.seconds.toFixed(3))
   figures['core.snapshot.verify_chains_s'] = Number(loaded.verifySeconds.toFixed(3))
+  rmSync(dir, { recursive: true, force: true })
 }
 
 // Baseline: the same entry bytes pushed one by one onto a plain Y.Array.

@@ -2,7 +2,7 @@
 // replay after compaction, bytes on disk, and raw better-sqlite3 as baseline.
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { statSync } from 'node:fs'
+import { rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { DurableLog, NodeIdentity } from '@ylog/core'
@@ -74,4 +74,5 @@ for (const verify of ['tail', 'full'] as const) {
   figures[verify === 'tail' ? `store.replay_${label}_s` : `store.replay_${label}_full_verify_s`] = Number(result.seconds.toFixed(3))
 }
 
+rmSync(data, { recursive: true, force: true }) // half a gigabyte at 1M entries
 report(figures)
