@@ -159,18 +159,20 @@ export class DurableLog {
    * synchronous step that finds nothing pending, so no uncommitted struct
    * can slip in.
    */
-  async committedDiff(stateVector?: Uint8Array): Promise<Uint8Array> {
-    for (;;) {
-      await this.flush()
-      if (this.pending === 0) return Y.encodeStateAsUpdate(this.log.doc, stateVector)
-    }
+  committedDiff(stateVector?: Uint8Array): Promise<Uint8Array> {
+    return this.#whenSettled(() => Y.encodeStateAsUpdate(this.log.doc, stateVector))
   }
 
   /** `committedDiff`, cut into updates of at most about `maxBytes` each, to send in order. */
-  async committedDiffChunks(stateVector: Uint8Array | undefined, maxBytes: number): Promise<Uint8Array[]> {
+  committedDiffChunks(stateVector: Uint8Array | undefined, maxBytes: number): Promise<Uint8Array[]> {
+    return this.#whenSettled(() => encodeDiffChunks(this.log.doc, stateVector, maxBytes))
+  }
+
+  // Runs `encode` in the same synchronous step that finds nothing pending.
+  async #whenSettled<T>(encode: () => T): Promise<T> {
     for (;;) {
       await this.flush()
-      if (this.pending === 0) return encodeDiffChunks(this.log.doc, stateVector, maxBytes)
+      if (this.pending === 0) return encode()
     }
   }
 

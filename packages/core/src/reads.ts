@@ -38,23 +38,20 @@ export function readAfter(log: LogDoc, cursor: Cursor, limit: number): { entries
  * back), so this is a k-way merge that starts each node with a binary search.
  */
 export function* readMerged(log: LogDoc, since = 0): Generator<Entry> {
-  const heads = log.nodes().map((node) => ({ node, seq: firstAtOrAfter(log, node, since), end: log.length(node) }))
-  const atOf = (h: { node: NodeId; seq: number }): number => peekEntry(log.getBytes(h.node, h.seq) as Uint8Array)?.at ?? 0
-  let live = heads.filter((h) => h.seq < h.end)
+  const atOf = (node: NodeId, seq: number): number => peekEntry(log.getBytes(node, seq) as Uint8Array)?.at ?? 0
+  // Each head keeps the `at` of its next entry, so a step peeks one entry, not all k.
+  let live = log
+    .nodes()
+    .map((node) => ({ node, seq: firstAtOrAfter(log, node, since), end: log.length(node), at: 0 }))
+    .filter((h) => h.seq < h.end)
+  for (const h of live) h.at = atOf(h.node, h.seq)
   while (live.length > 0) {
     let best = live[0] as (typeof live)[number]
-    let bestAt = atOf(best)
-    for (let i = 1; i < live.length; i++) {
-      const h = live[i] as (typeof live)[number]
-      const at = atOf(h)
-      if (at < bestAt) {
-        best = h
-        bestAt = at
-      }
-    }
+    for (let i = 1; i < live.length; i++) if ((live[i] as (typeof live)[number]).at < best.at) best = live[i] as (typeof live)[number]
     yield decodeEntry(log.getBytes(best.node, best.seq) as Uint8Array)
     best.seq++
     if (best.seq >= best.end) live = live.filter((h) => h !== best)
+    else best.at = atOf(best.node, best.seq)
   }
 }
 

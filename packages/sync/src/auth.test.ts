@@ -2,18 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { memberList, NodeIdentity } from '@ylog/core'
 import { ClientHandshake, decodeAuthMessage, encodeAuthMessage, ServerHandshake, type AuthMessage } from './auth.js'
 import { encodeSyncUpdate, encodeYlogAuth, type Message } from './protocol.js'
-import { authenticate, rawClient, startNode, waitFor, type TestNode } from './test-support.js'
+import { authenticate, rawClient, startNode, trackedNodes, waitFor } from './test-support.js'
 
-const cleanup: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step()
-})
-
-async function node(options: Parameters<typeof startNode>[0] = {}): Promise<TestNode> {
-  const n = await startNode(options)
-  cleanup.push(() => n.close())
-  return n
-}
+const { cleanup, node } = trackedNodes(afterEach)
 
 const authIn = (messages: Message[]): AuthMessage[] => messages.flatMap((m) => (m.type === 'ylog-auth' ? [decodeAuthMessage(m.payload)] : []))
 

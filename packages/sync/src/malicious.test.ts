@@ -4,16 +4,14 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { NodeIdentity, ROOT_MAP, sha256, signEntry } from '@ylog/core'
 import * as Y from 'yjs'
 import { encodeSyncStep2, encodeSyncUpdate } from './protocol.js'
-import { authenticate, craftAppend, fingerprint, rawClient, startNode, waitFor, type TestNode } from './test-support.js'
+import { authenticate, craftAppend, fingerprint, rawClient, trackedNodes, waitFor, type TestNode } from './test-support.js'
 
-const cleanup: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step()
-})
+const tracked = trackedNodes(afterEach)
+const cleanup = tracked.cleanup
 
-async function node(options: Parameters<typeof startNode>[0] = {}): Promise<TestNode> {
-  const n = await startNode(options)
-  cleanup.push(() => n.close())
+/** A node holding 5 entries of its own. */
+async function node(options: Parameters<typeof tracked.node>[0] = {}): Promise<TestNode> {
+  const n = await tracked.node(options)
   await n.append(5)
   return n
 }

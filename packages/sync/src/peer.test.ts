@@ -3,18 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { YlogError } from '@ylog/core'
 import { backoffDelay, connectPeer, type PeerHandle, type PeerOptions } from './peer.js'
 import { attachSyncServer } from './sync-server.js'
-import { startNode, waitFor, type TestNode } from './test-support.js'
+import { waitFor, type TestNode, trackedNodes } from './test-support.js'
 
-const cleanup: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step()
-})
-
-async function node(options: Parameters<typeof startNode>[0] = {}): Promise<TestNode> {
-  const n = await startNode(options)
-  cleanup.push(() => n.close())
-  return n
-}
+const { cleanup, node } = trackedNodes(afterEach)
 
 function dial(from: TestNode, to: { port: number }, extra: Partial<PeerOptions> = {}): PeerHandle {
   const peer = connectPeer({ url: `ws://127.0.0.1:${to.port}/sync`, durable: from.durable, identity: from.identity, backoff: { baseMs: 20, capMs: 200 }, ...extra })

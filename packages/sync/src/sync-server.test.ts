@@ -3,18 +3,9 @@ import { LogDoc } from '@ylog/core'
 import { WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
-import { authenticate, fingerprint, rawClient, startNode, waitFor, type TestNode } from './test-support.js'
+import { authenticate, fingerprint, rawClient, trackedNodes, waitFor } from './test-support.js'
 
-const cleanup: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step()
-})
-
-async function node(options: Parameters<typeof startNode>[0] = {}): Promise<TestNode> {
-  const n = await startNode(options)
-  cleanup.push(() => n.close())
-  return n
-}
+const { cleanup, node } = trackedNodes(afterEach)
 
 function stockClient(port: number, cluster = 'ylog'): { doc: Y.Doc; provider: WebsocketProvider; closes: number[] } {
   const doc = new Y.Doc()

@@ -112,3 +112,25 @@ export async function authenticate(client: RawClient, identity: NodeIdentity, cl
 }
 
 export { craftAppend, fingerprint } from '@ylog/core/testing'
+
+/**
+ * Per-file test scaffolding: `node()` starts a TestNode that is closed after
+ * the test, and `cleanup` takes any other teardown step (run in reverse).
+ */
+export function trackedNodes(afterEach: (fn: () => Promise<void>) => void): {
+  cleanup: Array<() => Promise<void> | void>
+  node: (options?: Parameters<typeof startNode>[0]) => Promise<TestNode>
+} {
+  const cleanup: Array<() => Promise<void> | void> = []
+  afterEach(async () => {
+    for (const step of cleanup.splice(0).reverse()) await step()
+  })
+  return {
+    cleanup,
+    node: async (options = {}) => {
+      const n = await startNode(options)
+      cleanup.push(() => n.close())
+      return n
+    },
+  }
+}
