@@ -42,6 +42,9 @@ export interface DurableLogOptions extends LogDocOptions {
   signing?: 'inline' | 'thread'
 }
 
+/** Called after each commit with what it wrote: the updates (for peers) and the entries they added (for readers), in order. */
+export type CommitListener = (info: CommitInfo, updates: readonly Uint8Array[], entries: readonly IndexRow[]) => void
+
 export interface CommitInfo {
   records: number
   entries: number
@@ -78,7 +81,7 @@ export class DurableLog {
   #tailBytes = 0
   #lastId = 0
   #signer: WorkerSigner | undefined
-  readonly #commitListeners = new Set<(info: CommitInfo, updates: readonly Uint8Array[]) => void>()
+  readonly #commitListeners = new Set<CommitListener>()
 
   private constructor(log: LogDoc, options: DurableLogOptions) {
     this.log = log
@@ -202,8 +205,17 @@ export class DurableLog {
     return { ok: problems.length === 0, problems }
   }
 
-  /** Listens for commits: what was written and how long it took. */
-  onCommit(listener: (info: CommitInfo, updates: readonly Uint8Array[]) => void): () => void {
+  /**
+   * Runs `read` in the same synchronous step that finds nothing pending, so
+   * everything it sees in the document is committed. A reader that also
+   * registers `onCommit` inside `read` misses nothing and sees nothing twice.
+   */
+  whenSettled<T>(read: () => T): Promise<T> {
+    return this.#whenSettled(read)
+  }
+
+  /** Listens for commits: what was written, the entries it added, and how long it took. */
+  onCommit(listener: CommitListener): () => void {
     this.#commitListeners.add(listener)
     return () => this.#commitListeners.delete(listener)
   }
@@ -284,7 +296,11 @@ export class DurableLog {
         this.#tailBytes += batch.reduce((n, r) => n + r.update.byteLength, 0)
       }
       const info = { records: batch.length, entries: batch.reduce((n, r) => n + r.entries.length, 0), seconds: (performance.now() - started) / 1000 }
-      for (const listener of this.#commitListeners) listener(info, batch.map((r) => r.update))
+      if (this.#commitListeners.size > 0) {
+        const updates = batch.map((r) => r.update)
+        const entries = batch.flatMap((r) => r.entries)
+        for (const listener of this.#commitListeners) listener(info, updates, entries)
+      }
       for (const w of waiters) w.resolve()
       if (this.#dueForCompaction()) await this.#compact()
     } catch (err) {
