@@ -298,6 +298,9 @@ describe('status endpoints', () => {
       compact: (s, upTo) => memory.compact(s, upTo),
       query: (q) => memory.query(q),
       stats: () => memory.stats(),
+      findIdempotency: (key) => memory.findIdempotency(key),
+      readConsumer: (name) => memory.readConsumer(name),
+      writeConsumer: (record) => memory.writeConsumer(record),
       close: () => memory.close(),
     }
     const { app } = await setup({ store })

@@ -40,7 +40,7 @@ export {
   type UpdateOrigin,
 } from './log-doc.js'
 export { sha256, toHex, fromHex, ZERO_HASH } from './bytes.js'
-export type { UpdateStore, UpdateRecord, StoredState, IndexRow, IndexQuery, StoreStats } from './update-store.js'
+export type { UpdateStore, UpdateRecord, StoredState, IndexRow, IndexQuery, StoreStats, IdempotencyRecord, ConsumerRecord } from './update-store.js'
 export { MemoryUpdateStore } from './memory-update-store.js'
 export { DurableLog, type DurableLogOptions, type CommitInfo, type CommitListener } from './durable-log.js'
 export { encodeDiffChunks } from './diff-chunks.js'

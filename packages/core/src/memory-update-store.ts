@@ -1,4 +1,4 @@
-import type { IndexQuery, IndexRow, StoredState, StoreStats, UpdateRecord, UpdateStore } from './update-store.js'
+import type { ConsumerRecord, IdempotencyRecord, IndexQuery, IndexRow, StoredState, StoreStats, UpdateRecord, UpdateStore } from './update-store.js'
 import type { NodeId } from './identity.js'
 import { YlogError } from './errors.js'
 
@@ -8,6 +8,8 @@ interface MemoryData {
   updates: Array<{ id: number; update: Uint8Array }>
   nextId: number
   index: IndexRow[]
+  idempotency: Map<string, IdempotencyRecord>
+  consumers: Map<string, ConsumerRecord>
 }
 
 /** An UpdateStore in memory: for tests, and the reference for real backends. */
@@ -16,7 +18,7 @@ export class MemoryUpdateStore implements UpdateStore {
   #closed = false
 
   constructor(data?: MemoryData) {
-    this.#data = data ?? { snapshot: undefined, snapshotUpTo: 0, updates: [], nextId: 1, index: [] }
+    this.#data = data ?? { snapshot: undefined, snapshotUpTo: 0, updates: [], nextId: 1, index: [], idempotency: new Map(), consumers: new Map() }
   }
 
   /** A new store over the same contents, as if the process had restarted. */
@@ -29,6 +31,7 @@ export class MemoryUpdateStore implements UpdateStore {
     for (const record of records) {
       d.updates.push({ id: d.nextId++, update: record.update })
       d.index.push(...record.entries)
+      if (record.idempotency !== undefined) d.idempotency.set(record.idempotency.key, { ...record.idempotency })
     }
     return d.nextId - 1
   }
@@ -57,6 +60,20 @@ export class MemoryUpdateStore implements UpdateStore {
     const byTime = query.since !== undefined && query.after === undefined
     rows.sort((a, b) => (byTime && a.at !== b.at ? a.at - b.at : a.node < b.node ? -1 : a.node > b.node ? 1 : a.seq - b.seq))
     return rows.slice(0, query.limit).map(({ node, seq }) => ({ node, seq }))
+  }
+
+  async findIdempotency(key: string): Promise<IdempotencyRecord | undefined> {
+    const found = this.#open().idempotency.get(key)
+    return found === undefined ? undefined : { ...found }
+  }
+
+  async readConsumer(name: string): Promise<ConsumerRecord | undefined> {
+    const found = this.#open().consumers.get(name)
+    return found === undefined ? undefined : { ...found }
+  }
+
+  async writeConsumer(record: ConsumerRecord): Promise<void> {
+    this.#open().consumers.set(record.name, { ...record })
   }
 
   async stats(): Promise<StoreStats> {

@@ -96,5 +96,37 @@ export function describeUpdateStore(name: string, factory: () => StoreFactory): 
       expect((await store.query({ since: 1000 + 10 * 18, limit: 100 })).map((r) => r.seq)).toEqual([17, 18, 19])
       await durable.close()
     })
+
+    it('writes an idempotency record with its update, and finds it after a reopen', async () => {
+      const f = factory()
+      const store = await f.create()
+      const w = new LogDoc({ identity: NodeIdentity.generate() })
+      const updates: Uint8Array[] = []
+      w.onUpdate((u) => updates.push(u))
+      w.append({ topic: 't', kind: 'event', data: 1 })
+      const requestHash = new Uint8Array(32).fill(7)
+      const record = { key: 'order-17', requestHash, node: w.identity?.id ?? '', seq: 0, count: 1 }
+      await store.append([{ update: updates[0] as Uint8Array, entries: [], idempotency: record }])
+      expect(await store.findIdempotency('order-18')).toBeUndefined()
+      await store.close()
+      const again = await f.reopen()
+      const found = await again.findIdempotency('order-17')
+      expect(found && { ...found, requestHash: [...found.requestHash] }).toEqual({ ...record, requestHash: [...requestHash] })
+      await again.close()
+    })
+
+    it('keeps consumer positions across a reopen, the last write winning', async () => {
+      const f = factory()
+      const store = await f.create()
+      expect(await store.readConsumer('billing')).toBeUndefined()
+      await store.writeConsumer({ name: 'billing', cursor: 'c1.first', ackedAt: 1 })
+      await store.writeConsumer({ name: 'billing', cursor: 'c1.second', ackedAt: 2 })
+      await store.writeConsumer({ name: 'audit', cursor: 'c1.other', ackedAt: 3 })
+      await store.close()
+      const again = await f.reopen()
+      expect(await again.readConsumer('billing')).toEqual({ name: 'billing', cursor: 'c1.second', ackedAt: 2 })
+      expect(await again.readConsumer('audit')).toEqual({ name: 'audit', cursor: 'c1.other', ackedAt: 3 })
+      await again.close()
+    })
   })
 }

@@ -11,10 +11,35 @@ export interface IndexRow {
   kind: EntryKind
 }
 
+/**
+ * What an append with an idempotency key wrote: stored in the same
+ * transaction as its update, so after a crash either both are there or
+ * neither, and a retry can never write the entries twice.
+ */
+export interface IdempotencyRecord {
+  key: string
+  /** SHA-256 of the request the key was first used with; the same key with another request is a conflict. */
+  requestHash: Uint8Array
+  node: NodeId
+  /** The first entry the request wrote, and how many (1, or a batch's length). */
+  seq: number
+  count: number
+}
+
 /** A Yjs update (v1 encoding) and the entries it adds, written together. */
 export interface UpdateRecord {
   update: Uint8Array
   entries: IndexRow[]
+  idempotency?: IdempotencyRecord
+}
+
+/** A named consumer's position: where it acknowledged having read up to. */
+export interface ConsumerRecord {
+  name: string
+  /** An encoded cursor (`c1.`...). */
+  cursor: string
+  /** ms since the epoch of the last ack. */
+  ackedAt: number
 }
 
 export interface StoredState {
@@ -65,6 +90,11 @@ export interface UpdateStore {
   /** Entry positions matching a query, in (node, seq) order or, with `since` and no `after`, in (at, node, seq) order. */
   query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>>
   stats(): Promise<StoreStats>
+  /** The request an idempotency key was first used with, if any. */
+  findIdempotency(key: string): Promise<IdempotencyRecord | undefined>
+  readConsumer(name: string): Promise<ConsumerRecord | undefined>
+  /** Stores a consumer's position durably (same durability as `append`). Ordering rules are the caller's. */
+  writeConsumer(record: ConsumerRecord): Promise<void>
   /** The backend's own deep check (e.g. SQLite's integrity_check and checksums), if it has one. */
   checkIntegrity?(): Promise<{ ok: boolean; problems: string[] }> | { ok: boolean; problems: string[] }
   close(): Promise<void>

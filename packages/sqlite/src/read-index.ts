@@ -44,7 +44,7 @@ export class ReadIndex {
     for (const row of rows) {
       const kind = KIND_CODES[row.kind]
       if (kind === undefined) throw new YlogError('BAD_KIND', `index row ${row.node}:${row.seq} has kind ${JSON.stringify(row.kind)}; expected one of ${Object.keys(KIND_CODES).join(', ')}`)
-      this.#insertEntry.run(this.#nodeId(row.node), row.seq, row.at, this.#topicId(row.topic), kind)
+      this.#insertEntry.run(this.nodeId(row.node), row.seq, row.at, this.#topicId(row.topic), kind)
     }
   }
 
@@ -103,7 +103,8 @@ export class ReadIndex {
     return this.#nodesInOrder
   }
 
-  #nodeId(node: NodeId): number {
+  /** The node's interned id, added if new (inside a transaction, like `insert`). */
+  nodeId(node: NodeId): number {
     let id = this.#nodeIds.get(node)
     if (id === undefined) {
       id = Number(this.#insertNode.run(node).lastInsertRowid)

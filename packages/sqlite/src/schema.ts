@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import type { EntryKind } from '@ylog/core'
 
 /** The schema version this code writes; stored in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 /** "ylog" in ASCII, stored in `PRAGMA application_id` so a ylog store can be told apart from any other SQLite file. */
 export const APPLICATION_ID = 0x796c6f67
@@ -67,10 +67,33 @@ function createV1(db: Database.Database): void {
 }
 
 /**
+ * Schema 2: idempotency keys (written in the append transaction of the
+ * entries they name) and named consumers' positions. Both are per node and
+ * never replicated: a retry goes to the node that answered it.
+ */
+function addV2(db: Database.Database): void {
+  db.exec(`
+    CREATE TABLE idempotency (
+      key TEXT PRIMARY KEY,
+      request_sha256 BLOB NOT NULL,
+      node_id INTEGER NOT NULL,
+      seq INTEGER NOT NULL,
+      count INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE consumers (
+      name TEXT PRIMARY KEY,
+      cursor TEXT NOT NULL,
+      acked_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+  `)
+}
+
+/**
  * `migrations[v]` upgrades a store from schema v to v + 1 (v = 0 is an empty
  * file). Schema 2 is one new function appended here and SCHEMA_VERSION bumped.
  */
-const migrations: readonly Migration[] = [createV1]
+const migrations: readonly Migration[] = [createV1, addV2]
 
 if (migrations.length !== SCHEMA_VERSION) throw new Error(`schema.ts: ${migrations.length} migrations for schema version ${SCHEMA_VERSION}`)
 

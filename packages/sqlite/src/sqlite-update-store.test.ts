@@ -54,6 +54,27 @@ async function appendEntries(durable: DurableLog, count: number, topic = (i: num
 }
 
 describe('SqliteUpdateStore', () => {
+  it('migrates a schema 1 store to schema 2 in place, keeping its log', async () => {
+    const path = freshPath()
+    const identity = NodeIdentity.generate()
+    const durable = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path) })
+    await appendEntries(durable, 10)
+    await durable.close()
+    // Schema 1 is schema 2 without the side tables.
+    const db = new Database(path)
+    db.exec('DROP TABLE idempotency; DROP TABLE consumers')
+    db.pragma('user_version = 1')
+    db.close()
+    const again = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path) })
+    expect(again.log.length(identity.id)).toBe(10)
+    await again.store.writeConsumer({ name: 'c', cursor: 'c1.x', ackedAt: 5 })
+    expect(await again.store.readConsumer('c')).toEqual({ name: 'c', cursor: 'c1.x', ackedAt: 5 })
+    await again.close()
+    const check = new Database(path, { readonly: true })
+    expect(check.pragma('user_version', { simple: true })).toBe(2)
+    check.close()
+  })
+
   it('creates a fresh store in a missing directory, with its schema version and application id', async () => {
     const path = join(freshPath('unused'), '..', 'nested', 'deeper', 'log.db')
     const store = SqliteUpdateStore.open(path)

@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
-import { YlogError, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type UpdateStore } from '@ylog/core'
+import { YlogError, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type UpdateStore } from '@ylog/core'
 import { migrate } from './schema.js'
 import { checkStoreFile, quickCheck } from './open-checks.js'
 import { ReadIndex } from './read-index.js'
+import { SideTables } from './side-tables.js'
 import { RESTORE_ADVICE, storeError } from './store-errors.js'
 
 export interface SqliteUpdateStoreOptions {
@@ -40,6 +41,7 @@ export class SqliteUpdateStore implements UpdateStore {
   readonly durability: 'full' | 'normal'
   readonly #db: Database.Database
   readonly #index: ReadIndex
+  readonly #side: SideTables
   #lastId: number
   #closed = false
   readonly #insertUpdate: Database.Statement<[number, Uint8Array]>
@@ -57,6 +59,7 @@ export class SqliteUpdateStore implements UpdateStore {
     this.path = path
     this.durability = durability
     this.#index = new ReadIndex(db)
+    this.#side = new SideTables(db, this.#index)
     this.#insertUpdate = db.prepare('INSERT INTO updates (id, bytes) VALUES (?, ?)')
     this.#setLastId = db.prepare("UPDATE meta SET value = ? WHERE key = 'last_id'")
     this.#getLastId = db.prepare("SELECT value FROM meta WHERE key = 'last_id'").pluck()
@@ -72,6 +75,7 @@ export class SqliteUpdateStore implements UpdateStore {
       for (const record of records) {
         this.#insertUpdate.run(++id, record.update)
         this.#index.insert(record.entries)
+        if (record.idempotency !== undefined) this.#side.insertIdempotency(record.idempotency)
       }
       this.#setLastId.run(id)
       return id
@@ -167,6 +171,33 @@ export class SqliteUpdateStore implements UpdateStore {
       return this.#index.query(query)
     } catch (err) {
       throw storeError(this.path, 'querying the index', err)
+    }
+  }
+
+  async findIdempotency(key: string): Promise<IdempotencyRecord | undefined> {
+    this.#open()
+    try {
+      return this.#side.findIdempotency(key)
+    } catch (err) {
+      throw storeError(this.path, 'reading an idempotency key', err)
+    }
+  }
+
+  async readConsumer(name: string): Promise<ConsumerRecord | undefined> {
+    this.#open()
+    try {
+      return this.#side.readConsumer(name)
+    } catch (err) {
+      throw storeError(this.path, `reading consumer ${JSON.stringify(name)}`, err)
+    }
+  }
+
+  async writeConsumer(record: ConsumerRecord): Promise<void> {
+    this.#open()
+    try {
+      this.#side.writeConsumer(record)
+    } catch (err) {
+      throw storeError(this.path, `writing consumer ${JSON.stringify(record.name)}`, err)
     }
   }
 

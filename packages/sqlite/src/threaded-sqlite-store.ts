@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads'
-import { YlogError, type YlogErrorCode, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type UpdateStore } from '@ylog/core'
+import { YlogError, type YlogErrorCode, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type UpdateStore } from '@ylog/core'
 import type { SqliteUpdateStoreOptions } from './sqlite-update-store.js'
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void }
@@ -69,6 +69,18 @@ export class ThreadedSqliteStore implements UpdateStore {
 
   query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>> {
     return this.#call('query', [query]) as Promise<Array<{ node: NodeId; seq: number }>>
+  }
+
+  findIdempotency(key: string): Promise<IdempotencyRecord | undefined> {
+    return this.#call('findIdempotency', [key]) as Promise<IdempotencyRecord | undefined>
+  }
+
+  readConsumer(name: string): Promise<ConsumerRecord | undefined> {
+    return this.#call('readConsumer', [name]) as Promise<ConsumerRecord | undefined>
+  }
+
+  writeConsumer(record: ConsumerRecord): Promise<void> {
+    return this.#call('writeConsumer', [record]) as Promise<void>
   }
 
   stats(): Promise<StoreStats> {
