@@ -1,4 +1,5 @@
-import { bytesEqual, sha256 } from './bytes.js'
+import { bytesEqual, sha256, ZERO_HASH } from './bytes.js'
+import type { NodeId } from './identity.js'
 import { peekEntry, signatureOf, signedMessage } from './entry.js'
 import { verifySignature } from './identity.js'
 
@@ -80,4 +81,41 @@ function lastSigned(publicKey: Uint8Array, run: readonly Uint8Array[], hi: numbe
     else hi = mid - 1
   }
   return lo
+}
+
+export type ChainsVerdict = { ok: true; entries: number } | { ok: false; node: NodeId; seq: number; detail: string }
+
+/**
+ * Checks whole chains: hash links, seqs, time order, one signature per
+ * chunk. With `from`, only entries at or after from.get(node) are checked,
+ * linked to the (trusted) entry before them: what a replay does for the tail
+ * after a checksummed snapshot.
+ */
+export function verifyChains(
+  nodes: Iterable<{ node: NodeId; publicKey: Uint8Array; next: number }>,
+  getBytes: (node: NodeId, seq: number) => Uint8Array | undefined,
+  from?: ReadonlyMap<NodeId, number>,
+): ChainsVerdict {
+  const CHUNK = 65536
+  let entries = 0
+  for (const { node, publicKey, next } of nodes) {
+    const first = Math.min(from?.get(node) ?? 0, next)
+    const before = first > 0 ? getBytes(node, first - 1) : undefined
+    if (first > 0 && before === undefined) return { ok: false, node, seq: first - 1, detail: 'entry missing from its place in the layout' }
+    let start = { seq: first, prev: before === undefined ? ZERO_HASH : sha256(before), at: before === undefined ? 0 : (peekEntry(before)?.at ?? 0) }
+    for (let chunk = first; chunk < next; chunk += CHUNK) {
+      const run: Uint8Array[] = []
+      for (let seq = chunk; seq < Math.min(next, chunk + CHUNK); seq++) {
+        const bytes = getBytes(node, seq)
+        if (bytes === undefined) return { ok: false, node, seq, detail: 'entry missing from its place in the layout' }
+        run.push(bytes)
+      }
+      const verdict = verifyRun(publicKey, run, start)
+      if (!verdict.ok) return { ok: false, node, seq: verdict.seq, detail: verdict.detail }
+      const last = run[run.length - 1] as Uint8Array
+      start = { seq: chunk + run.length, prev: verdict.hashes[verdict.hashes.length - 1] as Uint8Array, at: peekEntry(last)?.at ?? 0 }
+      entries += run.length
+    }
+  }
+  return { ok: true, entries }
 }

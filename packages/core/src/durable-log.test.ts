@@ -65,4 +65,40 @@ describe('DurableLog', () => {
     expect(again.log.verifyChains()).toEqual({ ok: true, entries: 900 })
     await again.close()
   })
+  for (const signing of ['inline', 'thread'] as const) {
+    it(`appends a batch as one update in one commit, all or nothing (signing ${signing})`, async () => {
+      const identity = NodeIdentity.generate()
+      const store = new MemoryUpdateStore()
+      const durable = await DurableLog.open({ identity, store, signing })
+      const singles = Array.from({ length: 5 }, (_, i) => durable.append({ topic: 't', kind: 'event', data: `single ${i}` }))
+      const batch = durable.appendBatch(Array.from({ length: 50 }, (_, i) => ({ topic: 'b', kind: 'event' as const, data: i })))
+      const [entries] = await Promise.all([batch, ...singles])
+      expect(entries.map((e) => e.seq)).toEqual([...Array(50).keys()].map((i) => i + 5))
+      expect((await store.stats()).updates).toBe(6)
+
+      const bad = [{ topic: 'b', kind: 'event' as const, data: 1 }, { topic: 'b', kind: 'event' as const, data: 'x'.repeat(70_000) }]
+      const tooBig = (async () => durable.appendBatch(bad))()
+      await expect(tooBig).rejects.toMatchObject({ code: 'ENTRY_TOO_LARGE', message: expect.stringMatching(/^batch entry 1: /) })
+      expect(() => durable.appendBatch([{ topic: 'b', kind: 'event', data: 1 }, { topic: 'bad topic', kind: 'event', data: 2 }])).toThrow(/batch entry 1: .*topic/)
+      expect(() => durable.appendBatch([])).toThrow(/at least one entry/)
+      expect((await durable.append({ topic: 't', kind: 'event', data: 'after' })).seq).toBe(55)
+      expect(durable.log.verifyChains()).toEqual({ ok: true, entries: 56 })
+      await durable.close()
+    })
+  }
+
+  it('commits an idempotency key with the entries it names, found again after a restart', async () => {
+    const identity = NodeIdentity.generate()
+    const store = new MemoryUpdateStore()
+    const durable = await DurableLog.open({ identity, store, signing: 'thread' })
+    const requestHash = new Uint8Array(32).fill(1)
+    await durable.append({ topic: 't', kind: 'event', data: 0 })
+    const one = await durable.append({ topic: 't', kind: 'event', data: 1 }, { idempotency: { key: 'k1', requestHash } })
+    const many = await durable.appendBatch([1, 2, 3].map((data) => ({ topic: 't', kind: 'event' as const, data })), { idempotency: { key: 'k2', requestHash } })
+    await durable.close()
+    const again = store.reopened()
+    expect(await again.findIdempotency('k1')).toMatchObject({ key: 'k1', node: identity.id, seq: one.seq, count: 1 })
+    expect(await again.findIdempotency('k2')).toMatchObject({ key: 'k2', node: identity.id, seq: many[0]?.seq, count: 3 })
+    expect(await again.findIdempotency('k3')).toBeUndefined()
+  })
 })

@@ -1,9 +1,9 @@
 import * as Y from 'yjs'
-import type { Entry, EntryInput } from './entry.js'
+import type { Entry, EntryBody, EntryInput } from './entry.js'
 import { YlogError } from './errors.js'
 import { encodeDiffChunks } from './diff-chunks.js'
 import { WorkerSigner } from './signer.js'
-import { LogDoc, type ApplyResult, type LogDocOptions } from './log-doc.js'
+import { inBatch, LogDoc, type ApplyResult, type LogDocOptions, type SignedEntry } from './log-doc.js'
 import type { IndexRow, UpdateRecord, UpdateStore } from './update-store.js'
 
 /** A group commit starts at once when this many updates are waiting. */
@@ -44,6 +44,14 @@ export interface DurableLogOptions extends LogDocOptions {
 
 /** Called after each commit with what it wrote: the updates (for peers) and the entries they added (for readers), in order. */
 export type CommitListener = (info: CommitInfo, updates: readonly Uint8Array[], entries: readonly IndexRow[]) => void
+
+export interface AppendOptions {
+  /**
+   * Stored with the entries in the same commit (UpdateStore.findIdempotency
+   * finds it later). Checking that the key is new is the caller's job.
+   */
+  idempotency?: { key: string; requestHash: Uint8Array }
+}
 
 export interface CommitInfo {
   records: number
@@ -123,24 +131,54 @@ export class DurableLog {
   }
 
   /** Appends one entry; resolves once it is committed. */
-  append(input: EntryInput): Promise<Entry> {
+  append(input: EntryInput, options: AppendOptions = {}): Promise<Entry> {
+    if (options.idempotency !== undefined) return this.appendBatch([input], options).then((entries) => entries[0] as Entry)
     this.#writable()
     if (this.#signer === undefined) {
       const entry = this.log.append(input)
       return this.#afterCommit().then(() => entry)
     }
     const { body, at } = this.log.prepare(input)
-    return this.#signer.sign(input.topic, body, at).then((signed) => {
-      this.#writable()
-      let entry: Entry
-      try {
-        entry = this.log.appendSigned({ ...signed, topic: input.topic, body })
-      } catch (err) {
-        this.#failure ??= err as Error
-        throw err
-      }
-      return this.#afterCommit().then(() => entry)
-    })
+    return this.#signer.sign(input.topic, body, at).then((signed) => this.#applySigned([{ ...signed, topic: input.topic, body }], options).then((entries) => entries[0] as Entry))
+  }
+
+  /**
+   * Appends entries as one update in one commit: all of them are
+   * acknowledged together, or (an invalid entry, a failed commit) none.
+   */
+  appendBatch(inputs: readonly EntryInput[], options: AppendOptions = {}): Promise<Entry[]> {
+    this.#writable()
+    if (inputs.length === 0) throw new YlogError('BAD_ARGUMENT', 'a batch needs at least one entry')
+    if (this.#signer === undefined) {
+      const entries = this.log.appendBatch(inputs)
+      this.#attach(entries, options)
+      return this.#afterCommit().then(() => entries)
+    }
+    const prepared = inputs.map((input, i) => inBatch(inputs.length, i, () => this.log.prepare(input)))
+    return this.#signer
+      .signGroup(prepared.map(({ body, at }, i) => ({ topic: (inputs[i] as EntryInput).topic, body, at })))
+      .then((group) => this.#applySigned(group.map((signed, i) => ({ ...signed, topic: (inputs[i] as EntryInput).topic, body: (prepared[i] as { body: EntryBody }).body })), options))
+  }
+
+  #applySigned(signed: SignedEntry[], options: AppendOptions): Promise<Entry[]> {
+    this.#writable()
+    let entries: Entry[]
+    try {
+      entries = this.log.appendSignedBatch(signed)
+    } catch (err) {
+      this.#failure ??= err as Error
+      throw err
+    }
+    this.#attach(entries, options)
+    return this.#afterCommit().then(() => entries)
+  }
+
+  // The update these entries made is the last pending record: appendSignedBatch pushed it synchronously.
+  #attach(entries: Entry[], options: AppendOptions): void {
+    const first = entries[0]
+    const record = this.#pending[this.#pending.length - 1]
+    if (options.idempotency === undefined || first === undefined || record === undefined) return
+    record.idempotency = { key: options.idempotency.key, requestHash: options.idempotency.requestHash, node: first.node, seq: first.seq, count: entries.length }
   }
 
   /** Offers a remote update to the guard; accepted ones resolve after they are committed. */

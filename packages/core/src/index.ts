@@ -38,9 +38,10 @@ export {
   type ApplyResult,
   type EntriesAdded,
   type UpdateOrigin,
+  type SignedEntry,
 } from './log-doc.js'
 export { sha256, toHex, fromHex, ZERO_HASH } from './bytes.js'
 export type { UpdateStore, UpdateRecord, StoredState, IndexRow, IndexQuery, StoreStats, IdempotencyRecord, ConsumerRecord } from './update-store.js'
 export { MemoryUpdateStore } from './memory-update-store.js'
-export { DurableLog, type DurableLogOptions, type CommitInfo, type CommitListener } from './durable-log.js'
+export { DurableLog, type DurableLogOptions, type AppendOptions, type CommitInfo, type CommitListener } from './durable-log.js'
 export { encodeDiffChunks } from './diff-chunks.js'

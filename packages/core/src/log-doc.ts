@@ -1,6 +1,6 @@
 import * as Y from 'yjs'
 import { bytesEqual, sha256, toHex, ZERO_HASH } from './bytes.js'
-import { verifyRun } from './chain.js'
+import { verifyChains, type ChainsVerdict } from './chain.js'
 import { decodeEntry, peekEntry, signEntry, validateBody, validateTopic, type Entry, type EntryBody, type EntryInput } from './entry.js'
 import { YlogError } from './errors.js'
 import { clientIdOf, type NodeId, type NodeIdentity } from './identity.js'
@@ -8,60 +8,11 @@ import { entriesBelowClock, entryClock, ROOT_MAP, segmentClock, SEGMENT_SIZE } f
 import { openMembership, type Membership } from './membership.js'
 import type { Cursor } from './cursor.js'
 import { readAfter, readAll, readMerged, readRange } from './reads.js'
+import { HeldUpdates } from './held-updates.js'
+import { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_REPLAY, type ApplyResult, type EntriesAdded, type Head, type LogDocOptions, type SeqRange, type SignedEntry, type UpdateOrigin } from './log-types.js'
 import { checkUpdate, type AcceptedRun, type ForkEvidence, type GuardView, type NodeHead, type RefusalReason } from './validate.js'
 
-/** Transaction origins, so listeners can tell where an update came from. */
-export const ORIGIN_LOCAL = Symbol('ylog:local')
-export const ORIGIN_REMOTE = Symbol('ylog:remote')
-export const ORIGIN_REPLAY = Symbol('ylog:replay')
-export type UpdateOrigin = typeof ORIGIN_LOCAL | typeof ORIGIN_REMOTE | typeof ORIGIN_REPLAY
-
-export interface LogDocOptions {
-  /** The local writer. Without one the log is a read-only replica. */
-  identity?: NodeIdentity
-  /** Who may write; default: any key (each only in its own part). */
-  membership?: Membership
-  /** Clock for `at`; default Date.now. */
-  now?: () => number
-  /** Most bytes of updates kept while they wait for missing structs (default 64 MiB). */
-  maxHeldBytes?: number
-}
-
-export interface Head {
-  node: NodeId
-  /** Number of entries held locally; the last seq is length - 1. */
-  length: number
-  /** Hex hash of the last entry (64 zeros when length is 0). */
-  hash: string
-  at: number
-  forked: boolean
-}
-
-export interface SeqRange {
-  from: number
-  to: number
-}
-
-export type ApplyResult =
-  | { status: 'accepted'; added: number; released: number }
-  | { status: 'held'; waiting: number }
-  | { status: 'refused'; reason: RefusalReason; detail: string }
-
-export interface EntriesAdded {
-  node: NodeId
-  fromSeq: number
-  count: number
-  origin: UpdateOrigin
-  /** The entry itself, for a local append (saves listeners a decode). */
-  entry?: Entry
-}
-
-interface HeldUpdate {
-  update: Uint8Array
-  maxSeq: Map<NodeId, number>
-  /** The clock each client must reach before this update can be decided. */
-  waiting: Array<{ client: number; resumeAt: number }>
-}
+export { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_REPLAY, type UpdateOrigin, type LogDocOptions, type Head, type SignedEntry, type SeqRange, type ApplyResult, type EntriesAdded } from './log-types.js'
 
 interface NodeState extends NodeHead {
   client: number
@@ -84,9 +35,7 @@ export class LogDoc {
   readonly #byClient = new Map<number, NodeState>()
   readonly #known = new Map<NodeId, number>()
   readonly #forks: ForkEvidence[] = []
-  readonly #held: HeldUpdate[] = []
-  readonly #maxHeldBytes: number
-  #heldBytes = 0
+  readonly #held: HeldUpdates
   readonly #entryListeners = new Set<(added: EntriesAdded) => void>()
   readonly #view: GuardView
 
@@ -94,7 +43,7 @@ export class LogDoc {
     this.identity = options.identity
     this.membership = options.membership ?? openMembership
     this.#now = options.now ?? Date.now
-    this.#maxHeldBytes = options.maxHeldBytes ?? 64 * 1024 * 1024
+    this.#held = new HeldUpdates(options.maxHeldBytes ?? 64 * 1024 * 1024)
     if (this.identity !== undefined && !this.membership.isMember(this.identity.id)) {
       throw new YlogError('NOT_MEMBER', `this node (${this.identity.id}) is not in the membership list; add its id to the members`)
     }
@@ -111,12 +60,25 @@ export class LogDoc {
 
   /** Signs and appends one entry as this node; returns it with its seq and hash. */
   append(input: EntryInput): Entry {
-    const { identity, body, at: requested } = this.prepare(input)
-    const state = this.#stateFor(identity.id)
-    // A node's clock never runs backwards in its own log: readers merge by `at`.
-    const at = Math.max(requested, state.at)
-    const { bytes, hash } = signEntry(identity, { seq: state.next, prev: state.hash, at, topic: input.topic, body })
-    return this.appendSigned({ seq: state.next, prev: state.hash, at, topic: input.topic, body, bytes, hash })
+    return this.appendBatch([input])[0] as Entry
+  }
+
+  /** Signs and appends entries as one update (all or none); an invalid one throws naming its index, and nothing is appended. */
+  appendBatch(inputs: readonly EntryInput[]): Entry[] {
+    const state = this.identity === undefined ? undefined : this.#stateFor(this.identity.id)
+    let head = { seq: state?.next ?? 0, prev: state?.hash ?? ZERO_HASH, at: state?.at ?? 0 }
+    const signed = inputs.map((input, i) =>
+      inBatch(inputs.length, i, () => {
+        const { identity, body, at: requested } = this.prepare(input)
+        // A node's clock never runs backwards in its own log: readers merge by `at`.
+        const at = Math.max(requested, head.at)
+        const { bytes, hash } = signEntry(identity, { seq: head.seq, prev: head.prev, at, topic: input.topic, body })
+        const entry: SignedEntry = { seq: head.seq, prev: head.prev, at, topic: input.topic, body, bytes, hash }
+        head = { seq: head.seq + 1, prev: hash, at }
+        return entry
+      }),
+    )
+    return this.appendSignedBatch(signed)
   }
 
   /** Validates an append's input; what `append` does before signing. */
@@ -134,31 +96,49 @@ export class LogDoc {
    * Appends an entry this node signed elsewhere (a signing thread). It must
    * extend this node's chain exactly: next seq, prev = head hash.
    */
-  appendSigned(signed: { seq: number; prev: Uint8Array; at: number; topic: string; body: EntryBody; bytes: Uint8Array; hash: Uint8Array }): Entry {
+  appendSigned(signed: SignedEntry): Entry {
+    return this.appendSignedBatch([signed])[0] as Entry
+  }
+
+  /**
+   * Appends entries signed elsewhere, in order, as one Yjs transaction: one
+   * update, so a store commits all of them or none.
+   */
+  appendSignedBatch(batch: readonly SignedEntry[]): Entry[] {
     const identity = this.identity
     if (identity === undefined) throw new YlogError('BAD_ARGUMENT', 'this log has no identity, so it cannot append; construct it with { identity }')
     const state = this.#stateFor(identity.id)
-    const { seq, prev, at, bytes, hash, body } = signed
-    if (seq !== state.next || !bytesEqual(prev, state.hash)) {
-      throw new YlogError('STORE_FAILED', `signed entry seq ${seq} does not extend this node's head (next seq ${state.next}); the signer and the log disagree`)
+    let expected = { seq: state.next, hash: state.hash }
+    for (const { seq, prev, hash } of batch) {
+      if (seq !== expected.seq || !bytesEqual(prev, expected.hash)) {
+        throw new YlogError('STORE_FAILED', `signed entry seq ${seq} does not extend this node's head (next seq ${expected.seq}); the signer and the log disagree`)
+      }
+      expected = { seq: seq + 1, hash }
     }
+    if (batch.length === 0) return []
     this.doc.transact(() => {
-      if (seq === 0) {
-        state.segments = new Y.Array()
-        this.#root.set(identity.id, state.segments)
+      for (const { seq, bytes } of batch) {
+        if (seq === 0) {
+          state.segments = new Y.Array()
+          this.#root.set(identity.id, state.segments)
+        }
+        if (seq % SEGMENT_SIZE === 0) {
+          state.segment = new Y.Array()
+          this.#segmentsOf(state).push([state.segment])
+        }
+        ;(state.segment ?? this.#currentSegment(state)).push([bytes])
       }
-      if (seq % SEGMENT_SIZE === 0) {
-        state.segment = new Y.Array()
-        this.#segmentsOf(state).push([state.segment])
-      }
-      ;(state.segment ?? this.#currentSegment(state)).push([bytes])
     }, ORIGIN_LOCAL)
-    state.next = seq + 1
-    state.hash = hash
-    state.at = at
-    const entry = { node: identity.id, seq, prev: toHex(prev), at, topic: signed.topic, ...body, sig: toHex(bytes.subarray(bytes.byteLength - 64)), hash: toHex(hash) } as Entry
-    this.#emit({ node: identity.id, fromSeq: seq, count: 1, origin: ORIGIN_LOCAL, entry })
-    return entry
+    // Listeners hear of the entries after the update event, as for remote updates: DurableLog pairs them with its record.
+    return batch.map((signed) => {
+      const { seq, prev, at, bytes, hash, body } = signed
+      state.next = seq + 1
+      state.hash = hash
+      state.at = at
+      const entry = { node: identity.id, seq, prev: toHex(prev), at, topic: signed.topic, ...body, sig: toHex(bytes.subarray(bytes.byteLength - 64)), hash: toHex(hash) } as Entry
+      this.#emit({ node: identity.id, fromSeq: seq, count: 1, origin: ORIGIN_LOCAL, entry })
+      return entry
+    })
   }
 
   /**
@@ -173,10 +153,9 @@ export class LogDoc {
       return { status: 'refused', reason: verdict.reason, detail: verdict.detail }
     }
     if (verdict.status === 'hold') {
-      const maxSeq = new Map<NodeId, number>()
-      for (const w of verdict.waiting) if (w.node !== undefined && w.maxSeq !== undefined) maxSeq.set(w.node, w.maxSeq)
-      this.#hold(update, maxSeq, verdict.waiting)
-      return { status: 'held', waiting: this.#held.length }
+      for (const w of verdict.waiting) if (w.node !== undefined && w.maxSeq !== undefined) this.noteKnown(w.node, w.maxSeq)
+      this.#held.add(update, verdict.waiting)
+      return { status: 'held', waiting: this.#held.count }
     }
     const added = this.#commit(update, verdict.runs)
     return { status: 'accepted', added, released: this.#releaseHeld() }
@@ -212,29 +191,8 @@ export class LogDoc {
    * to the (trusted) entry before them: what a replay does for the tail after
    * a checksummed snapshot.
    */
-  verifyChains(from?: ReadonlyMap<NodeId, number>): { ok: true; entries: number } | { ok: false; node: NodeId; seq: number; detail: string } {
-    const CHUNK = 65536
-    let entries = 0
-    for (const state of this.#nodes.values()) {
-      const first = Math.min(from?.get(state.node) ?? 0, state.next)
-      const before = first > 0 ? this.getBytes(state.node, first - 1) : undefined
-      if (first > 0 && before === undefined) return { ok: false, node: state.node, seq: first - 1, detail: 'entry missing from its place in the layout' }
-      let start = { seq: first, prev: before === undefined ? ZERO_HASH : sha256(before), at: before === undefined ? 0 : (peekEntry(before)?.at ?? 0) }
-      for (let chunk = first; chunk < state.next; chunk += CHUNK) {
-        const run: Uint8Array[] = []
-        for (let seq = chunk; seq < Math.min(state.next, chunk + CHUNK); seq++) {
-          const bytes = this.getBytes(state.node, seq)
-          if (bytes === undefined) return { ok: false, node: state.node, seq, detail: 'entry missing from its place in the layout' }
-          run.push(bytes)
-        }
-        const verdict = verifyRun(state.publicKey, run, start)
-        if (!verdict.ok) return { ok: false, node: state.node, seq: verdict.seq, detail: verdict.detail }
-        const last = run[run.length - 1] as Uint8Array
-        start = { seq: chunk + run.length, prev: verdict.hashes[verdict.hashes.length - 1] as Uint8Array, at: peekEntry(last)?.at ?? 0 }
-        entries += run.length
-      }
-    }
-    return { ok: true, entries }
+  verifyChains(from?: ReadonlyMap<NodeId, number>): ChainsVerdict {
+    return verifyChains(this.#nodes.values(), (node, seq) => this.getBytes(node, seq), from)
   }
 
   /** Records that `node` has entries up to `seq` elsewhere (e.g. a peer's head). */
@@ -350,36 +308,20 @@ export class LogDoc {
     return added
   }
 
-  #hold(update: Uint8Array, maxSeq: Map<NodeId, number>, waiting: Array<{ client: number; resumeAt: number }>): void {
-    for (const [node, seq] of maxSeq) this.noteKnown(node, seq)
-    this.#held.push({ update, maxSeq, waiting })
-    this.#heldBytes += update.byteLength
-    // Dropping the oldest is safe: a peer resends missing structs on the next sync.
-    while (this.#heldBytes > this.#maxHeldBytes && this.#held.length > 1) {
-      this.#heldBytes -= (this.#held.shift() as { update: Uint8Array }).update.byteLength
-    }
-  }
-
   #releaseHeld(): number {
-    let released = 0
-    for (let progress = true; progress; ) {
-      progress = false
-      for (let i = 0; i < this.#held.length; i++) {
-        const { update, waiting } = this.#held[i] as HeldUpdate
-        // Re-check (and decode) only updates whose missing structs have arrived.
-        if (waiting.some((w) => Y.getState(this.doc.store, w.client) < w.resumeAt)) continue
+    return this.#held.release(
+      (client) => Y.getState(this.doc.store, client),
+      (update) => {
         const verdict = checkUpdate(this.#view, update)
-        if (verdict.status === 'hold') continue
-        this.#held.splice(i--, 1)
-        this.#heldBytes -= update.byteLength
+        if (verdict.status === 'hold') return 'hold'
         if (verdict.status === 'accept') {
           this.#commit(update, verdict.runs)
-          released++
-          progress = true
-        } else if (verdict.fork !== undefined) this.#recordFork(verdict.fork)
-      }
-    }
-    return released
+          return 'applied'
+        }
+        if (verdict.fork !== undefined) this.#recordFork(verdict.fork)
+        return 'dropped'
+      },
+    )
   }
 
   #recordFork(fork: ForkEvidence): void {
@@ -433,5 +375,15 @@ export class LogDoc {
 
   #emit(added: EntriesAdded): void {
     for (const listener of this.#entryListeners) listener(added)
+  }
+}
+
+/** Runs one batch element's step; a YlogError from it names the element (for batches of more than one). */
+export function inBatch<T>(size: number, index: number, step: () => T): T {
+  try {
+    return step()
+  } catch (err) {
+    if (size > 1 && err instanceof YlogError) throw new YlogError(err.code, `batch entry ${index}: ${err.message}`, { cause: err })
+    throw err
   }
 }

@@ -15,9 +15,11 @@ export interface SignRequest {
   body: EntryBody
   at: number
 }
-export type Signed =
-  | { ok: true; seq: number; at: number; prev: Uint8Array; bytes: Uint8Array; hash: Uint8Array }
-  | { ok: false; code: string; message: string }
+/** One entry to sign, or a group signed all together or not at all (a batch append). */
+export type SignJob = SignRequest | { group: SignRequest[] }
+export type SignedOk = { ok: true; seq: number; at: number; prev: Uint8Array; bytes: Uint8Array; hash: Uint8Array }
+export type Signed = SignedOk | { ok: false; code: string; message: string }
+export type JobResult = Signed | { ok: true; group: SignedOk[] }
 
 const port = parentPort
 if (port === null) throw new Error('sign-worker.ts must run in a worker thread')
@@ -27,19 +29,41 @@ let next = start.next
 let prev = start.prev
 let lastAt = start.at
 
-port.on('message', (batch: SignRequest[]) => {
-  const out: Signed[] = []
-  for (const request of batch) {
-    const at = Math.max(request.at, lastAt)
+function sign(request: SignRequest): SignedOk {
+  const at = Math.max(request.at, lastAt)
+  const { bytes, hash } = signEntry(identity, { seq: next, prev, at, topic: request.topic, body: request.body })
+  const signed: SignedOk = { ok: true, seq: next, at, prev, bytes, hash }
+  next += 1
+  prev = hash
+  lastAt = at
+  return signed
+}
+
+function failure(err: unknown, where = ''): Signed {
+  // Too large, typically: refuse it, keep the chain where it was.
+  return { ok: false, code: (err as { code?: string }).code ?? 'BAD_DATA', message: where + (err as Error).message }
+}
+
+port.on('message', (jobs: SignJob[]) => {
+  const out: JobResult[] = []
+  for (const job of jobs) {
+    if (!('group' in job)) {
+      try {
+        out.push(sign(job))
+      } catch (err) {
+        out.push(failure(err))
+      }
+      continue
+    }
+    const before = { next, prev, lastAt }
+    const group: SignedOk[] = []
     try {
-      const { bytes, hash } = signEntry(identity, { seq: next, prev, at, topic: request.topic, body: request.body })
-      out.push({ ok: true, seq: next, at, prev, bytes, hash })
-      next += 1
-      prev = hash
-      lastAt = at
+      for (const request of job.group) group.push(sign(request))
+      out.push({ ok: true, group })
     } catch (err) {
-      // Too large, typically: refuse this one, keep the chain where it was.
-      out.push({ ok: false, code: (err as { code?: string }).code ?? 'BAD_DATA', message: (err as Error).message })
+      // All or nothing: the chain goes back to where the group began.
+      ;({ next, prev, lastAt } = before)
+      out.push(failure(err, job.group.length > 1 ? `batch entry ${group.length}: ` : ''))
     }
   }
   port.postMessage(out)

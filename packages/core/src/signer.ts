@@ -2,12 +2,11 @@ import { Worker } from 'node:worker_threads'
 import type { EntryBody } from './entry.js'
 import { YlogError, type YlogErrorCode } from './errors.js'
 import type { NodeIdentity } from './identity.js'
-import type { SignRequest, Signed } from './sign-worker.js'
+import type { JobResult, SignJob, SignRequest, SignedOk } from './sign-worker.js'
 
-type Accepted = Extract<Signed, { ok: true }>
 interface Waiting {
-  request: SignRequest
-  resolve: (signed: Accepted) => void
+  request: SignJob
+  resolve: (signed: SignedOk | SignedOk[]) => void
   reject: (err: Error) => void
 }
 
@@ -31,12 +30,12 @@ export class WorkerSigner {
         new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./sign-worker.ts', import.meta.url).href)}) })`, { eval: true, workerData })
       : new Worker(new URL('./sign-worker.js', import.meta.url), { workerData })
     this.#worker.unref()
-    this.#worker.on('message', (results: Signed[]) => {
+    this.#worker.on('message', (results: JobResult[]) => {
       const batch = this.#inFlight.shift() ?? []
       results.forEach((result, i) => {
         const waiting = batch[i] as Waiting
-        if (result.ok) waiting.resolve(result)
-        else waiting.reject(new YlogError(result.code as YlogErrorCode, result.message))
+        if (!result.ok) waiting.reject(new YlogError(result.code as YlogErrorCode, result.message))
+        else waiting.resolve('group' in result ? result.group : result)
       })
       this.#pump()
     })
@@ -50,10 +49,19 @@ export class WorkerSigner {
     this.#worker.on('exit', (code) => fail(`exited with code ${code}`))
   }
 
-  sign(topic: string, body: EntryBody, at: number): Promise<Accepted> {
+  sign(topic: string, body: EntryBody, at: number): Promise<SignedOk> {
+    return this.#submit({ topic, body, at }) as Promise<SignedOk>
+  }
+
+  /** Signs consecutive entries, all or none: on a failure the chain is left where it was. */
+  signGroup(requests: SignRequest[]): Promise<SignedOk[]> {
+    return this.#submit({ group: requests }) as Promise<SignedOk[]>
+  }
+
+  #submit(request: SignJob): Promise<SignedOk | SignedOk[]> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead)
     return new Promise((resolve, reject) => {
-      this.#queue.push({ request: { topic, body, at }, resolve, reject })
+      this.#queue.push({ request, resolve, reject })
       this.#pump()
     })
   }
