@@ -1,6 +1,7 @@
 import * as Y from 'yjs'
 import type { Entry, EntryBody, EntryInput } from './entry.js'
 import { YlogError } from './errors.js'
+import type { NodeId } from './identity.js'
 import { encodeDiffChunks } from './diff-chunks.js'
 import { WorkerSigner } from './signer.js'
 import { inBatch, LogDoc, type ApplyResult, type LogDocOptions, type SignedEntry } from './log-doc.js'
@@ -89,6 +90,8 @@ export class DurableLog {
   #tailBytes = 0
   #lastId = 0
   #signer: WorkerSigner | undefined
+  // Entries per node known to be in the store: what readers may see.
+  readonly #committed = new Map<NodeId, number>()
   readonly #commitListeners = new Set<CommitListener>()
 
   private constructor(log: LogDoc, options: DurableLogOptions) {
@@ -121,6 +124,7 @@ export class DurableLog {
     durable.#snapshotBytes = state.snapshot?.byteLength ?? 0
     durable.#tailUpdates = state.tail.length
     durable.#tailBytes = state.tail.reduce((n, u) => n + u.byteLength, 0)
+    for (const [node, head] of log.heads()) durable.#committed.set(node, head.length)
     durable.#record()
     if (options.signing === 'thread' && options.identity !== undefined) {
       const head = log.heads().get(options.identity.id)
@@ -187,6 +191,15 @@ export class DurableLog {
     const result = this.log.applyRemote(update)
     if (result.status === 'accepted' && this.#pending.length > 0) await this.#afterCommit()
     return result
+  }
+
+  /**
+   * How many of a node's entries are committed here: seqs below it are in
+   * the store and may be shown to readers; the document may briefly hold
+   * more (appends and updates waiting for their commit).
+   */
+  committedLength(node: NodeId): number {
+    return this.#committed.get(node) ?? 0
   }
 
   /** Updates applied to the document but not yet committed. */
@@ -333,10 +346,11 @@ export class DurableLog {
         this.#tailUpdates += batch.length
         this.#tailBytes += batch.reduce((n, r) => n + r.update.byteLength, 0)
       }
-      const info = { records: batch.length, entries: batch.reduce((n, r) => n + r.entries.length, 0), seconds: (performance.now() - started) / 1000 }
+      const entries = batch.flatMap((r) => r.entries)
+      for (const row of entries) if (row.seq >= (this.#committed.get(row.node) ?? 0)) this.#committed.set(row.node, row.seq + 1)
+      const info = { records: batch.length, entries: entries.length, seconds: (performance.now() - started) / 1000 }
       if (this.#commitListeners.size > 0) {
         const updates = batch.map((r) => r.update)
-        const entries = batch.flatMap((r) => r.entries)
         for (const listener of this.#commitListeners) listener(info, updates, entries)
       }
       for (const w of waiters) w.resolve()

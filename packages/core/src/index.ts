@@ -45,3 +45,4 @@ export type { UpdateStore, UpdateRecord, StoredState, IndexRow, IndexQuery, Stor
 export { MemoryUpdateStore } from './memory-update-store.js'
 export { DurableLog, type DurableLogOptions, type AppendOptions, type CommitInfo, type CommitListener } from './durable-log.js'
 export { encodeDiffChunks } from './diff-chunks.js'
+export { readPage, type PageQuery, type Page } from './read-page.js'

@@ -55,7 +55,8 @@ export function* readMerged(log: LogDoc, since = 0): Generator<Entry> {
   }
 }
 
-function firstAtOrAfter(log: LogDoc, node: NodeId, since: number): number {
+/** The first seq of `node` with at >= since (its length if none): `at` never decreases along a chain. */
+export function firstAtOrAfter(log: LogDoc, node: NodeId, since: number): number {
   let lo = 0
   let hi = log.length(node)
   while (lo < hi) {

@@ -1,0 +1,74 @@
+import type { Cursor } from './cursor.js'
+import type { DurableLog } from './durable-log.js'
+import { decodeEntry, type Entry, type EntryKind } from './entry.js'
+import { YlogError } from './errors.js'
+import type { NodeId } from './identity.js'
+import { firstAtOrAfter } from './reads.js'
+
+export interface PageQuery {
+  /** Continue after this cursor (default: the start of the log). */
+  after?: Cursor
+  /** Only entries with at >= since (ms). */
+  since?: number
+  topic?: string
+  kind?: EntryKind
+  limit: number
+}
+
+export interface Page {
+  entries: Entry[]
+  /** Where the next page starts; pass it as `after` (with the same filters). */
+  next: Cursor
+}
+
+/**
+ * One page of committed entries in (node, seq) order: what HTTP reads and
+ * polling consumers use. Only committed entries are shown, so nothing a
+ * reader saw can vanish in a crash.
+ *
+ * `since` becomes a per-node starting seq (a binary search: a node's `at`
+ * never decreases), so a time query is a cursor query and `next` needs no
+ * time in it. Topic and kind filters go to the store's index, and `next`
+ * skips past the non-matching entries the page scanned, so a rare topic
+ * does not make every poll rescan the log.
+ */
+export async function readPage(durable: DurableLog, query: PageQuery): Promise<Page> {
+  const { limit } = query
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new YlogError('BAD_ARGUMENT', `limit must be a positive integer, got ${limit}`)
+  const log = durable.log
+  const nodes = log.nodes()
+  // Captured before reading: everything below it is in the document and in the store's index.
+  const committed = new Map(nodes.map((node) => [node, durable.committedLength(node)]))
+  const start = new Map<NodeId, number>(query.after ?? [])
+  if (query.since !== undefined) {
+    for (const node of nodes) start.set(node, Math.max(start.get(node) ?? 0, Math.min(firstAtOrAfter(log, node, query.since), committed.get(node) ?? 0)))
+  }
+  const next = new Map(start)
+  const entries: Entry[] = []
+
+  if (query.topic === undefined && query.kind === undefined) {
+    for (const node of nodes) {
+      const from = start.get(node) ?? 0
+      const to = Math.min(committed.get(node) ?? 0, from + (limit - entries.length))
+      for (let seq = from; seq < to; seq++) entries.push(decodeEntry(log.getBytes(node, seq) as Uint8Array))
+      if (to > from) next.set(node, to)
+      if (entries.length >= limit) break
+    }
+    return { entries, next }
+  }
+
+  const positions = await durable.store.query({ after: start, topic: query.topic, kind: query.kind, limit })
+  for (const { node, seq } of positions) {
+    // The index may already hold rows committed after `committed` was read; the next page shows them.
+    if (seq >= (committed.get(node) ?? 0)) continue
+    entries.push(decodeEntry(log.getBytes(node, seq) as Uint8Array))
+    next.set(node, seq + 1)
+  }
+  // Nodes the scan went past hold nothing more that matches below `committed`.
+  const last = positions.length >= limit ? positions[positions.length - 1]?.node : undefined
+  for (const node of nodes) {
+    if (last !== undefined && node >= last) break
+    next.set(node, Math.max(next.get(node) ?? 0, committed.get(node) ?? 0))
+  }
+  return { entries, next }
+}
