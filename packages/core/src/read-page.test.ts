@@ -16,7 +16,8 @@ async function twoNodes(count: number): Promise<{ durable: DurableLog; other: Du
   })
   for (let i = 0; i < count; i++) {
     const writer = i % 3 === 0 ? other : durable
-    await writer.append({ topic: i % 4 === 0 ? 'rare' : 'common', kind: i % 5 === 0 ? 'transition' : 'event', data: i % 5 === 0 ? { subject: 's', from: 'a', to: 'b', event: `${i}` } : i })
+    const topic = i % 4 === 0 ? 'rare' : 'common'
+    await writer.append(i % 5 === 0 ? { topic, kind: 'transition', data: { subject: 's', from: 'a', to: 'b', event: `${i}` } } : { topic, kind: 'event', data: i })
   }
   await durable.flush()
   return { durable, other }
