@@ -38,6 +38,9 @@ describe('loadConfig', () => {
       members: [],
       openMembership: false,
       readOnlySync: 'loopback',
+      readToken: undefined,
+      ingestCapacity: 10_000,
+      ingestPolicy: 'block',
     })
   })
 
@@ -117,7 +120,7 @@ describe('loadConfig', () => {
 
   it('refuses unknown config keys', () => {
     const file = configFile({ port: 1, prot: 2, write_token: 'x' })
-    expect(fails(['--config', file])).toBe(`config file ${file} has unknown key(s) "prot", "write_token"; allowed: data, host, port, writeToken, durability, compactAfter, peers, cluster, members, openMembership, readOnlySync`)
+    expect(fails(['--config', file])).toBe(`config file ${file} has unknown key(s) "prot", "write_token"; allowed: data, host, port, writeToken, readToken, durability, compactAfter, peers, cluster, members, openMembership, readOnlySync, ingestCapacity, ingestPolicy`)
   })
 
   it('refuses a missing, unparsable or non-object config file, naming it', () => {

@@ -30,7 +30,15 @@ export interface Config {
   /** Any key may write (each only its own entries). Excludes `members`. */
   openMembership: boolean
   readOnlySync: ReadOnlySync
+  /** When set, reads under /api need `Authorization: Bearer <readToken>` (or the write token). */
+  readToken: string | undefined
+  /** Appends waiting for the writer at most; past it, `ingestPolicy` decides. */
+  ingestCapacity: number
+  /** 'block': a full queue makes producers wait. 'drop': the event is refused (503) and a gap entry records the loss. */
+  ingestPolicy: IngestPolicy
 }
+
+export type IngestPolicy = 'block' | 'drop'
 
 export const DEFAULTS = {
   data: './.ylog',
@@ -40,6 +48,8 @@ export const DEFAULTS = {
   compactAfter: 20_000,
   cluster: 'ylog',
   readOnlySync: 'loopback',
+  ingestCapacity: 10_000,
+  ingestPolicy: 'block',
 } as const
 
 /** A configuration mistake; the message says which setting, from where, and what to use instead. */
@@ -52,18 +62,21 @@ export class ConfigError extends Error {
   }
 }
 
-type Key = 'data' | 'host' | 'port' | 'writeToken' | 'durability' | 'compactAfter' | 'peers' | 'cluster' | 'members' | 'openMembership' | 'readOnlySync'
-const KEYS: readonly Key[] = ['data', 'host', 'port', 'writeToken', 'durability', 'compactAfter', 'peers', 'cluster', 'members', 'openMembership', 'readOnlySync']
+type Key = 'data' | 'host' | 'port' | 'writeToken' | 'readToken' | 'durability' | 'compactAfter' | 'peers' | 'cluster' | 'members' | 'openMembership' | 'readOnlySync' | 'ingestCapacity' | 'ingestPolicy'
+export const KEYS: readonly Key[] = ['data', 'host', 'port', 'writeToken', 'readToken', 'durability', 'compactAfter', 'peers', 'cluster', 'members', 'openMembership', 'readOnlySync', 'ingestCapacity', 'ingestPolicy']
 /** Flags given once per value (--peer a --peer b); their env variables are comma-separated lists and their config keys arrays. */
 const LIST_KEYS: readonly Key[] = ['peers', 'members']
 /** Flags without a value. */
 const BOOLEAN_KEYS: readonly Key[] = ['openMembership']
 
-const FLAGS: Record<Key | 'config', string> = {
+export const FLAGS: Record<Key | 'config', string> = {
   data: 'data',
   host: 'host',
   port: 'port',
   writeToken: 'write-token',
+  readToken: 'read-token',
+  ingestCapacity: 'ingest-capacity',
+  ingestPolicy: 'ingest-policy',
   durability: 'durability',
   compactAfter: 'compact-after',
   peers: 'peer',
@@ -74,11 +87,14 @@ const FLAGS: Record<Key | 'config', string> = {
   config: 'config',
 }
 
-const ENV: Record<Key | 'config', string> = {
+export const ENV: Record<Key | 'config', string> = {
   data: 'YLOG_DATA',
   host: 'YLOG_HOST',
   port: 'YLOG_PORT',
   writeToken: 'YLOG_WRITE_TOKEN',
+  readToken: 'YLOG_READ_TOKEN',
+  ingestCapacity: 'YLOG_INGEST_CAPACITY',
+  ingestPolicy: 'YLOG_INGEST_POLICY',
   durability: 'YLOG_DURABILITY',
   compactAfter: 'YLOG_COMPACT_AFTER',
   peers: 'YLOG_PEERS',
@@ -88,38 +104,6 @@ const ENV: Record<Key | 'config', string> = {
   readOnlySync: 'YLOG_READ_ONLY_SYNC',
   config: 'YLOG_CONFIG',
 }
-
-export const USAGE = `usage: npm start -- [options]
-
-  --data <dir>             data directory (default ${DEFAULTS.data}, relative to the working directory)   env YLOG_DATA
-  --host <addr>            address to listen on (default ${DEFAULTS.host})                                 env YLOG_HOST
-  --port <n>               port, 0 for any free one (default ${DEFAULTS.port})                            env YLOG_PORT
-  --write-token <t>        require "Authorization: Bearer <t>" on writes                          env YLOG_WRITE_TOKEN
-  --durability full|normal fsync every commit, or leave it to the OS (default ${DEFAULTS.durability})        env YLOG_DURABILITY
-  --compact-after <n>      compact after n updates (default ${DEFAULTS.compactAfter})                           env YLOG_COMPACT_AFTER
-  --config <file.json>     JSON file with settings under these keys                           env YLOG_CONFIG
-                           (${KEYS.join(', ')})
-
-cluster:
-  --peer <ws-url>          a peer's sync endpoint to dial, e.g. ws://10.0.0.2:4747/sync; repeatable
-                           env YLOG_PEERS (comma-separated)
-  --cluster <name>         cluster name; the endpoint is /sync/<name> (default ${DEFAULTS.cluster})
-                           env YLOG_CLUSTER
-  --member <node id>       a node (64 lowercase hex digits) allowed to write; repeatable; this node always is
-                           env YLOG_MEMBERS (comma-separated)
-  --open-membership        any node key may write (its own entries only)
-                           env YLOG_OPEN_MEMBERSHIP=1
-                           Without --member or --open-membership only this node's entries are accepted
-                           and no peer can authenticate (none is a member).
-  --read-only-sync loopback|any|none
-                           who may follow the log over /sync without a node key: loopback addresses only,
-                           anyone, or nobody (default ${DEFAULTS.readOnlySync})
-                           env YLOG_READ_ONLY_SYNC
-
-  --help                   print this and exit
-
-Flags override environment variables, which override the config file, which overrides the defaults
-(for --peer and --member the whole list: flags replace the variable, which replaces the file's array).`
 
 /** Where a value came from, for error messages that point at the right place. */
 interface Source {
@@ -161,7 +145,10 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const data = pickText('data', pick('data')) ?? DEFAULTS.data
   const host = pickText('host', pick('host')) ?? DEFAULTS.host
   const port = pickInteger('port', pick('port'), 0, 65535, 'is not a port: use an integer 0-65535') ?? DEFAULTS.port
-  const writeToken = pickToken(pick('writeToken'))
+  const writeToken = pickToken('writeToken', pick('writeToken'))
+  const readToken = pickToken('readToken', pick('readToken'))
+  const ingestCapacity = pickInteger('ingestCapacity', pick('ingestCapacity'), 1, 10_000_000, 'is not a queue capacity: use an integer 1-10000000') ?? DEFAULTS.ingestCapacity
+  const ingestPolicy = pickIngestPolicy(pick('ingestPolicy')) ?? DEFAULTS.ingestPolicy
   const durability = pickDurability(pick('durability')) ?? DEFAULTS.durability
   const compactAfter = pickInteger('compactAfter', pick('compactAfter'), 1, Number.MAX_SAFE_INTEGER, 'is not a count of updates: use a positive integer') ?? DEFAULTS.compactAfter
 
@@ -196,6 +183,9 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     members: [...new Set(members)],
     openMembership: open,
     readOnlySync,
+    readToken,
+    ingestCapacity,
+    ingestPolicy,
   }
 }
 
@@ -310,12 +300,12 @@ function pickInteger(key: Key, picked: { value: unknown; source: Source } | unde
   return n
 }
 
-function pickToken(picked: { value: unknown; source: Source } | undefined): string | undefined {
+function pickToken(key: 'writeToken' | 'readToken', picked: { value: unknown; source: Source } | undefined): string | undefined {
   if (picked === undefined) return undefined
   const { value, source } = picked
   // The token travels in an HTTP header, so it must be visible ASCII without spaces.
   if (typeof value !== 'string' || !/^[\x21-\x7e]+$/.test(value)) {
-    throw new ConfigError(`${source.label('writeToken')} must be a non-empty string of visible ASCII characters without spaces`)
+    throw new ConfigError(`${source.label(key)} must be a non-empty string of visible ASCII characters without spaces`)
   }
   return value
 }
@@ -394,6 +384,15 @@ function pickReadOnlySync(picked: { value: unknown; source: Source } | undefined
     throw new ConfigError(
       `${source.label('readOnlySync')} ${JSON.stringify(value)} is not a read-only sync policy: use "loopback" (unauthenticated readers from this machine only), "any" (from anywhere) or "none"`,
     )
+  }
+  return value
+}
+
+function pickIngestPolicy(picked: { value: unknown; source: Source } | undefined): IngestPolicy | undefined {
+  if (picked === undefined) return undefined
+  const { value, source } = picked
+  if (value !== 'block' && value !== 'drop') {
+    throw new ConfigError(`${source.label('ingestPolicy')} ${JSON.stringify(value)} is not an ingest policy: use "block" (producers wait for room) or "drop" (refuse with 503 and record a gap entry)`)
   }
   return value
 }

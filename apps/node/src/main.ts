@@ -1,6 +1,7 @@
 import { YlogError } from '@ylog/core'
 import { pino } from 'pino'
-import { ConfigError, loadConfig, USAGE } from './config.js'
+import { ConfigError, loadConfig } from './config.js'
+import { USAGE } from './usage.js'
 import { startNode, StartupError, type NodeHandle } from './node.js'
 
 // Exit codes: 0 clean stop, 1 could not start or stop (store, key, address), 2 bad configuration, 130 second signal.

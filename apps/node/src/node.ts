@@ -6,6 +6,7 @@ import { ThreadedSqliteStore } from '@ylog/sqlite'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { joinCluster, type ClusterHandle } from './cluster.js'
 import type { Config, Durability } from './config.js'
+import { GapCounter } from './gap-counter.js'
 import { createMetrics } from './metrics.js'
 import { buildServer } from './server.js'
 
@@ -107,6 +108,8 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
 
     const metrics = createMetrics(durable)
     cleanup.push(() => metrics.close())
+    const gaps = await GapCounter.open(durable)
+    cleanup.push(() => gaps.close())
     // The sync side starts once the port is bound; until then the status route reports none of it.
     let cluster: ClusterHandle | undefined
     const app = buildServer({
@@ -115,6 +118,7 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
       config,
       metrics,
       logger,
+      gaps,
       cluster: {
         name: config.cluster,
         peers: () => cluster?.peers() ?? [],
@@ -156,6 +160,7 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
           await joined.close()
           await app.close()
           metrics.close()
+          gaps.close()
           await durable.close()
         } finally {
           releaseLock()

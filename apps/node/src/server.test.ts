@@ -164,9 +164,9 @@ describe('client mistakes', () => {
     ['negative limit', { method: 'GET', url: '/api/events?limit=-5' }, 400, 'BAD_ARGUMENT', 'limit "-5" is out of range'],
     ['limit not a number', { method: 'GET', url: '/api/events?limit=ten' }, 400, 'BAD_ARGUMENT', 'limit "ten" is not an integer: use an integer 1-1000'],
     ['limit given twice', { method: 'GET', url: '/api/events?limit=1&limit=2' }, 400, 'BAD_REQUEST', 'query.limit must be a string, got an array'],
-    ['unknown query parameter', { method: 'GET', url: '/api/events?cursor=x' }, 400, 'BAD_REQUEST', 'query has an unknown field "cursor"; allowed: after, limit'],
-    ['seq not a number', { method: 'GET', url: `/api/events/${node}/first` }, 400, 'BAD_ARGUMENT', 'seq "first" is not a sequence number'],
-    ['negative seq', { method: 'GET', url: `/api/events/${node}/-1` }, 400, 'BAD_ARGUMENT', 'seq "-1" is not a sequence number'],
+    ['unknown query parameter', { method: 'GET', url: '/api/events?cursor=x' }, 400, 'BAD_REQUEST', 'query has an unknown field "cursor"; allowed: after, since, topic, kind, limit'],
+    ['seq not a number', { method: 'GET', url: `/api/events/${node}/first` }, 400, 'BAD_ARGUMENT', 'seq "first" is not an integer: use a sequence number'],
+    ['negative seq', { method: 'GET', url: `/api/events/${node}/-1` }, 400, 'BAD_ARGUMENT', 'seq "-1" is out of range: use a sequence number'],
     ['non-hex node', { method: 'GET', url: `/api/events/${'zz'.repeat(32)}/0` }, 400, 'BAD_ARGUMENT', 'is not a node id: use 64 lowercase hex digits'],
     ['short node', { method: 'GET', url: '/api/events/abc/0' }, 400, 'BAD_ARGUMENT', 'node "abc" is not a node id'],
     ['malformed URL escape', { method: 'GET', url: '/api/events/%zz/1' }, 400, 'BAD_URL', 'is not a valid url component'],
@@ -225,7 +225,7 @@ describe('status endpoints', () => {
     await post(app, event(0))
     await post(app, event(1))
     const res = await app.inject({ url: '/api/heads' })
-    expect(res.json()).toEqual({ heads: [{ node: identity.id, length: 2, hash: expect.any(String), at: expect.any(Number), forked: false }], holes: {} })
+    expect(res.json()).toEqual({ heads: [{ node: identity.id, length: 2, hash: expect.any(String), at: expect.any(Number), forked: false, gaps: 0 }], holes: {} })
   })
 
   it('reports nodes, membership, peers and connections on /api/nodes', async () => {
@@ -238,8 +238,8 @@ describe('status endpoints', () => {
     const res = await app.inject({ url: '/api/nodes' })
     expect(res.statusCode).toBe(200)
     const nodes = [
-      { node: identity.id, length: 2, hash: expect.stringMatching(/^[0-9a-f]{64}$/), at: expect.any(Number), forked: false, holes: [] },
-      { node: other, length: 0, hash: '0'.repeat(64), at: null, forked: false, holes: [{ from: 0, to: 2 }] },
+      { node: identity.id, length: 2, hash: expect.stringMatching(/^[0-9a-f]{64}$/), at: expect.any(Number), forked: false, holes: [], gaps: 0 },
+      { node: other, length: 0, hash: '0'.repeat(64), at: null, forked: false, holes: [{ from: 0, to: 2 }], gaps: 0 },
     ].sort((a, b) => (a.node < b.node ? -1 : 1))
     expect(res.json()).toEqual({ self: identity.id, cluster: 'ylog', membership: { mode: 'open' }, nodes, peers: [], connections: [] })
   })

@@ -1,0 +1,76 @@
+import { decodeCursor, encodeCursor, START, type Cursor, type DurableLog, type NodeId } from '@ylog/core'
+import { httpError } from './http-errors.js'
+
+const NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/
+
+export interface ConsumerView {
+  name: string
+  /** Where the consumer resumes: pass it as `after` to GET /api/events or the stream. */
+  cursor: string
+  /** ms since the epoch of the last ack, or null for a consumer never acked. */
+  ackedAt: number | null
+  /** Committed entries after the cursor. */
+  behind: number
+}
+
+/**
+ * Named consumers' positions, kept in the store so they survive restarts.
+ * An ack may only move forward (per node) and never past what this node
+ * holds; acks of one consumer are applied one at a time.
+ */
+export class Consumers {
+  readonly #durable: DurableLog
+  readonly #queues = new Map<string, Promise<unknown>>()
+
+  constructor(durable: DurableLog) {
+    this.#durable = durable
+  }
+
+  static checkName(name: string): string {
+    if (!NAME_PATTERN.test(name)) throw httpError(400, 'BAD_CONSUMER', `consumer name ${JSON.stringify(name.slice(0, 140))} is invalid: use 1-128 characters of A-Z a-z 0-9 . _ -`)
+    return name
+  }
+
+  /** A consumer never acked starts at the beginning of the log. */
+  async get(name: string): Promise<ConsumerView> {
+    const stored = await this.#durable.store.readConsumer(Consumers.checkName(name))
+    const cursor = stored === undefined ? START : decodeCursor(stored.cursor)
+    return this.#view(name, cursor, stored?.ackedAt ?? null)
+  }
+
+  ack(name: string, cursorText: string): Promise<ConsumerView> {
+    Consumers.checkName(name)
+    const cursor = decodeCursor(cursorText)
+    const previous = this.#queues.get(name) ?? Promise.resolve()
+    const run = previous.catch(() => undefined).then(() => this.#ack(name, cursor))
+    this.#queues.set(name, run)
+    void run.finally(() => {
+      if (this.#queues.get(name) === run) this.#queues.delete(name)
+    }).catch(() => undefined)
+    return run
+  }
+
+  async #ack(name: string, cursor: Cursor): Promise<ConsumerView> {
+    for (const [node, next] of cursor) {
+      const held = this.#durable.committedLength(node)
+      if (next > held) throw httpError(400, 'CURSOR_AHEAD', `the cursor is past this node's log: node ${node} has ${held} committed entries here, the cursor says ${next}; ack a "next" cursor this node returned`)
+    }
+    const stored = await this.#durable.store.readConsumer(name)
+    if (stored !== undefined) {
+      const before = decodeCursor(stored.cursor)
+      for (const [node, next] of before) {
+        const now = cursor.get(node) ?? 0
+        if (now < next) throw httpError(409, 'CURSOR_BACKWARDS', `the ack goes backwards: consumer ${name} is at seq ${next} of node ${node}, the new cursor says ${now}; acks only move forward`)
+      }
+    }
+    const ackedAt = Date.now()
+    await this.#durable.store.writeConsumer({ name, cursor: encodeCursor(cursor), ackedAt })
+    return this.#view(name, cursor, ackedAt)
+  }
+
+  #view(name: string, cursor: Cursor, ackedAt: number | null): ConsumerView {
+    let behind = 0
+    for (const node of this.#durable.log.nodes()) behind += Math.max(0, this.#durable.committedLength(node as NodeId) - (cursor.get(node) ?? 0))
+    return { name, cursor: encodeCursor(cursor), ackedAt, behind }
+  }
+}

@@ -1,0 +1,149 @@
+import { decodeCursor, encodeCursor, ENTRY_KINDS, isNodeId, readPage, validateTopic, type DurableLog, type Entry, type EntryInput, type EntryKind, type JsonValue } from '@ylog/core'
+import type { FastifyInstance } from 'fastify'
+import type { Guard } from './access.js'
+import { CLIENT_KINDS, httpError, quote, type ErrorBody } from './http-errors.js'
+import { IdempotencyKeys } from './idempotency.js'
+import type { NodeMetrics } from './metrics.js'
+
+export const MAX_LIMIT = 1000
+export const DEFAULT_LIMIT = 100
+export const MAX_BATCH = 1000
+
+interface PostBody {
+  topic: string
+  kind: 'transition' | 'event'
+  data: JsonValue
+  at?: number
+}
+
+export const postSchema = {
+  type: 'object',
+  required: ['topic', 'kind', 'data'],
+  additionalProperties: false,
+  properties: {
+    // Topic rules live in @ylog/core (validateTopic), which words its errors better than a pattern could.
+    topic: { type: 'string', description: 'what the entry is about, e.g. "pipeline.build"' },
+    kind: { type: 'string', enum: CLIENT_KINDS, description: '"transition" data is {subject, from, to, event}; "event" data is any JSON' },
+    data: { description: 'JSON; an entry encodes to at most 64 KiB' },
+    at: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'ms since the epoch (default now); never before this node\'s previous entry' },
+  },
+} as const
+
+const batchSchema = { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: postSchema } as const
+
+const idempotencyHeader = {
+  type: 'object',
+  properties: { 'idempotency-key': { type: 'string', description: 'retrying with the same key and body returns the first answer and writes nothing' } },
+} as const
+
+// Query and path values stay strings and are parsed by hand: with type
+// coercion on, ajv would also coerce body fields (topic: 5 → "5").
+const listSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    after: { type: 'string', description: 'a cursor ("next" of an earlier page); default: the start' },
+    since: { type: 'string', description: 'only entries with at >= since (ms since the epoch)' },
+    topic: { type: 'string' },
+    kind: { type: 'string', enum: ENTRY_KINDS },
+    limit: { type: 'string', description: `1-${MAX_LIMIT}, default ${DEFAULT_LIMIT}` },
+  },
+} as const
+
+const entryParams = {
+  type: 'object',
+  properties: { node: { type: 'string' }, seq: { type: 'string' } },
+} as const
+
+/** What a write answers per entry. */
+function receipt(entry: Entry): { node: string; seq: number; id: string; hash: string } {
+  return { node: entry.node, seq: entry.seq, id: `${entry.node}:${entry.seq}`, hash: entry.hash }
+}
+
+export interface EventRoutesOptions {
+  durable: DurableLog
+  metrics: NodeMetrics
+  /** Appends one or many entries through the node's ingest path. */
+  write: (inputs: EntryInput[], idempotency?: { key: string; requestHash: Uint8Array }) => Promise<Entry[]>
+  requireWrite: Guard
+  requireRead: Guard
+}
+
+export function eventRoutes(app: FastifyInstance, { durable, metrics, write, requireWrite, requireRead }: EventRoutesOptions): void {
+  const keys = new IdempotencyKeys(durable)
+
+  /** Writes with or without an Idempotency-Key; a replay says so in a header. */
+  const idempotentWrite = async (route: string, inputs: EntryInput[], header: string | string[] | undefined, body: unknown): Promise<{ entries: Entry[]; replayed: boolean }> => {
+    const key = IdempotencyKeys.parseKey(header)
+    if (key === undefined) return { entries: await write(inputs), replayed: false }
+    return keys.once(key, IdempotencyKeys.requestHash(route, body), (idempotency) => write(inputs, idempotency))
+  }
+
+  app.post<{ Body: PostBody }>(
+    '/api/events',
+    { schema: { summary: 'Append one entry; answers after it is committed', body: postSchema, headers: idempotencyHeader }, onRequest: requireWrite },
+    async (request, reply) => {
+      const { topic, kind, data, at } = request.body
+      const { entries, replayed } = await idempotentWrite('POST /api/events', [{ topic, kind, data, at } as EntryInput], request.headers['idempotency-key'], request.body)
+      const entry = entries[0] as Entry
+      if (!replayed) metrics.appends.inc()
+      if (replayed) reply.header('idempotent-replayed', 'true')
+      return reply.code(201).header('location', `/api/events/${entry.node}/${entry.seq}`).send(receipt(entry))
+    },
+  )
+
+  app.post<{ Body: PostBody[] }>(
+    '/api/events/batch',
+    { schema: { summary: `Append up to ${MAX_BATCH} entries in one commit, all or none`, body: batchSchema, headers: idempotencyHeader }, onRequest: requireWrite },
+    async (request, reply) => {
+      const inputs = request.body.map(({ topic, kind, data, at }) => ({ topic, kind, data, at }) as EntryInput)
+      const { entries, replayed } = await idempotentWrite('POST /api/events/batch', inputs, request.headers['idempotency-key'], request.body)
+      if (!replayed) metrics.appends.inc(entries.length)
+      if (replayed) reply.header('idempotent-replayed', 'true')
+      return reply.code(201).send({ entries: entries.map(receipt) })
+    },
+  )
+
+  app.get<{ Querystring: Record<'after' | 'since' | 'topic' | 'kind' | 'limit', string | undefined> }>(
+    '/api/events',
+    { schema: { summary: 'Committed entries in (node, seq) order, a page at a time', querystring: listSchema }, onRequest: requireRead },
+    async (request) => {
+      const { after, since, topic, kind, limit } = request.query
+      if (topic !== undefined) validateTopic(topic)
+      const page = await readPage(durable, {
+        after: decodeCursor(after ?? ''),
+        since: since === undefined ? undefined : parseInteger('since', since, 0, Number.MAX_SAFE_INTEGER, 'a time in ms since the epoch'),
+        topic,
+        kind: kind as EntryKind | undefined,
+        limit: limit === undefined ? DEFAULT_LIMIT : parseInteger('limit', limit, 1, MAX_LIMIT, `an integer 1-${MAX_LIMIT} (default ${DEFAULT_LIMIT})`),
+      })
+      return { entries: page.entries, next: encodeCursor(page.next) }
+    },
+  )
+
+  app.get<{ Params: { node: string; seq: string } }>(
+    '/api/events/:node/:seq',
+    { schema: { summary: 'One entry by node and seq', params: entryParams }, onRequest: requireRead },
+    async (request, reply) => {
+      const { node, seq: seqText } = request.params
+      if (!isNodeId(node)) throw httpError(400, 'BAD_ARGUMENT', `node ${quote(node)} is not a node id: use 64 lowercase hex digits`)
+      const seq = parseInteger('seq', seqText, 0, Number.MAX_SAFE_INTEGER, 'a sequence number: an integer 0 or more')
+      const entry = seq < durable.committedLength(node) ? durable.log.get(node, seq) : undefined
+      if (entry === undefined) {
+        const length = durable.committedLength(node)
+        const held = length === 0 ? 'no entries from that node are held here' : `that node's entries held here are seq 0-${length - 1}`
+        return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no entry ${node}:${seq}; ${held}` } } satisfies ErrorBody)
+      }
+      return entry
+    },
+  )
+}
+
+export function parseInteger(name: string, text: string, min: number, max: number, what: string): number {
+  const n = /^-?[0-9]{1,20}$/.test(text) ? Number(text) : Number.NaN
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const problem = Number.isNaN(n) ? 'is not an integer' : 'is out of range'
+    throw httpError(400, 'BAD_ARGUMENT', `${name} ${quote(text)} ${problem}: use ${what}`)
+  }
+  return n
+}
