@@ -11,23 +11,30 @@ import * as Y from 'yjs'
  * anywhere: each chunk is a normal v1 update holding one client's run of
  * structs and an empty delete set, written the way Yjs writes its own.
  * Nothing to send is one empty update.
+ *
+ * With `upTo`, only structs below upTo.get(client) are sent (none of a
+ * client it does not name): how a durable log leaves out what it has not
+ * committed yet.
  */
-export function encodeDiffChunks(doc: Y.Doc, stateVector: Uint8Array | undefined, maxBytes: number): Uint8Array[] {
+export function encodeDiffChunks(doc: Y.Doc, stateVector: Uint8Array | undefined, maxBytes: number, upTo?: ReadonlyMap<number, number>): Uint8Array[] {
   const theirs = stateVector === undefined ? new Map<number, number>() : Y.decodeStateVector(stateVector)
   const chunks: Uint8Array[] = []
   const clients = [...doc.store.clients.entries()].sort(([a], [b]) => b - a)
   for (const [client, structs] of clients) {
     const from = theirs.get(client) ?? 0
     const last = structs[structs.length - 1]
-    if (last === undefined || last.id.clock + last.length <= from) continue
+    const bound = upTo === undefined ? Number.POSITIVE_INFINITY : (upTo.get(client) ?? 0)
+    if (last === undefined || last.id.clock + last.length <= from || bound <= from) continue
     let start = Y.findIndexSS(structs, Math.max(from, (structs[0] as Y.Item | Y.GC).id.clock))
-    while (start < structs.length) {
+    // Every struct has length 1, so the first one at or past the bound ends the run.
+    const stop = bound > last.id.clock ? structs.length : Y.findIndexSS(structs, bound)
+    while (start < stop) {
       let end = start
       let size = 0
       do {
         size += sizeOf(structs[end] as Y.Item | Y.GC)
         end++
-      } while (end < structs.length && size < maxBytes)
+      } while (end < stop && size < maxBytes)
       chunks.push(writeRun(client, structs, start, end, Math.max(from, (structs[start] as Y.Item | Y.GC).id.clock)))
       start = end
     }

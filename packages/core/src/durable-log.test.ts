@@ -1,7 +1,9 @@
+import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
 import { DurableLog } from './durable-log.js'
 import { NodeIdentity } from './identity.js'
 import { MemoryUpdateStore } from './memory-update-store.js'
+import { LogDoc } from './log-doc.js'
 import type { UpdateRecord } from './update-store.js'
 
 describe('DurableLog', () => {
@@ -100,5 +102,25 @@ describe('DurableLog', () => {
     expect(await again.findIdempotency('k1')).toMatchObject({ key: 'k1', node: identity.id, seq: one.seq, count: 1 })
     expect(await again.findIdempotency('k2')).toMatchObject({ key: 'k2', node: identity.id, seq: many[0]?.seq, count: 3 })
     expect(await again.findIdempotency('k3')).toBeUndefined()
+  })
+})
+
+describe('DurableLog.committedDiffChunks', () => {
+  it('leaves out entries not yet committed, without waiting for a quiet moment', async () => {
+    const identity = NodeIdentity.generate()
+    const durable = await DurableLog.open({ identity, store: new MemoryUpdateStore() })
+    for (let i = 0; i < 600; i++) await durable.append({ topic: 't', kind: 'event', data: i })
+    // 600 committed (crossing a segment), then two pending: the diff holds exactly the 600.
+    const pending = [durable.append({ topic: 't', kind: 'event', data: 'a' }), durable.append({ topic: 't', kind: 'event', data: 'b' })]
+    expect(durable.log.length(identity.id)).toBe(602)
+    const replica = new LogDoc()
+    for (const chunk of durable.committedDiffChunks(undefined, 4096)) expect(replica.applyRemote(chunk).status).toBe('accepted')
+    expect(replica.length(identity.id)).toBe(600)
+    await Promise.all(pending)
+    const more = durable.committedDiffChunks(Y.encodeStateVector(replica.doc), 4096)
+    for (const chunk of more) replica.applyRemote(chunk)
+    expect(replica.length(identity.id)).toBe(602)
+    expect(replica.verifyChains()).toEqual({ ok: true, entries: 602 })
+    await durable.close()
   })
 })

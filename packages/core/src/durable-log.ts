@@ -1,7 +1,8 @@
 import * as Y from 'yjs'
 import type { Entry, EntryBody, EntryInput } from './entry.js'
 import { YlogError } from './errors.js'
-import type { NodeId } from './identity.js'
+import { clientIdOf, type NodeId } from './identity.js'
+import { entryClock } from './layout.js'
 import { encodeDiffChunks } from './diff-chunks.js'
 import { WorkerSigner } from './signer.js'
 import { inBatch, LogDoc, type ApplyResult, type LogDocOptions, type SignedEntry } from './log-doc.js'
@@ -209,17 +210,16 @@ export class DurableLog {
 
   /**
    * The part of the document a peer with state vector `sv` lacks, holding
-   * only committed updates: the answer to a sync step 1. Encoded in the same
-   * synchronous step that finds nothing pending, so no uncommitted struct
-   * can slip in.
+   * only committed updates (the answer to a sync step 1), cut into updates
+   * of at most about `maxBytes` each, to send in order. Each node's
+   * committed entries end at a clock the layout fixes, so what is still
+   * pending is left out by clock, without waiting for a quiet moment (which
+   * under steady writes may never come).
    */
-  committedDiff(stateVector?: Uint8Array): Promise<Uint8Array> {
-    return this.#whenSettled(() => Y.encodeStateAsUpdate(this.log.doc, stateVector))
-  }
-
-  /** `committedDiff`, cut into updates of at most about `maxBytes` each, to send in order. */
-  committedDiffChunks(stateVector: Uint8Array | undefined, maxBytes: number): Promise<Uint8Array[]> {
-    return this.#whenSettled(() => encodeDiffChunks(this.log.doc, stateVector, maxBytes))
+  committedDiffChunks(stateVector: Uint8Array | undefined, maxBytes: number): Uint8Array[] {
+    const upTo = new Map<number, number>()
+    for (const [node, length] of this.#committed) upTo.set(clientIdOf(node), length === 0 ? 0 : entryClock(length - 1) + 1)
+    return encodeDiffChunks(this.log.doc, stateVector, maxBytes, upTo)
   }
 
   // Runs `encode` in the same synchronous step that finds nothing pending.
