@@ -20,7 +20,7 @@ export function classify(err: FastifyError): { status: number; code: string; mes
   if (err instanceof YlogError) {
     if (err.code.startsWith('BAD_')) return { status: 400, code: err.code, message: err.message }
     if (err.code === 'ENTRY_TOO_LARGE') return { status: 413, code: err.code, message: err.message }
-    if (err.code === 'STORE_FAILED' || err.code === 'CLOSED') return { status: 503, code: err.code, message: err.message }
+    if (err.code === 'STORE_FAILED' || err.code === 'CLOSED' || err.code === 'INGEST_FULL') return { status: 503, code: err.code, message: err.message }
     return { status: 500, code: err.code, message: err.message }
   }
   if (err.validation !== undefined) return { status: 400, code: 'BAD_REQUEST', message: err.message }

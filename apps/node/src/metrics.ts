@@ -12,6 +12,12 @@ export interface NodeMetrics {
   readonly replaySeconds: Gauge
   /** Sync connections closed for misbehaving (guard refusals, read-only writes, failed authentication …), by reason. */
   readonly refusedUpdates: Counter<'reason'>
+  /** Gap entries this node wrote for events its ingest queue dropped. */
+  readonly gaps: Counter
+  /** Events the ingest queue dropped (each one named by a gap entry). */
+  readonly ingestDropped: Counter
+  /** Open Server-Sent Events streams. */
+  readonly streams: Gauge
   /** Tells the ylog_sync_connections gauge how to count (server connections plus open peers); 0 until called. */
   countSyncConnections(count: () => number): void
   /** Stops listening to the log; the registry keeps its last values. */
@@ -67,6 +73,9 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
     labelNames: ['reason'] as const,
     registers: [registry],
   })
+  const gaps = new Counter({ name: 'ylog_gaps_total', help: 'Gap entries this node appended to record events its ingest queue dropped', registers: [registry] })
+  const ingestDropped = new Counter({ name: 'ylog_ingest_dropped_total', help: 'Events the ingest queue dropped when full (policy drop); each is named by a gap entry', registers: [registry] })
+  const streams = new Gauge({ name: 'ylog_event_streams', help: 'Open Server-Sent Events streams (GET /api/events/stream)', registers: [registry] })
   let syncConnections: () => number = () => 0
   new Gauge({
     name: 'ylog_sync_connections',
@@ -91,6 +100,9 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
     commitSeconds,
     replaySeconds,
     refusedUpdates,
+    gaps,
+    ingestDropped,
+    streams,
     countSyncConnections: (count) => {
       syncConnections = count
     },

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { DurableLog, memberList, NodeIdentity, openMembership, type NodeId, type UpdateStore } from '@ylog/core'
+import { DurableLog, IngestQueue, memberList, NodeIdentity, openMembership, YlogError, type Entry, type EntryInput, type NodeId, type UpdateStore } from '@ylog/core'
 import { ThreadedSqliteStore } from '@ylog/sqlite'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { joinCluster, type ClusterHandle } from './cluster.js'
@@ -110,6 +110,17 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
     cleanup.push(() => metrics.close())
     const gaps = await GapCounter.open(durable)
     cleanup.push(() => gaps.close())
+    const ingest = new IngestQueue(durable, {
+      capacity: config.ingestCapacity,
+      policy: config.ingestPolicy,
+      stream: 'http',
+      onGap: (gap) => {
+        metrics.ingestDropped.inc(gap.count)
+        if (gap.entry !== undefined) metrics.gaps.inc()
+        // The loss is in the log (and on every peer) as a gap entry; the warning is for whoever watches this node.
+        logger.warn({ stream: gap.stream, from: gap.from, to: gap.to, count: gap.count, topics: gap.topics, gapEntry: gap.entry === undefined ? null : `${gap.entry.node}:${gap.entry.seq}`, err: gap.error?.message }, 'ingest queue full: events dropped and recorded as a gap entry')
+      },
+    })
     // The sync side starts once the port is bound; until then the status route reports none of it.
     let cluster: ClusterHandle | undefined
     const app = buildServer({
@@ -119,6 +130,7 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
       metrics,
       logger,
       gaps,
+      write: (inputs, idempotency) => writeThrough(durable, ingest, inputs, idempotency),
       cluster: {
         name: config.cluster,
         peers: () => cluster?.peers() ?? [],
@@ -159,6 +171,7 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
           // Peers first, then the sync endpoint (both before fastify, whose close waits for open sockets), then the log.
           await joined.close()
           await app.close()
+          await ingest.close()
           metrics.close()
           gaps.close()
           await durable.close()
@@ -173,6 +186,21 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
     await unwind()
     throw err
   }
+}
+
+/**
+ * Single appends go through the bounded ingest queue (its policy decides
+ * what a full queue does). Batches and idempotent requests go straight to
+ * the log: each must commit as one unit with its key, which a queue that
+ * may split or drop events cannot promise.
+ */
+async function writeThrough(durable: DurableLog, ingest: IngestQueue, inputs: EntryInput[], idempotency?: { key: string; requestHash: Uint8Array }): Promise<Entry[]> {
+  if (inputs.length !== 1 || idempotency !== undefined) return durable.appendBatch(inputs, { idempotency })
+  const result = await ingest.push(inputs[0] as EntryInput)
+  if (result.status === 'dropped') {
+    throw new YlogError('INGEST_FULL', `the ingest queue is full, so this event (ingest number ${result.ingest} of stream ${ingest.stream}) was dropped and recorded in a gap entry; retry later, or start the node with --ingest-policy block`)
+  }
+  return [result.entry]
 }
 
 function listenError(err: NodeJS.ErrnoException, config: Config): Error {

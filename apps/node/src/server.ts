@@ -9,6 +9,7 @@ import { BODY_LIMIT, classify, formatSchemaErrors, httpError, type ErrorBody } f
 import type { NodeMetrics } from './metrics.js'
 import { consumerRoutes } from './routes-consumers.js'
 import { eventRoutes } from './routes-events.js'
+import { streamRoutes } from './routes-stream.js'
 import { NO_CLUSTER, statusRoutes, type ClusterView } from './routes-status.js'
 
 export { BODY_LIMIT, type ErrorBody } from './http-errors.js'
@@ -29,7 +30,7 @@ export interface ServerOptions {
   write?: (inputs: EntryInput[], idempotency?: { key: string; requestHash: Uint8Array }) => Promise<Entry[]>
 }
 
-const ROUTES = '/api/events, /api/events/batch, /api/events/:node/:seq, /api/heads, /api/nodes, /api/consumers/:name, /healthz, /readyz, /metrics, /openapi.json'
+const ROUTES = '/api/events, /api/events/batch, /api/events/stream, /api/events/:node/:seq, /api/heads, /api/nodes, /api/consumers/:name, /healthz, /readyz, /metrics, /openapi.json'
 
 /** The node's HTTP API. Listening is up to the caller. */
 export function buildServer({ durable, identity, config, metrics, logger, cluster = NO_CLUSTER, gaps, write }: ServerOptions): FastifyInstance {
@@ -93,6 +94,7 @@ export function buildServer({ durable, identity, config, metrics, logger, cluste
   // Routes go in a plugin registered after swagger, so it sees every one of them.
   void app.register(async (api) => {
     eventRoutes(api, { durable, metrics, write: append, requireWrite, requireRead })
+    streamRoutes(api, { durable, requireRead, onClient: (delta) => metrics.streams.inc(delta) })
     consumerRoutes(api, new Consumers(durable), { requireRead, requireWrite })
     statusRoutes(api, {
       durable,

@@ -47,6 +47,13 @@ export interface DurableLogOptions extends LogDocOptions {
 /** Called after each commit with what it wrote: the updates (for peers) and the entries they added (for readers), in order. */
 export type CommitListener = (info: CommitInfo, updates: readonly Uint8Array[], entries: readonly IndexRow[]) => void
 
+interface SignedItem {
+  signed: SignedEntry[]
+  options: AppendOptions
+  resolve: (entries: Entry[]) => void
+  reject: (err: Error) => void
+}
+
 export interface AppendOptions {
   /**
    * Stored with the entries in the same commit (UpdateStore.findIdempotency
@@ -91,6 +98,8 @@ export class DurableLog {
   #tailBytes = 0
   #lastId = 0
   #signer: WorkerSigner | undefined
+  // Signed entries waiting for this turn's single Yjs transaction (#applyQueued).
+  #signedQueue: SignedItem[] = []
   // Entries per node known to be in the store: what readers may see.
   readonly #committed = new Map<NodeId, number>()
   readonly #commitListeners = new Set<CommitListener>()
@@ -165,17 +174,60 @@ export class DurableLog {
       .then((group) => this.#applySigned(group.map((signed, i) => ({ ...signed, topic: (inputs[i] as EntryInput).topic, body: (prepared[i] as { body: EntryBody }).body })), options))
   }
 
+  /**
+   * Queues entries the signing thread returned and applies everything queued
+   * in this turn as one Yjs transaction: the signer answers up to 256
+   * appends in one message, and one update for all of them costs Yjs and
+   * the store a fraction of 256 updates. A request with an idempotency key
+   * gets an update (and so a record) of its own, to carry its key.
+   */
   #applySigned(signed: SignedEntry[], options: AppendOptions): Promise<Entry[]> {
-    this.#writable()
+    return new Promise((resolve, reject) => {
+      if (this.#signedQueue.length === 0) queueMicrotask(() => this.#applyQueued())
+      this.#signedQueue.push({ signed, options, resolve, reject })
+    })
+  }
+
+  #applyQueued(): void {
+    const queue = this.#signedQueue
+    this.#signedQueue = []
+    let run: SignedItem[] = []
+    for (const item of queue) {
+      if (item.options.idempotency === undefined) {
+        run.push(item)
+        continue
+      }
+      this.#applyRun(run)
+      this.#applyRun([item])
+      run = []
+    }
+    this.#applyRun(run)
+  }
+
+  #applyRun(items: SignedItem[]): void {
+    if (items.length === 0) return
     let entries: Entry[]
     try {
-      entries = this.log.appendSignedBatch(signed)
+      this.#writable()
     } catch (err) {
-      this.#failure ??= err as Error
-      throw err
+      for (const item of items) item.reject(err as Error)
+      return
     }
-    this.#attach(entries, options)
-    return this.#afterCommit().then(() => entries)
+    try {
+      entries = this.log.appendSignedBatch(items.flatMap((item) => item.signed))
+    } catch (err) {
+      // The signer and the log disagree about the chain: nothing more can be appended safely.
+      this.#failure ??= err as Error
+      for (const item of items) item.reject(err as Error)
+      return
+    }
+    const committed = this.#afterCommit()
+    let offset = 0
+    for (const item of items) {
+      const mine = entries.slice(offset, (offset += item.signed.length))
+      this.#attach(mine, item.options)
+      committed.then(() => item.resolve(mine), item.reject)
+    }
   }
 
   // The update these entries made is the last pending record: appendSignedBatch pushed it synchronously.
@@ -222,14 +274,6 @@ export class DurableLog {
     return encodeDiffChunks(this.log.doc, stateVector, maxBytes, upTo)
   }
 
-  // Runs `encode` in the same synchronous step that finds nothing pending.
-  async #whenSettled<T>(encode: () => T): Promise<T> {
-    for (;;) {
-      await this.flush()
-      if (this.pending === 0) return encode()
-    }
-  }
-
   /** Resolves when everything written so far is committed. */
   async flush(): Promise<void> {
     if (this.#pending.length > 0 || this.#committing) await this.#afterCommit()
@@ -254,15 +298,6 @@ export class DurableLog {
     const problems = [...store.problems]
     if (!chains.ok) problems.push(`node ${chains.node} seq ${chains.seq}: ${chains.detail}`)
     return { ok: problems.length === 0, problems }
-  }
-
-  /**
-   * Runs `read` in the same synchronous step that finds nothing pending, so
-   * everything it sees in the document is committed. A reader that also
-   * registers `onCommit` inside `read` misses nothing and sees nothing twice.
-   */
-  whenSettled<T>(read: () => T): Promise<T> {
-    return this.#whenSettled(read)
   }
 
   /** Listens for commits: what was written, the entries it added, and how long it took. */
@@ -351,7 +386,14 @@ export class DurableLog {
       const info = { records: batch.length, entries: entries.length, seconds: (performance.now() - started) / 1000 }
       if (this.#commitListeners.size > 0) {
         const updates = batch.map((r) => r.update)
-        for (const listener of this.#commitListeners) listener(info, updates, entries)
+        for (const listener of this.#commitListeners) {
+          // A listener's bug must not look like a failed commit (which stops the log): it is reported, and the others still run.
+          try {
+            listener(info, updates, entries)
+          } catch (err) {
+            process.emitWarning(`a DurableLog commit listener threw: ${(err as Error).stack ?? String(err)}`, 'YlogListenerWarning')
+          }
+        }
       }
       for (const w of waiters) w.resolve()
       if (this.#dueForCompaction()) await this.#compact()

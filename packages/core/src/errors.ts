@@ -19,6 +19,7 @@ export type YlogErrorCode =
   | 'CLOSED'
   | 'STORE_CORRUPT'
   | 'STORE_FAILED'
+  | 'INGEST_FULL'
 
 export class YlogError extends Error {
   readonly code: YlogErrorCode

@@ -1,0 +1,100 @@
+import { decodeCursor, encodeCursor, ENTRY_KINDS, subscribe, validateTopic, type DurableLog, type EntryKind, type SubscriptionItem } from '@ylog/core'
+import type { FastifyInstance } from 'fastify'
+import type { Guard } from './access.js'
+
+/** A comment line this often keeps proxies and load balancers from closing an idle stream. */
+const HEARTBEAT_MS = 15_000
+
+const streamQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    after: { type: 'string', description: 'a cursor to start after; the Last-Event-ID header, when present, wins' },
+    topic: { type: 'string' },
+    kind: { type: 'string', enum: ENTRY_KINDS },
+    buffer: { type: 'string', description: 'entries held for this client while it reads slowly, 1-100000 (default 1024); beyond it they are dropped and announced by a gap event' },
+  },
+} as const
+
+export interface StreamRoutesOptions {
+  durable: DurableLog
+  requireRead: Guard
+  onClient?: (delta: 1 | -1) => void
+}
+
+/**
+ * GET /api/events/stream: Server-Sent Events. History from the cursor, then
+ * live committed entries. Each event's id is the cursor just after it, so a
+ * client that reconnects with Last-Event-ID resumes exactly. A client that
+ * reads too slowly gets `event: gap` with the node and seq range it missed
+ * (re-read them with GET /api/events) instead of an ever-growing buffer.
+ */
+export function streamRoutes(app: FastifyInstance, { durable, requireRead, onClient }: StreamRoutesOptions): void {
+  // Streams never end by themselves; shutdown ends them, or closing the server would wait for them forever.
+  const open = new Set<AbortController>()
+  app.addHook('preClose', async () => {
+    for (const controller of open) controller.abort()
+  })
+
+  app.get<{ Querystring: { after?: string; topic?: string; kind?: string; buffer?: string } }>(
+    '/api/events/stream',
+    { schema: { summary: 'Server-Sent Events: entries as they commit; event ids are cursors (Last-Event-ID resumes)', querystring: streamQuery }, onRequest: requireRead },
+    async (request, reply) => {
+      const { topic, kind, buffer } = request.query
+      // Validated before the stream starts, so mistakes still get a 400 with a JSON body.
+      const lastEventId = request.headers['last-event-id']
+      const after = decodeCursor(typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : (request.query.after ?? ''))
+      if (topic !== undefined) validateTopic(topic)
+      const bufferSize = buffer === undefined ? undefined : parseBuffer(buffer)
+      const abort = new AbortController()
+      open.add(abort)
+      const subscription = subscribe(durable, { after, topic, kinds: kind === undefined ? undefined : [kind as EntryKind], bufferSize, signal: abort.signal })
+
+      reply.hijack()
+      const res = reply.raw
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-ylog-node': durable.log.identity?.id ?? '',
+      })
+      res.write(': ylog stream\n\n')
+      onClient?.(1)
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS)
+      const closed = new Promise<void>((resolve) => res.once('close', () => resolve()))
+      void closed.then(() => abort.abort())
+      try {
+        for await (const item of subscription) {
+          // A full socket buffer holds the loop here; the subscription's own bounded buffer then decides what is dropped.
+          if (!res.write(formatEvent(item))) await Promise.race([new Promise((resolve) => res.once('drain', resolve)), closed])
+          if (res.destroyed) break
+        }
+      } catch (err) {
+        request.log.warn({ err }, 'event stream ended by an error')
+      } finally {
+        clearInterval(heartbeat)
+        open.delete(abort)
+        onClient?.(-1)
+        await subscription.return()
+        res.end()
+      }
+    },
+  )
+}
+
+function formatEvent(item: SubscriptionItem): string {
+  if (item.kind === 'gap') {
+    const { node, from, to } = item
+    return `id: ${encodeCursor(item.cursor)}\nevent: gap\ndata: ${JSON.stringify({ kind: 'gap', node, from, to })}\n\n`
+  }
+  return `id: ${encodeCursor(item.cursor)}\nevent: entry\ndata: ${JSON.stringify(item.entry)}\n\n`
+}
+
+function parseBuffer(text: string): number {
+  const n = /^[0-9]{1,6}$/.test(text) ? Number(text) : Number.NaN
+  if (!Number.isSafeInteger(n) || n < 1 || n > 100_000) {
+    throw Object.assign(new Error(`buffer ${JSON.stringify(text.slice(0, 40))} is not a buffer size: use an integer 1-100000 (default 1024)`), { statusCode: 400, code: 'BAD_ARGUMENT' })
+  }
+  return n
+}
