@@ -89,10 +89,15 @@ describe('a cluster of real daemons', () => {
     expect(statusB.nodes.map((n) => n.node)).toEqual([idA])
     expect(statusB.connections.every((conn) => conn.node !== c.node)).toBe(true)
     expect((await nodes(a.url)).nodes.map((n) => n.node)).toEqual([idA])
-    // The sync package has no read-only fallback for a dialing node: a refused peer keeps redialing and reads nothing.
+    // B allows loopback readers, so the refused dialer C stays as a reader: it follows B's log, and B takes nothing from it.
+    await waitUntil(
+      async () => (await sortedHeads(c.url)).some((h) => h.node === idA && h.length === 25),
+      async () => `C's heads: ${JSON.stringify(await sortedHeads(c.url))}`,
+    )
     const statusC = await nodes(c.url)
-    expect(statusC.peers).toEqual([expect.objectContaining({ url: syncUrl(b), state: 'connecting' })])
+    expect(statusC.peers).toEqual([expect.objectContaining({ url: syncUrl(b), state: 'reading' })])
     expect(c.logs.some((l) => l.msg === 'sync peer did not accept our proof')).toBe(true)
+    expect((await nodes(b.url)).nodes.map((n) => n.node)).toEqual([idA])
   })
 
   it('a node restarted with the same data and peers catches up with what was appended while it was down', { timeout: 90_000 }, async () => {

@@ -66,7 +66,7 @@ export function joinCluster(options: ClusterOptions): ClusterHandle {
     servers.push(attach(server, options.readOnlySync === 'any'))
   }
 
-  const peers = options.peers.map((url) => ({ url, handle: connectPeer({ url, durable, identity, cluster, logger, onRefused }) as PeerHandle }))
+  const peers = options.peers.map((url) => ({ url, handle: connectPeer({ url, durable, identity, cluster, logger, onRefused, readWhenRefused: true }) as PeerHandle }))
 
   let closing: Promise<void> | undefined
   return {

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { memberList, NodeIdentity } from '@ylog/core'
 import { ClientHandshake, decodeAuthMessage, encodeAuthMessage, ServerHandshake, type AuthMessage } from './auth.js'
-import { encodeSyncUpdate, encodeYlogAuth, type Message } from './protocol.js'
+import { CLOSE_READ_ONLY, CLOSE_UNAUTHORIZED } from './channel.js'
+import { encodeSyncStep1, encodeSyncUpdate, encodeYlogAuth, type Message } from './protocol.js'
 import { authenticate, rawClient, startNode, trackedNodes, waitFor } from './test-support.js'
 
 const { cleanup, node } = trackedNodes(afterEach)
@@ -67,7 +68,7 @@ describe('peer authentication on the wire', () => {
     expect(answer.ok).toBe(false) // and the signer cannot even verify: the nonceC was claimed's
     client.send(encodeYlogAuth(encodeAuthMessage({ kind: 'proof', sig: signer.sign(new Uint8Array(64)) })))
     const closed = await client.closed
-    expect(closed.code).toBe(1008)
+    expect(closed.code).toBe(CLOSE_UNAUTHORIZED)
     expect(closed.reason).toMatch(/auth-failed: bad proof signature/)
     expect(authIn(client.messages).at(-1)).toMatchObject({ kind: 'result', ok: false })
     expect(n.refused).toEqual(['auth-failed'])
@@ -85,22 +86,48 @@ describe('peer authentication on the wire', () => {
     await waitFor(() => authIn(second.messages).length > 0, 'CHALLENGE')
     second.send(proof as Uint8Array)
     const closed = await second.closed
-    expect(closed.code).toBe(1008)
+    expect(closed.code).toBe(CLOSE_UNAUTHORIZED)
     expect(closed.reason).toMatch(/bad proof signature/)
     // The replaying connection never wrote: an update from it would have been refused anyway.
     await waitFor(() => n.sync.connections().length === 1, 'the replaying connection gone')
     expect(n.sync.connections().map((c) => c.node)).toEqual([id.id])
   })
 
-  it('a key that is not a member stays out', async () => {
+  it('a key that is not a member may not write: closed where read-only access is off', async () => {
     const member = NodeIdentity.generate()
     const server = NodeIdentity.generate()
-    const n = await node({ identity: server, membership: memberList([server.id, member.id]) })
+    const n = await node({ identity: server, membership: memberList([server.id, member.id]), allowReadOnly: false })
     const stranger = await rawClient(n.port)
     expect((await authenticate(stranger, NodeIdentity.generate())).ok).toBe(false)
-    expect((await stranger.closed).reason).toMatch(/not a member/)
+    const closed = await stranger.closed
+    expect(closed.code).toBe(CLOSE_UNAUTHORIZED)
+    expect(closed.reason).toMatch(/not a member/)
+    expect(n.refused).toEqual(['auth-failed'])
     const ok = await rawClient(n.port)
     expect((await authenticate(ok, member)).ok).toBe(true)
+  })
+
+  it('a key that is not a member is kept as a reader where read-only access is on, and still may not write', async () => {
+    const server = NodeIdentity.generate()
+    const n = await node({ identity: server, membership: memberList([server.id]) })
+    await n.append(3)
+    const strangerId = NodeIdentity.generate()
+    const stranger = await rawClient(n.port)
+    expect((await authenticate(stranger, strangerId)).ok).toBe(false)
+    expect(authIn(stranger.messages).at(-1)).toMatchObject({ kind: 'result', ok: false, reason: expect.stringMatching(/^read-only: node .* is not a member/) })
+    expect(n.refused).toEqual(['auth-failed'])
+    // It reads: its step 1 is answered with the log.
+    stranger.send(encodeSyncStep1(new Uint8Array([0])))
+    await waitFor(() => stranger.messages.some((m) => m.type === 'sync-step2' && m.update.byteLength > 100), 'the log in a step 2')
+    expect(n.sync.connections()).toEqual([expect.objectContaining({ node: null })])
+    // A write from it is refused like any reader's.
+    const writer = await startNode({ identity: strangerId })
+    cleanup.push(() => writer.close())
+    await writer.append(1)
+    const { encodeStateAsUpdate } = await import('yjs')
+    stranger.send(encodeSyncUpdate(encodeStateAsUpdate(writer.durable.log.doc)))
+    expect((await stranger.closed).code).toBe(CLOSE_READ_ONLY)
+    expect(n.durable.log.nodes()).toEqual([server.id])
   })
 
   it('a wrong cluster is refused', async () => {
@@ -108,7 +135,7 @@ describe('peer authentication on the wire', () => {
     const client = await rawClient(n.port, '/sync/blue')
     expect((await authenticate(client, NodeIdentity.generate(), 'red')).ok).toBe(false)
     const closed = await client.closed
-    expect(closed.code).toBe(1008)
+    expect(closed.code).toBe(CLOSE_UNAUTHORIZED)
     expect(closed.reason).toMatch(/wrong cluster/)
   })
 
@@ -121,7 +148,7 @@ describe('peer authentication on the wire', () => {
     const client = await rawClient(n.port)
     client.send(encodeSyncUpdate(encodeStateAsUpdate(writer.durable.log.doc)))
     const closed = await client.closed
-    expect(closed.code).toBe(1008)
+    expect(closed.code).toBe(CLOSE_READ_ONLY)
     expect(closed.reason).toMatch(/read-only/)
     expect(n.durable.log.nodes()).toEqual([])
   })

@@ -74,7 +74,8 @@ function transcript(role: 'server' | 'client', cluster: string, nonceC: Uint8Arr
   return out
 }
 
-export type AuthStep<T> = { ok: true; value: T } | { ok: false; reason: string }
+/** `notMember`: the proof was valid, only the membership check failed (the server may keep such a dialer as a reader). */
+export type AuthStep<T> = { ok: true; value: T } | { ok: false; reason: string; notMember?: true }
 
 /** The server's half: one per connection, so its nonce is never reused. */
 export class ServerHandshake {
@@ -112,7 +113,7 @@ export class ServerHandshake {
     if (!verifySignature(hello.node, transcript('client', this.#cluster, hello.nonce, nonce, hello.node, this.#identity.publicKey), message.sig)) {
       return { ok: false, reason: `bad proof signature for node ${node}` }
     }
-    if (!isNodeId(node) || !this.#isMember(node)) return { ok: false, reason: `node ${node} is not a member` }
+    if (!isNodeId(node) || !this.#isMember(node)) return { ok: false, reason: `node ${node} is not a member`, notMember: true }
     return { ok: true, value: node }
   }
 }

@@ -4,13 +4,16 @@
  * to DurableLog.applyRemote, i.e. the guard; nothing here calls
  * Y.applyUpdate. What it sends is only ever committed state.
  */
-import type { RefusalReason, DurableLog } from '@ylog/core'
+import { splitUpdateByClient, type ApplyResult, type RefusalReason, type DurableLog } from '@ylog/core'
 import type { RawData, WebSocket } from 'ws'
 import * as Y from 'yjs'
+import { KnownClocks } from './known-clocks.js'
 import { decodeMessage, encodeSyncStep1, encodeSyncStep2, ProtocolError, type Message } from './protocol.js'
 
 /** Sync step 2 answers are cut to about this size, far below any sane frame limit. */
 const STEP2_CHUNK_BYTES = 512 * 1024
+/** After an update from this peer is held, how long its missing part may take before we ask the peer again. */
+export const RESYNC_AFTER_MS = 1000
 
 /** Why a connection was closed for misbehaving: a guard reason or one of the transport's own. */
 export type SyncRefusalReason =
@@ -29,10 +32,48 @@ export interface SyncLogger {
 
 export const silentLogger: SyncLogger = { info: () => undefined, warn: () => undefined }
 
-/** WebSocket close codes used here (RFC 6455). */
-export const CLOSE_POLICY = 1008
+/**
+ * Close codes. Refusals use the private range 4400-4499, which y-websocket
+ * clients (3.x) read as "reconnecting will not help" and stop redialing;
+ * with 1008 a stock client whose write was refused redials, resyncs and
+ * writes again, in a loop. Our own dialer backs off to its cap after any of
+ * them (peer.ts).
+ */
+export const CLOSE_MALFORMED = 4400
+export const CLOSE_UNAUTHORIZED = 4401
+export const CLOSE_READ_ONLY = 4403
+export const CLOSE_REFUSED_UPDATE = 4422
+/** Set by ws itself when a frame exceeds maxPayload. */
 export const CLOSE_TOO_BIG = 1009
+/** The node cannot take updates (its store failed); transient from the dialer's point of view. */
 export const CLOSE_INTERNAL = 1011
+
+export function closeCodeFor(reason: SyncRefusalReason): number {
+  switch (reason) {
+    case 'malformed-frame':
+    case 'malformed-update':
+      return CLOSE_MALFORMED
+    case 'auth-failed':
+    case 'auth-timeout':
+      return CLOSE_UNAUTHORIZED
+    case 'read-only':
+      return CLOSE_READ_ONLY
+    case 'frame-too-large':
+      return CLOSE_TOO_BIG
+    default:
+      return CLOSE_REFUSED_UPDATE
+  }
+}
+
+/** Did the other side close because it refused something of ours (so redialing at once would only repeat it)? */
+export const isRefusalClose = (code: number): boolean => (code >= 4400 && code < 4500) || code === CLOSE_TOO_BIG
+
+/**
+ * Refusals that concern one writer's entries, not the connection: this node
+ * does not accept that writer (its member list lacks it), while the peer
+ * that relays it does. The rest of the update is still wanted.
+ */
+const WRITER_REFUSALS: ReadonlySet<RefusalReason> = new Set(['not-member', 'unknown-writer'])
 
 export interface ChannelHooks {
   /** May updates with new content from the other side be applied? (The server: only once authenticated.) */
@@ -41,6 +82,8 @@ export interface ChannelHooks {
   onStep1?(stateVector: Uint8Array): boolean
   onMessage(message: Message): void
   onRefused(reason: SyncRefusalReason, detail: string): void
+  /** The entries of one writer (Yjs client) were refused and skipped; called once per writer and connection. */
+  onSkipped(reason: RefusalReason, detail: string, client: number): void
   onClose(code: number, reason: string): void
 }
 
@@ -49,16 +92,35 @@ export class SyncChannel {
   messagesIn = 0
   messagesOut = 0
   lastMessageAt: number | undefined
+  /** What the other side holds, as far as its step 1 and its updates tell. */
+  readonly known = new KnownClocks()
   #closed = false
+  readonly #skipped = new Set<number>()
   readonly #durable: DurableLog
   readonly #logger: SyncLogger
   readonly #hooks: ChannelHooks
+  /** Heard from the other side (a message or a pong) since the last ping. */
+  #alive = true
+  #bufferedAtLastBeat = 0
+  #heartbeat: NodeJS.Timeout | undefined
+  #resync: NodeJS.Timeout | undefined
 
-  constructor(ws: WebSocket, durable: DurableLog, logger: SyncLogger, hooks: ChannelHooks) {
+  /**
+   * `heartbeatMs` (0: off): ping every interval, and end the connection when
+   * nothing at all came back within one. Without it a connection whose far
+   * side vanished (power loss, a NAT that forgot the flow) looks open for
+   * as long as the OS keeps it, with nothing syncing over it.
+   */
+  constructor(ws: WebSocket, durable: DurableLog, logger: SyncLogger, hooks: ChannelHooks, heartbeatMs = 0) {
     this.ws = ws
     this.#durable = durable
     this.#logger = logger
     this.#hooks = hooks
+    if (heartbeatMs > 0) {
+      this.#heartbeat = setInterval(() => this.#beat(heartbeatMs), heartbeatMs)
+      this.#heartbeat.unref()
+      ws.on('pong', () => (this.#alive = true))
+    }
     ws.on('message', (data, isBinary) => this.#receive(data, isBinary))
     ws.on('error', (err: Error & { code?: string }) => {
       // ws has already failed the connection (1009 for maxPayload) before any decoding.
@@ -68,8 +130,25 @@ export class SyncChannel {
     })
     ws.on('close', (code, reason) => {
       this.#closed = true
+      clearInterval(this.#heartbeat)
+      clearTimeout(this.#resync)
       this.#hooks.onClose(code, reason.toString())
     })
+  }
+
+  #beat(heartbeatMs: number): void {
+    // Still dialing: the dialer's handshake timeout covers that.
+    if (this.ws.readyState !== 1) return
+    // A peer busy reading a long catch-up from us may send nothing, and our ping waits behind that data: its draining counts as a sign of life.
+    const draining = this.ws.bufferedAmount < this.#bufferedAtLastBeat
+    this.#bufferedAtLastBeat = this.ws.bufferedAmount
+    if (!this.#alive && !draining) {
+      this.#logger.warn({ silentMs: heartbeatMs }, 'sync connection silent for a whole heartbeat; dropping it')
+      this.ws.terminate()
+      return
+    }
+    this.#alive = false
+    this.ws.ping()
   }
 
   get closed(): boolean {
@@ -82,15 +161,15 @@ export class SyncChannel {
     this.messagesOut++
   }
 
-  /** Our committed state vector, so the other side sends what we lack. */
+  /**
+   * Our state vector, so the other side sends what we lack. It may count
+   * updates not yet committed here: the other side then does not resend
+   * them, and if this node crashes before committing, its next connection
+   * asks again from what it replayed. (Waiting for a moment with nothing
+   * pending instead could wait forever on a busy node.)
+   */
   async sendStep1(): Promise<void> {
-    const doc = this.#durable.log.doc
-    // Same rule as committedDiff: encode in the turn that finds nothing pending.
-    for (;;) {
-      await this.#durable.flush()
-      if (this.#durable.pending === 0) break
-    }
-    this.send(encodeSyncStep1(Y.encodeStateVector(doc)))
+    this.send(encodeSyncStep1(Y.encodeStateVector(this.#durable.log.doc)))
   }
 
   /** Closes for a policy violation, counts and logs it. */
@@ -107,12 +186,13 @@ export class SyncChannel {
   #refused(reason: SyncRefusalReason, detail: string, close: boolean): void {
     if (this.#closed) return
     this.#hooks.onRefused(reason, detail)
-    if (close) this.close(CLOSE_POLICY, `${reason}: ${detail}`)
+    if (close) this.close(closeCodeFor(reason), `${reason}: ${detail}`)
     else this.#closed = true
   }
 
   #receive(data: RawData, isBinary: boolean): void {
     if (this.#closed) return
+    this.#alive = true
     this.messagesIn++
     this.lastMessageAt = Date.now()
     if (!isBinary || !Buffer.isBuffer(data)) {
@@ -128,6 +208,11 @@ export class SyncChannel {
     }
     switch (message.type) {
       case 'sync-step1':
+        try {
+          this.known.noteStateVector(Y.decodeStateVector(message.stateVector))
+        } catch {
+          // answerStep1 refuses it
+        }
         if (this.#hooks.onStep1?.(message.stateVector) === false) return
         void this.#answerStep1(message.stateVector)
         return
@@ -164,13 +249,76 @@ export class SyncChannel {
       else if (content) this.refuse('read-only', 'this connection has not authenticated as a member, so it may not write')
       return
     }
+    // Noted before applying: the commit that takes it tells every connection about it, and must not echo it back to this one.
+    this.known.noteUpdate(update)
     try {
       const result = await this.#durable.applyRemote(update)
-      if (result.status === 'refused') this.refuse(result.reason, result.detail)
+      if (result.status === 'held') this.#resyncSoon()
+      if (result.status === 'accepted' || result.status === 'held') return
+      if (WRITER_REFUSALS.has(result.reason)) await this.#applyPerWriter(update, result)
+      else this.refuse(result.reason, result.detail)
     } catch (err) {
       this.#logger.warn({ err: (err as Error).message }, 'cannot apply a remote update')
       this.close(CLOSE_INTERNAL, 'the log cannot take updates')
     }
+  }
+
+  /**
+   * An update refused for one writer this node does not accept: applies the
+   * parts of the other writers and skips that one's, instead of closing. A
+   * close would not help: the peer redials and resends the same update (its
+   * step 2 holds every writer), so the two nodes would never sync at all.
+   */
+  async #applyPerWriter(update: Uint8Array, whole: ApplyResult & { status: 'refused' }): Promise<void> {
+    let pieces: Map<number, Uint8Array>
+    try {
+      pieces = splitUpdateByClient(update)
+    } catch {
+      this.refuse(whole.reason, whole.detail)
+      return
+    }
+    if (pieces.size === 1) {
+      // All of it is that one writer's: nothing else to try.
+      this.#skip([...pieces.keys()][0] as number, whole.reason, whole.detail)
+      return
+    }
+    // The guard decides each piece in the synchronous part of applyRemote, so starting them all in a row keeps their order.
+    const applied = [...pieces].map(([client, piece]) => ({ client, result: this.#durable.applyRemote(piece) }))
+    const results = await Promise.all(applied.map((a) => a.result))
+    // A forged or deleting piece closes the connection whatever else the update held.
+    const hard = results.find((r): r is ApplyResult & { status: 'refused' } => r.status === 'refused' && !WRITER_REFUSALS.has(r.reason))
+    if (hard !== undefined) {
+      this.refuse(hard.reason, hard.detail)
+      return
+    }
+    results.forEach((result, i) => {
+      if (result.status === 'refused') this.#skip((applied[i] as (typeof applied)[number]).client, result.reason, result.detail)
+      else if (result.status === 'held') this.#resyncSoon()
+    })
+  }
+
+  /**
+   * A held update waits for structs that should have come first. Usually
+   * they are on their way (over another connection, or in the next frame);
+   * if not, they were lost, e.g. held updates dropped when the held buffer
+   * was full, and only a new sync would bring them: without this, not before
+   * the connection is replaced. So once, a while later, if this peer still
+   * holds entries we lack, ask it again with a step 1.
+   */
+  #resyncSoon(): void {
+    if (this.#resync !== undefined) return
+    this.#resync = setTimeout(() => {
+      this.#resync = undefined
+      if (!this.closed && this.known.lag(this.#durable.log.doc) > 0) void this.sendStep1()
+    }, RESYNC_AFTER_MS)
+    this.#resync.unref()
+  }
+
+  #skip(client: number, reason: RefusalReason, detail: string): void {
+    this.known.ignore(client)
+    if (this.#skipped.has(client)) return
+    this.#skipped.add(client)
+    this.#hooks.onSkipped(reason, detail, client)
   }
 }
 

@@ -3,6 +3,7 @@ import { connect } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { NodeIdentity, ROOT_MAP, sha256, signEntry } from '@ylog/core'
 import * as Y from 'yjs'
+import { closeCodeFor, type SyncRefusalReason } from './channel.js'
 import { encodeSyncStep2, encodeSyncUpdate } from './protocol.js'
 import { authenticate, craftAppend, fingerprint, rawClient, trackedNodes, waitFor, type TestNode } from './test-support.js'
 
@@ -22,15 +23,17 @@ function nextFields(n: TestNode) {
   return { seq: 5, prev: new Uint8Array(Buffer.from(head?.hash as string, 'hex')), at: head?.at as number, topic: 't', body: { kind: 'event' as const, data: 'x' } }
 }
 
-/** Sends one frame from an authenticated raw peer; expects a 1008 close, the reason counted, and no change. */
-async function expectRefused(n: TestNode, frame: (n: TestNode) => Uint8Array, reason: string): Promise<void> {
+/** Sends one frame from an authenticated raw peer; expects a close with the reason's 44xx code, the reason counted, and no change. */
+async function expectRefused(n: TestNode, frame: (n: TestNode) => Uint8Array, reason: SyncRefusalReason): Promise<void> {
   const client = await rawClient(n.port)
   expect((await authenticate(client, NodeIdentity.generate())).ok).toBe(true)
   await waitFor(() => n.durable.pending === 0, 'idle')
   const before = fingerprint(n.durable.log)
   client.send(frame(n))
   const closed = await client.closed
-  expect(closed.code).toBe(1008)
+  expect(closed.code).toBe(closeCodeFor(reason))
+  expect(closed.code).toBeGreaterThanOrEqual(4400)
+  expect(closed.code).toBeLessThan(4500)
   expect(closed.reason).toContain(reason)
   expect(n.refused.at(-1)).toBe(reason)
   await n.durable.flush()

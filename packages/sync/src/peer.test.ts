@@ -1,6 +1,8 @@
 import { createServer } from 'node:http'
+import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { YlogError } from '@ylog/core'
+import { WebSocket } from 'ws'
 import { backoffDelay, connectPeer, type PeerHandle, type PeerOptions } from './peer.js'
 import { attachSyncServer } from './sync-server.js'
 import { waitFor, type TestNode, trackedNodes } from './test-support.js'
@@ -45,6 +47,75 @@ describe('connectPeer', () => {
     expect(b.sync.connections().map((x) => x.node)).toEqual([a.identity.id])
     expect(ab.lag).toBe(0)
     expect(ab.lastMessageAt).not.toBeNull()
+  })
+
+  it('does not echo an update back to the side it came from, either way', async () => {
+    const a = await node()
+    const b = await node()
+    const peer = dial(a, b)
+    await waitFor(() => peer.state === 'open', 'open')
+    await a.append(1)
+    await waitFor(() => b.durable.log.length(a.identity.id) === 1, 'the first entry at b')
+    await b.durable.flush()
+    const start = b.sync.connections()[0] as { messagesIn: number; messagesOut: number }
+    // a -> b: 20 updates in, none back out.
+    await a.append(20)
+    await waitFor(() => b.durable.log.length(a.identity.id) === 21, "a's entries at b")
+    await b.durable.flush()
+    const mid = b.sync.connections()[0] as { messagesIn: number; messagesOut: number }
+    expect(mid.messagesIn - start.messagesIn).toBe(20)
+    expect(mid.messagesOut - start.messagesOut).toBe(0)
+    // b -> a: 20 updates out, none back in.
+    await b.append(20)
+    await waitFor(() => a.durable.log.length(b.identity.id) === 20, "b's entries at a")
+    await a.durable.flush()
+    const end = b.sync.connections()[0] as { messagesIn: number; messagesOut: number }
+    expect(end.messagesOut - mid.messagesOut).toBe(20)
+    expect(end.messagesIn - mid.messagesIn).toBe(0)
+    expect(peer.lag).toBe(0)
+  })
+
+  it('drops a connection that went silent (heartbeat) and redials', async () => {
+    // The server neither pings nor reads once stalled: only the dialer's heartbeat can notice.
+    const b = await node({ heartbeatMs: 0 })
+    const sockets: Socket[] = []
+    b.http.on('upgrade', (_req, socket: Socket) => sockets.push(socket))
+    const a = await node()
+    const warnings: string[] = []
+    const logger = { info: () => undefined, warn: (_obj: object, msg: string) => void warnings.push(msg) }
+    const peer = dial(a, b, { heartbeatMs: 100, logger })
+    await waitFor(() => peer.state === 'open', 'open')
+    // The far side stops reading, as when its host vanished: TCP stays up, nothing answers.
+    for (const socket of sockets) socket.pause()
+    await waitFor(() => warnings.includes('sync connection silent for a whole heartbeat; dropping it'), 'the silence noticed')
+    await b.append(3)
+    await waitFor(() => peer.state === 'open' && a.durable.log.length(b.identity.id) === 3, 'a new connection, and what b wrote meanwhile')
+    expect(sockets.length).toBe(2)
+  })
+
+  it('asks again when an update was lost on a live connection (held ones would otherwise wait for a redial)', async () => {
+    const a = await node()
+    const b = await node()
+    // Drops the first sync update (message type 0, sub-type 2) it receives after the connection is open.
+    let dropped = 0
+    class LossyWebSocket extends WebSocket {
+      override emit(event: string | symbol, ...args: unknown[]): boolean {
+        const data = args[0]
+        if (event === 'message' && dropped === 0 && Buffer.isBuffer(data) && data[0] === 0 && data[1] === 2 && peer.state === 'open') {
+          dropped++
+          return true
+        }
+        return super.emit(event, ...args)
+      }
+    }
+    const peer = dial(a, b, { WebSocketImpl: LossyWebSocket })
+    await waitFor(() => peer.state === 'open', 'open')
+    await b.append(5)
+    await waitFor(() => a.durable.log.length(b.identity.id) === 5, 'all 5 at a, the lost first one included', 5000)
+    expect(dropped).toBe(1)
+    expect(peer.attempts).toBe(0)
+    expect(b.sync.connections()).toHaveLength(1)
+    expect(peer.lag).toBe(0)
   })
 
   it('redials after the server restarts and catches up', async () => {

@@ -1,10 +1,10 @@
-import { entriesBelowClock, YlogError, type DurableLog, type NodeId, type NodeIdentity } from '@ylog/core'
+import { YlogError, type DurableLog, type NodeId, type NodeIdentity } from '@ylog/core'
 import { WebSocket } from 'ws'
-import * as Y from 'yjs'
 import { ClientHandshake, decodeAuthMessage, encodeAuthMessage } from './auth.js'
-import { silentLogger, SyncChannel, type SyncLogger, type SyncRefusalReason } from './channel.js'
+import { isRefusalClose, silentLogger, SyncChannel, type SyncLogger, type SyncRefusalReason } from './channel.js'
+import { KnownClocks, updateEnds } from './known-clocks.js'
 import { encodeSyncUpdate, encodeYlogAuth, ProtocolError } from './protocol.js'
-import { DEFAULT_MAX_FRAME_BYTES } from './sync-server.js'
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_FRAME_BYTES, READ_ONLY_RESULT } from './sync-server.js'
 
 export interface PeerOptions {
   /** The peer's sync endpoint without the cluster, e.g. ws://10.0.0.2:4747/sync; `/<cluster>` is appended. */
@@ -20,22 +20,44 @@ export interface PeerOptions {
   WebSocketImpl?: typeof WebSocket
   /** Largest message taken from the peer (default 16 MiB). */
   maxFrameBytes?: number
-  /** Reconnect delays: min(cap, base·2^attempt), half of it jittered. Defaults 100 ms, 10 s, Math.random. */
+  /**
+   * Reconnect delays: min(cap, base·2^attempt), half of it jittered. Defaults 100 ms, 10 s, Math.random.
+   * After a refusal (either side closed for the other's misbehaviour, or the server did not accept our proof) the next delay is the cap.
+   */
   backoff?: { baseMs?: number; capMs?: number; random?: () => number }
+  /**
+   * When the server does not accept our proof (we are not a member there) but
+   * lets us read, keep the connection as a reader (state 'reading'): the log
+   * flows to this node, nothing flows back, and there are no redials. Default
+   * false: close, and redial after the backoff cap.
+   */
+  readWhenRefused?: boolean
+  /** Ping the server this often and redial when nothing came back within an interval; also bounds the opening handshake at twice that (default 15 s, 0: never). */
+  heartbeatMs?: number
   /** Called when this side closes the connection for the peer's misbehaviour. */
   onRefused?: (reason: SyncRefusalReason) => void
 }
 
-export type PeerState = 'connecting' | 'open' | 'closed'
+/**
+ * 'open': both sides authenticated, entries flow both ways. 'reading': the
+ * server does not list this node as a member but lets it read, so the log
+ * flows to this node only. 'connecting': dialing, or waiting to redial.
+ */
+export type PeerState = 'connecting' | 'open' | 'reading' | 'closed'
 
 export interface PeerHandle {
-  /** 'open' once both sides authenticated; 'connecting' while dialing or waiting to redial. */
+  /** See PeerState. */
   readonly state: PeerState
   /** The node the server proved to be, once open. */
   readonly node: NodeId | null
   /** ms since the epoch of the last message received, or null. */
   readonly lastMessageAt: number | null
-  /** Entries the peer had at its last sync step 1 that this log still lacks. */
+  /**
+   * Entries the peer is known to hold that this log still lacks: what its
+   * last sync step 1 listed, raised by every update it has sent since, less
+   * what has been applied here. Writers this node refuses do not count.
+   * Nonzero while a catch-up is in flight or updates wait for missing ones.
+   */
   readonly lag: number
   /** Connection attempts since the last successful one. */
   readonly attempts: number
@@ -68,6 +90,7 @@ export function connectPeer(options: PeerOptions): PeerHandle {
   const baseMs = options.backoff?.baseMs ?? 100
   const capMs = options.backoff?.capMs ?? 10_000
   const random = options.backoff?.random ?? Math.random
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
 
   let state: PeerState = 'connecting'
   let channel: SyncChannel | undefined
@@ -76,44 +99,51 @@ export function connectPeer(options: PeerOptions): PeerHandle {
   let lastMessageAt: number | null = null
   let attempts = 0
   let timer: NodeJS.Timeout | undefined
-  // The peer's state vector from its last step 1, for `lag`.
-  let theirState = new Map<number, number>()
+  // What the peer holds, from the connection that last told us (kept across redials until a new step 1).
+  let known = new KnownClocks()
   let closedSignal: (() => void) | undefined
 
   const unsubscribe = durable.onCommit((_info, updates) => {
     // Before the server accepted us, an update would only get us closed; the step 2 after auth carries it.
     if (channel === undefined || !authenticated) return
-    for (const update of updates) channel.send(encodeSyncUpdate(update))
+    for (const update of updates) {
+      const ends = updateEnds(update)
+      // Not back to the server when it sent us this very update.
+      if (ends === undefined || !channel.known.holds(ends)) channel.send(encodeSyncUpdate(update))
+    }
   })
 
   function dial(): void {
     if (state === 'closed') return
     attempts++
-    const ws = new WebSocketImpl(url, { maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES })
+    const ws = new WebSocketImpl(url, { maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, ...(heartbeatMs > 0 ? { handshakeTimeout: 2 * heartbeatMs } : {}) })
     const handshake = new ClientHandshake(identity, cluster, (node) => durable.log.membership.isMember(node), options.expectNode)
     authenticated = false
+    // Set when this connection ended in a refusal, by either side: redialing soon would only repeat it.
+    const outcome = { refused: false }
     const current: SyncChannel = new SyncChannel(ws, durable, logger, {
       // Everything from the server goes through the guard; its identity adds nothing to that.
       mayWrite: () => true,
-      // The server asks again once we are authenticated; answering earlier would send writes it refuses.
-      onStep1: (sv) => {
-        if (!authenticated) return false
-        try {
-          theirState = Y.decodeStateVector(sv)
-        } catch {
-          // answerStep1 refuses it
-        }
-        return true
+      // The server asks again once we are authenticated; answering earlier (or as a reader) would send writes it refuses.
+      onStep1: () => {
+        known = current.known
+        return authenticated
       },
       onMessage: (message) => {
         if (message.type === 'auth-denied') {
           logger.warn({ url, reason: message.reason }, 'sync peer denied access')
+          outcome.refused = true
           current.close(1000, 'permission denied')
-        } else if (message.type === 'ylog-auth') onAuth(current, handshake, message.payload)
+        } else if (message.type === 'ylog-auth') onAuth(current, handshake, message.payload, outcome)
         // Awareness is for editors, not for nodes: ignored.
       },
       onRefused: (reason, detail) => {
         logger.warn({ url, reason, detail, node: server }, 'sync peer refused')
+        outcome.refused = true
+        options.onRefused?.(reason)
+      },
+      onSkipped: (reason, detail, client) => {
+        logger.warn({ url, reason, detail, client, node: server }, 'skipping the entries of a writer this node does not accept')
         options.onRefused?.(reason)
       },
       onClose: (code, reason) => {
@@ -124,11 +154,12 @@ export function connectPeer(options: PeerOptions): PeerHandle {
           return
         }
         state = 'connecting'
-        const delay = backoffDelay(attempts - 1, baseMs, capMs, random)
-        logger.info({ url, code, reason, delay }, 'sync peer connection closed; redialing')
+        const refused = outcome.refused || isRefusalClose(code)
+        const delay = backoffDelay(refused ? Number.POSITIVE_INFINITY : attempts - 1, baseMs, capMs, random)
+        logger.info({ url, code, reason, delay, refused }, 'sync peer connection closed; redialing')
         timer = setTimeout(dial, delay)
       },
-    })
+    }, heartbeatMs)
     channel = current
     ws.on('message', () => {
       lastMessageAt = Date.now()
@@ -136,7 +167,7 @@ export function connectPeer(options: PeerOptions): PeerHandle {
     ws.on('open', () => current.send(encodeYlogAuth(encodeAuthMessage(handshake.hello()))))
   }
 
-  function onAuth(current: SyncChannel, handshake: ClientHandshake, payload: Uint8Array): void {
+  function onAuth(current: SyncChannel, handshake: ClientHandshake, payload: Uint8Array, outcome: { refused: boolean }): void {
     let message
     try {
       message = decodeAuthMessage(payload)
@@ -152,9 +183,18 @@ export function connectPeer(options: PeerOptions): PeerHandle {
       }
       server = step.value.server
       current.send(encodeYlogAuth(encodeAuthMessage(step.value.proof)))
-    } else if (message.kind === 'result' && server !== null && !authenticated) {
+    } else if (message.kind === 'result' && server !== null && !authenticated && state !== 'reading') {
+      if (!message.ok && message.reason.startsWith(READ_ONLY_RESULT) && options.readWhenRefused === true) {
+        // Not a member there, but allowed to read: take the log, send nothing (no step 2, no updates).
+        logger.warn({ url, reason: message.reason, reading: true }, 'sync peer did not accept our proof')
+        state = 'reading'
+        attempts = 0
+        void current.sendStep1()
+        return
+      }
       if (!message.ok) {
         logger.warn({ url, reason: message.reason }, 'sync peer did not accept our proof')
+        outcome.refused = true
         current.close(1000, 'authentication refused')
         return
       }
@@ -179,9 +219,7 @@ export function connectPeer(options: PeerOptions): PeerHandle {
       return lastMessageAt
     },
     get lag() {
-      let lag = 0
-      for (const [client, clock] of theirState) lag += Math.max(0, entriesBelowClock(clock) - entriesBelowClock(Y.getState(durable.log.doc.store, client)))
-      return lag
+      return known.lag(durable.log.doc)
     },
     get attempts() {
       return attempts

@@ -3,6 +3,7 @@ import { LogDoc } from '@ylog/core'
 import { WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
+import { CLOSE_READ_ONLY, CLOSE_UNAUTHORIZED } from './channel.js'
 import { authenticate, fingerprint, rawClient, trackedNodes, waitFor } from './test-support.js'
 
 const { cleanup, node } = trackedNodes(afterEach)
@@ -51,21 +52,28 @@ describe('a stock y-websocket client', () => {
     await waitFor(() => lengthSeenBy(doc, n.identity.id) === 20, 'the log at the client')
     const before = fingerprint(n.durable.log)
     doc.getMap('nodes').clear()
-    await waitFor(() => closes.includes(1008), 'the connection closed with 1008')
+    await waitFor(() => closes.includes(CLOSE_READ_ONLY), 'the connection closed as read-only')
     expect(n.refused[0]).toBe('read-only')
     expect(fingerprint(n.durable.log)).toBe(before)
     expect(n.durable.log.length(n.identity.id)).toBe(20)
   })
 
-  it('that writes anything of its own is closed as read-only', async () => {
+  it('that writes anything of its own is closed as read-only, and does not redial', async () => {
     const n = await node()
     const { doc, closes, provider } = stockClient(n.port)
+    const terminal: Array<{ code: number }> = []
+    provider.on('closed', (event) => terminal.push(event))
     await waitFor(() => provider.synced, 'synced')
     const before = fingerprint(n.durable.log)
     doc.getText('notes').insert(0, 'hello')
-    await waitFor(() => closes.includes(1008), 'closed')
+    await waitFor(() => closes.includes(CLOSE_READ_ONLY), 'closed')
     expect(n.refused[0]).toBe('read-only')
     expect(fingerprint(n.durable.log)).toBe(before)
+    // y-websocket takes a 44xx close as final (with 1008 it redialed, resynced and wrote again, in a loop).
+    await waitFor(() => terminal.length === 1, "the provider's 'closed' event")
+    expect(terminal[0]?.code).toBe(CLOSE_READ_ONLY)
+    expect(provider.shouldConnect).toBe(false)
+    await waitFor(() => n.sync.connections().length === 0, 'the connection gone')
   })
 
   it('gets awareness relayed between clients, never into the log', async () => {
@@ -101,7 +109,7 @@ describe('the sync endpoint', () => {
     await n.append(5)
     const client = await rawClient(n.port)
     const { code, reason } = await client.closed
-    expect(code).toBe(1008)
+    expect(code).toBe(CLOSE_UNAUTHORIZED)
     expect(reason).toMatch(/auth-timeout/)
     expect(client.messages).toEqual([])
     expect(n.refused).toEqual(['auth-timeout'])
@@ -116,6 +124,18 @@ describe('the sync endpoint', () => {
     await new Promise((r) => setTimeout(r, 400)) // past the timeout: must still be open
     expect(client.isClosed()).toBe(false)
     expect(n.sync.connections()[0]?.node).not.toBeNull()
+  })
+
+  it('drops a connection that answers no ping within a heartbeat', async () => {
+    const warnings: string[] = []
+    const n = await node({ heartbeatMs: 100, logger: { info: () => undefined, warn: (_obj, msg) => void warnings.push(msg) } })
+    const live = await rawClient(n.port)
+    const silent = await rawClient(n.port)
+    // Its socket no longer reads, so the server's pings go unanswered (ws answers them only when it reads).
+    ;(silent.ws as unknown as { _socket: { pause(): void } })._socket.pause()
+    await waitFor(() => n.sync.connections().length === 1, 'the silent connection dropped')
+    expect(warnings).toContain('sync connection silent for a whole heartbeat; dropping it')
+    expect(live.isClosed()).toBe(false)
   })
 
   it('closes every connection on close()', async () => {

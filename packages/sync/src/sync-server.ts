@@ -6,10 +6,14 @@ import * as Y from 'yjs'
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
 import { decodeAuthMessage, encodeAuthMessage, ServerHandshake, type AuthMessage } from './auth.js'
 import { silentLogger, SyncChannel, type SyncLogger, type SyncRefusalReason } from './channel.js'
+import { updateEnds } from './known-clocks.js'
 import { encodeAwareness, encodeSyncUpdate, encodeYlogAuth, ProtocolError } from './protocol.js'
 
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000
+export const DEFAULT_HEARTBEAT_MS = 15_000
+/** How a RESULT ok=false starts when the server keeps the connection as a reader. */
+export const READ_ONLY_RESULT = 'read-only'
 
 export interface SyncServerOptions {
   /** The node's HTTP server; the sync endpoint shares its port via 'upgrade'. */
@@ -24,6 +28,8 @@ export interface SyncServerOptions {
   allowReadOnly: boolean
   /** How long an unauthenticated connection may stay when allowReadOnly is false (default 5 s). */
   handshakeTimeoutMs?: number
+  /** Ping every connection this often and drop one that answered nothing within an interval (default 15 s, 0: never). */
+  heartbeatMs?: number
   logger?: SyncLogger
   /** Called once per connection closed for misbehaving, with the reason (for a metric). */
   onRefused?: (reason: SyncRefusalReason) => void
@@ -82,7 +88,9 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
     // Only committed updates leave the node; each one to every open connection.
     for (const update of updates) {
       const frame = encodeSyncUpdate(update)
-      for (const conn of open) if (mayRead(conn)) conn.channel.send(frame)
+      const ends = updateEnds(update)
+      // Not back to a connection that holds it already (typically the one it came from).
+      for (const conn of open) if (mayRead(conn) && !(ends !== undefined && conn.channel.known.holds(ends))) conn.channel.send(frame)
     }
   })
 
@@ -130,12 +138,16 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
         logger.warn({ reason, detail, remoteAddress: conn.remoteAddress, node: conn.node }, 'sync connection refused')
         options.onRefused?.(reason)
       },
+      onSkipped: (reason, detail, client) => {
+        logger.warn({ reason, detail, client, remoteAddress: conn.remoteAddress, node: conn.node }, 'skipping the entries of a writer this node does not accept')
+        options.onRefused?.(reason)
+      },
       onClose: () => {
         open.delete(conn)
         clearTimeout(conn.timer)
         if (conn.awarenessIds.size > 0) removeAwarenessStates(awareness, [...conn.awarenessIds], null)
       },
-    })
+    }, options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS)
     open.add(conn)
     if (!allowReadOnly) {
       conn.timer = setTimeout(() => {
@@ -165,6 +177,13 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
       return
     }
     const step = conn.handshake.proof(message)
+    if (!step.ok && step.notMember === true && allowReadOnly) {
+      // A node this one does not list may still read, like any stock client: it gets the log instead of nothing, and stops redialing.
+      conn.channel.send(encodeYlogAuth(encodeAuthMessage({ kind: 'result', ok: false, reason: `${READ_ONLY_RESULT}: ${step.reason}; this connection may read the log` })))
+      logger.warn({ reason: 'auth-failed', detail: step.reason, remoteAddress: conn.remoteAddress }, 'sync peer is not a member; kept as a reader')
+      options.onRefused?.('auth-failed')
+      return
+    }
     if (!step.ok) {
       fail(step.reason)
       return

@@ -1,0 +1,77 @@
+import { entriesBelowClock } from '@ylog/core'
+import * as decoding from 'lib0/decoding'
+import * as Y from 'yjs'
+
+/**
+ * What the other side of a connection is known to hold, per Yjs client: its
+ * state vector from its last sync step 1, raised by every update it has sent
+ * since (an update it sends is one it has committed). Lag is the entries it
+ * holds, by that knowledge, that the local doc still lacks.
+ *
+ * A state vector alone goes stale: it is sent once per connection, so the
+ * peer's later appends would never count. Updates close that gap at the cost
+ * of reading their headers.
+ */
+export class KnownClocks {
+  #clocks = new Map<number, number>()
+  readonly #ignored = new Set<number>()
+
+  /** A fresh step 1 is the whole truth about the peer: it replaces what was known. */
+  noteStateVector(stateVector: Map<number, number>): void {
+    this.#clocks = new Map(stateVector)
+  }
+
+  noteUpdate(update: Uint8Array): void {
+    const ends = updateEnds(update)
+    if (ends === undefined) return
+    for (const [client, end] of ends) if (end > (this.#clocks.get(client) ?? 0)) this.#clocks.set(client, end)
+  }
+
+  /**
+   * Does the peer hold everything up to these ends (from updateEnds)? Then
+   * sending it that update is an echo: Yjs states are contiguous per client,
+   * so holding clock n means holding every clock below it.
+   */
+  holds(ends: ReadonlyMap<number, number>): boolean {
+    for (const [client, end] of ends) if ((this.#clocks.get(client) ?? 0) < end) return false
+    return true
+  }
+
+  /** Leaves a writer out of the lag: its entries are refused here, so lacking them is no lag. */
+  ignore(client: number): void {
+    this.#ignored.add(client)
+  }
+
+  lag(doc: Y.Doc): number {
+    let lag = 0
+    for (const [client, clock] of this.#clocks) {
+      if (this.#ignored.has(client)) continue
+      lag += Math.max(0, entriesBelowClock(clock) - entriesBelowClock(Y.getState(doc.store, client)))
+    }
+    return lag
+  }
+}
+
+/**
+ * The clock after the last struct of each client in a v1 update. Nearly all
+ * updates a node sends hold one client (a commit of its own, a step 2 chunk),
+ * and every log struct has length 1, so the header alone gives the end:
+ * first clock + number of structs. Updates of several clients are parsed by
+ * Yjs. Undefined for updates that do not decode (the guard refuses those).
+ */
+export function updateEnds(update: Uint8Array): Map<number, number> | undefined {
+  try {
+    const decoder = decoding.createDecoder(update)
+    const clients = decoding.readVarUint(decoder)
+    if (clients === 0) return new Map()
+    if (clients === 1) {
+      const structs = decoding.readVarUint(decoder)
+      const client = decoding.readVarUint(decoder)
+      const clock = decoding.readVarUint(decoder)
+      return new Map([[client, clock + structs]])
+    }
+    return Y.parseUpdateMeta(update).to
+  } catch {
+    return undefined
+  }
+}
