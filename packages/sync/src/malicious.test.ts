@@ -74,6 +74,32 @@ describe('the sync server refuses and disconnects', () => {
     await expectRefused(n, (n) => encodeSyncStep2(craftAppend(n.durable.log, n.identity.id, n.identity.clientId, signEntry(n.identity, { ...nextFields(n), seq: 6 }).bytes)), 'bad-seq')
   })
 
+  it('a seq that repeats', async () => {
+    const n = await node()
+    await expectRefused(n, (n) => encodeSyncUpdate(craftAppend(n.durable.log, n.identity.id, n.identity.clientId, signEntry(n.identity, { ...nextFields(n), seq: 4 }).bytes)), 'bad-seq')
+  })
+
+  it("an update that overwrites a node's key in the root map", async () => {
+    const n = await node()
+    const attacker = NodeIdentity.generate()
+    const client = await rawClient(n.port)
+    expect((await authenticate(client, attacker)).ok).toBe(true)
+    await waitFor(() => n.durable.pending === 0, 'idle')
+    const before = fingerprint(n.durable.log)
+    const evil = new Y.Doc()
+    Y.applyUpdate(evil, Y.encodeStateAsUpdate(n.durable.log.doc))
+    evil.clientID = attacker.clientId
+    const sv = Y.encodeStateVector(evil)
+    evil.getMap(ROOT_MAP).set(n.identity.id, new Y.Array())
+    client.send(encodeSyncUpdate(Y.encodeStateAsUpdate(evil, sv)))
+    const closed = await client.closed
+    // Replacing a key deletes the old value and writes a structure no writer may write; either refusal is right.
+    expect(['delete', 'foreign-structure']).toContain(n.refused.at(-1))
+    expect(closed.code).toBe(closeCodeFor(n.refused.at(-1) as SyncRefusalReason))
+    await n.durable.flush()
+    expect(fingerprint(n.durable.log)).toBe(before)
+  })
+
   it("an entry in another node's part", async () => {
     const n = await node()
     const other = NodeIdentity.generate()
