@@ -170,7 +170,10 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
         try {
           // Peers first, then the sync endpoint (both before fastify, whose close waits for open sockets), then the log.
           await joined.close()
+          // In-flight requests get 2 s to finish; a connection still open then (one the server never saw go idle) is cut, or close() could wait for its keep-alive timeout.
+          const cut = setTimeout(() => app.server.closeAllConnections(), 2000)
           await app.close()
+          clearTimeout(cut)
           await ingest.close()
           metrics.close()
           gaps.close()

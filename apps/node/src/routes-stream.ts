@@ -9,7 +9,7 @@ const streamQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    after: { type: 'string', description: 'a cursor to start after; the Last-Event-ID header, when present, wins' },
+    after: { type: 'string', description: 'a cursor to start after, or "now" for only entries committed from now on; the Last-Event-ID header, when present, wins' },
     topic: { type: 'string' },
     kind: { type: 'string', enum: ENTRY_KINDS },
     buffer: { type: 'string', description: 'entries held for this client while it reads slowly, 1-100000 (default 1024); beyond it they are dropped and announced by a gap event' },
@@ -31,9 +31,11 @@ export interface StreamRoutesOptions {
  */
 export function streamRoutes(app: FastifyInstance, { durable, requireRead, onClient }: StreamRoutesOptions): void {
   // Streams never end by themselves; shutdown ends them, or closing the server would wait for them forever.
-  const open = new Set<AbortController>()
+  const open = new Map<AbortController, Promise<void>>()
   app.addHook('preClose', async () => {
-    for (const controller of open) controller.abort()
+    for (const controller of open.keys()) controller.abort()
+    // Each ends its response before the server closes: one still writing would keep its connection (and close()) alive.
+    await Promise.all(open.values())
   })
 
   app.get<{ Querystring: { after?: string; topic?: string; kind?: string; buffer?: string } }>(
@@ -43,19 +45,22 @@ export function streamRoutes(app: FastifyInstance, { durable, requireRead, onCli
       const { topic, kind, buffer } = request.query
       // Validated before the stream starts, so mistakes still get a 400 with a JSON body.
       const lastEventId = request.headers['last-event-id']
-      const after = decodeCursor(typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : (request.query.after ?? ''))
+      const start = typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : (request.query.after ?? '')
+      const after = start === 'now' ? 'now' : decodeCursor(start)
       if (topic !== undefined) validateTopic(topic)
       const bufferSize = buffer === undefined ? undefined : parseBuffer(buffer)
       const abort = new AbortController()
-      open.add(abort)
       const subscription = subscribe(durable, { after, topic, kinds: kind === undefined ? undefined : [kind as EntryKind], bufferSize, signal: abort.signal })
+      let ended: () => void = () => {}
+      open.set(abort, new Promise<void>((resolve) => (ended = resolve)))
 
       reply.hijack()
       const res = reply.raw
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
+        // The stream is the whole life of this connection; when it ends, so does the connection.
+        connection: 'close',
         'x-accel-buffering': 'no',
         'x-ylog-node': durable.log.identity?.id ?? '',
       })
@@ -74,10 +79,11 @@ export function streamRoutes(app: FastifyInstance, { durable, requireRead, onCli
         request.log.warn({ err }, 'event stream ended by an error')
       } finally {
         clearInterval(heartbeat)
-        open.delete(abort)
         onClient?.(-1)
         await subscription.return()
         res.end()
+        open.delete(abort)
+        ended()
       }
     },
   )

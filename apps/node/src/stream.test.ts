@@ -91,6 +91,11 @@ describe('GET /api/events/stream', () => {
     const stream = await openStream(`${n.url}/api/events/stream?topic=beta&kind=event`)
     expect((await stream.take(1)).map((e) => (e.data as { data: string }).data)).toEqual(['b'])
     stream.close()
+    // after=now skips history.
+    const fromNow = await openStream(`${n.url}/api/events/stream?after=now`)
+    await post(n.url, 'c', 'gamma')
+    expect((await fromNow.take(1)).map((e) => (e.data as { data: string }).data)).toEqual(['c'])
+    fromNow.close()
     for (const query of ['after=nope', 'kind=note', 'topic=%20', 'buffer=0', 'extra=1']) {
       const res = await fetch(`${n.url}/api/events/stream?${query}`)
       expect(res.status, query).toBe(400)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { sha256, toHex, ZERO_HASH } from './bytes.js'
 import { signatureValid } from './chain.js'
-import { decodeEntry, MAX_ENTRY_BYTES, peekEntry, signEntry, validateBody, validateTopic, type EntryBody } from './entry.js'
+import { decodeEntry, MAX_ENTRY_BYTES, peekEntry, peekTopicKind, signEntry, validateBody, validateTopic, type EntryBody } from './entry.js'
 import { YlogError } from './errors.js'
 import { NodeIdentity } from './identity.js'
 
@@ -95,5 +95,17 @@ describe('validation', () => {
     ['event', JSON.parse('{"__proto__": 1}'), /__proto__/],
   ])('refuses kind %s with data %j', (kind, data, message) => {
     expect(() => validateBody(kind, data)).toThrow(message)
+  })
+})
+
+describe('peekTopicKind', () => {
+  it('reads topic and kind as decodeEntry does, for short and long topics, and refuses other bytes', () => {
+    const identity = NodeIdentity.generate()
+    for (const [topic, seq, at] of [['t', 0, 0], ['x'.repeat(23), 23, 1_700_000_000_000], ['y'.repeat(24), 70_000, 2 ** 40], ['z'.repeat(128), 2 ** 33, 5]] as const) {
+      const { bytes } = signEntry(identity, { seq, prev: new Uint8Array(32), at, topic, body: { kind: 'transition', data: { subject: 's', from: 'a', to: 'b', event: 'e' } } })
+      const entry = decodeEntry(bytes)
+      expect(peekTopicKind(bytes)).toEqual({ topic: entry.topic, kind: entry.kind })
+    }
+    expect(peekTopicKind(new Uint8Array(10))).toBeUndefined()
   })
 })

@@ -183,6 +183,39 @@ export function peekEntry(bytes: Uint8Array): EntryHeader | undefined {
   }
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Reads topic and kind from behind `at` without decoding the entry: what a
+ * filtered reader needs to skip entries cheaply. Undefined when the bytes do
+ * not have the version-1 layout.
+ */
+export function peekTopicKind(bytes: Uint8Array): { topic: string; kind: string } | undefined {
+  const header = peekEntry(bytes)
+  if (header === undefined) return undefined
+  let at = SEQ_OFFSET + (readUint(bytes, SEQ_OFFSET)?.size ?? 0)
+  at += readUint(bytes, at)?.size ?? 0
+  const topic = readText(bytes, at)
+  if (topic === undefined) return undefined
+  const kind = readText(bytes, topic.end)
+  if (kind === undefined) return undefined
+  return { topic: topic.text, kind: kind.text }
+}
+
+function readText(bytes: Uint8Array, at: number): { text: string; end: number } | undefined {
+  const head = bytes[at]
+  if (head === undefined || head >> 5 !== 3) return undefined
+  // A text header is a uint header with major type 3; reuse readUint on it as major type 0.
+  const length = readUint(Uint8Array.of(head & 0x1f, ...bytes.subarray(at + 1, at + 9)), 0)
+  if (length === undefined || at + length.size + length.value > bytes.byteLength) return undefined
+  const start = at + length.size
+  try {
+    return { text: utf8.decode(bytes.subarray(start, start + length.value)), end: start + length.value }
+  } catch {
+    return undefined
+  }
+}
+
 const DECODE_OPTIONS = {
   strict: true,
   rejectDuplicateMapKeys: true,

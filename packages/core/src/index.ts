@@ -2,6 +2,7 @@ export { YlogError, type YlogErrorCode } from './errors.js'
 export { NodeIdentity, clientIdOf, isNodeId, verifySignature, referenceEd25519, KEY_FILE_HEADER, type NodeId } from './identity.js'
 export {
   decodeEntry,
+  peekTopicKind,
   signEntry,
   peekEntry,
   signedMessage,

@@ -1,6 +1,6 @@
 import type { Cursor } from './cursor.js'
 import type { DurableLog } from './durable-log.js'
-import { decodeEntry, type Entry, type EntryKind } from './entry.js'
+import { decodeEntry, peekTopicKind, type Entry, type EntryKind } from './entry.js'
 import { YlogError } from './errors.js'
 import type { NodeId } from './identity.js'
 import type { LogDoc } from './log-doc.js'
@@ -256,8 +256,9 @@ class LogSubscription implements Subscription {
       for (let seq = from; seq < to; seq++) {
         const bytes = this.#log.getBytes(node, seq)
         if (bytes === undefined) throw missing(node, seq)
-        const entry = decodeEntry(bytes)
-        if (!this.#matches(entry)) continue
+        // Filtered readers skip by topic and kind read in place: decoding every entry of a long history to drop most of them is the slow part.
+        if (this.#filtered && !this.#matches(peekTopicKind(bytes) ?? decodeEntry(bytes))) continue
+        const entry = decodedEntry(this.#log, node, seq, bytes)
         this.#page.push(entry)
         bytesLeft -= bytes.byteLength
         if (bytesLeft <= 0) to = seq + 1
@@ -346,9 +347,9 @@ class LogSubscription implements Subscription {
       this.#emitted.set(slot.node, slot.to + 1)
       return { kind: 'gap', node: slot.node, from: slot.from, to: slot.to, cursor: new Map(this.#emitted) }
     }
-    const entry = this.#log.get(slot.node, slot.seq)
-    if (entry === undefined) throw missing(slot.node, slot.seq)
-    return this.#entryItem(entry)
+    const bytes = this.#log.getBytes(slot.node, slot.seq)
+    if (bytes === undefined) throw missing(slot.node, slot.seq)
+    return this.#entryItem(decodedEntry(this.#log, slot.node, slot.seq, bytes))
   }
 
   #entryItem(entry: Entry): SubscriptionEntry {
@@ -356,8 +357,12 @@ class LogSubscription implements Subscription {
     return { kind: 'entry', entry, cursor: new Map(this.#emitted) }
   }
 
-  #matches(row: { topic: string; kind: EntryKind }): boolean {
-    return (this.#topic === undefined || row.topic === this.#topic) && (this.#kinds === undefined || this.#kinds.has(row.kind))
+  get #filtered(): boolean {
+    return this.#topic !== undefined || this.#kinds !== undefined
+  }
+
+  #matches(row: { topic: string; kind: string }): boolean {
+    return (this.#topic === undefined || row.topic === this.#topic) && (this.#kinds === undefined || this.#kinds.has(row.kind as EntryKind))
   }
 
   #close(): void {
@@ -377,6 +382,37 @@ class LogSubscription implements Subscription {
     this.#committed.clear()
     this.#wake?.()
   }
+}
+
+/**
+ * Recently decoded entries, shared by every subscription of a log: live
+ * subscribers all hand out the same new entries, and decoding each once
+ * instead of once per subscriber is what lets one log feed many readers.
+ * Shared objects must not change, so they are frozen.
+ */
+const DECODED_CACHE = 8192
+const decodedCaches = new WeakMap<LogDoc, Map<string, Entry>>()
+
+function decodedEntry(log: LogDoc, node: NodeId, seq: number, bytes: Uint8Array): Entry {
+  let cache = decodedCaches.get(log)
+  if (cache === undefined) decodedCaches.set(log, (cache = new Map()))
+  const key = `${node}:${seq}`
+  let entry = cache.get(key)
+  if (entry === undefined) {
+    entry = deepFreeze(decodeEntry(bytes))
+    cache.set(key, entry)
+    // A Map iterates in insertion order: the first key is the oldest.
+    if (cache.size > DECODED_CACHE) cache.delete(cache.keys().next().value as string)
+  }
+  return entry
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
 }
 
 function missing(node: NodeId, seq: number): YlogError {
