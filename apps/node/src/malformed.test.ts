@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DurableLog, NodeIdentity } from '@ylog/core'
+import { seededRandom } from '@ylog/core/testing'
 import { SqliteUpdateStore } from '@ylog/sqlite'
 import type { InjectOptions } from 'fastify'
 import { pino } from 'pino'
@@ -15,23 +16,12 @@ import { buildServer } from './server.js'
 const SEED = Number(process.env.YLOG_FUZZ_SEED ?? 20261123)
 const REQUESTS = Number(process.env.YLOG_FUZZ_REQUESTS ?? 1200)
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 type Gen = (r: Rand) => InjectOptions
 
 class Rand {
   readonly next: () => number
   constructor(seed: number) {
-    this.next = mulberry32(seed)
+    this.next = seededRandom(seed)
   }
   int(n: number): number {
     return Math.floor(this.next() * n)

@@ -7,6 +7,7 @@ import { IngestQueue, type IngestGap, type IngestResult } from './ingest-queue.j
 import { LogDoc } from './log-doc.js'
 import { MemoryUpdateStore } from './memory-update-store.js'
 import type { UpdateRecord } from './update-store.js'
+import { seededRandom } from './test-support.js'
 
 /** A store whose commits wait until the test releases them: the writer's speed is in the test's hands. */
 class GatedStore extends MemoryUpdateStore {
@@ -32,17 +33,6 @@ class GatedStore extends MemoryUpdateStore {
   open(): void {
     this.#credits = Number.POSITIVE_INFINITY
     for (const gate of this.#gates.splice(0)) gate()
-  }
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 
@@ -102,7 +92,7 @@ describe('IngestQueue', () => {
 
   it("with policy 'drop' under a seeded overload, appended entries plus gap ranges are every pushed event exactly once, in order", async () => {
     for (const seed of [7, 8, 9, 10]) {
-      const random = rng(seed)
+      const random = seededRandom(seed)
       const { durable, store, id } = await gated()
       const gaps: IngestGap[] = []
       const queue = new IngestQueue(durable, { capacity: 8, policy: 'drop', stream: 'sensor', onGap: (g) => gaps.push(g) })

@@ -6,6 +6,7 @@ import { MemoryUpdateStore } from './memory-update-store.js'
 import type { ApplyResult } from './log-doc.js'
 import type { UpdateRecord } from './update-store.js'
 import { subscribe, type Subscription, type SubscriptionEntry, type SubscriptionGap, type SubscriptionItem } from './subscription.js'
+import { seededRandom } from './test-support.js'
 
 const open = (): Promise<DurableLog> => DurableLog.open({ identity: NodeIdentity.generate(), store: new MemoryUpdateStore() })
 
@@ -38,17 +39,6 @@ class GatedStore extends MemoryUpdateStore {
 
   release(): void {
     for (const gate of this.#gates.splice(0)) gate()
-  }
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 
@@ -175,7 +165,7 @@ describe('subscribe', () => {
 
   it('keeps a fast subscriber whole while a slow one drops; gap markers name exactly what the slow one missed (seeded)', async () => {
     for (const seed of [1, 2, 3]) {
-      const random = rng(seed)
+      const random = seededRandom(seed)
       const { a, b, relayed } = await pair()
       const fast = subscribe(a, { after: 'now' })
       const filter = { topic: 'x', kinds: ['event'] as EntryKind[] }
