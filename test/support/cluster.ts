@@ -14,7 +14,7 @@ export interface NodesBody {
   self: string
   cluster: string
   membership: { mode: 'open' } | { mode: 'list'; members: string[] }
-  nodes: Array<Head & { at: number | null; holes: Array<{ from: number; to: number }> }>
+  nodes: Array<Head & { at: number | null; holes: Array<{ from: number; to: number }>; gaps: number }>
   peers: Array<{ url: string; state: string; node: string | null; lastMessageAt: number | null; lag: number }>
   connections: Array<{ remoteAddress: string | undefined; node: string | null; lastMessageAt: number | null; messagesIn: number; messagesOut: number }>
 }
