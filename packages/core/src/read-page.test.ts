@@ -61,6 +61,17 @@ describe('readPage', () => {
     expect((await readPage(durable, { topic: 'rare', limit: 1000, after: page.next })).entries).toEqual([])
   })
 
+  it('ends a page early at maxBytes, and paging still returns everything once', async () => {
+    const { durable } = await twoNodes(60)
+    const all = [...durable.log.entries()]
+    const small = await readAllPages(durable, { limit: 50, maxBytes: 1500 })
+    expect(small.entries.map(key)).toEqual(all.map(key))
+    expect(small.pages).toBeGreaterThan(3)
+    const filtered = await readAllPages(durable, { limit: 50, maxBytes: 1, topic: 'common' })
+    expect(filtered.entries.map(key)).toEqual(all.filter((e) => e.topic === 'common').map(key))
+    expect(filtered.pages).toBe(filtered.entries.length + 1)
+  })
+
   it('never shows an entry before it is committed', async () => {
     const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: new MemoryUpdateStore() })
     await durable.append({ topic: 't', kind: 'event', data: 0 })

@@ -13,7 +13,15 @@ export interface PageQuery {
   topic?: string
   kind?: EntryKind
   limit: number
+  /**
+   * Ends the page early once its entries' encoded bytes reach this (default
+   * 4 MiB; a page holds at least one entry): with entries of up to 64 KiB,
+   * `limit` alone would allow pages of tens of MB.
+   */
+  maxBytes?: number
 }
+
+export const DEFAULT_PAGE_BYTES = 4 * 1024 * 1024
 
 export interface Page {
   entries: Entry[]
@@ -45,29 +53,43 @@ export async function readPage(durable: DurableLog, query: PageQuery): Promise<P
   }
   const next = new Map(start)
   const entries: Entry[] = []
+  let bytesLeft = query.maxBytes ?? DEFAULT_PAGE_BYTES
 
   if (query.topic === undefined && query.kind === undefined) {
     for (const node of nodes) {
       const from = start.get(node) ?? 0
-      const to = Math.min(committed.get(node) ?? 0, from + (limit - entries.length))
-      for (let seq = from; seq < to; seq++) entries.push(decodeEntry(log.getBytes(node, seq) as Uint8Array))
+      let to = Math.min(committed.get(node) ?? 0, from + (limit - entries.length))
+      for (let seq = from; seq < to; seq++) {
+        const bytes = log.getBytes(node, seq) as Uint8Array
+        entries.push(decodeEntry(bytes))
+        bytesLeft -= bytes.byteLength
+        if (bytesLeft <= 0) to = seq + 1
+      }
       if (to > from) next.set(node, to)
-      if (entries.length >= limit) break
+      if (entries.length >= limit || bytesLeft <= 0) break
     }
     return { entries, next }
   }
 
   const positions = await durable.store.query({ after: start, topic: query.topic, kind: query.kind, limit })
-  for (const { node, seq } of positions) {
+  // Where the page stopped short of the index's answer (full, or over maxBytes): nodes before it are scanned through.
+  let stoppedAt: NodeId | undefined = positions.length >= limit ? positions[positions.length - 1]?.node : undefined
+  for (let i = 0; i < positions.length; i++) {
+    const { node, seq } = positions[i] as { node: NodeId; seq: number }
     // The index may already hold rows committed after `committed` was read; the next page shows them.
     if (seq >= (committed.get(node) ?? 0)) continue
-    entries.push(decodeEntry(log.getBytes(node, seq) as Uint8Array))
+    const bytes = log.getBytes(node, seq) as Uint8Array
+    entries.push(decodeEntry(bytes))
     next.set(node, seq + 1)
+    bytesLeft -= bytes.byteLength
+    if (bytesLeft <= 0 && i < positions.length - 1) {
+      stoppedAt = node
+      break
+    }
   }
   // Nodes the scan went past hold nothing more that matches below `committed`.
-  const last = positions.length >= limit ? positions[positions.length - 1]?.node : undefined
   for (const node of nodes) {
-    if (last !== undefined && node >= last) break
+    if (stoppedAt !== undefined && node >= stoppedAt) break
     next.set(node, Math.max(next.get(node) ?? 0, committed.get(node) ?? 0))
   }
   return { entries, next }
