@@ -1,9 +1,10 @@
 // A node stopped and started again serves exactly what it served before.
+import { spawn } from 'node:child_process'
 import { closeSync, openSync, readSync, statSync, truncateSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
-import { failingStart, postEvent, readAll, startNode, tempDir } from './support/node-process.js'
+import { failingStart, postEvent, readAll, ROOT, startNode, tempDir } from './support/node-process.js'
 
 async function heads(url: string): Promise<unknown> {
   return (await fetch(`${url}/api/heads`)).json()
@@ -30,6 +31,40 @@ describe('restart', () => {
     expect(second.node).toBe(first.node)
     expect((await postEvent(second.url, 'next')).seq).toBe(400)
     expect(await second.stop()).toBe(0)
+  })
+})
+
+/** Runs `npm start -- --check` (the daemon with --check) on a data directory. */
+async function check(data: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--conditions=ylog-source', '--import', 'tsx', join(ROOT, 'apps', 'node', 'src', 'main.ts'), '--check', '--data', data], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
+  return { code, stdout, stderr }
+}
+
+describe('--check', () => {
+  it('reports an intact data directory with exit 0, and damage with exit 1 and what is wrong', async () => {
+    const data = await filledDataDir(300)
+    const good = await check(data)
+    expect(good.code, good.stderr).toBe(0)
+    expect(JSON.parse(good.stdout)).toMatchObject({ ok: true, entries: 300, nodes: 1, problems: [] })
+    // A flipped signature byte in the tail: SQLite is intact, the chain is not.
+    const db = new Database(join(data, 'ylog.db'))
+    const row = db.prepare('SELECT id, bytes FROM updates ORDER BY id DESC LIMIT 1').get() as { id: number; bytes: Buffer } | undefined
+    if (row === undefined) throw new Error('the filled data directory has no update after its snapshot to damage')
+    row.bytes[row.bytes.length - 10] = (row.bytes[row.bytes.length - 10] as number) ^ 1
+    db.prepare('UPDATE updates SET bytes = ? WHERE id = ?').run(row.bytes, row.id)
+    db.close()
+    const bad = await check(data)
+    expect(bad.code).toBe(1)
+    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false })
+    expect(bad.stderr).toMatch(/^ylog: /m)
+    const missing = await check(tempDir())
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain('nothing to check')
   })
 })
 

@@ -2,6 +2,7 @@ import { YlogError } from '@ylog/core'
 import { pino } from 'pino'
 import { ConfigError, loadConfig } from './config.js'
 import { USAGE } from './usage.js'
+import { checkDataDir } from './check.js'
 import { startNode, StartupError, type NodeHandle } from './node.js'
 
 // Exit codes: 0 clean stop, 1 could not start or stop (store, key, address), 2 bad configuration, 130 second signal.
@@ -14,6 +15,19 @@ async function main(): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${USAGE}\n`)
     return
+  }
+  if (argv.includes('--check')) {
+    try {
+      const report = await checkDataDir(loadConfig(argv.filter((a) => a !== '--check'), process.env))
+      process.stdout.write(`${JSON.stringify(report)}\n`)
+      if (!report.ok) {
+        for (const problem of report.problems) process.stderr.write(`ylog: ${problem}\n`)
+        process.exit(EXIT_FAILURE)
+      }
+      return
+    } catch (err) {
+      fail(err)
+    }
   }
   // Synchronous writes: the last lines before an exit must not be lost in a buffer.
   const logger = pino({ base: { pid: process.pid } }, pino.destination({ dest: 1, sync: true }))

@@ -226,7 +226,7 @@ function listenError(err: NodeJS.ErrnoException, config: Config): Error {
  * same node: each would sign its own entry at the same seq, a fork that
  * peers must refuse. Returns the release function.
  */
-function acquireLock(path: string): () => void {
+export function acquireLock(path: string): () => void {
   const take = (): boolean => {
     try {
       writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 })
