@@ -50,3 +50,5 @@ export { readPage, type PageQuery, type Page } from './read-page.js'
 export { splitUpdateByClient } from './split-update.js'
 export { subscribe, type Subscription, type SubscribeOptions, type SubscriptionItem, type SubscriptionEntry, type SubscriptionGap } from './subscription.js'
 export { IngestQueue, type IngestQueueOptions, type IngestPolicy, type IngestGap, type IngestResult, type IngestStats } from './ingest-queue.js'
+/** For sibling packages that run part of their work on a thread (`@ylog/sqlite`). */
+export { startModuleWorker } from './module-worker.js'

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startModuleWorker } from './module-worker.js'
 import type { EntryBody } from './entry.js'
 import { YlogError, type YlogErrorCode } from './errors.js'
 import type { NodeIdentity } from './identity.js'
@@ -25,10 +26,7 @@ export class WorkerSigner {
 
   constructor(identity: NodeIdentity, head: { next: number; prev: Uint8Array; at: number }) {
     const workerData = { seed: identity.exportSeed(), next: head.next, prev: head.prev, at: head.at }
-    this.#worker = import.meta.url.endsWith('.ts')
-      ? // From source (tsx, vitest) the worker needs the TypeScript loader registered first.
-        new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./sign-worker.ts', import.meta.url).href)}) })`, { eval: true, workerData })
-      : new Worker(new URL('./sign-worker.js', import.meta.url), { workerData })
+    this.#worker = startModuleWorker(import.meta.url, 'sign-worker', workerData)
     this.#worker.unref()
     this.#worker.on('message', (results: JobResult[]) => {
       const batch = this.#inFlight.shift() ?? []

@@ -1,5 +1,5 @@
-import { Worker } from 'node:worker_threads'
-import { YlogError, type YlogErrorCode, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type UpdateStore } from '@ylog/core'
+import type { Worker } from 'node:worker_threads'
+import { startModuleWorker, YlogError, type YlogErrorCode, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type UpdateStore } from '@ylog/core'
 import type { SqliteUpdateStoreOptions } from './sqlite-update-store.js'
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void }
@@ -37,10 +37,7 @@ export class ThreadedSqliteStore implements UpdateStore {
 
   /** Opens (or creates) the store in a worker; rejects with the same errors SqliteUpdateStore.open throws. */
   static open(path: string, options: SqliteUpdateStoreOptions = {}): Promise<ThreadedSqliteStore> {
-    const worker = import.meta.url.endsWith('.ts')
-      ? // Running from source (tsx, vitest): workers do not inherit the TypeScript loader, so register it first.
-        new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./store-worker.ts', import.meta.url).href)}) })`, { eval: true, workerData: { path, options } })
-      : new Worker(new URL('./store-worker.js', import.meta.url), { workerData: { path, options } })
+    const worker = startModuleWorker(import.meta.url, 'store-worker', { path, options })
     return new Promise((resolve, reject) => {
       const onMessage = (message: { type: string; code: YlogErrorCode; message: string }): void => {
         worker.off('message', onMessage)
