@@ -29,7 +29,8 @@ subscribe('net.client.socket', (message) => dialed.push((message as { socket: So
 const logger = pino({ level: 'warn', base: { pid: process.pid } }, pino.destination({ dest: 2, sync: false }))
 const argv = ['--data', spec.data, '--port', '0', '--open-membership', ...spec.peers.flatMap((p) => ['--peer', p])]
 const openedAt = now()
-const handle = await startNode(loadConfig(argv, {}), logger)
+// The environment applies as for the daemon (YLOG_DURABILITY=normal shows what fsync costs).
+const handle = await startNode(loadConfig(argv, process.env), logger)
 const startedAt = now()
 const { durable } = handle
 
