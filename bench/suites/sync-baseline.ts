@@ -20,7 +20,7 @@ import { entriesBelowClock } from '@ylog/core'
 import { WebSocket, WebSocketServer } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
-import { now, serve, type Args } from './sync-ipc.js'
+import { now, pace, serve, type Args } from './sync-ipc.js'
 
 const [role, kind, url] = process.argv.slice(2) as ['server' | 'client', 'ywebsocket' | 'hocuspocus', string | undefined]
 const ROOM = 'bench'
@@ -129,22 +129,8 @@ async function runClient(serverUrl: string): Promise<void> {
       async paced(args: Args) {
         const rate = Number(args.rate)
         const total = Math.round(rate * Number(args.seconds))
-        const calls = new Float64Array(total)
         const from = written
-        const t0 = now()
-        let issued = 0
-        await new Promise<void>((resolve) => {
-          const tick = (): void => {
-            const due = Math.min(total, Math.floor(((now() - t0) * rate) / 1000) + 1)
-            while (issued < due) {
-              calls[issued++] = now()
-              appendOne()
-            }
-            if (issued < total) setTimeout(tick, 1)
-            else resolve()
-          }
-          tick()
-        })
+        const calls = await pace(rate, total, () => appendOne())
         return { from, calls }
       },
       watch: (args: Args) => watch(Number(args.count)),

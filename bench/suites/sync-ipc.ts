@@ -120,3 +120,26 @@ export class Child {
     clearTimeout(timer)
   }
 }
+
+/**
+ * Calls `issue(i)` for i = 0 .. total-1 at `rate` per second from now (a 1 ms
+ * timer catches up in bursts when the loop is late) and returns each call's
+ * time: latencies start at the actual call, not the schedule.
+ */
+export function pace(rate: number, total: number, issue: (i: number) => void): Promise<Float64Array> {
+  const calls = new Float64Array(total)
+  const t0 = now()
+  let issued = 0
+  return new Promise((resolve) => {
+    const tick = (): void => {
+      const due = Math.min(total, Math.floor(((now() - t0) * rate) / 1000) + 1)
+      while (issued < due) {
+        calls[issued] = now()
+        issue(issued++)
+      }
+      if (issued < total) setTimeout(tick, 1)
+      else resolve(calls)
+    }
+    tick()
+  })
+}

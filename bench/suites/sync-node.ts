@@ -11,7 +11,7 @@ import { pino } from 'pino'
 import { loadConfig } from '../../apps/node/src/config.js'
 import { startNode } from '../../apps/node/src/node.js'
 import { sampleData } from '../harness.js'
-import { now, serve, type Args } from './sync-ipc.js'
+import { now, pace, serve, type Args } from './sync-ipc.js'
 
 interface Spec {
   data: string
@@ -86,24 +86,9 @@ serve(
       const rate = Number(args.rate)
       const total = Math.round(rate * Number(args.seconds))
       const seqs = new Float64Array(total)
-      const calls = new Float64Array(total)
       const done: Array<Promise<unknown>> = []
       const base = held.get(handle.node) ?? 0
-      const t0 = now()
-      let issued = 0
-      await new Promise<void>((resolve) => {
-        const tick = (): void => {
-          const due = Math.min(total, Math.floor(((now() - t0) * rate) / 1000) + 1)
-          while (issued < due) {
-            const i = issued++
-            calls[i] = now()
-            done.push(append(base + i).then((entry) => (seqs[i] = entry.seq)))
-          }
-          if (issued < total) setTimeout(tick, 1)
-          else resolve()
-        }
-        tick()
-      })
+      const calls = await pace(rate, total, (i) => done.push(append(base + i).then((entry) => (seqs[i] = entry.seq))))
       await Promise.all(done)
       return { seqs, calls }
     },

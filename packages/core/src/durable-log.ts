@@ -5,67 +5,21 @@ import { clientIdOf, type NodeId } from './identity.js'
 import { entryClock } from './layout.js'
 import { encodeDiffChunks } from './diff-chunks.js'
 import { WorkerSigner } from './signer.js'
-import { inBatch, LogDoc, type ApplyResult, type LogDocOptions, type SignedEntry } from './log-doc.js'
+import { inBatch, LogDoc, type ApplyResult, type SignedEntry } from './log-doc.js'
 import type { IndexRow, UpdateRecord, UpdateStore } from './update-store.js'
+import type { AppendOptions, CommitListener, DurableLogOptions } from './durable-log-options.js'
 
 /** A group commit starts at once when this many updates are waiting. */
 const GROUP_COMMIT_RECORDS = 256
 const REPLAY_CHUNK = 10_000
 
-export interface DurableLogOptions extends LogDocOptions {
-  store: UpdateStore
-  /**
-   * Compact when this many updates follow the snapshot (default 20,000), or
-   * `compactRatio` times the updates the snapshot covers, whichever is more.
-   */
-  compactAfterUpdates?: number
-  /** ...or when they add up to this many bytes, or `compactRatio` of the snapshot's bytes (default 64 MiB). */
-  compactAfterBytes?: number
-  /**
-   * Each compaction rewrites the whole snapshot, so a fixed threshold makes
-   * writes grow with the square of the log. Letting the tail grow with the
-   * snapshot keeps total writes linear (default 0.5: at most 3x the data);
-   * the price is a longer tail to replay after a crash.
-   */
-  compactRatio?: number
-  /** Called during replay with (applied, total) tail updates. */
-  onReplayProgress?: (applied: number, total: number) => void
-  /**
-   * What replay verifies. 'tail' (default): the chains of entries after the
-   * snapshot; the snapshot itself was verified before it was written and the
-   * store checks its checksum. 'full': every chain from seq 0.
-   */
-  verify?: 'tail' | 'full'
-  /**
-   * Where appends are signed. 'inline' (default): in `append`, on the
-   * caller's thread. 'thread': on a worker thread, so signing overlaps with
-   * the Yjs and store work of other appends (the node daemon's choice).
-   */
-  signing?: 'inline' | 'thread'
-}
-
-/** Called after each commit with what it wrote: the updates (for peers) and the entries they added (for readers), in order. */
-export type CommitListener = (info: CommitInfo, updates: readonly Uint8Array[], entries: readonly IndexRow[]) => void
+export type { DurableLogOptions, CommitListener, AppendOptions, CommitInfo } from './durable-log-options.js'
 
 interface SignedItem {
   signed: SignedEntry[]
   options: AppendOptions
   resolve: (entries: Entry[]) => void
   reject: (err: Error) => void
-}
-
-export interface AppendOptions {
-  /**
-   * Stored with the entries in the same commit (UpdateStore.findIdempotency
-   * finds it later). Checking that the key is new is the caller's job.
-   */
-  idempotency?: { key: string; requestHash: Uint8Array }
-}
-
-export interface CommitInfo {
-  records: number
-  entries: number
-  seconds: number
 }
 
 /**
