@@ -34,16 +34,20 @@ export async function checkDataDir(config: Config): Promise<CheckReport> {
       durable = await DurableLog.open({ identity, store, membership: openMembership })
     } catch (err) {
       await store.close().catch(() => undefined)
-      return { ok: false, file, entries: 0, nodes: 0, seconds: (performance.now() - started) / 1000, problems: [(err as Error).message] }
+      return { ok: false, file, entries: 0, nodes: 0, seconds: elapsed(started), problems: [(err as Error).message] }
     }
     try {
       const { ok, problems } = await durable.checkIntegrity()
       const heads = [...durable.log.heads().values()]
-      return { ok, file, entries: heads.reduce((n, h) => n + h.length, 0), nodes: heads.length, seconds: (performance.now() - started) / 1000, problems }
+      return { ok, file, entries: heads.reduce((n, h) => n + h.length, 0), nodes: heads.length, seconds: elapsed(started), problems }
     } finally {
       await durable.close()
     }
   } finally {
     release()
   }
+}
+
+function elapsed(started: number): number {
+  return Math.round(performance.now() - started) / 1000
 }
