@@ -43,9 +43,17 @@ export async function failingStart(args: string[], env: NodeJS.ProcessEnv = {}):
   })
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
+  // A node that should have refused but started would run forever: stop it and say so.
+  const deadline = setTimeout(() => {
+    stderr += `\n(still running after ${FAILING_START_DEADLINE_MS} ms: the node started instead of refusing)`
+    child.kill('SIGKILL')
+  }, FAILING_START_DEADLINE_MS)
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
+  clearTimeout(deadline)
   return { code, stderr }
 }
+
+const FAILING_START_DEADLINE_MS = 15_000
 
 export function attach(child: ChildProcess, timeoutMs: number): Promise<RunningNode> {
   const logs: Array<Record<string, unknown>> = []

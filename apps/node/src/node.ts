@@ -100,6 +100,10 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
           logger.info({ applied, total }, 'replaying stored updates')
         }
       },
+    }).catch((err: unknown) => {
+      // The log above the store knows what is wrong but not where; the operator needs the file.
+      if (err instanceof YlogError && err.code === 'STORE_CORRUPT' && !err.message.includes(dbFile)) throw new YlogError(err.code, `${dbFile}: ${err.message}`, { cause: err })
+      throw err
     })
     cleanup.pop()
     cleanup.push(() => durable.close())

@@ -49,6 +49,23 @@ describe('DurableLog', () => {
     await expect(DurableLog.open({ identity, store: store.reopened() })).rejects.toMatchObject({ code: 'STORE_CORRUPT' })
   })
 
+  it('refuses stored bytes that do not decode, and a stored log left waiting for missing updates', async () => {
+    const identity = NodeIdentity.generate()
+    const garbled = new MemoryUpdateStore()
+    await garbled.append([{ update: new Uint8Array([1, 200, 1, 7, 7, 7]), entries: [] }])
+    await expect(DurableLog.open({ identity, store: garbled })).rejects.toMatchObject({ code: 'STORE_CORRUPT', message: expect.stringMatching(/cannot replay stored updates 1–1 of the tail: the bytes do not decode/) })
+
+    // Another writer's second update without its first: what a changed clock or client id in stored bytes looks like.
+    const other = new LogDoc({ identity: NodeIdentity.generate() })
+    const updates: Uint8Array[] = []
+    other.onUpdate((u) => updates.push(u))
+    other.append({ topic: 't', kind: 'event', data: 0 })
+    other.append({ topic: 't', kind: 'event', data: 1 })
+    const holed = new MemoryUpdateStore()
+    await holed.append([{ update: updates[1] as Uint8Array, entries: [] }])
+    await expect(DurableLog.open({ identity, store: holed })).rejects.toMatchObject({ code: 'STORE_CORRUPT', message: expect.stringMatching(/stored log is incomplete: structs wait for missing ones \(client \d+ clock \d+\)/) })
+  })
+
   it('signs on a worker thread with the same chain: contiguous seqs, refusals keep the chain, restarts continue', async () => {
     const identity = NodeIdentity.generate()
     const store = new MemoryUpdateStore()

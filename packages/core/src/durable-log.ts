@@ -1,6 +1,7 @@
 import * as Y from 'yjs'
 import type { Entry, EntryBody, EntryInput } from './entry.js'
 import { YlogError } from './errors.js'
+import { replayStored, RESTORE_ADVICE } from './replay.js'
 import { clientIdOf, type NodeId } from './identity.js'
 import { entryClock } from './layout.js'
 import { encodeDiffChunks } from './diff-chunks.js'
@@ -11,7 +12,6 @@ import type { AppendOptions, CommitListener, DurableLogOptions } from './durable
 
 /** A group commit starts at once when this many updates are waiting. */
 const GROUP_COMMIT_RECORDS = 256
-const REPLAY_CHUNK = 10_000
 
 export type { DurableLogOptions, CommitListener, AppendOptions, CommitInfo } from './durable-log-options.js'
 
@@ -72,16 +72,10 @@ export class DurableLog {
     const log = new LogDoc(options)
     const durable = new DurableLog(log, options)
     const state = await options.store.load()
-    if (state.snapshot !== undefined) log.loadTrusted(state.snapshot, 'v2')
-    const snapshotHeads = new Map([...log.heads()].map(([node, head]) => [node, head.length]))
-    for (let from = 0; from < state.tail.length; from += REPLAY_CHUNK) {
-      const chunk = state.tail.slice(from, from + REPLAY_CHUNK)
-      log.loadTrusted(chunk)
-      options.onReplayProgress?.(from + chunk.length, state.tail.length)
-    }
+    const snapshotHeads = replayStored(log, state, options.onReplayProgress)
     const check = log.verifyChains(options.verify === 'full' ? undefined : snapshotHeads)
     if (!check.ok) {
-      throw new YlogError('STORE_CORRUPT', `stored log does not verify: node ${check.node} seq ${check.seq}: ${check.detail}; restore the data directory from a backup or resync this node from its peers`)
+      throw new YlogError('STORE_CORRUPT', `stored log does not verify: node ${check.node} seq ${check.seq}: ${check.detail}; ${RESTORE_ADVICE}`)
     }
     durable.#lastId = state.lastId
     durable.#coveredUpdates = state.lastId - state.tail.length

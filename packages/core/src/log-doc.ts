@@ -185,6 +185,14 @@ export class LogDoc {
     }
   }
 
+  /** What applied updates left waiting for (structs or deletions of clocks never seen), or undefined when nothing is. */
+  missingDependencies(): string | undefined {
+    const { pendingStructs, pendingDs } = this.doc.store
+    if (pendingStructs !== null) return `structs wait for missing ones (${[...pendingStructs.missing].map(([client, clock]) => `client ${client} clock ${clock}`).join(', ')})`
+    if (pendingDs !== null) return 'deletions name structs that were never stored'
+    return undefined
+  }
+
   /**
    * Checks chains: hash links, seqs, time order, one signature per chunk.
    * With `from`, only entries at or after from.get(node) are checked, linked

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import type { EntryKind } from '@ylog/core'
 
 /** The schema version this code writes; stored in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 2
+export const SCHEMA_VERSION = 3
 
 /** "ylog" in ASCII, stored in `PRAGMA application_id` so a ylog store can be told apart from any other SQLite file. */
 export const APPLICATION_ID = 0x796c6f67
@@ -90,10 +90,21 @@ function addV2(db: Database.Database): void {
 }
 
 /**
- * `migrations[v]` upgrades a store from schema v to v + 1 (v = 0 is an empty
- * file). Schema 2 is one new function appended here and SCHEMA_VERSION bumped.
+ * Schema 3: a CRC-32 per stored update. SQLite checksums nothing inside a
+ * page, and a flipped byte in an update can still decode, into different
+ * structs (another client, another clock) that would silently drop entries
+ * and let seqs be reused. The snapshot already has its SHA-256. Updates
+ * written before schema 3 keep NULL and are not checked.
  */
-const migrations: readonly Migration[] = [createV1, addV2]
+function addV3(db: Database.Database): void {
+  db.exec('ALTER TABLE updates ADD COLUMN crc32 INTEGER')
+}
+
+/**
+ * `migrations[v]` upgrades a store from schema v to v + 1 (v = 0 is an empty
+ * file). A new schema is one function appended here and SCHEMA_VERSION bumped.
+ */
+const migrations: readonly Migration[] = [createV1, addV2, addV3]
 
 if (migrations.length !== SCHEMA_VERSION) throw new Error(`schema.ts: ${migrations.length} migrations for schema version ${SCHEMA_VERSION}`)
 

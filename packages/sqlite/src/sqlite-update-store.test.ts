@@ -54,25 +54,55 @@ async function appendEntries(durable: DurableLog, count: number, topic = (i: num
 }
 
 describe('SqliteUpdateStore', () => {
-  it('migrates a schema 1 store to schema 2 in place, keeping its log', async () => {
+  it('migrates schema 1 and schema 2 stores in place, keeping their logs (updates from before schema 3 carry no CRC)', async () => {
+    for (const from of [1, 2]) {
+      const path = freshPath()
+      const identity = NodeIdentity.generate()
+      const durable = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path) })
+      await appendEntries(durable, 10)
+      await durable.close()
+      // Schema 2 is schema 3 without the CRC column; schema 1 also lacks the side tables.
+      const db = new Database(path)
+      db.exec('ALTER TABLE updates DROP COLUMN crc32')
+      if (from === 1) db.exec('DROP TABLE idempotency; DROP TABLE consumers')
+      db.pragma(`user_version = ${from}`)
+      db.close()
+      const again = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path) })
+      expect(again.log.length(identity.id)).toBe(10)
+      await again.store.writeConsumer({ name: 'c', cursor: 'c1.x', ackedAt: 5 })
+      expect(await again.store.readConsumer('c')).toEqual({ name: 'c', cursor: 'c1.x', ackedAt: 5 })
+      await again.append({ topic: 'after', kind: 'event', data: from })
+      await again.close()
+      const check = new Database(path, { readonly: true })
+      expect(check.pragma('user_version', { simple: true })).toBe(3)
+      const crcs = check.prepare('SELECT crc32 FROM updates ORDER BY id').pluck().all()
+      expect(crcs.at(-1)).toEqual(expect.any(Number))
+      expect(crcs.slice(0, -1).every((c) => c === null)).toBe(true)
+      check.close()
+      const reopened = SqliteUpdateStore.open(path)
+      expect(reopened.checkIntegrity()).toEqual({ ok: true, problems: [] })
+      await reopened.close()
+    }
+  })
+
+  it('refuses at load an update whose bytes no longer match their CRC-32, naming the file and the update', async () => {
     const path = freshPath()
     const identity = NodeIdentity.generate()
     const durable = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path) })
-    await appendEntries(durable, 10)
+    await appendEntries(durable, 3)
     await durable.close()
-    // Schema 1 is schema 2 without the side tables.
     const db = new Database(path)
-    db.exec('DROP TABLE idempotency; DROP TABLE consumers')
-    db.pragma('user_version = 1')
+    const row = db.prepare('SELECT id, bytes FROM updates ORDER BY id LIMIT 1').get() as { id: number; bytes: Buffer }
+    row.bytes[row.bytes.length >> 1] = (row.bytes[row.bytes.length >> 1] as number) ^ 0x10
+    db.prepare('UPDATE updates SET bytes = ? WHERE id = ?').run(row.bytes, row.id)
     db.close()
-    const again = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path) })
-    expect(again.log.length(identity.id)).toBe(10)
-    await again.store.writeConsumer({ name: 'c', cursor: 'c1.x', ackedAt: 5 })
-    expect(await again.store.readConsumer('c')).toEqual({ name: 'c', cursor: 'c1.x', ackedAt: 5 })
-    await again.close()
-    const check = new Database(path, { readonly: true })
-    expect(check.pragma('user_version', { simple: true })).toBe(2)
-    check.close()
+    const store = SqliteUpdateStore.open(path)
+    const err = await expectStoreError(() => store.load(), 'STORE_CORRUPT', new RegExp(`update ${row.id} \\(\\d+ bytes\\) fails its CRC-32 check`))
+    expect(err.message).toContain(path)
+    const report = store.checkIntegrity()
+    expect(report.ok).toBe(false)
+    expect(report.problems.join('\n')).toMatch(/CRC-32/)
+    await store.close()
   })
 
   it('creates a fresh store in a missing directory, with its schema version and application id', async () => {

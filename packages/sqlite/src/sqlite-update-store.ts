@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, statSync } from 'node:fs'
+import { crc32 } from 'node:zlib'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { YlogError, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type UpdateStore } from '@ylog/core'
@@ -23,6 +24,9 @@ export interface SqliteUpdateStoreOptions {
 // write would leave a WAL as large as the snapshot on disk for good.
 const JOURNAL_SIZE_LIMIT = 32 * 1024 * 1024
 
+/** id, crc32 (NULL before schema 3), bytes */
+type TailRow = [number, number | null, Buffer]
+
 interface SnapshotRow {
   up_to: number
   sha256: Buffer
@@ -44,7 +48,7 @@ export class SqliteUpdateStore implements UpdateStore {
   readonly #side: SideTables
   #lastId: number
   #closed = false
-  readonly #insertUpdate: Database.Statement<[number, Uint8Array]>
+  readonly #insertUpdate: Database.Statement<[number, Uint8Array, number]>
   readonly #setLastId: Database.Statement<[number]>
   readonly #getLastId: Database.Statement<[]>
   readonly #getSnapshot: Database.Statement<[]>
@@ -60,11 +64,11 @@ export class SqliteUpdateStore implements UpdateStore {
     this.durability = durability
     this.#index = new ReadIndex(db)
     this.#side = new SideTables(db, this.#index)
-    this.#insertUpdate = db.prepare('INSERT INTO updates (id, bytes) VALUES (?, ?)')
+    this.#insertUpdate = db.prepare('INSERT INTO updates (id, bytes, crc32) VALUES (?, ?, ?)')
     this.#setLastId = db.prepare("UPDATE meta SET value = ? WHERE key = 'last_id'")
     this.#getLastId = db.prepare("SELECT value FROM meta WHERE key = 'last_id'").pluck()
     this.#getSnapshot = db.prepare('SELECT up_to, sha256, bytes FROM snapshot WHERE one = 1')
-    this.#getTail = db.prepare('SELECT bytes FROM updates WHERE id > ? ORDER BY id').pluck()
+    this.#getTail = db.prepare('SELECT id, crc32, bytes FROM updates WHERE id > ? ORDER BY id').raw()
     this.#putSnapshot = db.prepare('INSERT OR REPLACE INTO snapshot (one, up_to, sha256, bytes) VALUES (1, ?, ?, ?)')
     this.#deleteUpTo = db.prepare('DELETE FROM updates WHERE id <= ?')
     this.#lastId = this.#readLastId()
@@ -73,7 +77,7 @@ export class SqliteUpdateStore implements UpdateStore {
     this.#appendTx = db.transaction((records: readonly UpdateRecord[]) => {
       let id = this.#lastId
       for (const record of records) {
-        this.#insertUpdate.run(++id, record.update)
+        this.#insertUpdate.run(++id, record.update, crc32(record.update))
         this.#index.insert(record.entries)
         if (record.idempotency !== undefined) this.#side.insertIdempotency(record.idempotency)
       }
@@ -144,7 +148,10 @@ export class SqliteUpdateStore implements UpdateStore {
     try {
       const row = this.#getSnapshot.get() as SnapshotRow | undefined
       if (row !== undefined) this.#verifySnapshot(row, (problem) => new YlogError('STORE_CORRUPT', `${this.path}: ${problem}; ${RESTORE_ADVICE}`))
-      const tail = (this.#getTail.all(row?.up_to ?? 0) as Buffer[]).map(view)
+      const tail = (this.#getTail.all(row?.up_to ?? 0) as TailRow[]).map((tailRow) => {
+        this.#verifyUpdate(tailRow, (problem) => new YlogError('STORE_CORRUPT', `${this.path}: ${problem}; ${RESTORE_ADVICE}`))
+        return view(tailRow[2])
+      })
       return { snapshot: row === undefined ? undefined : view(row.bytes), tail, lastId: this.#lastId }
     } catch (err) {
       throw storeError(this.path, 'loading', err)
@@ -228,7 +235,8 @@ export class SqliteUpdateStore implements UpdateStore {
 
   /**
    * The expensive check: SQLite's full integrity_check (every page, every
-   * index against its table), the snapshot's SHA-256, and the id bookkeeping.
+   * index against its table), the snapshot's SHA-256, every update's CRC-32,
+   * and the id bookkeeping.
    * The hash-chain check of the entries themselves is done a level above.
    */
   checkIntegrity(): { ok: boolean; problems: string[] } {
@@ -245,6 +253,13 @@ export class SqliteUpdateStore implements UpdateStore {
           problems.push((err as Error).message)
         }
         if (row.up_to > this.#lastId) problems.push(`the snapshot covers updates up to ${row.up_to}, beyond the last assigned id ${this.#lastId}`)
+      }
+      for (const tailRow of this.#getTail.iterate(0) as IterableIterator<TailRow>) {
+        try {
+          this.#verifyUpdate(tailRow, (problem) => new Error(problem))
+        } catch (err) {
+          problems.push((err as Error).message)
+        }
       }
       const maxId = this.#db.prepare('SELECT max(id) FROM updates').pluck().get() as number | null
       if (maxId !== null && maxId > this.#lastId) problems.push(`update ${maxId} is beyond the last assigned id ${this.#lastId}`)
@@ -267,6 +282,12 @@ export class SqliteUpdateStore implements UpdateStore {
     }
   }
 
+  #verifyUpdate([id, stored, bytes]: TailRow, fail: (problem: string) => Error): void {
+    if (stored === null) return
+    const actual = crc32(bytes)
+    if (actual !== stored) throw fail(`update ${id} (${bytes.byteLength} bytes) fails its CRC-32 check: stored ${hex32(stored)}, computed ${hex32(actual)}`)
+  }
+
   #readLastId(): number {
     const value = this.#getLastId.get() as number | undefined
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
@@ -285,6 +306,10 @@ function parseDurability(value: unknown): 'full' | 'normal' {
   if (value === undefined) return 'full'
   if (value === 'full' || value === 'normal') return value
   throw new YlogError('BAD_ARGUMENT', `durability must be "full" (fsync every commit) or "normal" (fsync at checkpoints), got ${JSON.stringify(value) ?? String(value)}`)
+}
+
+function hex32(n: number): string {
+  return n.toString(16).padStart(8, '0')
 }
 
 function sha256(bytes: Uint8Array): Buffer {
