@@ -32,24 +32,11 @@ async function main(): Promise<void> {
   // Synchronous writes: the last lines before an exit must not be lost in a buffer.
   const logger = pino({ base: { pid: process.pid } }, pino.destination({ dest: 1, sync: true }))
 
-  let handle: NodeHandle
-  try {
-    const config = loadConfig(argv, process.env)
-    handle = await startNode(config, logger)
-  } catch (err) {
-    fail(err)
-  }
-  logger.info({ url: handle.url, port: handle.port, node: handle.node, replaySeconds: handle.replaySeconds }, 'ready')
-
-  let stopping = false
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      process.stderr.write(`ylog: second ${signal}, exiting at once; commits not yet finished are lost (acknowledged entries are safe)\n`)
-      process.exit(EXIT_INTERRUPTED)
-    }
-    stopping = true
-    logger.info({ signal }, 'shutting down: finishing in-flight requests and the last commit')
-    handle.close().then(
+  // Handlers go in before anything is announced: whoever reads "ready" may signal at once.
+  let handle: NodeHandle | undefined
+  let stopping: NodeJS.Signals | undefined
+  const close = (node: NodeHandle): void => {
+    node.close().then(
       () => {
         logger.info('stopped')
         process.exit(0)
@@ -60,8 +47,30 @@ async function main(): Promise<void> {
       },
     )
   }
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping !== undefined) {
+      process.stderr.write(`ylog: second ${signal}, exiting at once; commits not yet finished are lost (acknowledged entries are safe)\n`)
+      process.exit(EXIT_INTERRUPTED)
+    }
+    stopping = signal
+    logger.info({ signal }, 'shutting down: finishing in-flight requests and the last commit')
+    // While starting, the node is closed as soon as it is up.
+    if (handle !== undefined) close(handle)
+  }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
+
+  try {
+    const config = loadConfig(argv, process.env)
+    handle = await startNode(config, logger)
+  } catch (err) {
+    fail(err)
+  }
+  if (stopping !== undefined) {
+    close(handle)
+    return
+  }
+  logger.info({ url: handle.url, port: handle.port, node: handle.node, replaySeconds: handle.replaySeconds }, 'ready')
 }
 
 /** One line on stderr; a stack only for errors nobody anticipated. */
