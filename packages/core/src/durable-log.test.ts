@@ -5,18 +5,25 @@ import { NodeIdentity } from './identity.js'
 import { MemoryUpdateStore } from './memory-update-store.js'
 import { LogDoc } from './log-doc.js'
 import type { UpdateRecord } from './update-store.js'
+import { seededRandom } from './testing.js'
 
 describe('DurableLog', () => {
   it('groups concurrent appends into few commits and acknowledges each after its commit', async () => {
     const store = new MemoryUpdateStore()
-    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store })
+    const identity = NodeIdentity.generate()
+    const durable = await DurableLog.open({ identity, store })
     const commits: number[] = []
     durable.onCommit((info) => commits.push(info.entries))
     const entries = await Promise.all(Array.from({ length: 600 }, (_, i) => durable.append({ topic: 't', kind: 'event', data: i })))
     expect(entries.map((e) => e.seq)).toEqual([...Array(600).keys()])
     expect(commits.reduce((a, b) => a + b, 0)).toBe(600)
     expect(commits.length).toBeLessThanOrEqual(4)
-    expect((await store.stats()).updates).toBe(600)
+    // A group's small one-entry updates are stored (and sent) merged, up to 64 KiB each.
+    const stored = (await store.stats()).updates
+    expect(stored).toBeLessThanOrEqual(commits.length * 2)
+    await durable.close()
+    const again = await DurableLog.open({ identity, store: store.reopened() })
+    expect(again.log.length(identity.id)).toBe(600)
   })
 
   it('stops accepting writes after a failed commit, so no seq can be reused', async () => {
@@ -64,6 +71,40 @@ describe('DurableLog', () => {
     const holed = new MemoryUpdateStore()
     await holed.append([{ update: updates[1] as Uint8Array, entries: [] }])
     await expect(DurableLog.open({ identity, store: holed })).rejects.toMatchObject({ code: 'STORE_CORRUPT', message: expect.stringMatching(/stored log is incomplete: structs wait for missing ones \(client \d+ clock \d+\)/) })
+  })
+
+  it('signs a trickle on the main thread and bursts on the worker, as one chain (seeded mix)', async () => {
+    const identity = NodeIdentity.generate()
+    const store = new MemoryUpdateStore()
+    const durable = await DurableLog.open({ identity, store, signing: 'thread' })
+    const random = seededRandom(7)
+    let expected = 0
+    for (let round = 0; round < 40; round++) {
+      // A turn with one append (signed here, the worker idle), or a burst of up to 60 (the first here, the rest on the worker).
+      const count = random() < 0.5 ? 1 : 1 + Math.floor(random() * 60)
+      const tooLarge = random() < 0.2 ? Math.floor(random() * count) : -1
+      const results = await Promise.allSettled(
+        Array.from({ length: count }, (_, i) =>
+          i === count - 1 && random() < 0.3
+            ? durable.appendBatch([{ topic: 'g', kind: 'event', data: i }, { topic: 'g', kind: 'event', data: i === tooLarge ? 'x'.repeat(70_000) : -i }])
+            : durable.append({ topic: 't', kind: 'event', data: i === tooLarge ? 'x'.repeat(70_000) : i }),
+        ),
+      )
+      for (const [i, r] of results.entries()) {
+        if (i === tooLarge) {
+          expect(r).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ code: 'ENTRY_TOO_LARGE' }) })
+          continue
+        }
+        expect(r.status).toBe('fulfilled')
+        const got = (r as PromiseFulfilledResult<{ seq: number } | Array<{ seq: number }>>).value
+        for (const entry of Array.isArray(got) ? got : [got]) expect(entry.seq).toBe(expected++)
+      }
+    }
+    expect(durable.log.verifyChains()).toEqual({ ok: true, entries: expected })
+    await durable.close()
+    const again = await DurableLog.open({ identity, store: store.reopened(), signing: 'thread' })
+    expect((await again.append({ topic: 't', kind: 'event', data: 'next' })).seq).toBe(expected)
+    await again.close()
   })
 
   it('signs on a worker thread with the same chain: contiguous seqs, refusals keep the chain, restarts continue', async () => {

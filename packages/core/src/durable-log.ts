@@ -1,7 +1,8 @@
 import * as Y from 'yjs'
-import type { Entry, EntryBody, EntryInput } from './entry.js'
+import { peekEntry, peekTopicKind, type Entry, type EntryBody, type EntryInput, type EntryKind } from './entry.js'
 import { YlogError } from './errors.js'
 import { replayStored, RESTORE_ADVICE } from './replay.js'
+import { mergeSmallRecords } from './merge-records.js'
 import { clientIdOf, type NodeId } from './identity.js'
 import { entryClock } from './layout.js'
 import { encodeDiffChunks } from './diff-chunks.js'
@@ -280,9 +281,13 @@ export class DurableLog {
     })
   }
 
+  // Read in place: these bytes passed the guard, so a full decode (CBOR, hash, hex) would only repeat it.
   #indexRow(node: string, seq: number): IndexRow {
-    const entry = this.log.get(node, seq) as Entry
-    return { node, seq, at: entry.at, topic: entry.topic, kind: entry.kind }
+    const bytes = this.log.getBytes(node, seq) as Uint8Array
+    const header = peekEntry(bytes)
+    const fields = peekTopicKind(bytes)
+    if (header === undefined || fields === undefined) throw new YlogError('MALFORMED_ENTRY', `entry ${node}:${seq} in the document does not have the version-1 layout`)
+    return { node, seq, at: header.at, topic: fields.topic, kind: fields.kind as EntryKind }
   }
 
   #afterCommit(): Promise<void> {
@@ -318,7 +323,7 @@ export class DurableLog {
 
   async #commit(): Promise<void> {
     this.#committing = true
-    const batch = this.#pending
+    const batch = mergeSmallRecords(this.#pending)
     const waiters = this.#waiters
     this.#pending = []
     this.#waiters = []

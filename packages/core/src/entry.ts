@@ -229,6 +229,27 @@ const DECODE_OPTIONS = {
 
 /** Fully decodes and checks an entry's structure (not its signature or chain). */
 export function decodeEntry(bytes: Uint8Array, hash: Uint8Array = sha256(bytes)): Entry {
+  const { node, prev, seq, at, topic, body, sig } = checkEntry(bytes)
+  return { node: toHex(node), seq, prev: toHex(prev), at, topic, ...body, sig: toHex(sig), hash: toHex(hash) } as Entry
+}
+
+/** The fields of an entry that passed `checkEntry`, undecorated: keys, hashes and the signature as bytes. */
+export interface CheckedEntry {
+  node: Uint8Array
+  prev: Uint8Array
+  seq: number
+  at: number
+  topic: string
+  body: EntryBody
+  sig: Uint8Array
+}
+
+/**
+ * Everything `decodeEntry` checks, without building an Entry (no hash, no
+ * hex strings): what the guard needs of each entry it receives, where the
+ * chain check computes the hash itself.
+ */
+export function checkEntry(bytes: Uint8Array): CheckedEntry {
   if (peekEntry(bytes) === undefined) throw malformed('not a version-1 entry (bad header, size or signature field)')
   let value: unknown
   try {
@@ -249,16 +270,7 @@ export function decodeEntry(bytes: Uint8Array, hash: Uint8Array = sha256(bytes))
   } catch (err) {
     throw malformed((err as Error).message)
   }
-  return {
-    node: toHex(node),
-    seq: seq as number,
-    prev: toHex(prev),
-    at: at as number,
-    topic,
-    ...body,
-    sig: toHex(sig),
-    hash: toHex(hash),
-  } as Entry
+  return { node, prev, seq: seq as number, at: at as number, topic: topic as string, body, sig }
 }
 
 function malformed(reason: string): YlogError {

@@ -44,7 +44,14 @@ function failure(err: unknown, where = ''): Signed {
   return { ok: false, code: (err as { code?: string }).code ?? 'BAD_DATA', message: where + (err as Error).message }
 }
 
-port.on('message', (jobs: SignJob[]) => {
+/** Jobs, with the chain head when the main thread signed entries itself since the last message. */
+export interface SignMessage {
+  head?: { next: number; prev: Uint8Array; at: number }
+  jobs: SignJob[]
+}
+
+port.on('message', ({ head, jobs }: SignMessage) => {
+  if (head !== undefined) ({ next, prev, at: lastAt } = head)
   const out: JobResult[] = []
   for (const job of jobs) {
     if (!('group' in job)) {

@@ -1,7 +1,7 @@
 import * as Y from 'yjs'
-import { bytesEqual } from './bytes.js'
+import { bytesEqual, toHex } from './bytes.js'
 import { signatureValid, verifyRun } from './chain.js'
-import { decodeEntry, type Entry } from './entry.js'
+import { checkEntry, decodeEntry, type CheckedEntry, type Entry } from './entry.js'
 import { clientIdOf, isNodeId, type NodeId } from './identity.js'
 import { ROOT_MAP, roleOfClock, segmentClock } from './layout.js'
 
@@ -198,14 +198,14 @@ function checkStruct(view: GuardView, plan: ClientPlan, struct: Y.Item | Y.GC | 
   if (role.role !== 'entry') return
 
   const bytes = (item.content as Y.ContentBinary).content
-  let entry: Entry
+  let entry: CheckedEntry
   try {
-    entry = decodeEntry(bytes)
+    entry = checkEntry(bytes)
   } catch (err) {
     throw new Refusal('bad-entry', `node ${short(plan.node as NodeId)} clock ${clock}: ${(err as Error).message}`)
   }
-  if (entry.node !== plan.node) throw new Refusal('wrong-node', `entry of node ${short(entry.node)} placed in the part of node ${short(plan.node as NodeId)}`)
-  if (entry.seq !== role.seq) throw new Refusal('bad-seq', `node ${short(entry.node)}: entry with seq ${entry.seq} sits at the place of seq ${role.seq}`)
+  if (!bytesEqual(entry.node, plan.publicKey as Uint8Array)) throw new Refusal('wrong-node', `entry of node ${short(toHex(entry.node))} placed in the part of node ${short(plan.node as NodeId)}`)
+  if (entry.seq !== role.seq) throw new Refusal('bad-seq', `node ${short(plan.node as NodeId)}: entry with seq ${entry.seq} sits at the place of seq ${role.seq}`)
   if (plan.missingFrom !== undefined) {
     plan.maxHeldSeq = Math.max(plan.maxHeldSeq ?? 0, entry.seq)
     return
