@@ -1,5 +1,5 @@
 import * as Y from 'yjs'
-import { peekEntry, peekTopicKind, type Entry, type EntryBody, type EntryInput, type EntryKind } from './entry.js'
+import { encodeEntryTail, peekEntry, peekTopicKind, type Entry, type EntryBody, type EntryInput, type EntryKind } from './entry.js'
 import { YlogError } from './errors.js'
 import { replayStored, RESTORE_ADVICE } from './replay.js'
 import { mergeSmallRecords } from './merge-records.js'
@@ -102,7 +102,7 @@ export class DurableLog {
       return this.#afterCommit().then(() => entry)
     }
     const { body, at } = this.log.prepare(input)
-    return this.#signer.sign(input.topic, body, at).then((signed) => this.#applySigned([{ ...signed, topic: input.topic, body }], options).then((entries) => entries[0] as Entry))
+    return this.#signer.sign(encodeEntryTail(input.topic, body), at).then((signed) => this.#applySigned([{ ...signed, topic: input.topic, body }], options).then((entries) => entries[0] as Entry))
   }
 
   /**
@@ -119,7 +119,7 @@ export class DurableLog {
     }
     const prepared = inputs.map((input, i) => inBatch(inputs.length, i, () => this.log.prepare(input)))
     return this.#signer
-      .signGroup(prepared.map(({ body, at }, i) => ({ topic: (inputs[i] as EntryInput).topic, body, at })))
+      .signGroup(prepared.map(({ body, at }, i) => ({ tail: encodeEntryTail((inputs[i] as EntryInput).topic, body), at })))
       .then((group) => this.#applySigned(group.map((signed, i) => ({ ...signed, topic: (inputs[i] as EntryInput).topic, body: (prepared[i] as { body: EntryBody }).body })), options))
   }
 

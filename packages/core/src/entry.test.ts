@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { sha256, toHex, ZERO_HASH } from './bytes.js'
 import { signatureValid } from './chain.js'
-import { decodeEntry, MAX_ENTRY_BYTES, peekEntry, peekTopicKind, signEntry, validateBody, validateTopic, type EntryBody } from './entry.js'
+import { encode, rfc8949EncodeOptions } from 'cborg'
+import { decodeEntry, encodeEntryTail, ENTRY_FORMAT_VERSION, MAX_ENTRY_BYTES, peekEntry, peekTopicKind, signEntry, signEntryTail, validateBody, validateTopic, type EntryBody } from './entry.js'
+import { seededRandom } from './test-support.js'
 import { YlogError } from './errors.js'
 import { NodeIdentity } from './identity.js'
 
@@ -107,5 +109,37 @@ describe('peekTopicKind', () => {
       expect(peekTopicKind(bytes)).toEqual({ topic: entry.topic, kind: entry.kind })
     }
     expect(peekTopicKind(new Uint8Array(10))).toBeUndefined()
+  })
+})
+
+describe('signEntryTail', () => {
+  // The oracle is cborg encoding the whole array, as signEntry did before tails were spliced in place.
+  it('writes exactly the canonical array, at every width of seq and at (seeded)', () => {
+    const identity = NodeIdentity.generate()
+    const random = seededRandom(11)
+    const widths = [0, 23, 24, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]
+    for (let i = 0; i < 200; i++) {
+      const seq = i < widths.length ? (widths[i] as number) : Math.floor(random() * 2 ** (1 + Math.floor(random() * 52)))
+      const at = widths[(i * 7) % widths.length] as number
+      const prev = sha256(Uint8Array.of(i))
+      const data = { step: `s${i}`, n: Math.floor(random() * 1e6), nested: { list: [i, 'x'.repeat(i % 40), null, true] } }
+      const body: EntryBody = { kind: 'event', data }
+      const { bytes, hash } = signEntryTail(identity, { seq, prev, at }, encodeEntryTail('a/topic', body))
+      const unsigned = encode([ENTRY_FORMAT_VERSION, identity.publicKey, prev, seq, at, 'a/topic', 'event', data], rfc8949EncodeOptions)
+      const expected = new Uint8Array(bytes.byteLength - 66)
+      expected.set(unsigned)
+      expected[0] = 0x88
+      const signedPart = bytes.slice(0, bytes.byteLength - 66)
+      signedPart[0] = 0x88
+      expect(signedPart).toEqual(expected)
+      expect(hash).toEqual(sha256(bytes))
+      expect(signatureValid(identity.publicKey, bytes)).toBe(true)
+      expect(decodeEntry(bytes)).toMatchObject({ seq, at, topic: 'a/topic', kind: 'event', data, prev: toHex(prev) })
+    }
+  })
+
+  it('refuses an entry over the size limit before signing it', () => {
+    const tail = encodeEntryTail('t', { kind: 'event', data: 'x'.repeat(MAX_ENTRY_BYTES) })
+    expect(() => signEntryTail(NodeIdentity.generate(), { seq: 0, prev: ZERO_HASH, at: 0 }, tail)).toThrow(/ENTRY_TOO_LARGE|limit is 65536/)
   })
 })

@@ -132,20 +132,60 @@ export function validateBody(kind: unknown, data: unknown): EntryBody {
 
 /** Encodes and signs one entry; `fields` must already be validated. */
 export function signEntry(identity: NodeIdentity, fields: EntryFields): { bytes: Uint8Array; hash: Uint8Array } {
-  const unsigned = encode(
-    [ENTRY_FORMAT_VERSION, identity.publicKey, fields.prev, fields.seq, fields.at, fields.topic, fields.body.kind, fields.body.data],
-    rfc8949EncodeOptions,
-  )
-  const sig = identity.sign(concatBytes(SIGNING_DOMAIN, unsigned))
-  const bytes = new Uint8Array(unsigned.byteLength + SIG_TAIL)
-  bytes.set(unsigned, 0)
-  bytes[0] = 0x89
-  bytes.set(BSTR64, unsigned.byteLength)
-  bytes.set(sig, unsigned.byteLength + 2)
-  if (bytes.byteLength > MAX_ENTRY_BYTES) {
-    throw new YlogError('ENTRY_TOO_LARGE', `entry encodes to ${bytes.byteLength} bytes; the limit is ${MAX_ENTRY_BYTES} (make data smaller)`)
+  return signEntryTail(identity, fields, encodeEntryTail(fields.topic, fields.body))
+}
+
+/**
+ * The canonical encoding of topic, kind and data: the part of an entry that
+ * does not depend on its place in the chain. Encoded once where the append
+ * is validated, so the strictly sequential signing step only splices bytes.
+ */
+export function encodeEntryTail(topic: string, body: EntryBody): Uint8Array {
+  // The elements of a canonical array are encoded one after the other; drop the array(3) header.
+  return encode([topic, body.kind, body.data], rfc8949EncodeOptions).subarray(1)
+}
+
+/** Signs an entry from its place in the chain and its encoded tail; the bytes are exactly `signEntry`'s. */
+export function signEntryTail(identity: NodeIdentity, place: { seq: number; prev: Uint8Array; at: number }, tail: Uint8Array): { bytes: Uint8Array; hash: Uint8Array } {
+  const seq = encodeUint(place.seq)
+  const at = encodeUint(place.at)
+  const unsignedLength = SEQ_OFFSET + seq.byteLength + at.byteLength + tail.byteLength
+  if (unsignedLength + SIG_TAIL > MAX_ENTRY_BYTES) {
+    throw new YlogError('ENTRY_TOO_LARGE', `entry encodes to ${unsignedLength + SIG_TAIL} bytes; the limit is ${MAX_ENTRY_BYTES} (make data smaller)`)
   }
+  // Laid out once with room for the signature: the signed message is the domain and these bytes with header 0x88.
+  const message = new Uint8Array(SIGNING_DOMAIN.byteLength + unsignedLength)
+  message.set(SIGNING_DOMAIN, 0)
+  const body = message.subarray(SIGNING_DOMAIN.byteLength)
+  body.set(PREFIX, 0)
+  body[0] = 0x88
+  body.set(identity.publicKey, NODE_OFFSET)
+  body.set(BSTR32, PREV_OFFSET - 2)
+  body.set(place.prev, PREV_OFFSET)
+  body.set(seq, SEQ_OFFSET)
+  body.set(at, SEQ_OFFSET + seq.byteLength)
+  body.set(tail, SEQ_OFFSET + seq.byteLength + at.byteLength)
+  const sig = identity.sign(message)
+  const bytes = new Uint8Array(unsignedLength + SIG_TAIL)
+  bytes.set(body, 0)
+  bytes[0] = 0x89
+  bytes.set(BSTR64, unsignedLength)
+  bytes.set(sig, unsignedLength + 2)
   return { bytes, hash: sha256(bytes) }
+}
+
+/** CBOR major type 0 in its shortest form (RFC 8949 preferred serialization), for safe integers. */
+function encodeUint(n: number): Uint8Array {
+  if (n < 24) return Uint8Array.of(n)
+  if (n < 0x100) return Uint8Array.of(0x18, n)
+  if (n < 0x10000) return Uint8Array.of(0x19, n >> 8, n & 0xff)
+  if (n < 0x100000000) return Uint8Array.of(0x1a, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff)
+  const out = new Uint8Array(9)
+  out[0] = 0x1b
+  const view = new DataView(out.buffer)
+  view.setUint32(1, Math.floor(n / 0x100000000))
+  view.setUint32(5, n >>> 0)
+  return out
 }
 
 /** The exact bytes an entry's signature covers. */

@@ -1,7 +1,7 @@
 // Runs in a worker thread: holds one node's key and chain head, and turns
-// validated entry fields into signed entries in order. See signer.ts.
+// encoded, validated entry tails into signed entries in order. See signer.ts.
 import { parentPort, workerData } from 'node:worker_threads'
-import { signEntry, type EntryBody } from './entry.js'
+import { signEntryTail } from './entry.js'
 import { NodeIdentity } from './identity.js'
 
 interface Start {
@@ -10,9 +10,9 @@ interface Start {
   prev: Uint8Array
   at: number
 }
+/** An entry to sign: its encoded topic, kind and data (`encodeEntryTail`) and its requested time. */
 export interface SignRequest {
-  topic: string
-  body: EntryBody
+  tail: Uint8Array
   at: number
 }
 /** One entry to sign, or a group signed all together or not at all (a batch append). */
@@ -31,7 +31,7 @@ let lastAt = start.at
 
 function sign(request: SignRequest): SignedOk {
   const at = Math.max(request.at, lastAt)
-  const { bytes, hash } = signEntry(identity, { seq: next, prev, at, topic: request.topic, body: request.body })
+  const { bytes, hash } = signEntryTail(identity, { seq: next, prev, at }, request.tail)
   const signed: SignedOk = { ok: true, seq: next, at, prev, bytes, hash }
   next += 1
   prev = hash

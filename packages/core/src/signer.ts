@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads'
 import { startModuleWorker } from './module-worker.js'
-import { signEntry, type EntryBody } from './entry.js'
+import { signEntryTail } from './entry.js'
 import { YlogError, type YlogErrorCode } from './errors.js'
 import type { NodeIdentity } from './identity.js'
 import type { JobResult, SignJob, SignMessage, SignRequest, SignedOk } from './sign-worker.js'
@@ -69,8 +69,9 @@ export class WorkerSigner {
     this.#worker.on('exit', (code) => fail(`exited with code ${code}`))
   }
 
-  sign(topic: string, body: EntryBody, at: number): Promise<SignedOk> {
-    return this.#submit({ topic, body, at }) as Promise<SignedOk>
+  /** Signs one entry from its encoded tail (`encodeEntryTail`). */
+  sign(tail: Uint8Array, at: number): Promise<SignedOk> {
+    return this.#submit({ tail, at }) as Promise<SignedOk>
   }
 
   /** Signs consecutive entries, all or none: on a failure the chain is left where it was. */
@@ -102,7 +103,7 @@ export class WorkerSigner {
     let head = this.#head
     const signOne = (request: SignRequest): SignedOk => {
       const at = Math.max(request.at, head.at)
-      const { bytes, hash } = signEntry(this.#identity, { seq: head.next, prev: head.prev, at, topic: request.topic, body: request.body })
+      const { bytes, hash } = signEntryTail(this.#identity, { seq: head.next, prev: head.prev, at }, request.tail)
       const signed: SignedOk = { ok: true, seq: head.next, at, prev: head.prev, bytes, hash }
       head = { next: head.next + 1, prev: hash, at }
       return signed
