@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { DurableLog, NodeId, NodeIdentity } from '@ylog/core'
 import { attachSyncServer, connectPeer, type PeerHandle, type PeerState, type SyncConnectionInfo, type SyncLogger, type SyncRefusalReason, type SyncServerHandle } from '@ylog/sync'
-import { isLoopback, type ReadOnlySync } from './config.js'
+import type { ReadOnlySync } from './config.js'
+import { isLoopback } from './loopback.js'
 
 export interface PeerInfo {
   url: string

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, isLoopback, loadConfig } from './config.js'
+import { ConfigError, loadConfig } from './config.js'
+import { isLoopback } from './loopback.js'
 
 const cwd = '/srv/work'
 const dir = mkdtempSync(join(tmpdir(), 'ylog-config-'))
@@ -41,7 +42,15 @@ describe('loadConfig', () => {
       readToken: undefined,
       ingestCapacity: 10_000,
       ingestPolicy: 'block',
+      idempotencyTtl: 86_400,
     })
+  })
+
+  it('reads the idempotency TTL from a flag, the environment or the file, and refuses a bad one', () => {
+    expect(loadConfig(['--idempotency-ttl', '60'], {}, cwd).idempotencyTtl).toBe(60)
+    expect(loadConfig([], { YLOG_IDEMPOTENCY_TTL: '3600' }, cwd).idempotencyTtl).toBe(3600)
+    expect(fails(['--idempotency-ttl', '0'])).toMatch(/--idempotency-ttl "0" is not a number of seconds: use an integer 1-315360000/)
+    expect(fails(['--idempotency-ttl', '1h'])).toMatch(/is not a number of seconds/)
   })
 
   it('reads every flag', () => {
@@ -120,7 +129,7 @@ describe('loadConfig', () => {
 
   it('refuses unknown config keys', () => {
     const file = configFile({ port: 1, prot: 2, write_token: 'x' })
-    expect(fails(['--config', file])).toBe(`config file ${file} has unknown key(s) "prot", "write_token"; allowed: data, host, port, writeToken, readToken, durability, compactAfter, peers, cluster, members, openMembership, readOnlySync, ingestCapacity, ingestPolicy`)
+    expect(fails(['--config', file])).toBe(`config file ${file} has unknown key(s) "prot", "write_token"; allowed: data, host, port, writeToken, readToken, durability, compactAfter, peers, cluster, members, openMembership, readOnlySync, ingestCapacity, ingestPolicy, idempotencyTtl`)
   })
 
   it('refuses a missing, unparsable or non-object config file, naming it', () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
-import { isIPv4, isIPv6 } from 'node:net'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { isLoopback } from './loopback.js'
 
 export type Durability = 'full' | 'normal'
 
@@ -36,6 +36,8 @@ export interface Config {
   ingestCapacity: number
   /** 'block': a full queue makes producers wait. 'drop': the event is refused (503) and a gap entry records the loss. */
   ingestPolicy: IngestPolicy
+  /** Seconds an Idempotency-Key is remembered, counted from its first entry. */
+  idempotencyTtl: number
 }
 
 export type IngestPolicy = 'block' | 'drop'
@@ -50,6 +52,7 @@ export const DEFAULTS = {
   readOnlySync: 'loopback',
   ingestCapacity: 10_000,
   ingestPolicy: 'block',
+  idempotencyTtl: 86_400,
 } as const
 
 /** A configuration mistake; the message says which setting, from where, and what to use instead. */
@@ -62,8 +65,8 @@ export class ConfigError extends Error {
   }
 }
 
-type Key = 'data' | 'host' | 'port' | 'writeToken' | 'readToken' | 'durability' | 'compactAfter' | 'peers' | 'cluster' | 'members' | 'openMembership' | 'readOnlySync' | 'ingestCapacity' | 'ingestPolicy'
-export const KEYS: readonly Key[] = ['data', 'host', 'port', 'writeToken', 'readToken', 'durability', 'compactAfter', 'peers', 'cluster', 'members', 'openMembership', 'readOnlySync', 'ingestCapacity', 'ingestPolicy']
+type Key = 'data' | 'host' | 'port' | 'writeToken' | 'readToken' | 'durability' | 'compactAfter' | 'peers' | 'cluster' | 'members' | 'openMembership' | 'readOnlySync' | 'ingestCapacity' | 'ingestPolicy' | 'idempotencyTtl'
+export const KEYS: readonly Key[] = ['data', 'host', 'port', 'writeToken', 'readToken', 'durability', 'compactAfter', 'peers', 'cluster', 'members', 'openMembership', 'readOnlySync', 'ingestCapacity', 'ingestPolicy', 'idempotencyTtl']
 /** Flags given once per value (--peer a --peer b); their env variables are comma-separated lists and their config keys arrays. */
 const LIST_KEYS: readonly Key[] = ['peers', 'members']
 /** Flags without a value. */
@@ -77,6 +80,7 @@ export const FLAGS: Record<Key | 'config', string> = {
   readToken: 'read-token',
   ingestCapacity: 'ingest-capacity',
   ingestPolicy: 'ingest-policy',
+  idempotencyTtl: 'idempotency-ttl',
   durability: 'durability',
   compactAfter: 'compact-after',
   peers: 'peer',
@@ -95,6 +99,7 @@ export const ENV: Record<Key | 'config', string> = {
   readToken: 'YLOG_READ_TOKEN',
   ingestCapacity: 'YLOG_INGEST_CAPACITY',
   ingestPolicy: 'YLOG_INGEST_POLICY',
+  idempotencyTtl: 'YLOG_IDEMPOTENCY_TTL',
   durability: 'YLOG_DURABILITY',
   compactAfter: 'YLOG_COMPACT_AFTER',
   peers: 'YLOG_PEERS',
@@ -149,6 +154,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const readToken = pickToken('readToken', pick('readToken'))
   const ingestCapacity = pickInteger('ingestCapacity', pick('ingestCapacity'), 1, 10_000_000, 'is not a queue capacity: use an integer 1-10000000') ?? DEFAULTS.ingestCapacity
   const ingestPolicy = pickIngestPolicy(pick('ingestPolicy')) ?? DEFAULTS.ingestPolicy
+  const idempotencyTtl = pickInteger('idempotencyTtl', pick('idempotencyTtl'), 1, 10 * 365 * 86_400, 'is not a number of seconds: use an integer 1-315360000 (86400 is a day)') ?? DEFAULTS.idempotencyTtl
   const durability = pickDurability(pick('durability')) ?? DEFAULTS.durability
   const compactAfter = pickInteger('compactAfter', pick('compactAfter'), 1, Number.MAX_SAFE_INTEGER, 'is not a count of updates: use a positive integer') ?? DEFAULTS.compactAfter
 
@@ -186,29 +192,8 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     readToken,
     ingestCapacity,
     ingestPolicy,
+    idempotencyTtl,
   }
-}
-
-/** True for 127.0.0.0/8, ::1 and localhost: addresses only this machine can reach. */
-export function isLoopback(host: string): boolean {
-  const h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
-  if (h.toLowerCase() === 'localhost') return true
-  if (isIPv4(h)) return h.startsWith('127.')
-  if (isIPv6(h)) {
-    const lower = h.toLowerCase()
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower)
-    if (mapped !== null) return (mapped[1] as string).startsWith('127.')
-    return !lower.includes('.') && expandsToLoopback(lower)
-  }
-  return false
-}
-
-function expandsToLoopback(ipv6: string): boolean {
-  const [head = '', tail = ''] = ipv6.includes('::') ? ipv6.split('::') : [ipv6, '']
-  const left = head === '' ? [] : head.split(':')
-  const right = tail === '' ? [] : tail.split(':')
-  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
-  return groups.length === 8 && groups.slice(0, 7).every((g) => Number.parseInt(g, 16) === 0) && Number.parseInt(groups[7] as string, 16) === 1
 }
 
 type Flags = Partial<Record<Key | 'config', string | string[] | boolean>>

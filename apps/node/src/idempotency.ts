@@ -22,10 +22,24 @@ export interface IdempotentResult {
  */
 export class IdempotencyKeys {
   readonly #durable: DurableLog
+  readonly #ttlMs: number
+  readonly #now: () => number
   readonly #inFlight = new Map<string, Promise<IdempotentResult>>()
 
-  constructor(durable: DurableLog) {
+  /**
+   * A key is remembered for `ttlMs` after its first entry's `at`; after
+   * that it counts as new (its record is pruned, see pruneExpired, and a
+   * new request replaces one not pruned yet).
+   */
+  constructor(durable: DurableLog, { ttlMs, now = Date.now }: { ttlMs: number; now?: () => number }) {
     this.#durable = durable
+    this.#ttlMs = ttlMs
+    this.#now = now
+  }
+
+  /** Drops the records of expired keys from the store; resolves with how many. */
+  pruneExpired(): Promise<number> {
+    return this.#durable.store.pruneIdempotency(this.#now() - this.#ttlMs)
   }
 
   /** Checks a header value; undefined when absent. */
@@ -56,7 +70,8 @@ export class IdempotencyKeys {
 
   async #attempt(key: string, requestHash: Uint8Array, write: (idempotency: { key: string; requestHash: Uint8Array }) => Promise<Entry[]>): Promise<IdempotentResult> {
     const found = await this.#durable.store.findIdempotency(key)
-    if (found === undefined) return { entries: await write({ key, requestHash }), replayed: false }
+    const first = found === undefined ? undefined : this.#durable.log.get(found.node, found.seq)
+    if (found === undefined || (first !== undefined && first.at < this.#now() - this.#ttlMs)) return { entries: await write({ key, requestHash }), replayed: false }
     if (!Buffer.from(found.requestHash).equals(Buffer.from(requestHash))) {
       throw httpError(409, 'IDEMPOTENCY_CONFLICT', `Idempotency-Key ${JSON.stringify(key)} was already used with a different request (it wrote ${found.node}:${found.seq}); use a new key for a new request`)
     }

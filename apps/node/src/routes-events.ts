@@ -60,6 +60,8 @@ function receipt(entry: Entry): { node: string; seq: number; id: string; hash: s
   return { node: entry.node, seq: entry.seq, id: `${entry.node}:${entry.seq}`, hash: entry.hash }
 }
 
+const PRUNE_EVERY_MS = 60 * 60 * 1000
+
 export interface EventRoutesOptions {
   durable: DurableLog
   metrics: NodeMetrics
@@ -67,10 +69,27 @@ export interface EventRoutesOptions {
   write: (inputs: EntryInput[], idempotency?: { key: string; requestHash: Uint8Array }) => Promise<Entry[]>
   requireWrite: Guard
   requireRead: Guard
+  /** How long an Idempotency-Key is remembered, counted from its first entry's `at`. */
+  idempotencyTtlMs: number
 }
 
-export function eventRoutes(app: FastifyInstance, { durable, metrics, write, requireWrite, requireRead }: EventRoutesOptions): void {
-  const keys = new IdempotencyKeys(durable)
+export function eventRoutes(app: FastifyInstance, { durable, metrics, write, requireWrite, requireRead, idempotencyTtlMs }: EventRoutesOptions): void {
+  const keys = new IdempotencyKeys(durable, { ttlMs: idempotencyTtlMs })
+  // Expired keys are dropped at start and then hourly, so the table holds about one TTL's worth of keys.
+  const prune = (): void => {
+    keys.pruneExpired().then(
+      (pruned) => {
+        if (pruned > 0) app.log.info({ pruned }, 'forgot expired idempotency keys')
+      },
+      (err: unknown) => {
+        if ((err as { code?: string }).code !== 'CLOSED') app.log.warn({ err }, 'cannot prune expired idempotency keys')
+      },
+    )
+  }
+  prune()
+  const pruning = setInterval(prune, PRUNE_EVERY_MS)
+  pruning.unref()
+  app.addHook('onClose', async () => clearInterval(pruning))
 
   /** Writes with or without an Idempotency-Key; a replay says so in a header. */
   const idempotentWrite = async (route: string, inputs: EntryInput[], header: string | string[] | undefined, body: unknown): Promise<{ entries: Entry[]; replayed: boolean }> => {

@@ -299,6 +299,7 @@ describe('status endpoints', () => {
       query: (q) => memory.query(q),
       stats: () => memory.stats(),
       findIdempotency: (key) => memory.findIdempotency(key),
+      pruneIdempotency: (before) => memory.pruneIdempotency(before),
       readConsumer: (name) => memory.readConsumer(name),
       writeConsumer: (record) => memory.writeConsumer(record),
       close: () => memory.close(),

@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger'
 import { YlogError, type DurableLog, type Entry, type EntryInput, type NodeIdentity } from '@ylog/core'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import { bearerGuard } from './access.js'
-import type { Config } from './config.js'
+import { DEFAULTS, type Config } from './config.js'
 import { Consumers } from './consumers.js'
 import type { GapCounter } from './gap-counter.js'
 import { BODY_LIMIT, classify, formatSchemaErrors, httpError, type ErrorBody } from './http-errors.js'
@@ -19,7 +19,7 @@ export type { ClusterView } from './routes-status.js'
 export interface ServerOptions {
   durable: DurableLog
   identity: NodeIdentity
-  config: Partial<Pick<Config, 'writeToken' | 'readToken'>>
+  config: Partial<Pick<Config, 'writeToken' | 'readToken' | 'idempotencyTtl'>>
   metrics: NodeMetrics
   logger: FastifyBaseLogger
   /** What GET /api/nodes reports about the cluster; default: cluster "ylog", no peers, no connections. */
@@ -93,7 +93,7 @@ export function buildServer({ durable, identity, config, metrics, logger, cluste
   })
   // Routes go in a plugin registered after swagger, so it sees every one of them.
   void app.register(async (api) => {
-    eventRoutes(api, { durable, metrics, write: append, requireWrite, requireRead })
+    eventRoutes(api, { durable, metrics, write: append, requireWrite, requireRead, idempotencyTtlMs: (config.idempotencyTtl ?? DEFAULTS.idempotencyTtl) * 1000 })
     streamRoutes(api, { durable, requireRead, onClient: (delta) => metrics.streams.inc(delta) })
     consumerRoutes(api, new Consumers(durable), { requireRead, requireWrite })
     statusRoutes(api, {

@@ -14,6 +14,7 @@ export const USAGE = `usage: npm start -- [options]
   --ingest-policy block|drop
                            when full: producers wait (block, default), or the event is refused with 503
                            and a gap entry records the loss (drop)                                env YLOG_INGEST_POLICY
+  --idempotency-ttl <s>    seconds an Idempotency-Key is remembered (default ${DEFAULTS.idempotencyTtl}, a day)       env YLOG_IDEMPOTENCY_TTL
   --config <file.json>     JSON file with settings under these keys                           env YLOG_CONFIG
                            (${KEYS.join(', ')})
 

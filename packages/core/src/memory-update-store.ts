@@ -67,6 +67,19 @@ export class MemoryUpdateStore implements UpdateStore {
     return found === undefined ? undefined : { ...found }
   }
 
+  async pruneIdempotency(before: number): Promise<number> {
+    const d = this.#open()
+    const at = new Map(d.index.map((r) => [`${r.node}:${r.seq}`, r.at]))
+    let pruned = 0
+    for (const [key, record] of d.idempotency) {
+      if ((at.get(`${record.node}:${record.seq}`) ?? Number.POSITIVE_INFINITY) < before) {
+        d.idempotency.delete(key)
+        pruned++
+      }
+    }
+    return pruned
+  }
+
   async readConsumer(name: string): Promise<ConsumerRecord | undefined> {
     const found = this.#open().consumers.get(name)
     return found === undefined ? undefined : { ...found }

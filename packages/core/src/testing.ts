@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { NodeIdentity } from './identity.js'
 import { LogDoc } from './log-doc.js'
 import { DurableLog } from './durable-log.js'
-import type { UpdateStore } from './update-store.js'
+import type { UpdateRecord, UpdateStore } from './update-store.js'
 
 export { craftAppend, fingerprint, seededRandom } from './test-support.js'
 
@@ -112,6 +112,34 @@ export function describeUpdateStore(name: string, factory: () => StoreFactory): 
       const again = await f.reopen()
       const found = await again.findIdempotency('order-17')
       expect(found && { ...found, requestHash: [...found.requestHash] }).toEqual({ ...record, requestHash: [...requestHash] })
+      await again.close()
+    })
+
+    it('forgets idempotency keys whose first entry is older than the cut, and lets a forgotten key be taken again', async () => {
+      const f = factory()
+      const store = await f.create()
+      const w = new LogDoc({ identity: NodeIdentity.generate() })
+      const records: UpdateRecord[] = []
+      w.onUpdate((update) => records.push({ update, entries: [] }))
+      const node = w.identity?.id ?? ''
+      for (const [i, at] of [1000, 2000, 3000].entries()) {
+        w.append({ topic: 't', kind: 'event', data: i, at })
+        const record = records[i] as UpdateRecord
+        record.entries.push({ node, seq: i, at, topic: 't', kind: 'event' })
+        record.idempotency = { key: `k${i}`, requestHash: new Uint8Array(32).fill(i), node, seq: i, count: 1 }
+      }
+      await store.append(records)
+      expect(await store.pruneIdempotency(2500)).toBe(2)
+      expect(await store.findIdempotency('k0')).toBeUndefined()
+      expect(await store.findIdempotency('k1')).toBeUndefined()
+      expect((await store.findIdempotency('k2'))?.seq).toBe(2)
+      expect(await store.pruneIdempotency(2500)).toBe(0)
+      // The forgotten key names a new request now.
+      w.append({ topic: 't', kind: 'event', data: 3, at: 4000 })
+      await store.append([{ update: records[3]?.update as Uint8Array, entries: [{ node, seq: 3, at: 4000, topic: 't', kind: 'event' }], idempotency: { key: 'k0', requestHash: new Uint8Array(32).fill(9), node, seq: 3, count: 1 } }])
+      await store.close()
+      const again = await f.reopen()
+      expect((await again.findIdempotency('k0'))?.seq).toBe(3)
       await again.close()
     })
 

@@ -92,6 +92,12 @@ export interface UpdateStore {
   stats(): Promise<StoreStats>
   /** The request an idempotency key was first used with, if any. */
   findIdempotency(key: string): Promise<IdempotencyRecord | undefined>
+  /**
+   * Forgets idempotency keys whose first entry's `at` is before `before`
+   * (ms since the epoch), so keys do not pile up forever; resolves with how
+   * many went. A key taken again later replaces its forgotten record.
+   */
+  pruneIdempotency(before: number): Promise<number>
   readConsumer(name: string): Promise<ConsumerRecord | undefined>
   /** Stores a consumer's position durably (same durability as `append`). Ordering rules are the caller's. */
   writeConsumer(record: ConsumerRecord): Promise<void>

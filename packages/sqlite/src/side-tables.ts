@@ -10,13 +10,16 @@ export class SideTables {
   readonly #index: ReadIndex
   readonly #insertKey: Database.Statement<[string, Uint8Array, number, number, number]>
   readonly #findKey: Database.Statement<[string]>
+  readonly #pruneKeys: Database.Statement<[number]>
   readonly #readConsumer: Database.Statement<[string]>
   readonly #writeConsumer: Database.Statement<[string, string, number]>
 
   constructor(db: Database.Database, index: ReadIndex) {
     this.#index = index
-    // A key is taken once; the caller checks before appending, so a conflict here means a bug above, and failing the commit is right.
-    this.#insertKey = db.prepare('INSERT INTO idempotency (key, request_sha256, node_id, seq, count) VALUES (?, ?, ?, ?, ?)')
+    // The caller checks a key before appending; a record still here is one it found expired (not yet pruned), which the new one replaces.
+    this.#insertKey = db.prepare('INSERT OR REPLACE INTO idempotency (key, request_sha256, node_id, seq, count) VALUES (?, ?, ?, ?, ?)')
+    // A key's age is its first entry's `at`, read from the index: no column of its own to keep in step.
+    this.#pruneKeys = db.prepare('DELETE FROM idempotency WHERE (SELECT e.at FROM entries AS e WHERE e.node_id = idempotency.node_id AND e.seq = idempotency.seq) < ?')
     this.#findKey = db.prepare('SELECT i.request_sha256 AS hash, n.node AS node, i.seq AS seq, i.count AS count FROM idempotency AS i JOIN nodes AS n ON n.id = i.node_id WHERE i.key = ?')
     this.#readConsumer = db.prepare('SELECT cursor, acked_at FROM consumers WHERE name = ?')
     this.#writeConsumer = db.prepare('INSERT INTO consumers (name, cursor, acked_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, acked_at = excluded.acked_at')
@@ -31,6 +34,10 @@ export class SideTables {
     const row = this.#findKey.get(key) as { hash: Buffer; node: NodeId; seq: number; count: number } | undefined
     if (row === undefined) return undefined
     return { key, requestHash: new Uint8Array(row.hash), node: row.node, seq: row.seq, count: row.count }
+  }
+
+  pruneIdempotency(before: number): number {
+    return this.#pruneKeys.run(before).changes
   }
 
   readConsumer(name: string): ConsumerRecord | undefined {

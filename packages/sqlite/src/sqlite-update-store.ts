@@ -190,6 +190,15 @@ export class SqliteUpdateStore implements UpdateStore {
     }
   }
 
+  async pruneIdempotency(before: number): Promise<number> {
+    this.#open()
+    try {
+      return this.#side.pruneIdempotency(before)
+    } catch (err) {
+      throw storeError(this.path, 'pruning idempotency keys', err)
+    }
+  }
+
   async readConsumer(name: string): Promise<ConsumerRecord | undefined> {
     this.#open()
     try {

@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import type { UpdateStore } from '@ylog/core'
 import { SqliteUpdateStore, type SqliteUpdateStoreOptions } from './sqlite-update-store.js'
 
-type Method = 'append' | 'load' | 'compact' | 'query' | 'stats' | 'close' | 'checkIntegrity' | 'findIdempotency' | 'readConsumer' | 'writeConsumer'
+type Method = 'append' | 'load' | 'compact' | 'query' | 'stats' | 'close' | 'checkIntegrity' | 'findIdempotency' | 'pruneIdempotency' | 'readConsumer' | 'writeConsumer'
 interface Call {
   id: number
   method: Method

@@ -72,6 +72,10 @@ export class ThreadedSqliteStore implements UpdateStore {
     return this.#call('findIdempotency', [key]) as Promise<IdempotencyRecord | undefined>
   }
 
+  pruneIdempotency(before: number): Promise<number> {
+    return this.#call('pruneIdempotency', [before]) as Promise<number>
+  }
+
   readConsumer(name: string): Promise<ConsumerRecord | undefined> {
     return this.#call('readConsumer', [name]) as Promise<ConsumerRecord | undefined>
   }
