@@ -1,15 +1,9 @@
 import type { Worker } from 'node:worker_threads'
 import { startModuleWorker } from './module-worker.js'
-import { signEntryTail } from './entry.js'
+import { ChainSigner, type ChainHead, type JobResult, type SignJob, type SignRequest, type SignedOk } from './chain-signer.js'
 import { YlogError, type YlogErrorCode } from './errors.js'
 import type { NodeIdentity } from './identity.js'
-import type { JobResult, SignJob, SignMessage, SignRequest, SignedOk } from './sign-worker.js'
-
-interface ChainHead {
-  next: number
-  prev: Uint8Array
-  at: number
-}
+import type { SignMessage } from './sign-worker.js'
 
 interface Waiting {
   request: SignJob
@@ -32,30 +26,26 @@ interface Waiting {
  */
 export class WorkerSigner {
   readonly #worker: Worker
-  readonly #identity: NodeIdentity
   #queue: Waiting[] = []
   readonly #inFlight: Waiting[][] = []
   #dead: YlogError | undefined
-  /** The chain head after the last entry signed (here or by the worker, whose answers are all in when nothing is in flight). */
-  #head: ChainHead
+  /** Signs here; its head follows every entry signed, here or by the worker (whose answers are all in when nothing is in flight). */
+  readonly #here: ChainSigner
   /** The worker's head is behind: entries were signed here since its last message. */
   #workerBehind = false
   #signedHereThisTurn = false
 
   constructor(identity: NodeIdentity, head: ChainHead) {
-    this.#identity = identity
-    this.#head = { ...head }
+    this.#here = new ChainSigner(identity, head)
     const workerData = { seed: identity.exportSeed(), next: head.next, prev: head.prev, at: head.at }
     this.#worker = startModuleWorker(import.meta.url, 'sign-worker', workerData)
     this.#worker.unref()
     this.#worker.on('message', (results: JobResult[]) => {
       const batch = this.#inFlight.shift() ?? []
       results.forEach((result, i) => {
-        const waiting = batch[i] as Waiting
-        if (!result.ok) return waiting.reject(new YlogError(result.code as YlogErrorCode, result.message))
-        const last = 'group' in result ? result.group[result.group.length - 1] : result
-        if (last !== undefined) this.#head = { next: last.seq + 1, prev: last.hash, at: last.at }
-        waiting.resolve('group' in result ? result.group : result)
+        const last = !result.ok ? undefined : 'group' in result ? result.group[result.group.length - 1] : result
+        if (last !== undefined) this.#here.head = { next: last.seq + 1, prev: last.hash, at: last.at }
+        settle(batch[i] as Waiting, result)
       })
       this.#pump()
     })
@@ -98,27 +88,9 @@ export class WorkerSigner {
     this.#dead ??= new YlogError('CLOSED', 'the signer is closed')
   }
 
-  /** What the worker would do with the job, on this thread: same chain rules, same all-or-nothing groups. */
   #signHere(job: SignJob): Promise<SignedOk | SignedOk[]> {
-    let head = this.#head
-    const signOne = (request: SignRequest): SignedOk => {
-      const at = Math.max(request.at, head.at)
-      const { bytes, hash } = signEntryTail(this.#identity, { seq: head.next, prev: head.prev, at }, request.tail)
-      const signed: SignedOk = { ok: true, seq: head.next, at, prev: head.prev, bytes, hash }
-      head = { next: head.next + 1, prev: hash, at }
-      return signed
-    }
-    let result: SignedOk | SignedOk[]
-    try {
-      result = 'group' in job ? job.group.map(signOne) : signOne(job)
-    } catch (err) {
-      // Too large, typically: refused, the chain stays where it was.
-      const group = 'group' in job && job.group.length > 1 ? `batch entry ${head.next - this.#head.next}: ` : ''
-      return Promise.reject(new YlogError(((err as { code?: string }).code ?? 'BAD_DATA') as YlogErrorCode, group + (err as Error).message))
-    }
-    this.#head = head
     this.#workerBehind = true
-    return Promise.resolve(result)
+    return new Promise((resolve, reject) => settle({ request: job, resolve, reject }, this.#here.run(job)))
   }
 
   #pump(): void {
@@ -127,9 +99,14 @@ export class WorkerSigner {
     this.#inFlight.push(batch)
     const message: SignMessage = { jobs: batch.map((w) => w.request) }
     if (this.#workerBehind) {
-      message.head = this.#head
+      message.head = this.#here.head
       this.#workerBehind = false
     }
     this.#worker.postMessage(message)
   }
+}
+
+function settle(waiting: Waiting, result: JobResult): void {
+  if (!result.ok) waiting.reject(new YlogError(result.code as YlogErrorCode, result.message))
+  else waiting.resolve('group' in result ? result.group : result)
 }
