@@ -77,7 +77,7 @@ export class IdempotencyKeys {
     }
     const entries: Entry[] = []
     for (let seq = found.seq; seq < found.seq + found.count; seq++) {
-      const entry = this.#durable.log.get(found.node, seq)
+      const entry = seq === found.seq ? first : this.#durable.log.get(found.node, seq)
       if (entry === undefined) throw new YlogError('STORE_CORRUPT', `Idempotency-Key ${JSON.stringify(key)} names ${found.node}:${seq}, which this node does not hold`)
       entries.push(entry)
     }

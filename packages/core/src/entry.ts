@@ -243,10 +243,7 @@ export function peekTopicKind(bytes: Uint8Array): { topic: string; kind: string 
 }
 
 function readText(bytes: Uint8Array, at: number): { text: string; end: number } | undefined {
-  const head = bytes[at]
-  if (head === undefined || head >> 5 !== 3) return undefined
-  // A text header is a uint header with major type 3; reuse readUint on it as major type 0.
-  const length = readUint(Uint8Array.of(head & 0x1f, ...bytes.subarray(at + 1, at + 9)), 0)
+  const length = readUint(bytes, at, 3)
   if (length === undefined || at + length.size + length.value > bytes.byteLength) return undefined
   const start = at + length.size
   try {
@@ -317,9 +314,10 @@ function malformed(reason: string): YlogError {
   return new YlogError('MALFORMED_ENTRY', `malformed entry: ${reason}`)
 }
 
-function readUint(bytes: Uint8Array, at: number): { value: number; size: number } | undefined {
+/** A CBOR head of major type `major` (0: uint, 3: text length) at `at`: its argument and its size. */
+function readUint(bytes: Uint8Array, at: number, major = 0): { value: number; size: number } | undefined {
   const head = bytes[at]
-  if (head === undefined || head >> 5 !== 0) return undefined
+  if (head === undefined || head >> 5 !== major) return undefined
   const info = head & 0x1f
   if (info < 24) return { value: info, size: 1 }
   const width = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { DurableLog } from './durable-log.js'
 import { validateBody, validateTopic, type Entry, type EntryInput } from './entry.js'
 import { YlogError } from './errors.js'
+import { Fifo } from './fifo.js'
 
 /** Most queue items the writer hands to the log in one turn of the event loop, so a long queue does not block the process while it signs. */
 const WRITE_BATCH = 256
@@ -111,8 +112,7 @@ export class IngestQueue {
   #size = 0
   #writing = 0
   /** Events and gaps in ingest order; a deque (head index), since it may hold `capacity` items and shift() would copy them. */
-  #queue: Array<Item | undefined> = []
-  #head = 0
+  readonly #queue = new Fifo<Item>()
   /** Gaps of one for events the log refused (too large): written before the queue goes on. */
   #refused: GapItem[] = []
   /** The gap at the tail of the queue that the next drop extends; closed by an accepted event, or when the writer takes it. */
@@ -241,11 +241,11 @@ export class IngestQueue {
         handed++
         continue
       }
-      const item = this.#queue[this.#head]
+      const item = this.#queue.peek()
       if (item === undefined) break
       // While still full, later drops would only start a second gap next to this one: wait for room and write one.
       if (item === this.#openGap && this.#size >= this.#capacity) break
-      this.#shift()
+      this.#queue.shift()
       if (item === this.#openGap) this.#openGap = undefined
       if (item.gap) this.#writeGap(item)
       else this.#writeEvent(item)
@@ -255,19 +255,8 @@ export class IngestQueue {
     this.#checkIdle()
   }
 
-  #shift(): void {
-    this.#queue[this.#head++] = undefined
-    if (this.#head === this.#queue.length) {
-      this.#queue = []
-      this.#head = 0
-    } else if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head)
-      this.#head = 0
-    }
-  }
-
   #queued(): number {
-    return this.#queue.length - this.#head + this.#refused.length
+    return this.#queue.length + this.#refused.length
   }
 
   #writeEvent(item: EventItem): void {
@@ -355,10 +344,8 @@ export class IngestQueue {
     if (this.#failure === undefined && err instanceof YlogError && err.code === 'ENTRY_TOO_LARGE') return false
     if (this.#failure !== undefined) return true
     this.#failure = err
-    const queued = [...this.#refused, ...this.#queue.slice(this.#head)]
+    const queued = [...this.#refused, ...this.#queue.drain()]
     const blocked = this.#blocked
-    this.#queue = []
-    this.#head = 0
     this.#refused = []
     this.#blocked = []
     this.#openGap = undefined

@@ -6,6 +6,7 @@ import type { NodeId } from './identity.js'
 import type { LogDoc } from './log-doc.js'
 import { decodedEntry } from './decoded-entries.js'
 import type { IndexRow } from './update-store.js'
+import { Fifo } from './fifo.js'
 
 /** Positions a history page scans before it hands over (and before the next page yields to the event loop). */
 const HISTORY_PAGE = 1000
@@ -126,8 +127,7 @@ class LogSubscription implements Subscription {
   #pageIndex = 0
   #pagesRead = 0
   /** Live mode: positions and gap markers in delivery order; a deque (head index) so taking one is O(1). */
-  #queue: Array<Slot | undefined> = []
-  #queueHead = 0
+  readonly #queue = new Fifo<Slot>()
   #buffered = 0
   /** Per node, the gap marker still queued that the next drop of that node extends. */
   readonly #openGaps = new Map<NodeId, GapSlot>()
@@ -323,17 +323,8 @@ class LogSubscription implements Subscription {
   }
 
   #take(): Slot | undefined {
-    const slot = this.#queue[this.#queueHead]
+    const slot = this.#queue.shift()
     if (slot === undefined) return undefined
-    this.#queue[this.#queueHead] = undefined
-    this.#queueHead++
-    if (this.#queueHead === this.#queue.length) {
-      this.#queue = []
-      this.#queueHead = 0
-    } else if (this.#queueHead >= 1024 && this.#queueHead * 2 >= this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#queueHead)
-      this.#queueHead = 0
-    }
     if (!slot.gap) {
       this.#buffered--
       return slot
@@ -372,8 +363,7 @@ class LogSubscription implements Subscription {
     this.#unlisten?.()
     this.#unlisten = undefined
     this.#signal?.removeEventListener('abort', this.#onAbort)
-    this.#queue = []
-    this.#queueHead = 0
+    this.#queue.drain()
     this.#buffered = 0
     this.#openGaps.clear()
     this.#afterGap.clear()

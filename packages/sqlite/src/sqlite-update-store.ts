@@ -173,48 +173,23 @@ export class SqliteUpdateStore implements UpdateStore {
   }
 
   async query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>> {
-    this.#open()
-    try {
-      return this.#index.query(query)
-    } catch (err) {
-      throw storeError(this.path, 'querying the index', err)
-    }
+    return this.#guarded('querying the index', () => this.#index.query(query))
   }
 
   async findIdempotency(key: string): Promise<IdempotencyRecord | undefined> {
-    this.#open()
-    try {
-      return this.#side.findIdempotency(key)
-    } catch (err) {
-      throw storeError(this.path, 'reading an idempotency key', err)
-    }
+    return this.#guarded('reading an idempotency key', () => this.#side.findIdempotency(key))
   }
 
   async pruneIdempotency(before: number): Promise<number> {
-    this.#open()
-    try {
-      return this.#side.pruneIdempotency(before)
-    } catch (err) {
-      throw storeError(this.path, 'pruning idempotency keys', err)
-    }
+    return this.#guarded('pruning idempotency keys', () => this.#side.pruneIdempotency(before))
   }
 
   async readConsumer(name: string): Promise<ConsumerRecord | undefined> {
-    this.#open()
-    try {
-      return this.#side.readConsumer(name)
-    } catch (err) {
-      throw storeError(this.path, `reading consumer ${JSON.stringify(name)}`, err)
-    }
+    return this.#guarded(`reading consumer ${JSON.stringify(name)}`, () => this.#side.readConsumer(name))
   }
 
   async writeConsumer(record: ConsumerRecord): Promise<void> {
-    this.#open()
-    try {
-      this.#side.writeConsumer(record)
-    } catch (err) {
-      throw storeError(this.path, `writing consumer ${JSON.stringify(record.name)}`, err)
-    }
+    return this.#guarded(`writing consumer ${JSON.stringify(record.name)}`, () => this.#side.writeConsumer(record))
   }
 
   async stats(): Promise<StoreStats> {
@@ -295,6 +270,16 @@ export class SqliteUpdateStore implements UpdateStore {
     if (stored === null) return
     const actual = crc32(bytes)
     if (actual !== stored) throw fail(`update ${id} (${bytes.byteLength} bytes) fails its CRC-32 check: stored ${hex32(stored)}, computed ${hex32(actual)}`)
+  }
+
+  /** Runs a small read or write of the index or side tables: refused after close, SQLite errors named after the file. */
+  #guarded<T>(doing: string, work: () => T): T {
+    this.#open()
+    try {
+      return work()
+    } catch (err) {
+      throw storeError(this.path, doing, err)
+    }
   }
 
   #readLastId(): number {
