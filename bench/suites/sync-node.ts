@@ -1,5 +1,5 @@
 // Child of sync.ts: one ylog node, started by the daemon's own startNode
-// (apps/node: SQLite on its thread with fsync per commit, signing thread, the
+// (apps/node: SQLite with fsync per commit, compaction on a worker, signing thread, the
 // HTTP server, the sync endpoint and peer dialing; what `npm start` runs),
 // plus a bench control channel over IPC. Appends go straight to the node's
 // DurableLog, not through HTTP, so the figures are about sync.

@@ -41,7 +41,7 @@ export interface StartOptions {
   openStore?: (path: string, durability: Durability) => UpdateStore | Promise<UpdateStore>
 }
 
-/** SQLite on its own thread, so a commit's fsync never stalls HTTP or signing. */
+/** SQLite with commits on this thread and compaction on a worker, so a snapshot write never stalls HTTP or sync. */
 export function openSqliteStore(path: string, durability: Durability): Promise<UpdateStore> {
   return ThreadedSqliteStore.open(path, { durability })
 }

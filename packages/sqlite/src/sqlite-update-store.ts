@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { crc32 } from 'node:zlib'
 import { dirname, resolve } from 'node:path'
@@ -9,6 +8,7 @@ import { checkStoreFile, quickCheck } from './open-checks.js'
 import { ReadIndex } from './read-index.js'
 import { SideTables } from './side-tables.js'
 import { RESTORE_ADVICE, storeError } from './store-errors.js'
+import { checkCompactArgs, deepCheck, tuneConnection, SELECT_SNAPSHOT, SELECT_TAIL, verifySnapshot, verifyUpdate, writeSnapshot, type SnapshotRow, type TailRow } from './store-maintenance.js'
 
 export interface SqliteUpdateStoreOptions {
   /**
@@ -18,19 +18,6 @@ export interface SqliteUpdateStoreOptions {
    * crash) can lose the last commits, never corrupt the file.
    */
   durability?: 'full' | 'normal'
-}
-
-// Bounds the -wal file between checkpoints; without it one big snapshot
-// write would leave a WAL as large as the snapshot on disk for good.
-const JOURNAL_SIZE_LIMIT = 32 * 1024 * 1024
-
-/** id, crc32 (NULL before schema 3), bytes */
-type TailRow = [number, number | null, Buffer]
-
-interface SnapshotRow {
-  up_to: number
-  sha256: Buffer
-  bytes: Buffer
 }
 
 /**
@@ -53,10 +40,7 @@ export class SqliteUpdateStore implements UpdateStore {
   readonly #getLastId: Database.Statement<[]>
   readonly #getSnapshot: Database.Statement<[]>
   readonly #getTail: Database.Statement<[number]>
-  readonly #putSnapshot: Database.Statement<[number, Uint8Array, Uint8Array]>
-  readonly #deleteUpTo: Database.Statement<[number]>
   readonly #appendTx: (records: readonly UpdateRecord[]) => number
-  readonly #compactTx: (snapshot: Uint8Array, upTo: number) => void
 
   private constructor(db: Database.Database, path: string, durability: 'full' | 'normal') {
     this.#db = db
@@ -67,10 +51,8 @@ export class SqliteUpdateStore implements UpdateStore {
     this.#insertUpdate = db.prepare('INSERT INTO updates (id, bytes, crc32) VALUES (?, ?, ?)')
     this.#setLastId = db.prepare("UPDATE meta SET value = ? WHERE key = 'last_id'")
     this.#getLastId = db.prepare("SELECT value FROM meta WHERE key = 'last_id'").pluck()
-    this.#getSnapshot = db.prepare('SELECT up_to, sha256, bytes FROM snapshot WHERE one = 1')
-    this.#getTail = db.prepare('SELECT id, crc32, bytes FROM updates WHERE id > ? ORDER BY id').raw()
-    this.#putSnapshot = db.prepare('INSERT OR REPLACE INTO snapshot (one, up_to, sha256, bytes) VALUES (1, ?, ?, ?)')
-    this.#deleteUpTo = db.prepare('DELETE FROM updates WHERE id <= ?')
+    this.#getSnapshot = db.prepare(SELECT_SNAPSHOT)
+    this.#getTail = db.prepare(SELECT_TAIL).raw()
     this.#lastId = this.#readLastId()
     // Ids come from meta.last_id, not max(id): compaction deletes updates, and
     // a reused id could hide a new update behind an old snapshot's upTo.
@@ -83,12 +65,6 @@ export class SqliteUpdateStore implements UpdateStore {
       }
       this.#setLastId.run(id)
       return id
-    })
-    // Deleting first lets the new snapshot reuse the pages the covered updates
-    // (and, through REPLACE, the old snapshot) free, instead of growing the file.
-    this.#compactTx = db.transaction((snapshot: Uint8Array, upTo: number) => {
-      this.#deleteUpTo.run(upTo)
-      this.#putSnapshot.run(upTo, sha256(snapshot), snapshot)
     })
   }
 
@@ -120,8 +96,7 @@ export class SqliteUpdateStore implements UpdateStore {
         db.pragma('auto_vacuum = INCREMENTAL')
       }
       db.pragma('journal_mode = WAL')
-      db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`)
-      db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`)
+      tuneConnection(db, durability)
       migrate(db, version)
       return new SqliteUpdateStore(db, file, durability)
     } catch (err) {
@@ -147,9 +122,9 @@ export class SqliteUpdateStore implements UpdateStore {
     this.#open()
     try {
       const row = this.#getSnapshot.get() as SnapshotRow | undefined
-      if (row !== undefined) this.#verifySnapshot(row, (problem) => new YlogError('STORE_CORRUPT', `${this.path}: ${problem}; ${RESTORE_ADVICE}`))
+      if (row !== undefined) verifySnapshot(row, (problem) => new YlogError('STORE_CORRUPT', `${this.path}: ${problem}; ${RESTORE_ADVICE}`))
       const tail = (this.#getTail.all(row?.up_to ?? 0) as TailRow[]).map((tailRow) => {
-        this.#verifyUpdate(tailRow, (problem) => new YlogError('STORE_CORRUPT', `${this.path}: ${problem}; ${RESTORE_ADVICE}`))
+        verifyUpdate(tailRow, (problem) => new YlogError('STORE_CORRUPT', `${this.path}: ${problem}; ${RESTORE_ADVICE}`))
         return view(tailRow[2])
       })
       return { snapshot: row === undefined ? undefined : view(row.bytes), tail, lastId: this.#lastId }
@@ -160,13 +135,9 @@ export class SqliteUpdateStore implements UpdateStore {
 
   async compact(snapshot: Uint8Array, upTo: number): Promise<void> {
     this.#open()
-    if (!(snapshot instanceof Uint8Array)) throw new YlogError('BAD_ARGUMENT', `compact: snapshot must be a Uint8Array (Yjs v2 update), got ${typeof snapshot}`)
-    if (!Number.isSafeInteger(upTo) || upTo < 0 || upTo > this.#lastId) {
-      throw new YlogError('BAD_ARGUMENT', `compact: upTo must be an update id between 0 and the last id ${this.#lastId}, got ${String(upTo)}; pass the lastId that load or append returned`)
-    }
+    checkCompactArgs(snapshot, upTo, this.#lastId)
     try {
-      this.#compactTx(snapshot, upTo)
-      this.#db.pragma('incremental_vacuum')
+      writeSnapshot(this.#db, snapshot, upTo)
     } catch (err) {
       throw storeError(this.path, `compacting up to update ${upTo}`, err)
     }
@@ -218,58 +189,24 @@ export class SqliteUpdateStore implements UpdateStore {
   }
 
   /**
-   * The expensive check: SQLite's full integrity_check (every page, every
-   * index against its table), the snapshot's SHA-256, every update's CRC-32,
-   * and the id bookkeeping.
+   * The expensive check: SQLite's full integrity_check, the snapshot's
+   * SHA-256, every update's CRC-32, and the id bookkeeping (see deepCheck).
    * The hash-chain check of the entries themselves is done a level above.
    */
   checkIntegrity(): { ok: boolean; problems: string[] } {
-    this.#open()
-    const problems: string[] = []
-    try {
-      const rows = this.#db.pragma('integrity_check') as Array<{ integrity_check: string }>
-      problems.push(...rows.map((r) => r.integrity_check).filter((r) => r !== 'ok'))
-      const row = this.#getSnapshot.get() as SnapshotRow | undefined
-      if (row !== undefined) {
-        try {
-          this.#verifySnapshot(row, (problem) => new Error(problem))
-        } catch (err) {
-          problems.push((err as Error).message)
-        }
-        if (row.up_to > this.#lastId) problems.push(`the snapshot covers updates up to ${row.up_to}, beyond the last assigned id ${this.#lastId}`)
-      }
-      for (const tailRow of this.#getTail.iterate(0) as IterableIterator<TailRow>) {
-        try {
-          this.#verifyUpdate(tailRow, (problem) => new Error(problem))
-        } catch (err) {
-          problems.push((err as Error).message)
-        }
-      }
-      const maxId = this.#db.prepare('SELECT max(id) FROM updates').pluck().get() as number | null
-      if (maxId !== null && maxId > this.#lastId) problems.push(`update ${maxId} is beyond the last assigned id ${this.#lastId}`)
-    } catch (err) {
-      problems.push(`${(err as Error).message}`)
-    }
+    const problems = deepCheck(this.#open())
     return { ok: problems.length === 0, problems: problems.map((p) => `${this.path}: ${p}`) }
+  }
+
+  /** The id of the last update appended: what `compact` may cover at most. */
+  get lastId(): number {
+    return this.#lastId
   }
 
   /** Runs SQLite's quick_check (also run at open); [] when it finds nothing. */
   quickCheck(): string[] {
     this.#open()
     return quickCheck(this.#db, this.path)
-  }
-
-  #verifySnapshot(row: SnapshotRow, fail: (problem: string) => Error): void {
-    const actual = sha256(row.bytes)
-    if (!actual.equals(row.sha256)) {
-      throw fail(`the snapshot (covering updates up to ${row.up_to}, ${row.bytes.byteLength} bytes) fails its SHA-256 check: stored ${row.sha256.toString('hex').slice(0, 16)}…, computed ${actual.toString('hex').slice(0, 16)}…`)
-    }
-  }
-
-  #verifyUpdate([id, stored, bytes]: TailRow, fail: (problem: string) => Error): void {
-    if (stored === null) return
-    const actual = crc32(bytes)
-    if (actual !== stored) throw fail(`update ${id} (${bytes.byteLength} bytes) fails its CRC-32 check: stored ${hex32(stored)}, computed ${hex32(actual)}`)
   }
 
   /** Runs a small read or write of the index or side tables: refused after close, SQLite errors named after the file. */
@@ -300,14 +237,6 @@ function parseDurability(value: unknown): 'full' | 'normal' {
   if (value === undefined) return 'full'
   if (value === 'full' || value === 'normal') return value
   throw new YlogError('BAD_ARGUMENT', `durability must be "full" (fsync every commit) or "normal" (fsync at checkpoints), got ${JSON.stringify(value) ?? String(value)}`)
-}
-
-function hex32(n: number): string {
-  return n.toString(16).padStart(8, '0')
-}
-
-function sha256(bytes: Uint8Array): Buffer {
-  return createHash('sha256').update(bytes).digest()
 }
 
 // Callers get plain Uint8Arrays: a Buffer's slice() shares memory where a Uint8Array's copies.

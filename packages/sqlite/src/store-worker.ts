@@ -1,42 +1,44 @@
-// Runs inside a worker thread: owns one SqliteUpdateStore and answers calls
-// from ThreadedSqliteStore. See threaded-sqlite-store.ts for why.
+// Runs inside a worker thread: the second connection of a ThreadedSqliteStore,
+// for the jobs that take seconds on a big store. See threaded-sqlite-store.ts.
 import { parentPort, workerData } from 'node:worker_threads'
-import type { UpdateStore } from '@ylog/core'
-import { SqliteUpdateStore, type SqliteUpdateStoreOptions } from './sqlite-update-store.js'
+import Database from 'better-sqlite3'
+import { storeError } from './store-errors.js'
+import { deepCheck, tuneConnection, writeSnapshot } from './store-maintenance.js'
 
-type Method = 'append' | 'load' | 'compact' | 'query' | 'stats' | 'close' | 'checkIntegrity' | 'findIdempotency' | 'pruneIdempotency' | 'readConsumer' | 'writeConsumer'
-interface Call {
-  id: number
-  method: Method
-  args: unknown[]
-}
+export type MaintenanceCall = { id: number } & ({ method: 'compact'; snapshot: Uint8Array; upTo: number } | { method: 'checkIntegrity' } | { method: 'close' })
 
 const port = parentPort
 if (port === null) throw new Error('store-worker.ts must run in a worker thread')
-const { path, options } = workerData as { path: string; options: SqliteUpdateStoreOptions }
+const { path, durability } = workerData as { path: string; durability: 'full' | 'normal' }
 
 const describe = (err: unknown): { code: string; message: string } => ({
   code: (err as { code?: string }).code ?? 'STORE_FAILED',
   message: (err as Error).message ?? String(err),
 })
 
-let store: SqliteUpdateStore
+let db: Database.Database
 try {
-  store = SqliteUpdateStore.open(path, options)
+  // The caller's thread opened, checked and migrated the file already.
+  db = new Database(path, { fileMustExist: true })
+  tuneConnection(db, durability)
   port.postMessage({ type: 'ready' })
 } catch (err) {
-  port.postMessage({ type: 'error', ...describe(err) })
+  port.postMessage({ type: 'error', ...describe(storeError(path, 'opening a second connection', err)) })
   process.exit(0)
 }
 
-port.on('message', async (call: Call) => {
+port.on('message', (call: MaintenanceCall) => {
   try {
-    const target = store as unknown as Record<Method, (...args: unknown[]) => unknown>
-    const value = await (target[call.method] as UpdateStore['load']).apply(store, call.args as [])
-    // A snapshot is hundreds of MB at a million entries: move it, do not copy it.
-    const snapshot = call.method === 'load' ? (value as { snapshot?: Uint8Array }).snapshot : undefined
-    const transfer = snapshot !== undefined && snapshot.byteOffset === 0 && snapshot.byteLength === snapshot.buffer.byteLength ? [snapshot.buffer as ArrayBuffer] : []
-    port.postMessage({ type: 'result', id: call.id, ok: true, value }, transfer)
+    let value: unknown
+    if (call.method === 'compact') {
+      try {
+        writeSnapshot(db, call.snapshot, call.upTo)
+      } catch (err) {
+        throw storeError(path, `compacting up to update ${call.upTo}`, err)
+      }
+    } else if (call.method === 'checkIntegrity') value = deepCheck(db)
+    else db.close()
+    port.postMessage({ type: 'result', id: call.id, ok: true, value })
   } catch (err) {
     port.postMessage({ type: 'result', id: call.id, ok: false, ...describe(err) })
   }

@@ -1,23 +1,38 @@
 import type { Worker } from 'node:worker_threads'
 import { startModuleWorker, YlogError, type YlogErrorCode, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type UpdateStore } from '@ylog/core'
-import type { SqliteUpdateStoreOptions } from './sqlite-update-store.js'
+import { SqliteUpdateStore, type SqliteUpdateStoreOptions } from './sqlite-update-store.js'
+import { checkCompactArgs } from './store-maintenance.js'
+import type { MaintenanceCall } from './store-worker.js'
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void }
+type Call = MaintenanceCall extends infer C ? (C extends { id: number } ? Omit<C, 'id'> : never) : never
 
 /**
- * A SqliteUpdateStore running in its own worker thread. better-sqlite3 is
- * synchronous, so on the main thread every commit's fsync would stall the
- * event loop: no signing, no HTTP, while the disk flushes. In a worker the
- * commit of one group overlaps with signing the next, which is what lets
- * group commit use the second core. Same contract, same files.
+ * A SqliteUpdateStore whose long jobs run on a worker thread, through a
+ * second connection to the same file.
+ *
+ * Commits stay on the caller's thread: one is a few hundred microseconds,
+ * fsync included, and handing it to another thread and back costs more on a
+ * loaded machine, where every wake-up waits for a core. In a three-node
+ * cluster on two cores that hand-off alone added a third to the p99 of
+ * sync latency (docs/benchmarks.md). Compaction (hashing and writing a
+ * snapshot of the whole document, seconds at a million entries) and the
+ * deep integrity check (every page) would stall the event loop for as long;
+ * they run in the worker. Writes that arrive during a compaction wait for
+ * it in order, instead of blocking the thread on SQLite's write lock.
  */
 export class ThreadedSqliteStore implements UpdateStore {
+  readonly #store: SqliteUpdateStore
   readonly #worker: Worker
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
   #dead: YlogError | undefined
+  /** Writes queued behind a compaction; 0 lets a write run at once. */
+  #queued = 0
+  #tail: Promise<void> = Promise.resolve()
 
-  private constructor(worker: Worker) {
+  private constructor(store: SqliteUpdateStore, worker: Worker) {
+    this.#store = store
     this.#worker = worker
     worker.on('message', (message: { type: string; id: number; ok: boolean; value: unknown; code: string; message: string }) => {
       if (message.type !== 'result') return
@@ -27,7 +42,7 @@ export class ThreadedSqliteStore implements UpdateStore {
       else pending?.reject(new YlogError(message.code as YlogErrorCode, message.message))
     })
     const fail = (why: string): void => {
-      this.#dead ??= new YlogError('STORE_FAILED', `the store's worker thread ${why}`)
+      this.#dead ??= new YlogError('STORE_FAILED', `the store's maintenance thread ${why}`)
       for (const p of this.#pending.values()) p.reject(this.#dead)
       this.#pending.clear()
     }
@@ -35,80 +50,106 @@ export class ThreadedSqliteStore implements UpdateStore {
     worker.on('exit', (code) => fail(`exited with code ${code}`))
   }
 
-  /** Opens (or creates) the store in a worker; rejects with the same errors SqliteUpdateStore.open throws. */
-  static open(path: string, options: SqliteUpdateStoreOptions = {}): Promise<ThreadedSqliteStore> {
-    const worker = startModuleWorker(import.meta.url, 'store-worker', { path, options })
-    return new Promise((resolve, reject) => {
-      const onMessage = (message: { type: string; code: YlogErrorCode; message: string }): void => {
-        worker.off('message', onMessage)
-        if (message.type === 'ready') resolve(new ThreadedSqliteStore(worker))
-        else {
-          void worker.terminate()
-          reject(new YlogError(message.code, message.message))
-        }
-      }
-      worker.on('message', onMessage)
-      worker.once('error', reject)
-    })
+  /** Opens (or creates) the store; rejects with the same errors SqliteUpdateStore.open throws. */
+  static async open(path: string, options: SqliteUpdateStoreOptions = {}): Promise<ThreadedSqliteStore> {
+    const store = SqliteUpdateStore.open(path, options)
+    const worker = startModuleWorker(import.meta.url, 'store-worker', { path: store.path, durability: store.durability })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        worker.once('message', (message: { type: string; code: YlogErrorCode; message: string }) => {
+          if (message.type === 'ready') resolve()
+          else reject(new YlogError(message.code, message.message))
+        })
+        worker.once('error', reject)
+      })
+    } catch (err) {
+      void worker.terminate()
+      await store.close()
+      throw err
+    }
+    return new ThreadedSqliteStore(store, worker)
   }
 
   append(records: readonly UpdateRecord[]): Promise<number> {
-    return this.#call('append', [records]) as Promise<number>
+    return this.#write(() => this.#store.append(records))
   }
 
   load(): Promise<StoredState> {
-    return this.#call('load', []) as Promise<StoredState>
+    return this.#store.load()
   }
 
   compact(snapshot: Uint8Array, upTo: number): Promise<void> {
-    return this.#call('compact', [snapshot, upTo]) as Promise<void>
+    return this.#serial(async () => {
+      if (this.#dead !== undefined) throw this.#dead
+      checkCompactArgs(snapshot, upTo, this.#store.lastId)
+      await this.#call({ method: 'compact', snapshot, upTo })
+    })
   }
 
   query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>> {
-    return this.#call('query', [query]) as Promise<Array<{ node: NodeId; seq: number }>>
+    return this.#store.query(query)
   }
 
   findIdempotency(key: string): Promise<IdempotencyRecord | undefined> {
-    return this.#call('findIdempotency', [key]) as Promise<IdempotencyRecord | undefined>
+    return this.#store.findIdempotency(key)
   }
 
   pruneIdempotency(before: number): Promise<number> {
-    return this.#call('pruneIdempotency', [before]) as Promise<number>
+    return this.#write(() => this.#store.pruneIdempotency(before))
   }
 
   readConsumer(name: string): Promise<ConsumerRecord | undefined> {
-    return this.#call('readConsumer', [name]) as Promise<ConsumerRecord | undefined>
+    return this.#store.readConsumer(name)
   }
 
   writeConsumer(record: ConsumerRecord): Promise<void> {
-    return this.#call('writeConsumer', [record]) as Promise<void>
+    return this.#write(() => this.#store.writeConsumer(record))
   }
 
   stats(): Promise<StoreStats> {
-    return this.#call('stats', []) as Promise<StoreStats>
+    return this.#store.stats()
   }
 
-  checkIntegrity(): Promise<{ ok: boolean; problems: string[] }> {
-    return this.#call('checkIntegrity', []) as Promise<{ ok: boolean; problems: string[] }>
+  async checkIntegrity(): Promise<{ ok: boolean; problems: string[] }> {
+    const problems = (await this.#call({ method: 'checkIntegrity' })) as string[]
+    return { ok: problems.length === 0, problems: problems.map((p) => `${this.#store.path}: ${p}`) }
   }
 
   async close(): Promise<void> {
-    if (this.#dead !== undefined) return
-    try {
-      await this.#call('close', [])
-    } finally {
-      this.#worker.removeAllListeners('exit')
-      await this.#worker.terminate()
-      this.#dead = new YlogError('CLOSED', 'the store is closed')
-    }
+    if (this.#dead !== undefined) return this.#store.close()
+    await this.#serial(async () => {
+      try {
+        await this.#call({ method: 'close' })
+      } finally {
+        this.#worker.removeAllListeners('exit')
+        await this.#worker.terminate()
+        this.#dead = new YlogError('CLOSED', 'the store is closed')
+        await this.#store.close()
+      }
+    })
   }
 
-  #call(method: string, args: unknown[]): Promise<unknown> {
+  /** Runs a write now, unless some are queued behind a compaction: then after them, in call order. */
+  #write<T>(work: () => Promise<T>): Promise<T> {
+    return this.#queued === 0 ? work() : this.#serial(work)
+  }
+
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    this.#queued++
+    const result = this.#tail.then(work)
+    const done = (): void => {
+      this.#queued--
+    }
+    this.#tail = result.then(done, done)
+    return result
+  }
+
+  #call(call: Call): Promise<unknown> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead)
     const id = this.#nextId++
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
-      this.#worker.postMessage({ id, method, args })
+      this.#worker.postMessage({ id, ...call })
     })
   }
 }

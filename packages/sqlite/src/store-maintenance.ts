@@ -1,0 +1,114 @@
+// The store's long jobs, as plain functions over a connection: SqliteUpdateStore
+// runs them on its own connection, the maintenance worker of ThreadedSqliteStore
+// on a second one, so the event loop keeps serving while they run.
+import { createHash } from 'node:crypto'
+import { crc32 } from 'node:zlib'
+import type Database from 'better-sqlite3'
+import { YlogError } from '@ylog/core'
+
+/** id, crc32 (NULL before schema 3), bytes */
+export type TailRow = [number, number | null, Buffer]
+
+export interface SnapshotRow {
+  up_to: number
+  sha256: Buffer
+  bytes: Buffer
+}
+
+// Bounds the -wal file between checkpoints; without it one big snapshot
+// write would leave a WAL as large as the snapshot on disk for good.
+const JOURNAL_SIZE_LIMIT = 32 * 1024 * 1024
+
+/** Per-connection settings (the file's own, like WAL mode and page size, are set once at creation). */
+export function tuneConnection(db: Database.Database, durability: 'full' | 'normal'): void {
+  db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`)
+  db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`)
+}
+
+export const SELECT_SNAPSHOT = 'SELECT up_to, sha256, bytes FROM snapshot WHERE one = 1'
+export const SELECT_TAIL = 'SELECT id, crc32, bytes FROM updates WHERE id > ? ORDER BY id'
+
+/** Refuses what `compact` must not be given, before any work or thread hand-off. */
+export function checkCompactArgs(snapshot: unknown, upTo: unknown, lastId: number): void {
+  if (!(snapshot instanceof Uint8Array)) throw new YlogError('BAD_ARGUMENT', `compact: snapshot must be a Uint8Array (Yjs v2 update), got ${typeof snapshot}`)
+  if (typeof upTo !== 'number' || !Number.isSafeInteger(upTo) || upTo < 0 || upTo > lastId) {
+    throw new YlogError('BAD_ARGUMENT', `compact: upTo must be an update id between 0 and the last id ${lastId}, got ${String(upTo)}; pass the lastId that load or append returned`)
+  }
+}
+
+/**
+ * Replaces the snapshot and drops the updates it covers, in one transaction.
+ * Deleting first lets the new snapshot reuse the pages the covered updates
+ * (and, through REPLACE, the old snapshot) free, instead of growing the file.
+ */
+export function writeSnapshot(db: Database.Database, snapshot: Uint8Array, upTo: number): void {
+  const deleteUpTo = db.prepare('DELETE FROM updates WHERE id <= ?')
+  const putSnapshot = db.prepare('INSERT OR REPLACE INTO snapshot (one, up_to, sha256, bytes) VALUES (1, ?, ?, ?)')
+  db.transaction(() => {
+    deleteUpTo.run(upTo)
+    putSnapshot.run(upTo, sha256(snapshot), snapshot)
+  })()
+  db.pragma('incremental_vacuum')
+}
+
+/**
+ * The expensive check: SQLite's full integrity_check (every page, every
+ * index against its table), the snapshot's SHA-256, every update's CRC-32,
+ * and the id bookkeeping. Returns the problems found. One read transaction,
+ * so appends committed meanwhile on another connection do not show up as
+ * ids beyond the last one.
+ */
+export function deepCheck(db: Database.Database): string[] {
+  const problems: string[] = []
+  db.transaction(() => check(db, problems))()
+  return problems
+}
+
+function check(db: Database.Database, problems: string[]): void {
+  try {
+    const lastId = db.prepare("SELECT value FROM meta WHERE key = 'last_id'").pluck().get() as number
+    const rows = db.pragma('integrity_check') as Array<{ integrity_check: string }>
+    problems.push(...rows.map((r) => r.integrity_check).filter((r) => r !== 'ok'))
+    const row = db.prepare(SELECT_SNAPSHOT).get() as SnapshotRow | undefined
+    if (row !== undefined) {
+      collect(problems, () => verifySnapshot(row, (problem) => new Error(problem)))
+      if (row.up_to > lastId) problems.push(`the snapshot covers updates up to ${row.up_to}, beyond the last assigned id ${lastId}`)
+    }
+    for (const tailRow of db.prepare(SELECT_TAIL).raw().iterate(0) as IterableIterator<TailRow>) {
+      collect(problems, () => verifyUpdate(tailRow, (problem) => new Error(problem)))
+    }
+    const maxId = db.prepare('SELECT max(id) FROM updates').pluck().get() as number | null
+    if (maxId !== null && maxId > lastId) problems.push(`update ${maxId} is beyond the last assigned id ${lastId}`)
+  } catch (err) {
+    problems.push((err as Error).message)
+  }
+}
+
+export function verifySnapshot(row: SnapshotRow, fail: (problem: string) => Error): void {
+  const actual = sha256(row.bytes)
+  if (!actual.equals(row.sha256)) {
+    throw fail(`the snapshot (covering updates up to ${row.up_to}, ${row.bytes.byteLength} bytes) fails its SHA-256 check: stored ${row.sha256.toString('hex').slice(0, 16)}…, computed ${actual.toString('hex').slice(0, 16)}…`)
+  }
+}
+
+export function verifyUpdate([id, stored, bytes]: TailRow, fail: (problem: string) => Error): void {
+  if (stored === null) return
+  const actual = crc32(bytes)
+  if (actual !== stored) throw fail(`update ${id} (${bytes.byteLength} bytes) fails its CRC-32 check: stored ${hex32(stored)}, computed ${hex32(actual)}`)
+}
+
+function collect(problems: string[], check: () => void): void {
+  try {
+    check()
+  } catch (err) {
+    problems.push((err as Error).message)
+  }
+}
+
+function hex32(n: number): string {
+  return n.toString(16).padStart(8, '0')
+}
+
+function sha256(bytes: Uint8Array): Buffer {
+  return createHash('sha256').update(bytes).digest()
+}
