@@ -37,6 +37,9 @@ const identity = NodeIdentity.generate()
 const durable = await DurableLog.open({ identity, store: await ThreadedSqliteStore.open(path, { durability: 'full' }), signing: 'thread' })
 let commits = 0
 durable.onCommit(() => commits++)
+// Compactions during the appends (commits wait for each), and whether one fell in the measured window.
+const compactions: Array<{ at: number; seconds: number }> = []
+durable.onCompaction((info) => compactions.push({ at: performance.now(), seconds: info.seconds }))
 let next = 0
 let windowStart = 0
 const window = Math.min(50_000, Math.floor(TOTAL / 4))
@@ -54,6 +57,9 @@ const elapsed = performance.now() - t0
 figures[`store.append.durable_rate_${label}`] = rate(window, performance.now() - windowStart)
 figures['store.append.durable_rate_overall'] = rate(TOTAL, elapsed)
 figures['store.append.entries_per_commit'] = Math.round(TOTAL / commits)
+figures['store.append.compactions'] = compactions.length
+figures['store.append.compaction_seconds'] = Number(compactions.reduce((s, c) => s + c.seconds, 0).toFixed(2))
+figures[`store.append.compactions_in_${label}_window`] = compactions.filter((c) => c.at >= windowStart).length
 figures['store.append.vs_sqlite_baseline'] = Number(((figures[`store.append.durable_rate_${label}`] as number) / (figures['store.baseline.sqlite_insert_rate'] as number)).toFixed(3))
 
 let encoded = 0

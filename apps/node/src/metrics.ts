@@ -9,6 +9,8 @@ export interface NodeMetrics {
   readonly commits: Counter
   readonly commitBatchEntries: Histogram
   readonly commitSeconds: Histogram
+  /** Compactions and how long each held commits up (snapshot encoding and writing). */
+  readonly compactionSeconds: Histogram
   readonly replaySeconds: Gauge
   /** Sync connections closed for misbehaving (guard refusals, read-only writes, failed authentication …), by reason. */
   readonly refusedUpdates: Counter<'reason'>
@@ -26,6 +28,7 @@ export interface NodeMetrics {
 
 const BATCH_BUCKETS = Array.from({ length: 13 }, (_, i) => 2 ** i) // 1 .. 4096
 const COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+const COMPACTION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
 /** Metrics for one node, fed by its DurableLog's commits and read from its store at scrape time. */
 export function createMetrics(durable: DurableLog, options: { defaultMetrics?: boolean } = {}): NodeMetrics {
@@ -41,6 +44,7 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
     registers: [registry],
   })
   const commitSeconds = new Histogram({ name: 'ylog_commit_seconds', help: 'Time to write one group commit to the store', buckets: COMMIT_BUCKETS, registers: [registry] })
+  const compactionSeconds = new Histogram({ name: 'ylog_compaction_seconds', help: 'Time one compaction held commits up (encoding and writing the snapshot)', buckets: COMPACTION_BUCKETS, registers: [registry] })
   const replaySeconds = new Gauge({ name: 'ylog_replay_seconds', help: 'Seconds the last start spent replaying and verifying the stored log', registers: [registry] })
   replaySeconds.set(durable.replaySeconds)
 
@@ -86,11 +90,12 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
     },
   })
 
-  const stop = durable.onCommit((info) => {
+  const stopCommits = durable.onCommit((info) => {
     commits.inc()
     commitBatchEntries.observe(info.entries)
     commitSeconds.observe(info.seconds)
   })
+  const stopCompactions = durable.onCompaction((info) => compactionSeconds.observe(info.seconds))
 
   return {
     registry,
@@ -98,6 +103,7 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
     commits,
     commitBatchEntries,
     commitSeconds,
+    compactionSeconds,
     replaySeconds,
     refusedUpdates,
     gaps,
@@ -106,6 +112,9 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
     countSyncConnections: (count) => {
       syncConnections = count
     },
-    close: stop,
+    close: () => {
+      stopCommits()
+      stopCompactions()
+    },
   }
 }

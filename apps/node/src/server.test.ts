@@ -274,7 +274,7 @@ describe('status endpoints', () => {
     const metrics = await app.inject({ url: '/metrics' })
     expect(metrics.statusCode).toBe(200)
     expect(metrics.headers['content-type']).toContain('text/plain')
-    for (const name of ['ylog_appends_total', 'ylog_commits_total', 'ylog_commit_batch_entries_bucket{le="4096"}', 'ylog_commit_seconds_bucket', 'ylog_replay_seconds', 'ylog_database_bytes', 'ylog_entries 1']) {
+    for (const name of ['ylog_appends_total', 'ylog_commits_total', 'ylog_commit_batch_entries_bucket{le="4096"}', 'ylog_commit_seconds_bucket', 'ylog_compaction_seconds_bucket', 'ylog_replay_seconds', 'ylog_database_bytes', 'ylog_entries 1']) {
       expect(metrics.body).toContain(name)
     }
     expect(Number(/^ylog_database_bytes (\d+)$/m.exec(metrics.body)?.[1])).toBeGreaterThan(0)

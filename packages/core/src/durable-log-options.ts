@@ -51,3 +51,12 @@ export interface CommitInfo {
   entries: number
   seconds: number
 }
+
+/** One compaction: the snapshot written, the updates it covers, and how long commits waited for it. */
+export interface CompactionInfo {
+  upTo: number
+  snapshotBytes: number
+  seconds: number
+}
+
+export type CompactionListener = (info: CompactionInfo) => void

@@ -37,6 +37,28 @@ describe('DurableLog', () => {
     expect(() => durable.append({ topic: 't', kind: 'event', data: 'after' })).toThrow(/stopped accepting writes/)
   })
 
+  it('reports each compaction, automatic or asked for, with the snapshot it wrote', async () => {
+    const store = new MemoryUpdateStore()
+    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store, compactAfterUpdates: 10 })
+    const seen: Array<{ upTo: number; snapshotBytes: number; seconds: number }> = []
+    durable.onCompaction((info) => seen.push(info))
+    durable.onCompaction(() => {
+      throw new Error('a broken listener')
+    })
+    for (let i = 0; i < 12; i++) await durable.append({ topic: 't', kind: 'event', data: i })
+    expect(seen).toHaveLength(1)
+    expect(seen[0]?.upTo).toBe(10)
+    await durable.append({ topic: 't', kind: 'event', data: 'last' })
+    await durable.compact()
+    expect(seen).toHaveLength(2)
+    const state = await store.load()
+    expect(seen[1]).toMatchObject({ upTo: state.lastId, snapshotBytes: state.snapshot?.byteLength })
+    expect(seen.every((c) => c.seconds >= 0 && c.snapshotBytes > 0)).toBe(true)
+    // The broken listener is reported, not fatal: the log still takes writes.
+    expect((await durable.append({ topic: 't', kind: 'event', data: 'after' })).seq).toBe(13)
+    await durable.close()
+  })
+
   it('checks integrity deeply: the store and every chain', async () => {
     const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: new MemoryUpdateStore() })
     for (let i = 0; i < 10; i++) await durable.append({ topic: 't', kind: 'event', data: i })

@@ -9,12 +9,12 @@ import { encodeDiffChunks } from './diff-chunks.js'
 import { WorkerSigner } from './signer.js'
 import { inBatch, LogDoc, type ApplyResult, type SignedEntry } from './log-doc.js'
 import type { IndexRow, UpdateRecord, UpdateStore } from './update-store.js'
-import type { AppendOptions, CommitListener, DurableLogOptions } from './durable-log-options.js'
+import type { AppendOptions, CommitListener, CompactionListener, DurableLogOptions } from './durable-log-options.js'
 
 /** A group commit starts at once when this many updates are waiting. */
 const GROUP_COMMIT_RECORDS = 256
 
-export type { DurableLogOptions, CommitListener, AppendOptions, CommitInfo } from './durable-log-options.js'
+export type { DurableLogOptions, CommitListener, AppendOptions, CommitInfo, CompactionInfo, CompactionListener } from './durable-log-options.js'
 
 interface SignedItem {
   signed: SignedEntry[]
@@ -58,6 +58,7 @@ export class DurableLog {
   // Entries per node known to be in the store: what readers may see.
   readonly #committed = new Map<NodeId, number>()
   readonly #commitListeners = new Set<CommitListener>()
+  readonly #compactionListeners = new Set<CompactionListener>()
 
   private constructor(log: LogDoc, options: DurableLogOptions) {
     this.log = log
@@ -255,6 +256,12 @@ export class DurableLog {
     return () => this.#commitListeners.delete(listener)
   }
 
+  /** Listens for compactions (automatic or `compact()`): commits wait while one runs. */
+  onCompaction(listener: CompactionListener): () => void {
+    this.#compactionListeners.add(listener)
+    return () => this.#compactionListeners.delete(listener)
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     try {
@@ -339,14 +346,7 @@ export class DurableLog {
       const info = { records: batch.length, entries: entries.length, seconds: (performance.now() - started) / 1000 }
       if (this.#commitListeners.size > 0) {
         const updates = batch.map((r) => r.update)
-        for (const listener of this.#commitListeners) {
-          // A listener's bug must not look like a failed commit (which stops the log): it is reported, and the others still run.
-          try {
-            listener(info, updates, entries)
-          } catch (err) {
-            process.emitWarning(`a DurableLog commit listener threw: ${(err as Error).stack ?? String(err)}`, 'YlogListenerWarning')
-          }
-        }
+        for (const listener of this.#commitListeners) notify('commit', () => listener(info, updates, entries))
       }
       for (const w of waiters) w.resolve()
       if (this.#dueForCompaction()) await this.#compact()
@@ -365,10 +365,14 @@ export class DurableLog {
   // The snapshot may include updates still pending; replaying them again after it is harmless (Yjs skips known structs).
   async #compact(): Promise<void> {
     const upTo = this.#lastId
+    const started = performance.now()
     const snapshot = this.log.encodeSnapshot()
+    const bytes = snapshot.byteLength // the store may take the buffer over
     await this.store.compact(snapshot, upTo)
     this.#coveredUpdates = upTo
-    this.#snapshotBytes = snapshot.byteLength
+    this.#snapshotBytes = bytes
+    const info = { upTo, snapshotBytes: bytes, seconds: (performance.now() - started) / 1000 }
+    for (const listener of this.#compactionListeners) notify('compaction', () => listener(info))
     this.#tailUpdates = 0
     this.#tailBytes = 0
   }
@@ -383,5 +387,14 @@ export class DurableLog {
   #writable(): void {
     if (this.#failure !== undefined) throw this.#failure
     if (this.#closed) throw new YlogError('CLOSED', 'the log is closed')
+  }
+}
+
+// A listener's bug must not look like a failed commit (which stops the log): it is reported, and the others still run.
+function notify(what: string, call: () => void): void {
+  try {
+    call()
+  } catch (err) {
+    process.emitWarning(`a DurableLog ${what} listener threw: ${(err as Error).stack ?? String(err)}`, 'YlogListenerWarning')
   }
 }

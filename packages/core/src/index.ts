@@ -44,7 +44,7 @@ export {
 export { sha256, toHex, fromHex, ZERO_HASH } from './bytes.js'
 export type { UpdateStore, UpdateRecord, StoredState, IndexRow, IndexQuery, StoreStats, IdempotencyRecord, ConsumerRecord } from './update-store.js'
 export { MemoryUpdateStore } from './memory-update-store.js'
-export { DurableLog, type DurableLogOptions, type AppendOptions, type CommitInfo, type CommitListener } from './durable-log.js'
+export { DurableLog, type DurableLogOptions, type AppendOptions, type CommitInfo, type CommitListener, type CompactionInfo, type CompactionListener } from './durable-log.js'
 export { encodeDiffChunks } from './diff-chunks.js'
 export { readPage, type PageQuery, type Page } from './read-page.js'
 export { splitUpdateByClient } from './split-update.js'

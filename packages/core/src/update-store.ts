@@ -86,6 +86,12 @@ export interface StoreStats {
 export interface UpdateStore {
   append(records: readonly UpdateRecord[]): Promise<number>
   load(): Promise<StoredState>
+  /**
+   * Replaces the snapshot with `snapshot` and drops the updates up to `upTo`.
+   * The store may take over the snapshot's memory (a threaded store moves
+   * it to its thread instead of copying hundreds of MB): do not read it
+   * after the call.
+   */
   compact(snapshot: Uint8Array, upTo: number): Promise<void>
   /** Entry positions matching a query, in (node, seq) order or, with `since` and no `after`, in (at, node, seq) order. */
   query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>>
