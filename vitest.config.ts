@@ -5,6 +5,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['ylog-source'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    globalSetup: ['test/support/temp-root.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },
