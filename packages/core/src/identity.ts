@@ -1,10 +1,11 @@
-import { createPrivateKey, createPublicKey, randomBytes, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
+import { createPublicKey, randomBytes, verify as nodeVerify, type KeyObject } from 'node:crypto'
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import * as ed from '@noble/ed25519'
 import { sha512 } from '@noble/hashes/sha2.js'
 import { fromHex, toHex } from './bytes.js'
 import { YlogError } from './errors.js'
+import { fastestSigner, privateKeyObject, type SignFunction, type SigningBackend } from './ed25519-signing.js'
 
 // @noble/ed25519 leaves hashing to the caller so it stays dependency-free.
 ed.hashes.sha512 = sha512
@@ -19,8 +20,7 @@ export const SIGNATURE_BYTES = 64
 /** First line of a key file; the second line is the seed as 64 hex digits. */
 export const KEY_FILE_HEADER = 'ylog-ed25519-seed v1'
 
-// DER wrappers that let node:crypto take raw Ed25519 keys (RFC 8410).
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+// DER wrapper that lets node:crypto take a raw Ed25519 public key (RFC 8410).
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 
 const NODE_ID = /^[0-9a-f]{64}$/
@@ -44,13 +44,17 @@ export class NodeIdentity {
   readonly publicKey: Uint8Array
   readonly id: NodeId
   readonly clientId: number
+  /** Which library signs: libsodium where its prebuilt addon loads, else OpenSSL. Same signatures either way. */
+  readonly signingBackend: SigningBackend
   readonly #seed: Uint8Array
-  readonly #privateKey: KeyObject
+  readonly #sign: SignFunction
 
   private constructor(seed: Uint8Array) {
     this.#seed = Uint8Array.from(seed)
-    this.#privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' })
-    const spki = createPublicKey(this.#privateKey).export({ format: 'der', type: 'spki' })
+    const { sign, backend } = fastestSigner(this.#seed)
+    this.#sign = sign
+    this.signingBackend = backend
+    const spki = createPublicKey(privateKeyObject(this.#seed)).export({ format: 'der', type: 'spki' })
     this.publicKey = new Uint8Array(spki.subarray(SPKI_PREFIX.length))
     this.id = toHex(this.publicKey)
     this.clientId = clientIdOf(this.publicKey)
@@ -112,7 +116,7 @@ export class NodeIdentity {
   }
 
   sign(message: Uint8Array): Uint8Array {
-    return new Uint8Array(nodeSign(null, message, this.#privateKey))
+    return this.#sign(message)
   }
 
   /** The seed, for tests that compare against the reference implementation. */
@@ -136,7 +140,12 @@ function publicKeyObject(publicKey: Uint8Array): KeyObject {
   return key
 }
 
-/** Verifies with OpenSSL (node:crypto): about ten times the pure-JS rate. */
+/**
+ * Verifies with OpenSSL (node:crypto): about ten times the pure-JS rate.
+ * Not libsodium, though it is faster: libsodium refuses some edge-case
+ * signatures OpenSSL accepts (small-order points), and every node must
+ * accept exactly the same entries whatever its platform, or they diverge.
+ */
 export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.byteLength !== PUBLIC_KEY_BYTES || signature.byteLength !== SIGNATURE_BYTES) return false
   try {
@@ -148,7 +157,8 @@ export function verifySignature(publicKey: Uint8Array, message: Uint8Array, sign
 
 /**
  * The reference implementation (@noble/ed25519, audited pure JS). ylog signs
- * and verifies with node:crypto; tests hold the two to identical results.
+ * with libsodium or node:crypto and verifies with node:crypto; tests hold
+ * them all to identical results.
  */
 export const referenceEd25519 = {
   publicKey: (seed: Uint8Array): Uint8Array => ed.getPublicKey(seed),
