@@ -5,19 +5,18 @@ import type { IndexRow, UpdateStore } from './update-store.js'
 export interface DurableLogOptions extends LogDocOptions {
   store: UpdateStore
   /**
-   * Compact when this many updates follow the snapshot (default 20,000), or
-   * `compactRatio` times the updates the snapshot covers, whichever is more.
+   * Compact when this many updates follow the snapshot (default 20,000)...
+   * Many small updates (a trickle of appends, one per commit) replay slowly
+   * one by one; compaction turns them into a few large snapshot parts.
    */
   compactAfterUpdates?: number
-  /** ...or when they add up to this many bytes, or `compactRatio` of the snapshot's bytes (default 64 MiB). */
-  compactAfterBytes?: number
   /**
-   * Each compaction rewrites the whole snapshot, so a fixed threshold makes
-   * writes grow with the square of the log. Letting the tail grow with the
-   * snapshot keeps total writes linear (default 0.5: at most 3x the data);
-   * the price is a longer tail to replay after a crash.
+   * ...or when they add up to this many bytes (default 16 MiB). This bounds
+   * what replay verifies entry by entry after a restart (the snapshot was
+   * verified before it was written), and how long one compaction takes: it
+   * writes only the tail, whatever the size of the log.
    */
-  compactRatio?: number
+  compactAfterBytes?: number
   /** Called during replay with (applied, total) tail updates. */
   onReplayProgress?: (applied: number, total: number) => void
   /**
@@ -52,9 +51,12 @@ export interface CommitInfo {
   seconds: number
 }
 
-/** One compaction: the snapshot written, the updates it covers, and how long commits waited for it. */
+/** One compaction: the updates it covers, what it added to the snapshot, and how long commits waited for it. */
 export interface CompactionInfo {
   upTo: number
+  /** Bytes of the parts this compaction added. */
+  addedBytes: number
+  /** Bytes of the whole snapshot after it. */
   snapshotBytes: number
   seconds: number
 }

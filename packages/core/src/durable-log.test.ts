@@ -40,7 +40,7 @@ describe('DurableLog', () => {
   it('reports each compaction, automatic or asked for, with the snapshot it wrote', async () => {
     const store = new MemoryUpdateStore()
     const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store, compactAfterUpdates: 10 })
-    const seen: Array<{ upTo: number; snapshotBytes: number; seconds: number }> = []
+    const seen: Array<{ upTo: number; addedBytes: number; snapshotBytes: number; seconds: number }> = []
     durable.onCompaction((info) => seen.push(info))
     durable.onCompaction(() => {
       throw new Error('a broken listener')
@@ -52,8 +52,10 @@ describe('DurableLog', () => {
     await durable.compact()
     expect(seen).toHaveLength(2)
     const state = await store.load()
-    expect(seen[1]).toMatchObject({ upTo: state.lastId, snapshotBytes: state.snapshot?.byteLength })
-    expect(seen.every((c) => c.seconds >= 0 && c.snapshotBytes > 0)).toBe(true)
+    const bytes = (parts: Uint8Array[]): number => parts.reduce((n, p) => n + p.byteLength, 0)
+    expect(seen[1]).toMatchObject({ upTo: state.lastId, snapshotBytes: bytes(state.snapshot), addedBytes: bytes(state.snapshot) - (seen[0]?.snapshotBytes ?? 0) })
+    expect(seen.every((c) => c.seconds >= 0 && c.addedBytes > 0)).toBe(true)
+    expect(state.tail).toEqual([])
     // The broken listener is reported, not fatal: the log still takes writes.
     expect((await durable.append({ topic: 't', kind: 'event', data: 'after' })).seq).toBe(13)
     await durable.close()

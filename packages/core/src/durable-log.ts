@@ -3,9 +3,9 @@ import { encodeEntryTail, peekEntry, peekTopicKind, type Entry, type EntryBody, 
 import { YlogError } from './errors.js'
 import { replayStored, RESTORE_ADVICE } from './replay.js'
 import { mergeSmallRecords } from './merge-records.js'
-import { clientIdOf, type NodeId } from './identity.js'
-import { entryClock } from './layout.js'
+import type { NodeId } from './identity.js'
 import { encodeDiffChunks } from './diff-chunks.js'
+import { clocksOf, TailCompactor } from './tail-compactor.js'
 import { WorkerSigner } from './signer.js'
 import { inBatch, LogDoc, type ApplyResult, type SignedEntry } from './log-doc.js'
 import type { IndexRow, UpdateRecord, UpdateStore } from './update-store.js'
@@ -38,19 +38,13 @@ export class DurableLog {
   readonly store: UpdateStore
   /** Seconds the last open spent replaying and verifying. */
   replaySeconds = 0
-  readonly #compactAfterUpdates: number
-  readonly #compactAfterBytes: number
-  readonly #compactRatio: number
-  #coveredUpdates = 0
-  #snapshotBytes = 0
+  readonly #tail: TailCompactor
   #pending: UpdateRecord[] = []
   #waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = []
   #committing = false
   #turnScheduled = false
   #failure: Error | undefined
   #closed = false
-  #tailUpdates = 0
-  #tailBytes = 0
   #lastId = 0
   #signer: WorkerSigner | undefined
   // Signed entries waiting for this turn's single Yjs transaction (#applyQueued).
@@ -60,30 +54,25 @@ export class DurableLog {
   readonly #commitListeners = new Set<CommitListener>()
   readonly #compactionListeners = new Set<CompactionListener>()
 
-  private constructor(log: LogDoc, options: DurableLogOptions) {
+  private constructor(log: LogDoc, options: DurableLogOptions, tail: TailCompactor) {
     this.log = log
     this.store = options.store
-    this.#compactAfterUpdates = options.compactAfterUpdates ?? 20_000
-    this.#compactAfterBytes = options.compactAfterBytes ?? 64 * 1024 * 1024
-    this.#compactRatio = options.compactRatio ?? 0.5
+    this.#tail = tail
   }
 
   /** Replays the store (snapshot, then tail), verifies every chain, and starts recording. */
   static async open(options: DurableLogOptions): Promise<DurableLog> {
     const started = performance.now()
     const log = new LogDoc(options)
-    const durable = new DurableLog(log, options)
     const state = await options.store.load()
     const snapshotHeads = replayStored(log, state, options.onReplayProgress)
+    const thresholds = { afterUpdates: options.compactAfterUpdates ?? 20_000, afterBytes: options.compactAfterBytes ?? 16 * 1024 * 1024 }
+    const durable = new DurableLog(log, options, new TailCompactor(options.store, log.doc, thresholds, { snapshotHeads, state }))
     const check = log.verifyChains(options.verify === 'full' ? undefined : snapshotHeads)
     if (!check.ok) {
       throw new YlogError('STORE_CORRUPT', `stored log does not verify: node ${check.node} seq ${check.seq}: ${check.detail}; ${RESTORE_ADVICE}`)
     }
     durable.#lastId = state.lastId
-    durable.#coveredUpdates = state.lastId - state.tail.length
-    durable.#snapshotBytes = state.snapshot?.byteLength ?? 0
-    durable.#tailUpdates = state.tail.length
-    durable.#tailBytes = state.tail.reduce((n, u) => n + u.byteLength, 0)
     for (const [node, head] of log.heads()) durable.#committed.set(node, head.length)
     durable.#record()
     if (options.signing === 'thread' && options.identity !== undefined) {
@@ -219,9 +208,7 @@ export class DurableLog {
    * under steady writes may never come).
    */
   committedDiffChunks(stateVector: Uint8Array | undefined, maxBytes: number): Uint8Array[] {
-    const upTo = new Map<number, number>()
-    for (const [node, length] of this.#committed) upTo.set(clientIdOf(node), length === 0 ? 0 : entryClock(length - 1) + 1)
-    return encodeDiffChunks(this.log.doc, stateVector, maxBytes, upTo)
+    return encodeDiffChunks(this.log.doc, stateVector, maxBytes, clocksOf(this.#committed))
   }
 
   /** Resolves when everything written so far is committed. */
@@ -229,7 +216,7 @@ export class DurableLog {
     if (this.#pending.length > 0 || this.#committing) await this.#afterCommit()
   }
 
-  /** Commits what is pending, then writes a snapshot and drops the updates it covers. */
+  /** Commits what is pending, then adds what the tail holds to the snapshot and drops the tail's updates. */
   async compact(): Promise<void> {
     this.#writable()
     await this.flush()
@@ -338,18 +325,17 @@ export class DurableLog {
     try {
       if (batch.length > 0) {
         this.#lastId = await this.store.append(batch)
-        this.#tailUpdates += batch.length
-        this.#tailBytes += batch.reduce((n, r) => n + r.update.byteLength, 0)
       }
       const entries = batch.flatMap((r) => r.entries)
       for (const row of entries) if (row.seq >= (this.#committed.get(row.node) ?? 0)) this.#committed.set(row.node, row.seq + 1)
       const info = { records: batch.length, entries: entries.length, seconds: (performance.now() - started) / 1000 }
+      const updates = batch.map((r) => r.update)
+      this.#tail.committed(updates)
       if (this.#commitListeners.size > 0) {
-        const updates = batch.map((r) => r.update)
         for (const listener of this.#commitListeners) notify('commit', () => listener(info, updates, entries))
       }
       for (const w of waiters) w.resolve()
-      if (this.#dueForCompaction()) await this.#compact()
+      if (this.#tail.due) await this.#compact()
     } catch (err) {
       this.#failure ??= new YlogError('STORE_FAILED', `commit failed, the log stopped accepting writes (restart the node to replay what was committed): ${(err as Error).message}`, { cause: err })
       for (const w of [...waiters, ...this.#waiters]) w.reject(this.#failure)
@@ -362,26 +348,9 @@ export class DurableLog {
     if (this.#pending.length > 0 || this.#waiters.length > 0) this.#schedule()
   }
 
-  // The snapshot may include updates still pending; replaying them again after it is harmless (Yjs skips known structs).
   async #compact(): Promise<void> {
-    const upTo = this.#lastId
-    const started = performance.now()
-    const snapshot = this.log.encodeSnapshot()
-    const bytes = snapshot.byteLength // the store may take the buffer over
-    await this.store.compact(snapshot, upTo)
-    this.#coveredUpdates = upTo
-    this.#snapshotBytes = bytes
-    const info = { upTo, snapshotBytes: bytes, seconds: (performance.now() - started) / 1000 }
+    const info = await this.#tail.compact(() => ({ lastId: this.#lastId, clocks: clocksOf(this.#committed) }))
     for (const listener of this.#compactionListeners) notify('compaction', () => listener(info))
-    this.#tailUpdates = 0
-    this.#tailBytes = 0
-  }
-
-  #dueForCompaction(): boolean {
-    return (
-      this.#tailUpdates >= Math.max(this.#compactAfterUpdates, this.#coveredUpdates * this.#compactRatio) ||
-      this.#tailBytes >= Math.max(this.#compactAfterBytes, this.#snapshotBytes * this.#compactRatio)
-    )
   }
 
   #writable(): void {

@@ -3,7 +3,7 @@ import type { NodeId } from './identity.js'
 import { YlogError } from './errors.js'
 
 interface MemoryData {
-  snapshot: Uint8Array | undefined
+  snapshot: Uint8Array[]
   snapshotUpTo: number
   updates: Array<{ id: number; update: Uint8Array }>
   nextId: number
@@ -18,7 +18,7 @@ export class MemoryUpdateStore implements UpdateStore {
   #closed = false
 
   constructor(data?: MemoryData) {
-    this.#data = data ?? { snapshot: undefined, snapshotUpTo: 0, updates: [], nextId: 1, index: [], idempotency: new Map(), consumers: new Map() }
+    this.#data = data ?? { snapshot: [], snapshotUpTo: 0, updates: [], nextId: 1, index: [], idempotency: new Map(), consumers: new Map() }
   }
 
   /** A new store over the same contents, as if the process had restarted. */
@@ -38,12 +38,15 @@ export class MemoryUpdateStore implements UpdateStore {
 
   async load(): Promise<StoredState> {
     const d = this.#open()
-    return { snapshot: d.snapshot, tail: d.updates.filter((u) => u.id > d.snapshotUpTo).map((u) => u.update), lastId: d.nextId - 1 }
+    return { snapshot: [...d.snapshot], tail: d.updates.filter((u) => u.id > d.snapshotUpTo).map((u) => u.update), lastId: d.nextId - 1 }
   }
 
-  async compact(snapshot: Uint8Array, upTo: number): Promise<void> {
+  async compact(parts: readonly Uint8Array[], upTo: number): Promise<void> {
     const d = this.#open()
-    d.snapshot = snapshot
+    if (!Number.isSafeInteger(upTo) || upTo < d.snapshotUpTo || upTo >= d.nextId) {
+      throw new YlogError('BAD_ARGUMENT', `compact: upTo must be an update id between the snapshot's ${d.snapshotUpTo} and the last id ${d.nextId - 1}, got ${upTo}`)
+    }
+    d.snapshot.push(...parts)
     d.snapshotUpTo = upTo
     d.updates = d.updates.filter((u) => u.id > upTo)
   }
@@ -92,7 +95,7 @@ export class MemoryUpdateStore implements UpdateStore {
   async stats(): Promise<StoreStats> {
     const d = this.#data
     const updateBytes = d.updates.reduce((n, u) => n + u.update.byteLength, 0)
-    const snapshotBytes = d.snapshot?.byteLength ?? 0
+    const snapshotBytes = d.snapshot.reduce((n, part) => n + part.byteLength, 0)
     return { updates: d.updates.length, updateBytes, snapshotBytes, totalBytes: updateBytes + snapshotBytes }
   }
 

@@ -15,7 +15,7 @@ export const RESTORE_ADVICE = 'restore the data directory from a backup or resyn
  * are a damaged store: STORE_CORRUPT, never a partial log.
  */
 export function replayStored(log: LogDoc, state: StoredState, onProgress?: (applied: number, total: number) => void): Map<NodeId, number> {
-  if (state.snapshot !== undefined) replayStep(() => log.loadTrusted(state.snapshot as Uint8Array, 'v2'), 'the snapshot')
+  if (state.snapshot.length > 0) replayStep(() => log.loadTrusted(state.snapshot, 'v2'), 'the snapshot')
   const snapshotHeads = new Map([...log.heads()].map(([node, head]) => [node, head.length]))
   for (let from = 0; from < state.tail.length; from += REPLAY_CHUNK) {
     const chunk = state.tail.slice(from, from + REPLAY_CHUNK)

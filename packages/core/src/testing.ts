@@ -23,7 +23,7 @@ export function describeUpdateStore(name: string, factory: () => StoreFactory): 
     it('loads nothing when new', async () => {
       const f = factory()
       const store = await f.create()
-      expect(await store.load()).toEqual({ snapshot: undefined, tail: [], lastId: 0 })
+      expect(await store.load()).toEqual({ snapshot: [], tail: [], lastId: 0 })
       await store.close()
     })
 
@@ -52,30 +52,49 @@ export function describeUpdateStore(name: string, factory: () => StoreFactory): 
       await durable.close()
       const store = await f.reopen()
       const state = await store.load()
-      expect(state.snapshot).toBeDefined()
+      // Two compactions (after 50 and 100 updates), each adding only what was new.
+      expect(state.snapshot).toHaveLength(2)
+      expect(state.tail).toHaveLength(20)
       const replica = new LogDoc()
-      replica.loadTrusted(state.snapshot as Uint8Array, 'v2')
+      replica.loadTrusted(state.snapshot, 'v2')
       for (const u of state.tail) replica.loadTrusted(u)
       expect([...replica.heads()]).toEqual([...durable.log.heads()])
       await store.close()
     })
 
-    it('keeps a snapshot that covers more than its updates (pending ones included)', async () => {
+    it('adds parts to the snapshot in order, and compacts with no parts (nothing new)', async () => {
       const f = factory()
       const store = await f.create()
       const w = new LogDoc({ identity: NodeIdentity.generate() })
       const updates: Uint8Array[] = []
       w.onUpdate((u) => updates.push(u))
-      for (let i = 0; i < 4; i++) w.append({ topic: 't', kind: 'event', data: i })
-      const last = await store.append(updates.slice(0, 2).map((update) => ({ update, entries: [] })))
-      await store.compact(Y.encodeStateAsUpdateV2(w.doc), last)
-      await store.append(updates.slice(2).map((update) => ({ update, entries: [] })))
+      for (let i = 0; i < 6; i++) w.append({ topic: 't', kind: 'event', data: i })
+      const records = updates.map((update) => ({ update, entries: [] }))
+      const parts = updates.map((u) => Y.convertUpdateFormatV1ToV2(u))
+      // Copies: a store may take over the buffers it is given.
+      const copies = (from: number, to: number): Uint8Array[] => parts.slice(from, to).map((p) => p.slice())
+      await store.append(records.slice(0, 2))
+      await store.compact(copies(0, 2), 2)
+      await store.append(records.slice(2, 4))
+      await store.compact(copies(2, 4), 4)
+      await store.compact([], 4)
+      await store.append(records.slice(4))
       const state = await store.load()
+      expect(state.snapshot.map((p) => Buffer.from(p).toString('hex'))).toEqual(parts.slice(0, 4).map((p) => Buffer.from(p).toString('hex')))
       expect(state.tail).toHaveLength(2)
+      expect(state.lastId).toBe(6)
       const replica = new LogDoc()
-      replica.loadTrusted(state.snapshot as Uint8Array, 'v2')
+      replica.loadTrusted(state.snapshot, 'v2')
       for (const u of state.tail) replica.loadTrusted(u)
-      expect(replica.verifyChains()).toEqual({ ok: true, entries: 4 })
+      expect(replica.verifyChains()).toEqual({ ok: true, entries: 6 })
+      expect((await store.stats()).snapshotBytes).toBe(parts.slice(0, 4).reduce((n, p) => n + p.byteLength, 0))
+      await store.close()
+    })
+
+    it('refuses to compact beyond the last update id', async () => {
+      const f = factory()
+      const store = await f.create()
+      await expect(store.compact([], 1)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' })
       await store.close()
     })
 

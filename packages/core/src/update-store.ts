@@ -43,9 +43,9 @@ export interface ConsumerRecord {
 }
 
 export interface StoredState {
-  /** The last compaction's snapshot (Yjs v2 encoding), if any. */
-  snapshot: Uint8Array | undefined
-  /** Updates committed after that snapshot, oldest first (Yjs v1 encoding). */
+  /** The snapshot: the parts compactions wrote, oldest first (Yjs v2 encoding); empty before the first. */
+  snapshot: Uint8Array[]
+  /** Updates committed after the snapshot, oldest first (Yjs v1 encoding). */
   tail: Uint8Array[]
   /** Id of the last update in `tail` (or the one the snapshot covers); pass it to `compact`. */
   lastId: number
@@ -78,8 +78,8 @@ export interface StoreStats {
  *   none is. When the promise resolves they are committed with the store's
  *   durability setting, and the caller may acknowledge them.
  * - `compact` is atomic: a crash at any instant leaves either the old
- *   snapshot and tail, or the new snapshot and the updates after `upTo`;
- *   both replay to the same state.
+ *   snapshot and tail, or the snapshot with the new parts and the updates
+ *   after `upTo`; both replay to the same state.
  * - `load` returns exactly what was committed, or throws a StoreError naming
  *   what is wrong; it never returns partial history.
  */
@@ -87,12 +87,15 @@ export interface UpdateStore {
   append(records: readonly UpdateRecord[]): Promise<number>
   load(): Promise<StoredState>
   /**
-   * Replaces the snapshot with `snapshot` and drops the updates up to `upTo`.
-   * The store may take over the snapshot's memory (a threaded store moves
-   * it to its thread instead of copying hundreds of MB): do not read it
-   * after the call.
+   * Adds `parts` (Yjs v2 updates holding what the updates up to `upTo`
+   * wrote) to the end of the snapshot and drops those updates. A snapshot
+   * only grows, like the log: each compaction writes what is new since the
+   * last one, so its cost follows the tail, never the whole log. `parts`
+   * may be empty (the tail added nothing new). The store may take over the
+   * parts' memory (a threaded store moves them to its thread): do not read
+   * them after the call.
    */
-  compact(snapshot: Uint8Array, upTo: number): Promise<void>
+  compact(parts: readonly Uint8Array[], upTo: number): Promise<void>
   /** Entry positions matching a query, in (node, seq) order or, with `since` and no `after`, in (at, node, seq) order. */
   query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>>
   stats(): Promise<StoreStats>

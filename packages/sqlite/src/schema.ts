@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import type { EntryKind } from '@ylog/core'
 
 /** The schema version this code writes; stored in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 3
+export const SCHEMA_VERSION = 4
 
 /** "ylog" in ASCII, stored in `PRAGMA application_id` so a ylog store can be told apart from any other SQLite file. */
 export const APPLICATION_ID = 0x796c6f67
@@ -93,7 +93,7 @@ function addV2(db: Database.Database): void {
  * Schema 3: a CRC-32 per stored update. SQLite checksums nothing inside a
  * page, and a flipped byte in an update can still decode, into different
  * structs (another client, another clock) that would silently drop entries
- * and let seqs be reused. The snapshot already has its SHA-256. Updates
+ * and let seqs be reused. The snapshot already had its SHA-256. Updates
  * written before schema 3 keep NULL and are not checked.
  */
 function addV3(db: Database.Database): void {
@@ -101,10 +101,30 @@ function addV3(db: Database.Database): void {
 }
 
 /**
+ * Schema 4: the snapshot as parts that compactions add to, one row each
+ * with its SHA-256, where schema 3 kept one blob that every compaction
+ * rewrote (seconds of writing at a million entries, commits waiting).
+ * The old blob becomes the first part; the update id it covers moves to
+ * meta.snapshot_up_to.
+ */
+function addV4(db: Database.Database): void {
+  db.exec(`
+    CREATE TABLE snapshot_parts (
+      id INTEGER PRIMARY KEY,
+      sha256 BLOB NOT NULL,
+      bytes BLOB NOT NULL
+    );
+    INSERT INTO snapshot_parts (sha256, bytes) SELECT sha256, bytes FROM snapshot;
+    INSERT INTO meta (key, value) VALUES ('snapshot_up_to', coalesce((SELECT up_to FROM snapshot), 0));
+    DROP TABLE snapshot;
+  `)
+}
+
+/**
  * `migrations[v]` upgrades a store from schema v to v + 1 (v = 0 is an empty
  * file). A new schema is one function appended here and SCHEMA_VERSION bumped.
  */
-const migrations: readonly Migration[] = [createV1, addV2, addV3]
+const migrations: readonly Migration[] = [createV1, addV2, addV3, addV4]
 
 if (migrations.length !== SCHEMA_VERSION) throw new Error(`schema.ts: ${migrations.length} migrations for schema version ${SCHEMA_VERSION}`)
 

@@ -63,6 +63,7 @@ describe('SqliteUpdateStore', () => {
       await durable.close()
       // Schema 2 is schema 3 without the CRC column; schema 1 also lacks the side tables.
       const db = new Database(path)
+      downgradeToSchema3(db)
       db.exec('ALTER TABLE updates DROP COLUMN crc32')
       if (from === 1) db.exec('DROP TABLE idempotency; DROP TABLE consumers')
       db.pragma(`user_version = ${from}`)
@@ -74,7 +75,7 @@ describe('SqliteUpdateStore', () => {
       await again.append({ topic: 'after', kind: 'event', data: from })
       await again.close()
       const check = new Database(path, { readonly: true })
-      expect(check.pragma('user_version', { simple: true })).toBe(3)
+      expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION)
       const crcs = check.prepare('SELECT crc32 FROM updates ORDER BY id').pluck().all()
       expect(crcs.at(-1)).toEqual(expect.any(Number))
       expect(crcs.slice(0, -1).every((c) => c === null)).toBe(true)
@@ -83,6 +84,36 @@ describe('SqliteUpdateStore', () => {
       expect(reopened.checkIntegrity()).toEqual({ ok: true, problems: [] })
       await reopened.close()
     }
+  })
+
+  it('migrates a schema 3 store: its one snapshot blob becomes the first part, and compaction adds to it', async () => {
+    const path = freshPath()
+    const identity = NodeIdentity.generate()
+    const durable = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path), compactAfterUpdates: 1_000_000 })
+    await appendEntries(durable, 30)
+    const { lastId } = await durable.store.load()
+    // Schema 3's compaction wrote the whole document as one v2 blob.
+    await durable.store.compact([durable.log.encodeSnapshot()], lastId)
+    await appendEntries(durable, 5)
+    const before = await durable.store.load()
+    await durable.close()
+    const db = new Database(path)
+    downgradeToSchema3(db)
+    expect(db.prepare('SELECT up_to FROM snapshot').pluck().get()).toBe(lastId)
+    db.close()
+
+    const again = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path) })
+    expect(await again.store.load()).toEqual(before)
+    expect(again.log.length(identity.id)).toBe(35)
+    await again.compact()
+    const after = await again.store.load()
+    expect(after.snapshot).toHaveLength(2)
+    expect(after.tail).toEqual([])
+    await again.close()
+    const reopened = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path), verify: 'full' })
+    expect([...reopened.log.entries()]).toEqual([...again.log.entries()])
+    expect((reopened.store as SqliteUpdateStore).checkIntegrity()).toEqual({ ok: true, problems: [] })
+    await reopened.close()
   })
 
   it('refuses at load an update whose bytes no longer match their CRC-32, naming the file and the update', async () => {
@@ -108,7 +139,7 @@ describe('SqliteUpdateStore', () => {
   it('creates a fresh store in a missing directory, with its schema version and application id', async () => {
     const path = join(freshPath('unused'), '..', 'nested', 'deeper', 'log.db')
     const store = SqliteUpdateStore.open(path)
-    expect(await store.load()).toEqual({ snapshot: undefined, tail: [], lastId: 0 })
+    expect(await store.load()).toEqual({ snapshot: [], tail: [], lastId: 0 })
     await store.close()
     const db = new Database(path, { readonly: true })
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION)
@@ -124,7 +155,7 @@ describe('SqliteUpdateStore', () => {
     await appendEntries(durable, 5)
     const state = await durable.store.load()
     expect(state.lastId).toBeGreaterThan(0)
-    await durable.store.compact(durable.log.encodeSnapshot(), state.lastId)
+    await durable.store.compact([durable.log.encodeSnapshot()], state.lastId)
     expect((await durable.store.stats()).updates).toBe(0)
     await durable.close()
 
@@ -258,7 +289,7 @@ describe('SqliteUpdateStore keeps compaction atomic', () => {
     await appendEntries(durable, 20)
     for (let i = 0; i < 3; i++) await durable.append({ topic: 't', kind: 'event', data: i })
     const state = await durable.store.load()
-    await durable.store.compact(durable.log.encodeSnapshot(), state.lastId - 2)
+    await durable.store.compact([durable.log.encodeSnapshot()], state.lastId - 2)
     const compacted = await durable.store.load()
     await durable.close()
     return compacted
@@ -270,10 +301,10 @@ describe('SqliteUpdateStore keeps compaction atomic', () => {
     expect(before.tail).toHaveLength(2)
     // A trigger makes the snapshot write fail after the covered updates were already deleted in the same transaction.
     const db = new Database(path)
-    db.exec("CREATE TRIGGER fail_snapshot BEFORE INSERT ON snapshot BEGIN SELECT RAISE(ABORT, 'simulated failure'); END")
+    db.exec("CREATE TRIGGER fail_snapshot BEFORE INSERT ON snapshot_parts BEGIN SELECT RAISE(ABORT, 'simulated failure'); END")
     db.close()
     const store = SqliteUpdateStore.open(path)
-    await expectStoreError(() => store.compact(Uint8Array.of(1, 2, 3), before.lastId), 'STORE_FAILED', /simulated failure/)
+    await expectStoreError(() => store.compact([Uint8Array.of(1, 2, 3)], before.lastId), 'STORE_FAILED', /simulated failure/)
     expect(await store.load()).toEqual(before)
     await store.close()
     expect(await reload(path)).toEqual(before)
@@ -284,12 +315,29 @@ describe('SqliteUpdateStore keeps compaction atomic', () => {
     const before = await storeWithTail(path)
     const store = SqliteUpdateStore.open(path)
     for (const upTo of [Number.NaN, 1.5, -1, 2 ** 53, before.lastId + 1]) {
-      await expectStoreError(() => store.compact(Uint8Array.of(1), upTo), 'BAD_ARGUMENT', /upTo must be an update id/)
+      await expectStoreError(() => store.compact([Uint8Array.of(1)], upTo), 'BAD_ARGUMENT', /upTo must be an update id/)
     }
+    await expectStoreError(() => store.compact(Uint8Array.of(1) as unknown as Uint8Array[], before.lastId), 'BAD_ARGUMENT', /parts must be an array of Uint8Arrays/)
+    await expectStoreError(() => store.compact(['x'] as unknown as Uint8Array[], before.lastId), 'BAD_ARGUMENT', /parts must be an array of Uint8Arrays/)
     expect(await store.load()).toEqual(before)
     await store.close()
   })
 })
+
+/** Turns a schema 4 file back into schema 3 (one snapshot blob), as a store written by the code before schema 4. */
+function downgradeToSchema3(db: Database.Database): void {
+  const parts = db.prepare('SELECT sha256, bytes FROM snapshot_parts ORDER BY id').all() as Array<{ sha256: Buffer; bytes: Buffer }>
+  if (parts.length > 1) throw new Error('a schema 3 snapshot is one blob: compact this store once, into one part')
+  const upTo = db.prepare("SELECT value FROM meta WHERE key = 'snapshot_up_to'").pluck().get() as number
+  db.exec(`
+    CREATE TABLE snapshot (one INTEGER PRIMARY KEY CHECK (one = 1), up_to INTEGER NOT NULL, sha256 BLOB NOT NULL, bytes BLOB NOT NULL);
+    DROP TABLE snapshot_parts;
+    DELETE FROM meta WHERE key = 'snapshot_up_to';
+  `)
+  const part = parts[0]
+  if (part !== undefined) db.prepare('INSERT INTO snapshot (one, up_to, sha256, bytes) VALUES (1, ?, ?, ?)').run(upTo, part.sha256, part.bytes)
+  db.pragma('user_version = 3')
+}
 
 async function reload(path: string): Promise<Awaited<ReturnType<UpdateStore['load']>>> {
   const store = SqliteUpdateStore.open(path)
@@ -306,10 +354,11 @@ describe('SqliteUpdateStore refuses damaged and foreign files', () => {
     const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: SqliteUpdateStore.open(path), compactAfterUpdates: 1_000_000 })
     await appendEntries(durable, entries)
     const { lastId } = await durable.store.load()
-    await durable.store.compact(durable.log.encodeSnapshot(), lastId)
+    await durable.store.compact([durable.log.encodeSnapshot()], lastId)
     const { snapshot } = await durable.store.load()
     await durable.close()
-    return snapshot as Uint8Array
+    expect(snapshot).toHaveLength(1)
+    return snapshot[0] as Uint8Array
   }
 
   async function openAndLoad(path: string): Promise<void> {
@@ -406,6 +455,6 @@ describe('SqliteUpdateStore refuses damaged and foreign files', () => {
   it('an empty file becomes a fresh store', async () => {
     const path = freshPath()
     writeFileSync(path, '')
-    expect(await reload(path)).toEqual({ snapshot: undefined, tail: [], lastId: 0 })
+    expect(await reload(path)).toEqual({ snapshot: [], tail: [], lastId: 0 })
   })
 })

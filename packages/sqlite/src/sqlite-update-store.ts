@@ -8,7 +8,7 @@ import { checkStoreFile, quickCheck } from './open-checks.js'
 import { ReadIndex } from './read-index.js'
 import { SideTables } from './side-tables.js'
 import { RESTORE_ADVICE, storeError } from './store-errors.js'
-import { checkCompactArgs, deepCheck, tuneConnection, SELECT_SNAPSHOT, SELECT_TAIL, verifySnapshot, verifyUpdate, writeSnapshot, type SnapshotRow, type TailRow } from './store-maintenance.js'
+import { addSnapshotParts, checkCompactArgs, deepCheck, tuneConnection, SELECT_PARTS, SELECT_SNAPSHOT_UP_TO, SELECT_TAIL, verifyPart, verifyUpdate, type PartRow, type TailRow } from './store-maintenance.js'
 
 export interface SqliteUpdateStoreOptions {
   /**
@@ -38,7 +38,8 @@ export class SqliteUpdateStore implements UpdateStore {
   readonly #insertUpdate: Database.Statement<[number, Uint8Array, number]>
   readonly #setLastId: Database.Statement<[number]>
   readonly #getLastId: Database.Statement<[]>
-  readonly #getSnapshot: Database.Statement<[]>
+  readonly #getParts: Database.Statement<[]>
+  readonly #getSnapshotUpTo: Database.Statement<[]>
   readonly #getTail: Database.Statement<[number]>
   readonly #appendTx: (records: readonly UpdateRecord[]) => number
 
@@ -51,7 +52,8 @@ export class SqliteUpdateStore implements UpdateStore {
     this.#insertUpdate = db.prepare('INSERT INTO updates (id, bytes, crc32) VALUES (?, ?, ?)')
     this.#setLastId = db.prepare("UPDATE meta SET value = ? WHERE key = 'last_id'")
     this.#getLastId = db.prepare("SELECT value FROM meta WHERE key = 'last_id'").pluck()
-    this.#getSnapshot = db.prepare(SELECT_SNAPSHOT)
+    this.#getParts = db.prepare(SELECT_PARTS)
+    this.#getSnapshotUpTo = db.prepare(SELECT_SNAPSHOT_UP_TO).pluck()
     this.#getTail = db.prepare(SELECT_TAIL).raw()
     this.#lastId = this.#readLastId()
     // Ids come from meta.last_id, not max(id): compaction deletes updates, and
@@ -85,11 +87,11 @@ export class SqliteUpdateStore implements UpdateStore {
     }
     try {
       const version = checkStoreFile(db, file, { quickCheck: true })
-      // Compaction frees a whole snapshot's pages at a time; incremental
-      // auto-vacuum hands them back to the file system (only settable while
-      // the file has no tables).
+      // Compaction frees the tail's pages; incremental auto-vacuum hands what
+      // the new parts do not reuse back to the file system (only settable
+      // while the file has no tables).
       if (version === 0) {
-        // A snapshot is one big blob read through a chain of overflow pages:
+        // Snapshot parts are big blobs read through chains of overflow pages:
         // 16 KiB pages read a 470 MB snapshot in 0.6 s instead of 1.7 s (4 KiB),
         // and write it twice as fast. Only settable on an empty file.
         db.pragma('page_size = 16384')
@@ -120,24 +122,30 @@ export class SqliteUpdateStore implements UpdateStore {
 
   async load(): Promise<StoredState> {
     this.#open()
+    const corrupt = (problem: string): YlogError => new YlogError('STORE_CORRUPT', `${this.path}: ${problem}; ${RESTORE_ADVICE}`)
     try {
-      const row = this.#getSnapshot.get() as SnapshotRow | undefined
-      if (row !== undefined) verifySnapshot(row, (problem) => new YlogError('STORE_CORRUPT', `${this.path}: ${problem}; ${RESTORE_ADVICE}`))
-      const tail = (this.#getTail.all(row?.up_to ?? 0) as TailRow[]).map((tailRow) => {
-        verifyUpdate(tailRow, (problem) => new YlogError('STORE_CORRUPT', `${this.path}: ${problem}; ${RESTORE_ADVICE}`))
-        return view(tailRow[2])
-      })
-      return { snapshot: row === undefined ? undefined : view(row.bytes), tail, lastId: this.#lastId }
+      // One read transaction: parts, the id they cover and the tail from the same moment.
+      return this.#db.transaction(() => {
+        const snapshot = (this.#getParts.all() as PartRow[]).map((part) => {
+          verifyPart(part, corrupt)
+          return view(part.bytes)
+        })
+        const tail = (this.#getTail.all(this.#getSnapshotUpTo.get() as number) as TailRow[]).map((tailRow) => {
+          verifyUpdate(tailRow, corrupt)
+          return view(tailRow[2])
+        })
+        return { snapshot, tail, lastId: this.#lastId }
+      })()
     } catch (err) {
       throw storeError(this.path, 'loading', err)
     }
   }
 
-  async compact(snapshot: Uint8Array, upTo: number): Promise<void> {
+  async compact(parts: readonly Uint8Array[], upTo: number): Promise<void> {
     this.#open()
-    checkCompactArgs(snapshot, upTo, this.#lastId)
+    checkCompactArgs(parts, upTo, this.#lastId)
     try {
-      writeSnapshot(this.#db, snapshot, upTo)
+      addSnapshotParts(this.#db, parts, upTo)
     } catch (err) {
       throw storeError(this.path, `compacting up to update ${upTo}`, err)
     }
@@ -167,7 +175,7 @@ export class SqliteUpdateStore implements UpdateStore {
     this.#open()
     try {
       const updates = this.#db.prepare('SELECT count(*) AS n, coalesce(sum(length(bytes)), 0) AS bytes FROM updates').get() as { n: number; bytes: number }
-      const snapshotBytes = this.#db.prepare('SELECT coalesce(sum(length(bytes)), 0) FROM snapshot').pluck().get() as number
+      const snapshotBytes = this.#db.prepare('SELECT coalesce(sum(length(bytes)), 0) FROM snapshot_parts').pluck().get() as number
       return { updates: updates.n, updateBytes: updates.bytes, snapshotBytes, totalBytes: fileSize(this.path) + fileSize(`${this.path}-wal`) }
     } catch (err) {
       throw storeError(this.path, 'reading stats', err)

@@ -9,8 +9,9 @@ import { YlogError } from '@ylog/core'
 /** id, crc32 (NULL before schema 3), bytes */
 export type TailRow = [number, number | null, Buffer]
 
-export interface SnapshotRow {
-  up_to: number
+/** One part of the snapshot (schema 4). */
+export interface PartRow {
+  id: number
   sha256: Buffer
   bytes: Buffer
 }
@@ -25,35 +26,41 @@ export function tuneConnection(db: Database.Database, durability: 'full' | 'norm
   db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`)
 }
 
-export const SELECT_SNAPSHOT = 'SELECT up_to, sha256, bytes FROM snapshot WHERE one = 1'
+export const SELECT_PARTS = 'SELECT id, sha256, bytes FROM snapshot_parts ORDER BY id'
+export const SELECT_SNAPSHOT_UP_TO = "SELECT value FROM meta WHERE key = 'snapshot_up_to'"
 export const SELECT_TAIL = 'SELECT id, crc32, bytes FROM updates WHERE id > ? ORDER BY id'
 
 /** Refuses what `compact` must not be given, before any work or thread hand-off. */
-export function checkCompactArgs(snapshot: unknown, upTo: unknown, lastId: number): void {
-  if (!(snapshot instanceof Uint8Array)) throw new YlogError('BAD_ARGUMENT', `compact: snapshot must be a Uint8Array (Yjs v2 update), got ${typeof snapshot}`)
+export function checkCompactArgs(parts: unknown, upTo: unknown, lastId: number): void {
+  if (!Array.isArray(parts) || !parts.every((part) => part instanceof Uint8Array)) {
+    throw new YlogError('BAD_ARGUMENT', `compact: parts must be an array of Uint8Arrays (Yjs v2 updates), got ${Array.isArray(parts) ? 'an array holding something else' : typeof parts}`)
+  }
   if (typeof upTo !== 'number' || !Number.isSafeInteger(upTo) || upTo < 0 || upTo > lastId) {
     throw new YlogError('BAD_ARGUMENT', `compact: upTo must be an update id between 0 and the last id ${lastId}, got ${String(upTo)}; pass the lastId that load or append returned`)
   }
 }
 
 /**
- * Replaces the snapshot and drops the updates it covers, in one transaction.
- * Deleting first lets the new snapshot reuse the pages the covered updates
- * (and, through REPLACE, the old snapshot) free, instead of growing the file.
+ * Adds parts to the snapshot and drops the updates they cover, in one
+ * transaction. Deleting first lets the parts reuse the pages the covered
+ * updates free, instead of growing the file. The covered id only moves
+ * forward.
  */
-export function writeSnapshot(db: Database.Database, snapshot: Uint8Array, upTo: number): void {
+export function addSnapshotParts(db: Database.Database, parts: readonly Uint8Array[], upTo: number): void {
   const deleteUpTo = db.prepare('DELETE FROM updates WHERE id <= ?')
-  const putSnapshot = db.prepare('INSERT OR REPLACE INTO snapshot (one, up_to, sha256, bytes) VALUES (1, ?, ?, ?)')
+  const insertPart = db.prepare('INSERT INTO snapshot_parts (sha256, bytes) VALUES (?, ?)')
+  const setUpTo = db.prepare("UPDATE meta SET value = max(value, ?) WHERE key = 'snapshot_up_to'")
   db.transaction(() => {
     deleteUpTo.run(upTo)
-    putSnapshot.run(upTo, sha256(snapshot), snapshot)
+    for (const part of parts) insertPart.run(sha256(part), part)
+    setUpTo.run(upTo)
   })()
   db.pragma('incremental_vacuum')
 }
 
 /**
  * The expensive check: SQLite's full integrity_check (every page, every
- * index against its table), the snapshot's SHA-256, every update's CRC-32,
+ * index against its table), every snapshot part's SHA-256, every update's CRC-32,
  * and the id bookkeeping. Returns the problems found. One read transaction,
  * so appends committed meanwhile on another connection do not show up as
  * ids beyond the last one.
@@ -69,11 +76,11 @@ function check(db: Database.Database, problems: string[]): void {
     const lastId = db.prepare("SELECT value FROM meta WHERE key = 'last_id'").pluck().get() as number
     const rows = db.pragma('integrity_check') as Array<{ integrity_check: string }>
     problems.push(...rows.map((r) => r.integrity_check).filter((r) => r !== 'ok'))
-    const row = db.prepare(SELECT_SNAPSHOT).get() as SnapshotRow | undefined
-    if (row !== undefined) {
-      collect(problems, () => verifySnapshot(row, (problem) => new Error(problem)))
-      if (row.up_to > lastId) problems.push(`the snapshot covers updates up to ${row.up_to}, beyond the last assigned id ${lastId}`)
+    for (const part of db.prepare(SELECT_PARTS).iterate() as IterableIterator<PartRow>) {
+      collect(problems, () => verifyPart(part, (problem) => new Error(problem)))
     }
+    const upTo = db.prepare(SELECT_SNAPSHOT_UP_TO).pluck().get() as number
+    if (upTo > lastId) problems.push(`the snapshot covers updates up to ${upTo}, beyond the last assigned id ${lastId}`)
     for (const tailRow of db.prepare(SELECT_TAIL).raw().iterate(0) as IterableIterator<TailRow>) {
       collect(problems, () => verifyUpdate(tailRow, (problem) => new Error(problem)))
     }
@@ -84,10 +91,10 @@ function check(db: Database.Database, problems: string[]): void {
   }
 }
 
-export function verifySnapshot(row: SnapshotRow, fail: (problem: string) => Error): void {
+export function verifyPart(row: PartRow, fail: (problem: string) => Error): void {
   const actual = sha256(row.bytes)
   if (!actual.equals(row.sha256)) {
-    throw fail(`the snapshot (covering updates up to ${row.up_to}, ${row.bytes.byteLength} bytes) fails its SHA-256 check: stored ${row.sha256.toString('hex').slice(0, 16)}…, computed ${actual.toString('hex').slice(0, 16)}…`)
+    throw fail(`snapshot part ${row.id} (${row.bytes.byteLength} bytes) fails its SHA-256 check: stored ${row.sha256.toString('hex').slice(0, 16)}…, computed ${actual.toString('hex').slice(0, 16)}…`)
   }
 }
 

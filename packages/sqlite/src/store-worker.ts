@@ -3,9 +3,9 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { storeError } from './store-errors.js'
-import { deepCheck, tuneConnection, writeSnapshot } from './store-maintenance.js'
+import { addSnapshotParts, deepCheck, tuneConnection } from './store-maintenance.js'
 
-export type MaintenanceCall = { id: number } & ({ method: 'compact'; snapshot: Uint8Array; upTo: number } | { method: 'checkIntegrity' } | { method: 'close' })
+export type MaintenanceCall = { id: number } & ({ method: 'compact'; parts: Uint8Array[]; upTo: number } | { method: 'checkIntegrity' } | { method: 'close' })
 
 const port = parentPort
 if (port === null) throw new Error('store-worker.ts must run in a worker thread')
@@ -32,7 +32,7 @@ port.on('message', (call: MaintenanceCall) => {
     let value: unknown
     if (call.method === 'compact') {
       try {
-        writeSnapshot(db, call.snapshot, call.upTo)
+        addSnapshotParts(db, call.parts, call.upTo)
       } catch (err) {
         throw storeError(path, `compacting up to update ${call.upTo}`, err)
       }

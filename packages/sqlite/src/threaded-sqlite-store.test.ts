@@ -37,7 +37,7 @@ it('refuses calls after close', async () => {
   const store = await ThreadedSqliteStore.open(newPath())
   await store.close()
   await expect(store.load()).rejects.toMatchObject({ code: 'CLOSED' })
-  await expect(store.compact(new Uint8Array(0), 0)).rejects.toMatchObject({ code: 'CLOSED' })
+  await expect(store.compact([], 0)).rejects.toMatchObject({ code: 'CLOSED' })
 })
 
 it('commits writes made during a compaction after it, in call order, and loses none', async () => {
@@ -47,7 +47,7 @@ it('commits writes made during a compaction after it, in call order, and loses n
   const covered = await store.append(updates.slice(0, 20).map((update) => ({ update, entries: [] })))
 
   const order: string[] = []
-  const compaction = store.compact(Y.encodeStateAsUpdateV2(doc), covered).then(() => order.push('compact'))
+  const compaction = store.compact([Y.encodeStateAsUpdateV2(doc)], covered).then(() => order.push('compact'))
   const appends = updates.slice(20).map((update) => store.append([{ update, entries: [] }]).then((id) => order.push(`append ${id - covered - 1}`) && id))
   const consumer = store.writeConsumer({ name: 'c', cursor: 'x', ackedAt: 1 }).then(() => order.push('consumer'))
   await Promise.all([compaction, ...appends, consumer])
@@ -59,7 +59,7 @@ it('commits writes made during a compaction after it, in call order, and loses n
   expect(state.tail).toHaveLength(20)
   expect(state.lastId).toBe(40)
   const replica = new LogDoc()
-  replica.loadTrusted(state.snapshot as Uint8Array, 'v2')
+  replica.loadTrusted(state.snapshot, 'v2')
   for (const u of state.tail) replica.loadTrusted(u)
   expect(replica.verifyChains()).toEqual({ ok: true, entries: 40 })
   expect(await again.readConsumer('c')).toMatchObject({ cursor: 'x' })
@@ -85,7 +85,7 @@ it('runs the deep check on its second connection and reports damage with the fil
 
 it('refuses a compaction beyond the last update id without touching the file', async () => {
   const store = await ThreadedSqliteStore.open(newPath())
-  await expect(store.compact(new Uint8Array([0]), 5)).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining('last id 0') })
+  await expect(store.compact([new Uint8Array([0])], 5)).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining('last id 0') })
   expect((await store.stats()).snapshotBytes).toBe(0)
   await store.close()
 })

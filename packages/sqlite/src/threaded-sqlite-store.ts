@@ -78,13 +78,13 @@ export class ThreadedSqliteStore implements UpdateStore {
     return this.#store.load()
   }
 
-  compact(snapshot: Uint8Array, upTo: number): Promise<void> {
+  compact(parts: readonly Uint8Array[], upTo: number): Promise<void> {
     return this.#serial(async () => {
       if (this.#dead !== undefined) throw this.#dead
-      checkCompactArgs(snapshot, upTo, this.#store.lastId)
-      // Moved, not copied, when it owns its buffer: a snapshot is hundreds of MB at a million entries.
-      const owned = snapshot.buffer instanceof ArrayBuffer && snapshot.byteOffset === 0 && snapshot.byteLength === snapshot.buffer.byteLength
-      await this.#call({ method: 'compact', snapshot, upTo }, owned ? [snapshot.buffer as ArrayBuffer] : [])
+      checkCompactArgs(parts, upTo, this.#store.lastId)
+      // Moved, not copied, where a part owns its buffer (encoded parts do).
+      const owned = parts.filter((part) => part.buffer instanceof ArrayBuffer && part.byteOffset === 0 && part.byteLength === part.buffer.byteLength)
+      await this.#call({ method: 'compact', parts: [...parts], upTo }, [...new Set(owned.map((part) => part.buffer as ArrayBuffer))])
     })
   }
 
