@@ -17,35 +17,17 @@ import * as Y from 'yjs'
  * committed yet.
  */
 export function encodeDiffChunks(doc: Y.Doc, stateVector: Uint8Array | undefined, maxBytes: number, upTo?: ReadonlyMap<number, number>, format: 'v1' | 'v2' = 'v1'): Uint8Array[] {
-  const chunks = [...diffChunks(doc, stateVector, maxBytes, upTo, format)]
-  // An empty answer is still an answer: sync clients wait for a step 2 to call themselves synced.
-  if (chunks.length === 0) chunks.push(format === 'v2' ? Y.encodeStateAsUpdateV2(new Y.Doc()) : Y.encodeStateAsUpdate(new Y.Doc()))
-  return chunks
-}
-
-/**
- * encodeDiffChunks one chunk at a time, nothing when there is nothing to
- * send: a caller can spread the encoding over several turns of the event
- * loop. Appends made in between do not disturb it: a client's structs are
- * only ever pushed at the end of its list, and the bounds are fixed at the
- * first call.
- */
-export function* diffChunks(doc: Y.Doc, stateVector: Uint8Array | undefined, maxBytes: number, upTo?: ReadonlyMap<number, number>, format: 'v1' | 'v2' = 'v1'): Generator<Uint8Array, void, undefined> {
   const theirs = stateVector === undefined ? new Map<number, number>() : Y.decodeStateVector(stateVector)
-  const runs: Array<{ client: number; structs: Array<Y.Item | Y.GC>; start: number; stop: number; from: number }> = []
-  for (const [client, structs] of [...doc.store.clients.entries()].sort(([a], [b]) => b - a)) {
+  const chunks: Uint8Array[] = []
+  const clients = [...doc.store.clients.entries()].sort(([a], [b]) => b - a)
+  for (const [client, structs] of clients) {
     const from = theirs.get(client) ?? 0
     const last = structs[structs.length - 1]
     const bound = upTo === undefined ? Number.POSITIVE_INFINITY : (upTo.get(client) ?? 0)
     if (last === undefined || last.id.clock + last.length <= from || bound <= from) continue
-    const start = Y.findIndexSS(structs, Math.max(from, (structs[0] as Y.Item | Y.GC).id.clock))
+    let start = Y.findIndexSS(structs, Math.max(from, (structs[0] as Y.Item | Y.GC).id.clock))
     // Every struct has length 1, so the first one at or past the bound ends the run.
     const stop = bound > last.id.clock ? structs.length : Y.findIndexSS(structs, bound)
-    runs.push({ client, structs, start, stop, from })
-  }
-  for (const run of runs) {
-    const { client, structs, stop, from } = run
-    let start = run.start
     while (start < stop) {
       let end = start
       let size = 0
@@ -53,10 +35,13 @@ export function* diffChunks(doc: Y.Doc, stateVector: Uint8Array | undefined, max
         size += sizeOf(structs[end] as Y.Item | Y.GC)
         end++
       } while (end < stop && size < maxBytes)
-      yield writeRun(format === 'v2' ? new Y.UpdateEncoderV2() : new Y.UpdateEncoderV1(), client, structs, start, end, Math.max(from, (structs[start] as Y.Item | Y.GC).id.clock))
+      chunks.push(writeRun(format === 'v2' ? new Y.UpdateEncoderV2() : new Y.UpdateEncoderV1(), client, structs, start, end, Math.max(from, (structs[start] as Y.Item | Y.GC).id.clock)))
       start = end
     }
   }
+  // An empty answer is still an answer: sync clients wait for a step 2 to call themselves synced.
+  if (chunks.length === 0) chunks.push(format === 'v2' ? Y.encodeStateAsUpdateV2(new Y.Doc()) : Y.encodeStateAsUpdate(new Y.Doc()))
+  return chunks
 }
 
 // Yjs writes v1 and v2 updates with the same calls (writeStructs in its encoding.js); only the encoder differs.

@@ -243,7 +243,7 @@ export class DurableLog {
     return () => this.#commitListeners.delete(listener)
   }
 
-  /** Listens for compactions (automatic or `compact()`): commits go on meanwhile, waiting only while the store writes one part. */
+  /** Listens for compactions (automatic or `compact()`): commits wait while one runs. */
   onCompaction(listener: CompactionListener): () => void {
     this.#compactionListeners.add(listener)
     return () => this.#compactionListeners.delete(listener)
@@ -253,7 +253,6 @@ export class DurableLog {
     if (this.#closed) return
     try {
       await this.flush()
-      await this.#tail.idle()
     } finally {
       this.#closed = true
       await this.#signer?.close()
@@ -336,7 +335,7 @@ export class DurableLog {
         for (const listener of this.#commitListeners) notify('commit', () => listener(info, updates, entries))
       }
       for (const w of waiters) w.resolve()
-      if (this.#tail.due) this.#compactInBackground()
+      if (this.#tail.due) await this.#compact()
     } catch (err) {
       this.#failure ??= new YlogError('STORE_FAILED', `commit failed, the log stopped accepting writes (restart the node to replay what was committed): ${(err as Error).message}`, { cause: err })
       for (const w of [...waiters, ...this.#waiters]) w.reject(this.#failure)
@@ -347,13 +346,6 @@ export class DurableLog {
       this.#committing = false
     }
     if (this.#pending.length > 0 || this.#waiters.length > 0) this.#schedule()
-  }
-
-  // A store that fails to compact stops the log, as a failed commit does.
-  #compactInBackground(): void {
-    this.#compact().catch((err: Error) => {
-      this.#failure ??= new YlogError('STORE_FAILED', `compaction failed, the log stopped accepting writes (restart the node; the store still holds every committed update): ${err.message}`, { cause: err })
-    })
   }
 
   async #compact(): Promise<void> {

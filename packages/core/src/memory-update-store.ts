@@ -43,11 +43,11 @@ export class MemoryUpdateStore implements UpdateStore {
 
   async compact(parts: readonly Uint8Array[], upTo: number): Promise<void> {
     const d = this.#open()
-    if (!Number.isSafeInteger(upTo) || upTo < 0 || upTo >= d.nextId) {
-      throw new YlogError('BAD_ARGUMENT', `compact: upTo must be an update id between 0 and the last id ${d.nextId - 1}, got ${upTo}`)
+    if (!Number.isSafeInteger(upTo) || upTo < d.snapshotUpTo || upTo >= d.nextId) {
+      throw new YlogError('BAD_ARGUMENT', `compact: upTo must be an update id between the snapshot's ${d.snapshotUpTo} and the last id ${d.nextId - 1}, got ${upTo}`)
     }
     d.snapshot.push(...parts)
-    d.snapshotUpTo = Math.max(d.snapshotUpTo, upTo)
+    d.snapshotUpTo = upTo
     d.updates = d.updates.filter((u) => u.id > upTo)
   }
 

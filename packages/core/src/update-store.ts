@@ -91,9 +91,7 @@ export interface UpdateStore {
    * wrote) to the end of the snapshot and drops those updates. A snapshot
    * only grows, like the log: each compaction writes what is new since the
    * last one, so its cost follows the tail, never the whole log. `parts`
-   * may be empty (the tail added nothing new), and an `upTo` at or below
-   * what the snapshot already covers drops nothing (a compaction adds its
-   * parts one call at a time, then drops the tail). The store may take over the
+   * may be empty (the tail added nothing new). The store may take over the
    * parts' memory (a threaded store moves them to its thread): do not read
    * them after the call.
    */

@@ -15,10 +15,10 @@ type Call = MaintenanceCall extends infer C ? (C extends { id: number } ? Omit<C
  * fsync included, and handing it to another thread and back costs more on a
  * loaded machine, where every wake-up waits for a core. In a three-node
  * cluster on two cores that hand-off alone added a third to the p99 of
- * sync latency (docs/benchmarks.md). Compaction (hashing and writing the
- * tail's snapshot parts, 70–350 ms for 16 MiB here) and the deep integrity
- * check (every page, seconds on a big store) would stall the event loop for
- * as long; they run in the worker. Writes that arrive during a compaction wait for
+ * sync latency (docs/benchmarks.md). Compaction (hashing and writing a
+ * snapshot of the whole document, seconds at a million entries) and the
+ * deep integrity check (every page) would stall the event loop for as long;
+ * they run in the worker. Writes that arrive during a compaction wait for
  * it in order, instead of blocking the thread on SQLite's write lock.
  */
 export class ThreadedSqliteStore implements UpdateStore {
@@ -53,7 +53,7 @@ export class ThreadedSqliteStore implements UpdateStore {
   /** Opens (or creates) the store; rejects with the same errors SqliteUpdateStore.open throws. */
   static async open(path: string, options: SqliteUpdateStoreOptions = {}): Promise<ThreadedSqliteStore> {
     const store = SqliteUpdateStore.open(path, options)
-    const worker = startModuleWorker(import.meta.url, 'store-worker', { path: store.path })
+    const worker = startModuleWorker(import.meta.url, 'store-worker', { path: store.path, durability: store.durability })
     try {
       await new Promise<void>((resolve, reject) => {
         worker.once('message', (message: { type: string; code: YlogErrorCode; message: string }) => {
