@@ -9,7 +9,7 @@ export type MaintenanceCall = { id: number } & ({ method: 'compact'; parts: Uint
 
 const port = parentPort
 if (port === null) throw new Error('store-worker.ts must run in a worker thread')
-const { path, durability } = workerData as { path: string; durability: 'full' | 'normal' }
+const { path } = workerData as { path: string }
 
 const describe = (err: unknown): { code: string; message: string } => ({
   code: (err as { code?: string }).code ?? 'STORE_FAILED',
@@ -20,7 +20,11 @@ let db: Database.Database
 try {
   // The caller's thread opened, checked and migrated the file already.
   db = new Database(path, { fileMustExist: true })
-  tuneConnection(db, durability)
+  // Never an fsync of its own: a compaction only rewrites what the tail
+  // holds durably, so losing it to a power cut leaves the tail in place,
+  // which replays to the same log; the next commit on the main connection
+  // (FULL) syncs the WAL frames written before it anyway.
+  tuneConnection(db, 'normal')
   port.postMessage({ type: 'ready' })
 } catch (err) {
   port.postMessage({ type: 'error', ...describe(storeError(path, 'opening a second connection', err)) })

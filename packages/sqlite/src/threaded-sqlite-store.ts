@@ -53,7 +53,7 @@ export class ThreadedSqliteStore implements UpdateStore {
   /** Opens (or creates) the store; rejects with the same errors SqliteUpdateStore.open throws. */
   static async open(path: string, options: SqliteUpdateStoreOptions = {}): Promise<ThreadedSqliteStore> {
     const store = SqliteUpdateStore.open(path, options)
-    const worker = startModuleWorker(import.meta.url, 'store-worker', { path: store.path, durability: store.durability })
+    const worker = startModuleWorker(import.meta.url, 'store-worker', { path: store.path })
     try {
       await new Promise<void>((resolve, reject) => {
         worker.once('message', (message: { type: string; code: YlogErrorCode; message: string }) => {
