@@ -15,7 +15,7 @@ export interface CheckReport {
 
 /**
  * `npm start -- --check`: the deep integrity check of a stopped node's data
- * directory: SQLite's integrity_check, the snapshot checksum, and every
+ * directory: SQLite's integrity_check, the snapshot parts' checksums, and every
  * node's chain from seq 0 (signatures included). Takes the directory's lock,
  * so it never runs beside a live node; writes nothing.
  */

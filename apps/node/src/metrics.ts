@@ -44,7 +44,7 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
     registers: [registry],
   })
   const commitSeconds = new Histogram({ name: 'ylog_commit_seconds', help: 'Time to write one group commit to the store', buckets: COMMIT_BUCKETS, registers: [registry] })
-  const compactionSeconds = new Histogram({ name: 'ylog_compaction_seconds', help: 'Time one compaction held commits up (encoding and writing the snapshot)', buckets: COMPACTION_BUCKETS, registers: [registry] })
+  const compactionSeconds = new Histogram({ name: 'ylog_compaction_seconds', help: 'Time one compaction held commits up (encoding the tail as snapshot parts and writing them)', buckets: COMPACTION_BUCKETS, registers: [registry] })
   const replaySeconds = new Gauge({ name: 'ylog_replay_seconds', help: 'Seconds the last start spent replaying and verifying the stored log', registers: [registry] })
   replaySeconds.set(durable.replaySeconds)
 

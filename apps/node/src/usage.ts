@@ -35,7 +35,7 @@ cluster:
                            env YLOG_READ_ONLY_SYNC
 
   --check                  check a stopped node's data directory deeply (SQLite integrity, snapshot
-                           checksum, every chain and signature) and exit: 0 intact, 1 not
+                           checksums, every chain and signature) and exit: 0 intact, 1 not
   --help                   print this and exit
 
 Flags override environment variables, which override the config file, which overrides the defaults
