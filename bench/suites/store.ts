@@ -16,7 +16,8 @@ const label = TOTAL >= 1_000_000 ? '1m' : String(TOTAL)
 
 // Baseline: plain better-sqlite3 inserts of entry-sized blobs, 1000 rows per transaction, fsync per commit.
 {
-  const db = new Database(join(tempDir('ylog-bench-'), 'baseline.db'))
+  const dir = tempDir('ylog-bench-')
+  const db = new Database(join(dir, 'baseline.db'))
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = FULL')
   db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)')
@@ -29,6 +30,7 @@ const label = TOTAL >= 1_000_000 ? '1m' : String(TOTAL)
   for (let i = 0; i < 200; i++) batch(rows)
   figures['store.baseline.sqlite_insert_rate'] = rate(200_000, performance.now() - t)
   db.close()
+  rmSync(dir, { recursive: true, force: true })
 }
 
 const data = tempDir('ylog-bench-')
