@@ -53,7 +53,8 @@ describe('POST /api/events/batch', () => {
     const res = await app.inject({ method: 'POST', url: '/api/events/batch', payload: [event(0), event(1), event(2)] })
     expect(res.statusCode).toBe(201)
     expect(res.json().entries.map((e: { seq: number }) => e.seq)).toEqual([0, 1, 2])
-    expect(res.json().entries[2]).toEqual({ node: identity.id, seq: 2, id: `${identity.id}:2`, hash: durable.log.get(identity.id, 2)?.hash })
+    const stored = durable.log.get(identity.id, 2)
+    expect(res.json().entries[2]).toEqual({ node: identity.id, seq: 2, id: `${identity.id}:2`, hash: stored?.hash, at: stored?.at })
     expect((await durable.store.stats()).updates).toBe(1)
   })
 

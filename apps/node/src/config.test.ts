@@ -43,7 +43,15 @@ describe('loadConfig', () => {
       ingestCapacity: 10_000,
       ingestPolicy: 'block',
       idempotencyTtl: 86_400,
+      maxClockSkew: 60,
     })
+  })
+
+  it('reads the max clock skew from a flag, the environment or the file, and refuses a bad one', () => {
+    expect(loadConfig(['--max-clock-skew', '5'], {}, cwd).maxClockSkew).toBe(5)
+    expect(loadConfig([], { YLOG_MAX_CLOCK_SKEW: '0' }, cwd).maxClockSkew).toBe(0)
+    expect(fails(['--max-clock-skew', '1m'])).toMatch(/--max-clock-skew "1m" is not a number of seconds: use an integer 0-86400/)
+    expect(fails([], { YLOG_MAX_CLOCK_SKEW: '90000' })).toMatch(/YLOG_MAX_CLOCK_SKEW "90000" is not a number of seconds/)
   })
 
   it('reads the idempotency TTL from a flag, the environment or the file, and refuses a bad one', () => {
@@ -129,7 +137,7 @@ describe('loadConfig', () => {
 
   it('refuses unknown config keys', () => {
     const file = configFile({ port: 1, prot: 2, write_token: 'x' })
-    expect(fails(['--config', file])).toBe(`config file ${file} has unknown key(s) "prot", "write_token"; allowed: data, host, port, writeToken, readToken, durability, compactAfter, peers, cluster, members, openMembership, readOnlySync, ingestCapacity, ingestPolicy, idempotencyTtl`)
+    expect(fails(['--config', file])).toBe(`config file ${file} has unknown key(s) "prot", "write_token"; allowed: data, host, port, writeToken, readToken, durability, compactAfter, peers, cluster, members, openMembership, readOnlySync, ingestCapacity, ingestPolicy, idempotencyTtl, maxClockSkew`)
   })
 
   it('refuses a missing, unparsable or non-object config file, naming it', () => {

@@ -38,6 +38,8 @@ export interface Config {
   ingestPolicy: IngestPolicy
   /** Seconds an Idempotency-Key is remembered, counted from its first entry. */
   idempotencyTtl: number
+  /** Seconds a writer's `at` or `time` may lie ahead of this node's clock; also how far the clock may jump before the node warns. */
+  maxClockSkew: number
 }
 
 export type IngestPolicy = 'block' | 'drop'
@@ -53,6 +55,7 @@ export const DEFAULTS = {
   ingestCapacity: 10_000,
   ingestPolicy: 'block',
   idempotencyTtl: 86_400,
+  maxClockSkew: 60,
 } as const
 
 /** A configuration mistake; the message says which setting, from where, and what to use instead. */
@@ -65,8 +68,8 @@ export class ConfigError extends Error {
   }
 }
 
-type Key = 'data' | 'host' | 'port' | 'writeToken' | 'readToken' | 'durability' | 'compactAfter' | 'peers' | 'cluster' | 'members' | 'openMembership' | 'readOnlySync' | 'ingestCapacity' | 'ingestPolicy' | 'idempotencyTtl'
-export const KEYS: readonly Key[] = ['data', 'host', 'port', 'writeToken', 'readToken', 'durability', 'compactAfter', 'peers', 'cluster', 'members', 'openMembership', 'readOnlySync', 'ingestCapacity', 'ingestPolicy', 'idempotencyTtl']
+type Key = 'data' | 'host' | 'port' | 'writeToken' | 'readToken' | 'durability' | 'compactAfter' | 'peers' | 'cluster' | 'members' | 'openMembership' | 'readOnlySync' | 'ingestCapacity' | 'ingestPolicy' | 'idempotencyTtl' | 'maxClockSkew'
+export const KEYS: readonly Key[] = ['data', 'host', 'port', 'writeToken', 'readToken', 'durability', 'compactAfter', 'peers', 'cluster', 'members', 'openMembership', 'readOnlySync', 'ingestCapacity', 'ingestPolicy', 'idempotencyTtl', 'maxClockSkew']
 /** Flags given once per value (--peer a --peer b); their env variables are comma-separated lists and their config keys arrays. */
 const LIST_KEYS: readonly Key[] = ['peers', 'members']
 /** Flags without a value. */
@@ -81,6 +84,7 @@ export const FLAGS: Record<Key | 'config', string> = {
   ingestCapacity: 'ingest-capacity',
   ingestPolicy: 'ingest-policy',
   idempotencyTtl: 'idempotency-ttl',
+  maxClockSkew: 'max-clock-skew',
   durability: 'durability',
   compactAfter: 'compact-after',
   peers: 'peer',
@@ -100,6 +104,7 @@ export const ENV: Record<Key | 'config', string> = {
   ingestCapacity: 'YLOG_INGEST_CAPACITY',
   ingestPolicy: 'YLOG_INGEST_POLICY',
   idempotencyTtl: 'YLOG_IDEMPOTENCY_TTL',
+  maxClockSkew: 'YLOG_MAX_CLOCK_SKEW',
   durability: 'YLOG_DURABILITY',
   compactAfter: 'YLOG_COMPACT_AFTER',
   peers: 'YLOG_PEERS',
@@ -155,6 +160,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const ingestCapacity = pickInteger('ingestCapacity', pick('ingestCapacity'), 1, 10_000_000, 'is not a queue capacity: use an integer 1-10000000') ?? DEFAULTS.ingestCapacity
   const ingestPolicy = pickIngestPolicy(pick('ingestPolicy')) ?? DEFAULTS.ingestPolicy
   const idempotencyTtl = pickInteger('idempotencyTtl', pick('idempotencyTtl'), 1, 10 * 365 * 86_400, 'is not a number of seconds: use an integer 1-315360000 (86400 is a day)') ?? DEFAULTS.idempotencyTtl
+  const maxClockSkew = pickInteger('maxClockSkew', pick('maxClockSkew'), 0, 86_400, 'is not a number of seconds: use an integer 0-86400 (60 is a minute)') ?? DEFAULTS.maxClockSkew
   const durability = pickDurability(pick('durability')) ?? DEFAULTS.durability
   const compactAfter = pickInteger('compactAfter', pick('compactAfter'), 1, Number.MAX_SAFE_INTEGER, 'is not a count of updates: use a positive integer') ?? DEFAULTS.compactAfter
 
@@ -193,6 +199,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     ingestCapacity,
     ingestPolicy,
     idempotencyTtl,
+    maxClockSkew,
   }
 }
 

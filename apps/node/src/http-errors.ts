@@ -36,8 +36,40 @@ export function classify(err: FastifyError): { status: number; code: string; mes
       return { status: 400, code: 'BAD_JSON', message: err.message }
   }
   const status = err.statusCode ?? 500
-  if (status >= 400 && status < 500) return { status, code: err.code ?? 'BAD_REQUEST', message: err.message }
+  if (status >= 400 && status < 500) {
+    // Fastify's own codes (FST_ERR_…) name its internals, not the client's mistake: answer in our vocabulary.
+    const ours = err.code !== undefined && !err.code.startsWith('FST_')
+    return { status, code: ours ? err.code : (GENERIC_CODES[status] ?? 'BAD_REQUEST'), message: err.message }
+  }
   return { status: 500, code: 'INTERNAL', message: 'internal error; the node logged the details' }
+}
+
+const GENERIC_CODES: Readonly<Record<number, string>> = {
+  400: 'BAD_REQUEST',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  408: 'REQUEST_TIMEOUT',
+  413: 'BODY_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  431: 'HEADERS_TOO_LARGE',
+}
+
+/**
+ * The answer to a request Node's HTTP parser could not read (before fastify
+ * sees it), in the shape of every other error: a URL with raw non-ASCII
+ * characters (a cursor pasted with its ellipsis), a broken header, headers
+ * too large, a request too slow to arrive.
+ */
+export function clientErrorResponse(err: Error & { code?: string }): string | undefined {
+  const [status, reason, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE', 'the request headers are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'REQUEST_TIMEOUT', 'the request did not arrive in time']
+        : [400, 'Bad Request', 'BAD_REQUEST', `malformed HTTP request (${err.code ?? err.message}): percent-encode characters outside ASCII in the URL, e.g. with curl --data-urlencode or encodeURIComponent`]
+  if (err.code === 'ECONNRESET') return undefined
+  const body = JSON.stringify({ error: { code, message } } satisfies ErrorBody)
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
 }
 
 interface AjvError {

@@ -1,9 +1,10 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { DurableLog, IngestQueue, memberList, NodeIdentity, openMembership, YlogError, type Entry, type EntryInput, type NodeId, type UpdateStore } from '@ylog/core'
+import { DurableLog, IngestQueue, memberList, NodeIdentity, openMembership, PLAUSIBLE_MIN_TIME_MS, YlogError, type Entry, type EntryInput, type NodeId, type UpdateStore } from '@ylog/core'
 import { ThreadedSqliteStore } from '@ylog/sqlite'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { ClockWatch } from './clock-watch.js'
 import { joinCluster, type ClusterHandle } from './cluster.js'
 import type { Config, Durability } from './config.js'
 import { GapCounter } from './gap-counter.js'
@@ -85,10 +86,15 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
     logger.info({ cluster: config.cluster, membership: membership.describe() }, 'membership')
 
     let lastProgress = 0
+    const clock = new ClockWatch(config.maxClockSkew * 1000, logger.child({ component: 'clock' }))
     const durable = await DurableLog.open({
       identity,
       store,
       membership,
+      now: clock.now,
+      // Writers' times: at most the skew ahead of the clock, and none so early that it must be seconds, not milliseconds.
+      maxClockSkewMs: config.maxClockSkew * 1000,
+      minTimeMs: PLAUSIBLE_MIN_TIME_MS,
       // Signing on its own thread overlaps it with HTTP, Yjs and the store.
       signing: 'thread',
       compactAfterUpdates: config.compactAfter,
@@ -112,6 +118,9 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
 
     const metrics = createMetrics(durable)
     cleanup.push(() => metrics.close())
+    clock.register(metrics.registry)
+    const ownHead = durable.log.heads().get(identity.id)
+    if (ownHead !== undefined) clock.checkLastAt(ownHead.at)
     const gaps = await GapCounter.open(durable)
     cleanup.push(() => gaps.close())
     const ingest = new IngestQueue(durable, {

@@ -14,6 +14,7 @@ interface PostBody {
   kind: 'transition' | 'event'
   data: JsonValue
   at?: number
+  time?: number
 }
 
 export const postSchema = {
@@ -25,7 +26,18 @@ export const postSchema = {
     topic: { type: 'string', description: 'what the entry is about, e.g. "pipeline.build"' },
     kind: { type: 'string', enum: CLIENT_KINDS, description: '"transition" data is {subject, from, to, event}; "event" data is any JSON' },
     data: { description: 'JSON; an entry encodes to at most 64 KiB' },
-    at: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'ms since the epoch (default now); never before this node\'s previous entry' },
+    time: {
+      type: 'integer',
+      minimum: 0,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: 'when the event happened, ms since the epoch; stored as given (it may be older than earlier entries), at most the max clock skew ahead',
+    },
+    at: {
+      type: 'integer',
+      minimum: 0,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: "append time to ask for, ms since the epoch (default now); raised to this node's last at, at most the max clock skew ahead",
+    },
   },
 } as const
 
@@ -55,9 +67,13 @@ const entryParams = {
   properties: { node: { type: 'string' }, seq: { type: 'string' } },
 } as const
 
-/** What a write answers per entry. */
-function receipt(entry: Entry): { node: string; seq: number; id: string; hash: string } {
-  return { node: entry.node, seq: entry.seq, id: `${entry.node}:${entry.seq}`, hash: entry.hash }
+/** What a write answers per entry: where it is, and the times stored (at, and the event's time when it was given). */
+function receipt(entry: Entry): { node: string; seq: number; id: string; hash: string; at: number; time?: number } {
+  return { node: entry.node, seq: entry.seq, id: `${entry.node}:${entry.seq}`, hash: entry.hash, at: entry.at, ...(entry.time === undefined ? {} : { time: entry.time }) }
+}
+
+function toInput({ topic, kind, data, at, time }: PostBody): EntryInput {
+  return { topic, kind, data, ...(at === undefined ? {} : { at }), ...(time === undefined ? {} : { time }) } as EntryInput
 }
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000
@@ -102,8 +118,7 @@ export function eventRoutes(app: FastifyInstance, { durable, metrics, write, req
     '/api/events',
     { schema: { summary: 'Append one entry; answers after it is committed', body: postSchema, headers: idempotencyHeader }, onRequest: requireWrite },
     async (request, reply) => {
-      const { topic, kind, data, at } = request.body
-      const { entries, replayed } = await idempotentWrite('POST /api/events', [{ topic, kind, data, at } as EntryInput], request.headers['idempotency-key'], request.body)
+      const { entries, replayed } = await idempotentWrite('POST /api/events', [toInput(request.body)], request.headers['idempotency-key'], request.body)
       const entry = entries[0] as Entry
       if (!replayed) metrics.appends.inc()
       if (replayed) reply.header('idempotent-replayed', 'true')
@@ -115,7 +130,7 @@ export function eventRoutes(app: FastifyInstance, { durable, metrics, write, req
     '/api/events/batch',
     { schema: { summary: `Append up to ${MAX_BATCH} entries in one commit, all or none`, body: batchSchema, headers: idempotencyHeader }, onRequest: requireWrite },
     async (request, reply) => {
-      const inputs = request.body.map(({ topic, kind, data, at }) => ({ topic, kind, data, at }) as EntryInput)
+      const inputs = request.body.map(toInput)
       const { entries, replayed } = await idempotentWrite('POST /api/events/batch', inputs, request.headers['idempotency-key'], request.body)
       if (!replayed) metrics.appends.inc(entries.length)
       if (replayed) reply.header('idempotent-replayed', 'true')

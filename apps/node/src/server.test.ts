@@ -50,7 +50,7 @@ describe('POST /api/events', () => {
       const res = await post(app, event(i))
       expect(res.statusCode).toBe(201)
       const body = res.json()
-      expect(body).toEqual({ node: identity.id, seq: i, id: `${identity.id}:${i}`, hash: expect.stringMatching(/^[0-9a-f]{64}$/) })
+      expect(body).toEqual({ node: identity.id, seq: i, id: `${identity.id}:${i}`, hash: expect.stringMatching(/^[0-9a-f]{64}$/), at: expect.any(Number) })
       expect(res.headers.location).toBe(`/api/events/${identity.id}/${i}`)
       expect(durable.log.get(identity.id, i)?.hash).toBe(body.hash)
     }
@@ -146,13 +146,13 @@ describe('client mistakes', () => {
     ['huge topic', { payload: { ...event(0), topic: 'a'.repeat(5000) } }, 400, 'BAD_TOPIC', 'topic is 5000 characters; the limit is 128'],
     ['missing data', { payload: { topic: 'a', kind: 'event' } }, 400, 'BAD_REQUEST', 'body is missing the required field "data"'],
     ['missing topic', { payload: { kind: 'event', data: 1 } }, 400, 'BAD_REQUEST', 'body is missing the required field "topic"'],
-    ['extra field', { payload: { ...event(0), seq: 5 } }, 400, 'BAD_REQUEST', 'body has an unknown field "seq"; allowed: topic, kind, data, at'],
+    ['extra field', { payload: { ...event(0), seq: 5 } }, 400, 'BAD_REQUEST', 'body has an unknown field "seq"; allowed: topic, kind, data, time, at'],
     ['topic of the wrong type', { payload: { ...event(0), topic: 5 } }, 400, 'BAD_REQUEST', 'body.topic must be a string, got number 5'],
     ['kind of the wrong type', { payload: { ...event(0), kind: ['event'] } }, 400, 'BAD_REQUEST', 'body.kind must be a string, got an array'],
     ['at not an integer', { payload: { ...event(0), at: 1.5 } }, 400, 'BAD_REQUEST', 'body.at must be an integer, got number 1.5'],
     ['at as a string', { payload: { ...event(0), at: '1700000000000' } }, 400, 'BAD_REQUEST', 'body.at must be an integer'],
     ['negative at', { payload: { ...event(0), at: -1 } }, 400, 'BAD_REQUEST', 'body.at must be >= 0'],
-    ['incomplete transition', { payload: { topic: 'p', kind: 'transition', data: { subject: 's', from: 'a', to: 'b' } } }, 400, 'BAD_DATA', 'transition data.event must be a string'],
+    ['incomplete transition', { payload: { topic: 'p', kind: 'transition', data: { subject: 's', from: 'a', to: 'b' } } }, 400, 'BAD_DATA', 'transition data.event is missing'],
     ['unsafe integer in data', { payload: '{"topic":"a","kind":"event","data":{"n":12345678901234567890}}', headers: json }, 400, 'BAD_DATA', 'integers must lie within'],
     ['__proto__ in data', { payload: '{"topic":"a","kind":"event","data":{"__proto__":{"x":1}}}', headers: json }, 400, 'BAD_DATA', '"__proto__" key'],
     ['entry over MAX_ENTRY_BYTES', { payload: { ...event(0), data: 'x'.repeat(MAX_ENTRY_BYTES) } }, 413, 'ENTRY_TOO_LARGE', `the limit is ${MAX_ENTRY_BYTES}`],

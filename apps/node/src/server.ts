@@ -5,7 +5,7 @@ import { bearerGuard } from './access.js'
 import { DEFAULTS, type Config } from './config.js'
 import { Consumers } from './consumers.js'
 import type { GapCounter } from './gap-counter.js'
-import { BODY_LIMIT, classify, formatSchemaErrors, httpError, type ErrorBody } from './http-errors.js'
+import { BODY_LIMIT, classify, clientErrorResponse, formatSchemaErrors, httpError, type ErrorBody } from './http-errors.js'
 import type { NodeMetrics } from './metrics.js'
 import { consumerRoutes } from './routes-consumers.js'
 import { eventRoutes } from './routes-events.js'
@@ -41,6 +41,11 @@ export function buildServer({ durable, identity, config, metrics, logger, cluste
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, verbose: true } },
     schemaErrorFormatter: formatSchemaErrors,
+    clientErrorHandler: (err, socket) => {
+      const response = clientErrorResponse(err)
+      if (response !== undefined && socket.writable) socket.end(response)
+      else socket.destroy()
+    },
     // Errors raised before routing (a malformed URL) would otherwise skip the error handler's format.
     frameworkErrors: (err, _request, reply) => {
       const { status, code, message } = classify(err)

@@ -15,6 +15,8 @@ export const USAGE = `usage: npm start -- [options]
                            when full: producers wait (block, default), or the event is refused with 503
                            and a gap entry records the loss (drop)                                env YLOG_INGEST_POLICY
   --idempotency-ttl <s>    seconds an Idempotency-Key is remembered (default ${DEFAULTS.idempotencyTtl}, a day)       env YLOG_IDEMPOTENCY_TTL
+  --max-clock-skew <s>     seconds a given "at" or "time" may lie ahead of this node's clock, and how far
+                           the clock may jump before the node warns (default ${DEFAULTS.maxClockSkew})            env YLOG_MAX_CLOCK_SKEW
   --config <file.json>     JSON file with settings under these keys                           env YLOG_CONFIG
                            (${KEYS.join(', ')})
 

@@ -8,14 +8,15 @@ export interface ChainHead {
   at: number
 }
 
-/** An entry to sign: its encoded topic, kind and data (`encodeEntryTail`) and its requested time. */
+/** An entry to sign: its encoded topic, kind and data (`encodeEntryTail`), its requested append time and its event time, if any. */
 export interface SignRequest {
   tail: Uint8Array
   at: number
+  time?: number | undefined
 }
 /** One entry to sign, or a group signed all together or not at all (a batch append). */
 export type SignJob = SignRequest | { group: SignRequest[] }
-export type SignedOk = { ok: true; seq: number; at: number; prev: Uint8Array; bytes: Uint8Array; hash: Uint8Array }
+export type SignedOk = { ok: true; seq: number; at: number; time?: number; prev: Uint8Array; bytes: Uint8Array; hash: Uint8Array }
 export type Signed = SignedOk | { ok: false; code: string; message: string }
 export type JobResult = Signed | { ok: true; group: SignedOk[] }
 
@@ -52,8 +53,8 @@ export class ChainSigner {
   #sign(request: SignRequest): SignedOk {
     const { next, prev } = this.head
     const at = Math.max(request.at, this.head.at)
-    const { bytes, hash } = signEntryTail(this.#identity, { seq: next, prev, at }, request.tail)
+    const { bytes, hash } = signEntryTail(this.#identity, { seq: next, prev, at }, request.tail, request.time)
     this.head = { next: next + 1, prev: hash, at }
-    return { ok: true, seq: next, at, prev, bytes, hash }
+    return { ok: true, seq: next, at, ...(request.time === undefined ? {} : { time: request.time }), prev, bytes, hash }
   }
 }

@@ -109,9 +109,11 @@ describe('DurableLog', () => {
       const tooLarge = random() < 0.2 ? Math.floor(random() * count) : -1
       const results = await Promise.allSettled(
         Array.from({ length: count }, (_, i) =>
-          i === count - 1 && random() < 0.3
-            ? durable.appendBatch([{ topic: 'g', kind: 'event', data: i }, { topic: 'g', kind: 'event', data: i === tooLarge ? 'x'.repeat(70_000) : -i }])
-            : durable.append({ topic: 't', kind: 'event', data: i === tooLarge ? 'x'.repeat(70_000) : i }),
+          // async: an entry refused before signing throws at once, which allSettled should see as a rejection.
+          (async () =>
+            i === count - 1 && random() < 0.3
+              ? durable.appendBatch([{ topic: 'g', kind: 'event', data: i }, { topic: 'g', kind: 'event', data: i === tooLarge ? 'x'.repeat(70_000) : -i }])
+              : durable.append({ topic: 't', kind: 'event', data: i === tooLarge ? 'x'.repeat(70_000) : i }))(),
         ),
       )
       for (const [i, r] of results.entries()) {
@@ -136,7 +138,7 @@ describe('DurableLog', () => {
     const store = new MemoryUpdateStore()
     const durable = await DurableLog.open({ identity, store, signing: 'thread' })
     const results = await Promise.allSettled(
-      Array.from({ length: 900 }, (_, i) => durable.append({ topic: 't', kind: 'event', data: i === 450 ? 'x'.repeat(70_000) : i })),
+      Array.from({ length: 900 }, async (_, i) => durable.append({ topic: 't', kind: 'event', data: i === 450 ? 'x'.repeat(70_000) : i })),
     )
     expect(results[450]).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ code: 'ENTRY_TOO_LARGE' }) })
     const seqs = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.seq] : []))

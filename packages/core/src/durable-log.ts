@@ -1,5 +1,5 @@
 import * as Y from 'yjs'
-import { encodeEntryTail, peekEntry, peekTopicKind, type Entry, type EntryBody, type EntryInput, type EntryKind } from './entry.js'
+import { peekEntry, peekTopicKind, type Entry, type EntryInput, type EntryKind } from './entry.js'
 import { YlogError } from './errors.js'
 import { replayStored, RESTORE_ADVICE } from './replay.js'
 import { mergeSmallRecords } from './merge-records.js'
@@ -7,7 +7,8 @@ import type { NodeId } from './identity.js'
 import { encodeDiffChunks } from './diff-chunks.js'
 import { clocksOf, TailCompactor } from './tail-compactor.js'
 import { WorkerSigner } from './signer.js'
-import { inBatch, LogDoc, type ApplyResult, type SignedEntry } from './log-doc.js'
+import { LogDoc, type ApplyResult, type SignedEntry } from './log-doc.js'
+import { inBatch, type PreparedEntry } from './prepare-entry.js'
 import type { IndexRow, UpdateRecord, UpdateStore } from './update-store.js'
 import type { AppendOptions, CommitListener, CompactionListener, DurableLogOptions } from './durable-log-options.js'
 
@@ -91,8 +92,8 @@ export class DurableLog {
       const entry = this.log.append(input)
       return this.#afterCommit().then(() => entry)
     }
-    const { body, at } = this.log.prepare(input)
-    return this.#signer.sign(encodeEntryTail(input.topic, body), at).then((signed) => this.#applySigned([{ ...signed, topic: input.topic, body }], options).then((entries) => entries[0] as Entry))
+    const { topic, body, at, time, tail } = this.log.prepare(input)
+    return this.#signer.sign({ tail, at, time }).then((signed) => this.#applySigned([{ ...signed, topic, body }], options).then((entries) => entries[0] as Entry))
   }
 
   /**
@@ -109,8 +110,8 @@ export class DurableLog {
     }
     const prepared = inputs.map((input, i) => inBatch(inputs.length, i, () => this.log.prepare(input)))
     return this.#signer
-      .signGroup(prepared.map(({ body, at }, i) => ({ tail: encodeEntryTail((inputs[i] as EntryInput).topic, body), at })))
-      .then((group) => this.#applySigned(group.map((signed, i) => ({ ...signed, topic: (inputs[i] as EntryInput).topic, body: (prepared[i] as { body: EntryBody }).body })), options))
+      .signGroup(prepared.map(({ tail, at, time }) => ({ tail, at, time })))
+      .then((group) => this.#applySigned(group.map((signed, i) => ({ ...signed, topic: (prepared[i] as PreparedEntry).topic, body: (prepared[i] as PreparedEntry).body })), options))
   }
 
   /**

@@ -86,7 +86,9 @@ describe('validation', () => {
 
   it.each([
     ['nope', {}, /kind must be one of transition, event, gap/],
-    ['transition', { subject: 's', from: 'a', to: 'b' }, /transition data.event must be a string/],
+    ['transition', { subject: 's', from: 'a', to: 'b' }, /transition data.event is missing: give a string/],
+    ['transition', { subject: 's', from: 'a', to: 'b', event: 7 }, /transition data.event must be a string of 1 to 1024 characters, got number 7/],
+    ['gap', { stream: 's', to: 3 }, /gap data.from is missing: give a non-negative integer/],
     ['transition', { subject: 's', from: 'a', to: 'b', event: 'e', extra: 1 }, /unknown field\(s\) extra/],
     ['gap', { stream: 's', from: 5, to: 3 }, /from \(5\) is after gap data.to \(3\)/],
     ['gap', { stream: 's', from: -1, to: 3 }, /non-negative integer/],

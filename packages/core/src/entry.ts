@@ -1,42 +1,53 @@
 import { decode, encode, rfc8949EncodeOptions } from 'cborg'
 import { concatBytes, HASH_BYTES, sha256, toHex } from './bytes.js'
+import { describe, validateBody, validateTopic, type ENTRY_KINDS } from './entry-body.js'
 import { YlogError } from './errors.js'
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, type NodeId, type NodeIdentity } from './identity.js'
 
 /*
- * Entry format, version 1: canonical CBOR (RFC 8949 core deterministic
- * encoding, produced by cborg) of a 9-element array
+ * Entry format: canonical CBOR (RFC 8949 core deterministic encoding,
+ * produced by cborg) of an array, in one of two versions:
  *
- *   [1, node: bstr(32), prev: bstr(32), seq: uint, at: uint,
- *    topic: tstr, kind: tstr, data, sig: bstr(64)]
+ *   version 1 (9 elements):  [1, node: bstr(32), prev: bstr(32), seq: uint, at: uint,
+ *                             topic: tstr, kind: tstr, data, sig: bstr(64)]
+ *   version 2 (10 elements): [2, node, prev, seq, at, topic, kind, data, time: uint, sig]
+ *
+ * `at` is the node's append time (never decreasing within a node); `time`,
+ * only in version 2, is when the event itself happened, as its producer
+ * said, kept unchanged. An entry without `time` is written as version 1, so
+ * entries of older nodes and new entries without an event time are the same
+ * bytes.
  *
  * The fixed-width fields come first so the chain verifier can read node and
- * prev at fixed offsets without decoding the rest. The signature covers
- * SIGNING_DOMAIN followed by the same array without its last element (header
- * byte 0x88 instead of 0x89). An entry's hash is SHA-256 of all its bytes,
- * signature included, so a later signed entry vouches for earlier signatures.
+ * prev at fixed offsets without decoding the rest; both versions put them at
+ * the same offsets. The signature covers SIGNING_DOMAIN followed by the same
+ * array without its last element (its header byte one less: 0x88 for
+ * version 1, 0x89 for version 2). An entry's hash is SHA-256 of all its
+ * bytes, signature included, so a later signed entry vouches for earlier
+ * signatures.
  */
 export const ENTRY_FORMAT_VERSION = 1
+/** The version of entries that carry an event `time`. */
+export const ENTRY_FORMAT_VERSION_TIMED = 2
 /** Largest encoded entry, signature included. */
 export const MAX_ENTRY_BYTES = 64 * 1024
-export const MAX_TOPIC_LENGTH = 128
-/** Topic characters: letters, digits and . _ : / - ; the first one alphanumeric. */
-export const TOPIC_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/
-export const MAX_FIELD_LENGTH = 1024
-const MAX_DATA_DEPTH = 64
 
 const SIGNING_DOMAIN = new TextEncoder().encode('ylog-entry-v1\n')
 const NODE_OFFSET = 4
 const PREV_OFFSET = NODE_OFFSET + PUBLIC_KEY_BYTES + 2
 const SEQ_OFFSET = PREV_OFFSET + HASH_BYTES
 const SIG_TAIL = SIGNATURE_BYTES + 2
-// 0x89 array(9), 0x01 version, 0x58 0x20 bstr(32): the node field's header.
+// 0x89 array(9), 0x01 version, 0x58 0x20 bstr(32): the node field's header (0x8a, 0x02 for version 2).
 const PREFIX = Uint8Array.of(0x89, ENTRY_FORMAT_VERSION, 0x58, 0x20)
+const PREFIX_TIMED = Uint8Array.of(0x8a, ENTRY_FORMAT_VERSION_TIMED, 0x58, 0x20)
+/** Widest CBOR uint of a safe integer: what seq and at may take, whatever their value. */
+const MAX_UINT_BYTES = 9
 const BSTR32 = Uint8Array.of(0x58, 0x20)
 const BSTR64 = Uint8Array.of(0x58, 0x40)
 
+export { ENTRY_KINDS, MAX_FIELD_LENGTH, MAX_TOPIC_LENGTH, TOPIC_PATTERN, validateBody, validateTopic } from './entry-body.js'
+
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
-export const ENTRY_KINDS = ['transition', 'event', 'gap'] as const
 export type EntryKind = (typeof ENTRY_KINDS)[number]
 
 /** A pipeline item moving between stages. */
@@ -59,16 +70,23 @@ export type EntryBody =
   | { kind: 'event'; data: JsonValue }
   | { kind: 'gap'; data: GapData }
 
-/** What a writer supplies; the log fills in node, seq, prev and signature. */
-export type EntryInput = EntryBody & { topic: string; at?: number }
+/**
+ * What a writer supplies; the log fills in node, seq, prev and signature.
+ * `at` asks for an append time (raised to the node's last `at`, since a
+ * node's times never go back); `time` is when the event happened, stored as
+ * given.
+ */
+export type EntryInput = EntryBody & { topic: string; at?: number; time?: number }
 
 export type Entry = EntryBody & {
   node: NodeId
   seq: number
   /** Hex hash of this node's previous entry; 64 zeros at seq 0. */
   prev: string
-  /** Milliseconds since the epoch; never decreases within one node. */
+  /** When this node appended it: milliseconds since the epoch; never decreases within one node. */
   at: number
+  /** When the event happened, as its producer said (ms since the epoch); absent when it did not say. */
+  time?: number
   topic: string
   sig: string
   hash: string
@@ -80,6 +98,7 @@ export interface EntryFields {
   at: number
   topic: string
   body: EntryBody
+  time?: number
 }
 
 /** Header fields read at fixed offsets; see `peekEntry`. */
@@ -90,49 +109,25 @@ export interface EntryHeader {
   at: number
 }
 
-export function validateTopic(topic: unknown): asserts topic is string {
-  if (typeof topic !== 'string' || topic.length === 0) {
-    throw new YlogError('BAD_TOPIC', `topic must be a non-empty string, got ${describe(topic)}`)
-  }
-  if (topic.length > MAX_TOPIC_LENGTH) {
-    throw new YlogError('BAD_TOPIC', `topic is ${topic.length} characters; the limit is ${MAX_TOPIC_LENGTH}`)
-  }
-  if (!TOPIC_PATTERN.test(topic)) {
-    throw new YlogError('BAD_TOPIC', `topic ${JSON.stringify(topic)} has characters outside [A-Za-z0-9._:/-] or does not start with a letter or digit`)
-  }
-}
-
-/** Checks a kind and its data; returns a body holding only the allowed fields. */
-export function validateBody(kind: unknown, data: unknown): EntryBody {
-  switch (kind) {
-    case 'transition': {
-      const d = requireRecord(data, 'transition data')
-      for (const field of ['subject', 'from', 'to', 'event'] as const) requireText(d[field], `transition data.${field}`)
-      const extra = Object.keys(d).filter((k) => !['subject', 'from', 'to', 'event'].includes(k))
-      if (extra.length > 0) throw new YlogError('BAD_DATA', `transition data has unknown field(s) ${extra.join(', ')}; allowed: subject, from, to, event`)
-      return { kind, data: { subject: d.subject as string, from: d.from as string, to: d.to as string, event: d.event as string } }
-    }
-    case 'gap': {
-      const d = requireRecord(data, 'gap data')
-      requireText(d.stream, 'gap data.stream')
-      const from = requireCount(d.from, 'gap data.from')
-      const to = requireCount(d.to, 'gap data.to')
-      if (from > to) throw new YlogError('BAD_DATA', `gap data.from (${from}) is after gap data.to (${to})`)
-      const extra = Object.keys(d).filter((k) => !['stream', 'from', 'to'].includes(k))
-      if (extra.length > 0) throw new YlogError('BAD_DATA', `gap data has unknown field(s) ${extra.join(', ')}; allowed: stream, from, to`)
-      return { kind, data: { stream: d.stream as string, from, to } }
-    }
-    case 'event':
-      checkJson(data, 'data', 0)
-      return { kind, data: data as JsonValue }
-    default:
-      throw new YlogError('BAD_KIND', `kind must be one of ${ENTRY_KINDS.join(', ')}, got ${describe(kind)}`)
-  }
-}
 
 /** Encodes and signs one entry; `fields` must already be validated. */
 export function signEntry(identity: NodeIdentity, fields: EntryFields): { bytes: Uint8Array; hash: Uint8Array } {
-  return signEntryTail(identity, fields, encodeEntryTail(fields.topic, fields.body))
+  return signEntryTail(identity, fields, encodeEntryTail(fields.topic, fields.body), fields.time)
+}
+
+/**
+ * Refuses an entry that could exceed MAX_ENTRY_BYTES wherever it lands in
+ * a chain: seq and at are counted at their widest. Checked before an entry
+ * is queued or numbered, so a refused write leaves nothing behind; it is at
+ * most 16 bytes stricter than the signer's own check.
+ */
+export function checkEntrySize(tail: Uint8Array, time?: number): void {
+  const size = SEQ_OFFSET + 2 * MAX_UINT_BYTES + tail.byteLength + (time === undefined ? 0 : MAX_UINT_BYTES) + SIG_TAIL
+  if (size > MAX_ENTRY_BYTES) throw tooLarge(size)
+}
+
+function tooLarge(size: number): YlogError {
+  return new YlogError('ENTRY_TOO_LARGE', `entry encodes to ${size} bytes; the limit is ${MAX_ENTRY_BYTES} (make data smaller)`)
 }
 
 /**
@@ -145,30 +140,35 @@ export function encodeEntryTail(topic: string, body: EntryBody): Uint8Array {
   return encode([topic, body.kind, body.data], rfc8949EncodeOptions).subarray(1)
 }
 
-/** Signs an entry from its place in the chain and its encoded tail; the bytes are exactly `signEntry`'s. */
-export function signEntryTail(identity: NodeIdentity, place: { seq: number; prev: Uint8Array; at: number }, tail: Uint8Array): { bytes: Uint8Array; hash: Uint8Array } {
+/**
+ * Signs an entry from its place in the chain, its encoded tail and its event
+ * time, if any (version 2); the bytes are exactly `signEntry`'s.
+ */
+export function signEntryTail(identity: NodeIdentity, place: { seq: number; prev: Uint8Array; at: number }, tail: Uint8Array, time?: number): { bytes: Uint8Array; hash: Uint8Array } {
   const seq = encodeUint(place.seq)
   const at = encodeUint(place.at)
-  const unsignedLength = SEQ_OFFSET + seq.byteLength + at.byteLength + tail.byteLength
-  if (unsignedLength + SIG_TAIL > MAX_ENTRY_BYTES) {
-    throw new YlogError('ENTRY_TOO_LARGE', `entry encodes to ${unsignedLength + SIG_TAIL} bytes; the limit is ${MAX_ENTRY_BYTES} (make data smaller)`)
-  }
-  // Laid out once with room for the signature: the signed message is the domain and these bytes with header 0x88.
+  const timed = time === undefined ? undefined : encodeUint(time)
+  const prefix = timed === undefined ? PREFIX : PREFIX_TIMED
+  const tailAt = SEQ_OFFSET + seq.byteLength + at.byteLength
+  const unsignedLength = tailAt + tail.byteLength + (timed?.byteLength ?? 0)
+  if (unsignedLength + SIG_TAIL > MAX_ENTRY_BYTES) throw tooLarge(unsignedLength + SIG_TAIL)
+  // Laid out once with room for the signature: the signed message is the domain and these bytes with the array header one less.
   const message = new Uint8Array(SIGNING_DOMAIN.byteLength + unsignedLength)
   message.set(SIGNING_DOMAIN, 0)
   const body = message.subarray(SIGNING_DOMAIN.byteLength)
-  body.set(PREFIX, 0)
-  body[0] = 0x88
+  body.set(prefix, 0)
+  body[0] = (prefix[0] as number) - 1
   body.set(identity.publicKey, NODE_OFFSET)
   body.set(BSTR32, PREV_OFFSET - 2)
   body.set(place.prev, PREV_OFFSET)
   body.set(seq, SEQ_OFFSET)
   body.set(at, SEQ_OFFSET + seq.byteLength)
-  body.set(tail, SEQ_OFFSET + seq.byteLength + at.byteLength)
+  body.set(tail, tailAt)
+  if (timed !== undefined) body.set(timed, tailAt + tail.byteLength)
   const sig = identity.sign(message)
   const bytes = new Uint8Array(unsignedLength + SIG_TAIL)
   bytes.set(body, 0)
-  bytes[0] = 0x89
+  bytes[0] = prefix[0] as number
   bytes.set(BSTR64, unsignedLength)
   bytes.set(sig, unsignedLength + 2)
   return { bytes, hash: sha256(bytes) }
@@ -192,7 +192,7 @@ function encodeUint(n: number): Uint8Array {
 export function signedMessage(bytes: Uint8Array): Uint8Array {
   const body = bytes.subarray(0, bytes.byteLength - SIG_TAIL)
   const message = concatBytes(SIGNING_DOMAIN, body)
-  message[SIGNING_DOMAIN.byteLength] = 0x88
+  message[SIGNING_DOMAIN.byteLength] = (bytes[0] as number) - 1
   return message
 }
 
@@ -203,11 +203,12 @@ export function signatureOf(bytes: Uint8Array): Uint8Array {
 /**
  * Reads node, prev, seq and at from their fixed places without decoding the
  * entry: the fast path of chain verification. Returns undefined when the
- * bytes do not have the version-1 layout; full validation is `decodeEntry`.
+ * bytes have neither version's layout; full validation is `decodeEntry`.
  */
 export function peekEntry(bytes: Uint8Array): EntryHeader | undefined {
   if (bytes.byteLength < SEQ_OFFSET + 2 + SIG_TAIL || bytes.byteLength > MAX_ENTRY_BYTES) return undefined
-  for (let i = 0; i < PREFIX.length; i++) if (bytes[i] !== PREFIX[i]) return undefined
+  const prefix = bytes[0] === PREFIX_TIMED[0] ? PREFIX_TIMED : PREFIX
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return undefined
   if (bytes[PREV_OFFSET - 2] !== 0x58 || bytes[PREV_OFFSET - 1] !== 0x20) return undefined
   const tail = bytes.byteLength - SIG_TAIL
   if (bytes[tail] !== 0x58 || bytes[tail + 1] !== 0x40) return undefined
@@ -227,8 +228,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
  * Reads topic and kind from behind `at` without decoding the entry: what a
- * filtered reader needs to skip entries cheaply. Undefined when the bytes do
- * not have the version-1 layout.
+ * filtered reader needs to skip entries cheaply. Undefined when the bytes
+ * have neither version's layout.
  */
 export function peekTopicKind(bytes: Uint8Array): { topic: string; kind: string } | undefined {
   const header = peekEntry(bytes)
@@ -266,8 +267,9 @@ const DECODE_OPTIONS = {
 
 /** Fully decodes and checks an entry's structure (not its signature or chain). */
 export function decodeEntry(bytes: Uint8Array, hash: Uint8Array = sha256(bytes)): Entry {
-  const { node, prev, seq, at, topic, body, sig } = checkEntry(bytes)
-  return { node: toHex(node), seq, prev: toHex(prev), at, topic, ...body, sig: toHex(sig), hash: toHex(hash) } as Entry
+  const { node, prev, seq, at, time, topic, body, sig } = checkEntry(bytes)
+  const timed = time === undefined ? {} : { time }
+  return { node: toHex(node), seq, prev: toHex(prev), at, ...timed, topic, ...body, sig: toHex(sig), hash: toHex(hash) } as Entry
 }
 
 /** The fields of an entry that passed `checkEntry`, undecorated: keys, hashes and the signature as bytes. */
@@ -276,6 +278,8 @@ export interface CheckedEntry {
   prev: Uint8Array
   seq: number
   at: number
+  /** Version 2 only. */
+  time?: number
   topic: string
   body: EntryBody
   sig: Uint8Array
@@ -287,19 +291,24 @@ export interface CheckedEntry {
  * chain check computes the hash itself.
  */
 export function checkEntry(bytes: Uint8Array): CheckedEntry {
-  if (peekEntry(bytes) === undefined) throw malformed('not a version-1 entry (bad header, size or signature field)')
+  if (peekEntry(bytes) === undefined) throw malformed('neither a version-1 nor a version-2 entry (bad header, size or signature field)')
   let value: unknown
   try {
     value = decode(bytes, DECODE_OPTIONS)
   } catch (err) {
     throw malformed(`not canonical CBOR: ${(err as Error).message}`)
   }
-  if (!Array.isArray(value) || value.length !== 9) throw malformed('expected an array of 9 fields')
-  const [version, node, prev, seq, at, topic, kind, data, sig] = value as unknown[]
-  if (version !== ENTRY_FORMAT_VERSION) throw malformed(`unknown format version ${describe(version)}`)
+  if (!Array.isArray(value)) throw malformed('expected an array')
+  const timed = value[0] === ENTRY_FORMAT_VERSION_TIMED
+  if (value.length !== (timed ? 10 : 9)) throw malformed(`expected an array of ${timed ? 10 : 9} fields`)
+  const [version, node, prev, seq, at, topic, kind, data] = value as unknown[]
+  const sig: unknown = value[value.length - 1]
+  const time: unknown = timed ? value[8] : undefined
+  if (version !== ENTRY_FORMAT_VERSION && !timed) throw malformed(`unknown format version ${describe(version)}`)
   if (!isBytes(node, PUBLIC_KEY_BYTES) || !isBytes(prev, HASH_BYTES) || !isBytes(sig, SIGNATURE_BYTES)) throw malformed('node, prev or sig has the wrong type or length')
   if (!Number.isSafeInteger(seq) || (seq as number) < 0) throw malformed(`seq ${describe(seq)} is not a non-negative integer`)
   if (!Number.isSafeInteger(at) || (at as number) < 0) throw malformed(`at ${describe(at)} is not a non-negative integer`)
+  if (timed && (!Number.isSafeInteger(time) || (time as number) < 0)) throw malformed(`time ${describe(time)} is not a non-negative integer`)
   let body: EntryBody
   try {
     validateTopic(topic)
@@ -307,7 +316,7 @@ export function checkEntry(bytes: Uint8Array): CheckedEntry {
   } catch (err) {
     throw malformed((err as Error).message)
   }
-  return { node, prev, seq: seq as number, at: at as number, topic: topic as string, body, sig }
+  return { node, prev, seq: seq as number, at: at as number, ...(timed ? { time: time as number } : {}), topic: topic as string, body, sig }
 }
 
 function malformed(reason: string): YlogError {
@@ -331,62 +340,5 @@ function isBytes(value: unknown, length: number): value is Uint8Array {
   return value instanceof Uint8Array && value.byteLength === length
 }
 
-function requireRecord(value: unknown, what: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new YlogError('BAD_DATA', `${what} must be an object, got ${describe(value)}`)
-  }
-  return value as Record<string, unknown>
-}
 
-function requireText(value: unknown, what: string): void {
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_FIELD_LENGTH) {
-    throw new YlogError('BAD_DATA', `${what} must be a string of 1 to ${MAX_FIELD_LENGTH} characters, got ${describe(value)}`)
-  }
-}
 
-function requireCount(value: unknown, what: string): number {
-  if (!Number.isSafeInteger(value) || (value as number) < 0) {
-    throw new YlogError('BAD_DATA', `${what} must be a non-negative integer, got ${describe(value)}`)
-  }
-  return value as number
-}
-
-function checkJson(value: unknown, path: string, depth: number): void {
-  if (depth > MAX_DATA_DEPTH) throw new YlogError('BAD_DATA', `${path} is nested deeper than ${MAX_DATA_DEPTH} levels`)
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return
-    case 'number':
-      if (!Number.isFinite(value)) throw new YlogError('BAD_DATA', `${path} is ${value}; JSON numbers must be finite`)
-      if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
-        throw new YlogError('BAD_DATA', `${path} is ${value}; integers must lie within ±(2^53 - 1) (send larger ones as strings)`)
-      }
-      return
-    case 'object': {
-      if (value === null) return
-      if (Array.isArray(value)) {
-        value.forEach((v, i) => checkJson(v, `${path}[${i}]`, depth + 1))
-        return
-      }
-      const proto = Object.getPrototypeOf(value)
-      if (proto !== Object.prototype && proto !== null) throw new YlogError('BAD_DATA', `${path} is a ${describe(value)}; only plain JSON objects are allowed`)
-      for (const [k, v] of Object.entries(value)) {
-        if (k === '__proto__') throw new YlogError('BAD_DATA', `${path} has a "__proto__" key, which is not allowed`)
-        checkJson(v, `${path}.${k}`, depth + 1)
-      }
-      return
-    }
-    default:
-      throw new YlogError('BAD_DATA', `${path} is ${describe(value)}; only JSON values are allowed`)
-  }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null'
-  if (value instanceof Uint8Array) return `${value.byteLength} bytes`
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'an object'
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
-  return `${typeof value} ${String(value)}`
-}

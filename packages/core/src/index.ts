@@ -10,6 +10,7 @@ export {
   validateBody,
   ENTRY_KINDS,
   ENTRY_FORMAT_VERSION,
+  ENTRY_FORMAT_VERSION_TIMED,
   MAX_ENTRY_BYTES,
   MAX_TOPIC_LENGTH,
   TOPIC_PATTERN,
@@ -23,6 +24,7 @@ export {
   type JsonValue,
   type TransitionData,
 } from './entry.js'
+export { DEFAULT_MAX_CLOCK_SKEW_MS, PLAUSIBLE_MIN_TIME_MS } from './entry-time.js'
 export { verifyRun, signatureValid, type ChainStart, type RunVerdict } from './chain.js'
 export { openMembership, memberList, type Membership } from './membership.js'
 export { encodeCursor, decodeCursor, START, type Cursor } from './cursor.js'

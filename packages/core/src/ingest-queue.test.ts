@@ -148,22 +148,26 @@ describe('IngestQueue', () => {
     }
   })
 
-  it('accounts for an event the log refuses (too large) with a gap of one, and goes on', async () => {
-    const { durable, store, id } = await gated()
-    store.open()
-    const gaps: IngestGap[] = []
-    const queue = new IngestQueue(durable, { capacity: 8, policy: 'drop', onGap: (g) => gaps.push(g) })
-    const before = queue.push({ topic: 't', kind: 'event', data: { i: 0 } })
-    const huge = queue.push({ topic: 't', kind: 'event', data: { i: 1, pad: 'x'.repeat(70_000) } })
-    const after = queue.push({ topic: 't', kind: 'event', data: { i: 2 } })
-    await expect(huge).rejects.toMatchObject({ code: 'ENTRY_TOO_LARGE' })
-    expect(await before).toMatchObject({ status: 'appended', ingest: 0 })
-    expect(await after).toMatchObject({ status: 'appended', ingest: 2 })
-    await queue.flush()
-    expect(gaps).toMatchObject([{ from: 1, to: 1, count: 1, topics: { t: 1 } }])
-    expect(ingestOrder(durable.log, id, queue.stream).sort((x, y) => x - y)).toEqual([0, 1, 2])
-    await queue.close()
-  })
+  for (const policy of ['block', 'drop'] as const) {
+    it(`refuses an event the log would refuse (too large, too far ahead) before numbering it: no gap, nothing lost (${policy})`, async () => {
+      const { durable, store, id } = await gated()
+      store.open()
+      const gaps: IngestGap[] = []
+      const queue = new IngestQueue(durable, { capacity: 8, policy, onGap: (g) => gaps.push(g) })
+      const before = queue.push({ topic: 't', kind: 'event', data: { i: 0 } })
+      expect(() => queue.push({ topic: 't', kind: 'event', data: { i: 1, pad: 'x'.repeat(70_000) } })).toThrow(expect.objectContaining({ code: 'ENTRY_TOO_LARGE' }))
+      expect(() => queue.push({ topic: 't', kind: 'event', data: 1, at: Date.now() + 3_600_000 })).toThrow(expect.objectContaining({ code: 'BAD_TIME' }))
+      const after = queue.push({ topic: 't', kind: 'event', data: { i: 2 } })
+      expect(await before).toMatchObject({ status: 'appended', ingest: 0 })
+      expect(await after).toMatchObject({ status: 'appended', ingest: 1 })
+      await queue.flush()
+      expect(gaps).toEqual([])
+      expect(queue.stats).toMatchObject({ pushed: 2, appended: 2, lost: 0, gaps: 0 })
+      expect(ingestOrder(durable.log, id, queue.stream)).toEqual([0, 2])
+      expect(durable.log.range(id).map((e) => e.kind)).toEqual(['event', 'event'])
+      await queue.close()
+    })
+  }
 
   it('refuses bad input at once without numbering it, and refuses pushes once closed', async () => {
     const { durable, store } = await gated()

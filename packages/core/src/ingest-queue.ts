@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { DurableLog } from './durable-log.js'
-import { validateBody, validateTopic, type Entry, type EntryInput } from './entry.js'
+import { validateTopic, type Entry, type EntryInput } from './entry.js'
 import { YlogError } from './errors.js'
 import { Fifo } from './fifo.js'
 
@@ -147,19 +147,19 @@ export class IngestQueue {
    * policy 'block' a full queue makes it wait for room, in push order.
    *
    * Throws at once, without numbering it, for input the log would refuse
-   * (topic, kind, data) and when the queue is closed. Rejects if the log
-   * refuses the signed entry (too large; the number then goes to a gap entry)
-   * or stops accepting writes.
+   * (topic, kind, data, times, size) and when the queue is closed. Rejects if
+   * the log stops accepting writes, or (should it ever refuse an entry that
+   * passed these checks) refuses the signed entry: the number then goes to a
+   * gap entry, since the event was accepted and then lost.
    */
   push(input: EntryInput): Promise<IngestResult> {
     if (this.#failure !== undefined) throw this.#failure
     if (this.#closed) throw new YlogError('CLOSED', 'the ingest queue is closed')
-    validateTopic(input.topic)
-    const body = validateBody(input.kind, input.data)
-    if (input.at !== undefined && (!Number.isSafeInteger(input.at) || input.at < 0)) throw new YlogError('BAD_TIME', `at must be a non-negative integer of milliseconds, got ${input.at}`)
+    // Everything the log could refuse (topic, kind, data, times, size) is refused here, before the event is numbered: a refused push leaves no trace.
+    const { body, at, time } = this.#durable.log.prepare(input)
     const ingest = this.#next++
     this.#stats.pushed++
-    const normalized = { ...body, topic: input.topic, ...(input.at === undefined ? {} : { at: input.at }) } as EntryInput
+    const normalized = { ...body, topic: input.topic, ...(input.at === undefined ? {} : { at }), ...(time === undefined ? {} : { time }) } as EntryInput
     if (this.#size < this.#capacity && this.#blocked.length === 0) {
       return new Promise((resolve, reject) => this.#accept({ gap: false, ingest, input: normalized, resolve, reject }))
     }

@@ -1,7 +1,9 @@
 import * as Y from 'yjs'
 import { bytesEqual, sha256, toHex, ZERO_HASH } from './bytes.js'
 import { verifyChains, type ChainsVerdict } from './chain.js'
-import { decodeEntry, peekEntry, signEntry, validateBody, validateTopic, type Entry, type EntryBody, type EntryInput } from './entry.js'
+import { decodeEntry, peekEntry, signEntryTail, type Entry, type EntryInput } from './entry.js'
+import { DEFAULT_MAX_CLOCK_SKEW_MS, type TimeLimits } from './entry-time.js'
+import { inBatch, prepareEntry, type PreparedEntry } from './prepare-entry.js'
 import { YlogError } from './errors.js'
 import { clientIdOf, type NodeId, type NodeIdentity } from './identity.js'
 import { entriesBelowClock, entryClock, ROOT_MAP, segmentClock, SEGMENT_SIZE } from './layout.js'
@@ -30,6 +32,7 @@ export class LogDoc {
   readonly identity: NodeIdentity | undefined
   readonly membership: Membership
   readonly #now: () => number
+  readonly #timeLimits: TimeLimits
   readonly #root: Y.Map<Y.Array<Y.Array<Uint8Array>>>
   readonly #nodes = new Map<NodeId, NodeState>()
   readonly #byClient = new Map<number, NodeState>()
@@ -43,6 +46,10 @@ export class LogDoc {
     this.identity = options.identity
     this.membership = options.membership ?? openMembership
     this.#now = options.now ?? Date.now
+    this.#timeLimits = { maxFutureMs: options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS, minMs: options.minTimeMs ?? 0 }
+    for (const [name, value] of [['maxClockSkewMs', this.#timeLimits.maxFutureMs], ['minTimeMs', this.#timeLimits.minMs]] as const) {
+      if (!Number.isSafeInteger(value) || value < 0) throw new YlogError('BAD_ARGUMENT', `${name} must be a non-negative integer, got ${value}`)
+    }
     this.#held = new HeldUpdates(options.maxHeldBytes ?? 64 * 1024 * 1024)
     if (this.identity !== undefined && !this.membership.isMember(this.identity.id)) {
       throw new YlogError('NOT_MEMBER', `this node (${this.identity.id}) is not in the membership list; add its id to the members`)
@@ -69,11 +76,11 @@ export class LogDoc {
     let head = { seq: state?.next ?? 0, prev: state?.hash ?? ZERO_HASH, at: state?.at ?? 0 }
     const signed = inputs.map((input, i) =>
       inBatch(inputs.length, i, () => {
-        const { identity, body, at: requested } = this.prepare(input)
+        const { identity, body, at: requested, time, tail } = this.prepare(input)
         // A node's clock never runs backwards in its own log: readers merge by `at`.
         const at = Math.max(requested, head.at)
-        const { bytes, hash } = signEntry(identity, { seq: head.seq, prev: head.prev, at, topic: input.topic, body })
-        const entry: SignedEntry = { seq: head.seq, prev: head.prev, at, topic: input.topic, body, bytes, hash }
+        const { bytes, hash } = signEntryTail(identity, { seq: head.seq, prev: head.prev, at }, tail, time)
+        const entry: SignedEntry = { seq: head.seq, prev: head.prev, at, ...(time === undefined ? {} : { time }), topic: input.topic, body, bytes, hash }
         head = { seq: head.seq + 1, prev: hash, at }
         return entry
       }),
@@ -81,15 +88,11 @@ export class LogDoc {
     return this.appendSignedBatch(signed)
   }
 
-  /** Validates an append's input; what `append` does before signing. */
-  prepare(input: EntryInput): { identity: NodeIdentity; body: EntryBody; at: number } {
+  /** Validates an append's input and encodes it for the signer (prepareEntry); what `append` does before signing. */
+  prepare(input: EntryInput): PreparedEntry {
     const identity = this.identity
     if (identity === undefined) throw new YlogError('BAD_ARGUMENT', 'this log has no identity, so it cannot append; construct it with { identity }')
-    validateTopic(input.topic)
-    const body = validateBody(input.kind, input.data)
-    const at = input.at ?? this.#now()
-    if (!Number.isSafeInteger(at) || at < 0) throw new YlogError('BAD_TIME', `at must be a non-negative integer of milliseconds, got ${at}`)
-    return { identity, body, at }
+    return prepareEntry(identity, input, this.#now(), this.#timeLimits)
   }
 
   /**
@@ -131,11 +134,12 @@ export class LogDoc {
     }, ORIGIN_LOCAL)
     // Listeners hear of the entries after the update event, as for remote updates: DurableLog pairs them with its record.
     return batch.map((signed) => {
-      const { seq, prev, at, bytes, hash, body } = signed
+      const { seq, prev, at, time, bytes, hash, body } = signed
       state.next = seq + 1
       state.hash = hash
       state.at = at
-      const entry = { node: identity.id, seq, prev: toHex(prev), at, topic: signed.topic, ...body, sig: toHex(bytes.subarray(bytes.byteLength - 64)), hash: toHex(hash) } as Entry
+      const timed = time === undefined ? {} : { time }
+      const entry = { node: identity.id, seq, prev: toHex(prev), at, ...timed, topic: signed.topic, ...body, sig: toHex(bytes.subarray(bytes.byteLength - 64)), hash: toHex(hash) } as Entry
       this.#emit({ node: identity.id, fromSeq: seq, count: 1, origin: ORIGIN_LOCAL, entry })
       return entry
     })
@@ -383,15 +387,5 @@ export class LogDoc {
 
   #emit(added: EntriesAdded): void {
     for (const listener of this.#entryListeners) listener(added)
-  }
-}
-
-/** Runs one batch element's step; a YlogError from it names the element (for batches of more than one). */
-export function inBatch<T>(size: number, index: number, step: () => T): T {
-  try {
-    return step()
-  } catch (err) {
-    if (size > 1 && err instanceof YlogError) throw new YlogError(err.code, `batch entry ${index}: ${err.message}`, { cause: err })
-    throw err
   }
 }

@@ -17,6 +17,10 @@ export interface LogDocOptions {
   membership?: Membership
   /** Clock for `at`; default Date.now. */
   now?: () => number
+  /** How far ahead of `now` a given `at` or `time` may be (default 60,000 ms); later ones are refused BAD_TIME. */
+  maxClockSkewMs?: number
+  /** The earliest `at` or `time` taken from a writer (default 0; the node daemon uses PLAUSIBLE_MIN_TIME_MS to catch seconds sent as milliseconds). */
+  minTimeMs?: number
   /** Most bytes of updates kept while they wait for missing structs (default 64 MiB). */
   maxHeldBytes?: number
 }
@@ -36,6 +40,7 @@ export interface SignedEntry {
   seq: number
   prev: Uint8Array
   at: number
+  time?: number
   topic: string
   body: EntryBody
   bytes: Uint8Array

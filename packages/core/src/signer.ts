@@ -60,8 +60,8 @@ export class WorkerSigner {
   }
 
   /** Signs one entry from its encoded tail (`encodeEntryTail`). */
-  sign(tail: Uint8Array, at: number): Promise<SignedOk> {
-    return this.#submit({ tail, at }) as Promise<SignedOk>
+  sign(request: SignRequest): Promise<SignedOk> {
+    return this.#submit(request) as Promise<SignedOk>
   }
 
   /** Signs consecutive entries, all or none: on a failure the chain is left where it was. */
