@@ -31,13 +31,13 @@ export function statusRoutes(app: FastifyInstance, { durable, identity, metrics,
   const gapsOf = (node: string): number => gaps?.get(node) ?? 0
 
   app.get('/api/heads', { schema: { summary: "Each node's committed length and last hash, holes, and gap entry counts" }, onRequest: requireRead }, async () => {
-    const heads = [...durable.log.heads().values()].map((head) => ({ ...head, gaps: gapsOf(head.node) }))
-    return { heads, holes: Object.fromEntries(durable.log.holes()) }
+    const heads = [...durable.heads().values()].map((head) => ({ ...head, gaps: gapsOf(head.node) }))
+    return { heads, holes: Object.fromEntries(durable.holes()) }
   })
 
   app.get('/api/nodes', { schema: { summary: 'Known nodes, membership, peers and sync connections' }, onRequest: requireRead }, async () => {
-    const heads = durable.log.heads()
-    const holes = durable.log.holes()
+    const heads = durable.heads()
+    const holes = durable.holes()
     const nodes = [...new Set([...heads.keys(), ...holes.keys()])].sort().map((node) => {
       const head = heads.get(node)
       // A node known only from a hole (its entries are held back or announced by a peer) has none here yet.

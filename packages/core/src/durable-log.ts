@@ -7,7 +7,7 @@ import type { NodeId } from './identity.js'
 import { encodeDiffChunks } from './diff-chunks.js'
 import { clocksOf, TailCompactor } from './tail-compactor.js'
 import { WorkerSigner } from './signer.js'
-import { LogDoc, type ApplyResult, type SignedEntry } from './log-doc.js'
+import { LogDoc, type ApplyResult, type Head, type SeqRange, type SignedEntry } from './log-doc.js'
 import { inBatch, type PreparedEntry } from './prepare-entry.js'
 import type { IndexRow, UpdateRecord, UpdateStore } from './update-store.js'
 import type { AppendOptions, CommitListener, CompactionListener, DurableLogOptions } from './durable-log-options.js'
@@ -193,6 +193,16 @@ export class DurableLog {
    */
   committedLength(node: NodeId): number {
     return this.#committed.get(node) ?? 0
+  }
+
+  /** Each committed node's head as of its committed entries: what a reader may rely on (a crash cannot take it back). */
+  heads(): Map<NodeId, Head> {
+    return this.log.heads((node) => this.committedLength(node))
+  }
+
+  /** Seq ranges known to exist elsewhere (held updates, peers) but not committed here. */
+  holes(): Map<NodeId, SeqRange[]> {
+    return this.log.holes((node) => this.committedLength(node))
   }
 
   /** Updates applied to the document but not yet committed. */

@@ -6,35 +6,7 @@ import { NodeIdentity } from './identity.js'
 import { IngestQueue, type IngestGap, type IngestResult } from './ingest-queue.js'
 import { LogDoc } from './log-doc.js'
 import { MemoryUpdateStore } from './memory-update-store.js'
-import type { UpdateRecord } from './update-store.js'
-import { seededRandom } from './test-support.js'
-
-/** A store whose commits wait until the test releases them: the writer's speed is in the test's hands. */
-class GatedStore extends MemoryUpdateStore {
-  #gates: Array<() => void> = []
-  #credits = 0
-  failing = false
-
-  override async append(records: readonly UpdateRecord[]): Promise<number> {
-    if (this.#credits > 0) this.#credits--
-    else await new Promise<void>((resolve) => this.#gates.push(resolve))
-    if (this.failing) throw new Error('disk full')
-    return super.append(records)
-  }
-
-  /** Lets one commit through: the one waiting now, or else the next. */
-  release(): void {
-    const gate = this.#gates.shift()
-    if (gate !== undefined) gate()
-    else this.#credits++
-  }
-
-  /** Lets every commit through from now on. */
-  open(): void {
-    this.#credits = Number.POSITIVE_INFINITY
-    for (const gate of this.#gates.splice(0)) gate()
-  }
-}
+import { GatedStore, seededRandom } from './test-support.js'
 
 const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve))
 

@@ -260,21 +260,31 @@ export class LogDoc {
     return [...this.#nodes.keys()].filter((n) => (this.#nodes.get(n) as NodeState).next > 0).sort()
   }
 
-  heads(): Map<NodeId, Head> {
+  /**
+   * Each node's head: with `lengthOf`, as of that many entries per node (a
+   * DurableLog asks for its committed ones; nodes at 0 are left out), else
+   * of everything the document holds.
+   */
+  heads(lengthOf?: (node: NodeId) => number): Map<NodeId, Head> {
     const forked = new Set(this.#forks.map((f) => f.node))
     const heads = new Map<NodeId, Head>()
     for (const node of this.nodes()) {
       const s = this.#nodes.get(node) as NodeState
-      heads.set(node, { node, length: s.next, hash: toHex(s.hash), at: s.at, forked: forked.has(node) })
+      const length = lengthOf === undefined ? s.next : Math.min(lengthOf(node), s.next)
+      if (length === s.next) heads.set(node, { node, length, hash: toHex(s.hash), at: s.at, forked: forked.has(node) })
+      else if (length > 0) {
+        const last = this.getBytes(node, length - 1) as Uint8Array
+        heads.set(node, { node, length, hash: toHex(sha256(last)), at: peekEntry(last)?.at ?? 0, forked: forked.has(node) })
+      }
     }
     return heads
   }
 
-  /** Per node, seq ranges known to exist (held updates, peers' heads) but missing here. */
-  holes(): Map<NodeId, SeqRange[]> {
+  /** Per node, seq ranges known to exist (held updates, peers' heads) but missing here (below `lengthOf(node)` when given). */
+  holes(lengthOf: (node: NodeId) => number = (node) => this.length(node)): Map<NodeId, SeqRange[]> {
     const holes = new Map<NodeId, SeqRange[]>()
     for (const [node, known] of [...this.#known.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const next = this.length(node)
+      const next = lengthOf(node)
       if (known >= next) holes.set(node, [{ from: next, to: known }])
     }
     return holes

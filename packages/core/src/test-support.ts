@@ -3,6 +3,8 @@ import * as Y from 'yjs'
 import { NodeIdentity } from './identity.js'
 import { LogDoc, type LogDocOptions } from './log-doc.js'
 import { entryClock, ROOT_MAP, SEGMENT_SIZE } from './layout.js'
+import { MemoryUpdateStore } from './memory-update-store.js'
+import type { UpdateRecord } from './update-store.js'
 
 export function writer(options: Omit<LogDocOptions, 'identity'> = {}): { log: LogDoc; id: NodeIdentity; updates: Uint8Array[] } {
   const id = NodeIdentity.generate()
@@ -60,5 +62,32 @@ export function seededRandom(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1)
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** A store whose commits wait until the test releases them: the writer's speed is in the test's hands. */
+export class GatedStore extends MemoryUpdateStore {
+  #gates: Array<() => void> = []
+  #credits = 0
+  failing = false
+
+  override async append(records: readonly UpdateRecord[]): Promise<number> {
+    if (this.#credits > 0) this.#credits--
+    else await new Promise<void>((resolve) => this.#gates.push(resolve))
+    if (this.failing) throw new Error('disk full')
+    return super.append(records)
+  }
+
+  /** Lets one commit through: the one waiting now, or else the next. */
+  release(): void {
+    const gate = this.#gates.shift()
+    if (gate !== undefined) gate()
+    else this.#credits++
+  }
+
+  /** Lets every commit through from now on. */
+  open(): void {
+    this.#credits = Number.POSITIVE_INFINITY
+    for (const gate of this.#gates.splice(0)) gate()
   }
 }

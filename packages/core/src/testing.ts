@@ -9,7 +9,7 @@ import { LogDoc } from './log-doc.js'
 import { DurableLog } from './durable-log.js'
 import type { UpdateRecord, UpdateStore } from './update-store.js'
 
-export { craftAppend, fingerprint, seededRandom } from './test-support.js'
+export { craftAppend, fingerprint, GatedStore, seededRandom } from './test-support.js'
 
 export interface StoreFactory {
   /** A new, empty store. */
