@@ -12,7 +12,7 @@ import type { Cursor } from './cursor.js'
 import { readAfter, readAll, readMerged, readRange } from './reads.js'
 import { HeldUpdates } from './held-updates.js'
 import { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_REPLAY, type ApplyResult, type EntriesAdded, type Head, type LogDocOptions, type SeqRange, type SignedEntry, type UpdateOrigin } from './log-types.js'
-import { checkUpdate, type AcceptedRun, type ForkEvidence, type GuardView, type NodeHead, type RefusalReason } from './validate.js'
+import { appliedAsChecked, checkUpdate, type ForkEvidence, type GuardView, type NodeHead, type RefusalReason, type Verdict } from './validate.js'
 
 export { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_REPLAY, type UpdateOrigin, type LogDocOptions, type Head, type SignedEntry, type SeqRange, type ApplyResult, type EntriesAdded } from './log-types.js'
 
@@ -41,6 +41,8 @@ export class LogDoc {
   readonly #held: HeldUpdates
   readonly #entryListeners = new Set<(added: EntriesAdded) => void>()
   readonly #view: GuardView
+  /** Accepted updates Yjs applied otherwise than the guard checked them (a bug; see appliedAsChecked). */
+  guardMismatches = 0
 
   constructor(options: LogDocOptions = {}) {
     this.identity = options.identity
@@ -161,7 +163,7 @@ export class LogDoc {
       this.#held.add(update, verdict.waiting)
       return { status: 'held', waiting: this.#held.count }
     }
-    const added = this.#commit(update, verdict.runs)
+    const added = this.#commit(update, verdict)
     return { status: 'accepted', added, released: this.#releaseHeld() }
   }
 
@@ -207,7 +209,7 @@ export class LogDoc {
     return verifyChains(this.#nodes.values(), (node, seq) => this.getBytes(node, seq), from)
   }
 
-  /** Records that `node` has entries up to `seq` elsewhere (e.g. a peer's head). */
+  /** Records that `node` has entries up to `seq` elsewhere; callers vouch for it (the guard: a validly signed held entry). */
   noteKnown(node: NodeId, seq: number): void {
     if (seq > (this.#known.get(node) ?? -1)) this.#known.set(node, seq)
   }
@@ -314,19 +316,25 @@ export class LogDoc {
     return Y.encodeStateAsUpdateV2(this.doc)
   }
 
-  #commit(update: Uint8Array, runs: AcceptedRun[]): number {
+  #commit(update: Uint8Array, { runs, ends }: Extract<Verdict, { status: 'accept' }>): number {
     this.#applyForeign(() => Y.applyUpdate(this.doc, update, ORIGIN_REMOTE))
+    const exact = appliedAsChecked(this.doc, ends)
+    if (!exact) this.guardMismatches++
+    // After a mismatch a run counts only as far as Yjs integrated it: heads never claim an entry that is not readable.
+    const counts = runs.map((run) => (exact ? run.entries.length : Math.max(0, Math.min(run.entries.length, entriesBelowClock(Y.getState(this.doc.store, run.client)) - run.fromSeq))))
     let added = 0
-    for (const run of runs) {
+    runs.forEach((run, i) => {
+      const count = counts[i] as number
+      if (count === 0) return
       const state = this.#stateFor(run.node)
-      state.next = run.fromSeq + run.entries.length
-      state.hash = run.hashes[run.hashes.length - 1] as Uint8Array
-      state.at = run.lastAt
+      state.next = run.fromSeq + count
+      state.hash = run.hashes[count - 1] as Uint8Array
+      state.at = count === run.entries.length ? run.lastAt : (peekEntry(run.entries[count - 1] as Uint8Array)?.at ?? state.at)
       state.segments = undefined
       state.segment = undefined
-      added += run.entries.length
-    }
-    for (const run of runs) this.#emit({ node: run.node, fromSeq: run.fromSeq, count: run.entries.length, origin: ORIGIN_REMOTE })
+      added += count
+    })
+    runs.forEach((run, i) => counts[i] !== 0 && this.#emit({ node: run.node, fromSeq: run.fromSeq, count: counts[i] as number, origin: ORIGIN_REMOTE }))
     return added
   }
 
@@ -337,7 +345,7 @@ export class LogDoc {
         const verdict = checkUpdate(this.#view, update)
         if (verdict.status === 'hold') return 'hold'
         if (verdict.status === 'accept') {
-          this.#commit(update, verdict.runs)
+          this.#commit(update, verdict)
           return 'applied'
         }
         if (verdict.fork !== undefined) this.#recordFork(verdict.fork)

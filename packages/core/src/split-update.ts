@@ -1,6 +1,9 @@
 import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 import { YlogError } from './errors.js'
+import { ScanRefusal, scanUpdate } from './update-scan.js'
+
+type Struct = Y.Item | Y.GC | Y.Skip
 
 /**
  * Cuts a v1 update into one standalone v1 update per Yjs client (= per
@@ -19,25 +22,33 @@ import { YlogError } from './errors.js'
  * that deletes yields only pieces that delete, and the guard refuses each of
  * them as 'delete'. Clients named only in the delete set get a piece too.
  *
- * Throws YlogError BAD_ARGUMENT for updates that do not decode or whose
- * structs for one client are not in ascending, non-overlapping order (no
- * honest encoder writes them; the guard refuses them whole).
+ * Throws YlogError BAD_ARGUMENT for updates that do not decode, whose shape
+ * the guard's scan refuses as malformed (a client named twice, above all:
+ * Y.decodeUpdate would join its groups, Y.applyUpdate keeps only the last),
+ * or whose structs for one client are not in ascending, non-overlapping
+ * order (no honest encoder writes them; the guard refuses them whole).
  */
 export function splitUpdateByClient(update: Uint8Array): Map<number, Uint8Array> {
-  let decoded: { structs: Array<Y.Item | Y.GC | Y.Skip>; ds: { clients: Map<number, Array<{ clock: number; len: number }>> } }
+  let decoded: { structs: Struct[]; ds: { clients: Map<number, Array<{ clock: number; len: number }>> } }
+  try {
+    scanUpdate(update)
+  } catch (err) {
+    // Content the guard refuses is split as it is (each piece is refused again); a shape Yjs reads otherwise is not.
+    if (!(err instanceof ScanRefusal) || err.reason === 'malformed-update') throw new YlogError('BAD_ARGUMENT', (err as Error).message, { cause: err })
+  }
   try {
     decoded = Y.decodeUpdate(update) as unknown as typeof decoded
   } catch (err) {
     throw new YlogError('BAD_ARGUMENT', `update does not decode: ${(err as Error).message}`, { cause: err })
   }
-  const byClient = new Map<number, Array<Y.Item | Y.GC | Y.Skip>>()
+  const byClient = new Map<number, Struct[]>()
   for (const struct of decoded.structs) {
     const list = byClient.get(struct.id.client)
     if (list === undefined) {
       byClient.set(struct.id.client, [struct])
       continue
     }
-    const last = list[list.length - 1] as Y.Item | Y.GC | Y.Skip
+    const last = list[list.length - 1] as Struct
     if (struct.id.clock !== last.id.clock + last.length) {
       throw new YlogError('BAD_ARGUMENT', `client ${struct.id.client}: struct at clock ${struct.id.clock} does not follow clock ${last.id.clock + last.length - 1}`)
     }
@@ -46,19 +57,24 @@ export function splitUpdateByClient(update: Uint8Array): Map<number, Uint8Array>
   for (const client of decoded.ds.clients.keys()) if (!byClient.has(client)) byClient.set(client, [])
 
   const pieces = new Map<number, Uint8Array>()
-  for (const [client, structs] of byClient) pieces.set(client, writePiece(client, structs, decoded.ds.clients))
+  for (const [client, structs] of byClient) pieces.set(client, encodeStructGroups([structs], decoded.ds.clients))
   return pieces
 }
 
-function writePiece(client: number, structs: Array<Y.Item | Y.GC | Y.Skip>, ds: Map<number, Array<{ clock: number; len: number }>>): Uint8Array {
+/**
+ * Writes structs as a v1 update with one group per list, in the given order,
+ * each starting at its first struct's clock (empty lists are left out), and
+ * the delete set `ds`. It writes what it is given: several lists of one
+ * client make an update the guard refuses, which is how tests build one.
+ */
+export function encodeStructGroups(groups: ReadonlyArray<readonly Struct[]>, ds: ReadonlyMap<number, ReadonlyArray<{ clock: number; len: number }>> = new Map()): Uint8Array {
   const encoder = new Y.UpdateEncoderV1()
-  const first = structs[0]
-  if (first === undefined) {
-    encoding.writeVarUint(encoder.restEncoder, 0)
-  } else {
-    encoding.writeVarUint(encoder.restEncoder, 1) // one client
+  const written = groups.filter((structs) => structs.length > 0)
+  encoding.writeVarUint(encoder.restEncoder, written.length)
+  for (const structs of written) {
+    const first = structs[0] as Struct
     encoding.writeVarUint(encoder.restEncoder, structs.length)
-    encoder.writeClient(client)
+    encoder.writeClient(first.id.client)
     encoding.writeVarUint(encoder.restEncoder, first.id.clock)
     for (const struct of structs) struct.write(encoder, 0)
   }
