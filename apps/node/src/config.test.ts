@@ -1,8 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from './config.js'
+import { ConfigError, KEYS, loadConfig } from './config.js'
+import { SETTINGS } from './settings.js'
+import { optionsTable, USAGE } from './usage.js'
 import { isLoopback } from './loopback.js'
 
 const cwd = '/srv/work'
@@ -137,7 +140,7 @@ describe('loadConfig', () => {
 
   it('refuses unknown config keys', () => {
     const file = configFile({ port: 1, prot: 2, write_token: 'x' })
-    expect(fails(['--config', file])).toBe(`config file ${file} has unknown key(s) "prot", "write_token"; allowed: data, host, port, writeToken, readToken, durability, compactAfter, peers, cluster, members, openMembership, readOnlySync, ingestCapacity, ingestPolicy, idempotencyTtl, maxClockSkew`)
+    expect(fails(['--config', file])).toBe(`config file ${file} has unknown key(s) "prot", "write_token"; allowed: data, host, port, writeToken, readToken, ingestCapacity, ingestPolicy, idempotencyTtl, maxClockSkew, durability, compactAfter, peers, cluster, members, openMembership, readOnlySync`)
   })
 
   it('refuses a missing, unparsable or non-object config file, naming it', () => {
@@ -237,5 +240,28 @@ describe('isLoopback', () => {
   })
   it.each(['0.0.0.0', '10.0.0.1', '::', '::2', 'fe80::1', '::ffff:10.0.0.1', 'localhost.example.com', '127.0.0.1.nip.io'])('%s is not', (host) => {
     expect(isLoopback(host)).toBe(false)
+  })
+})
+
+describe('the settings table', () => {
+  it('is the options table of apps/node/README.md, row for row', () => {
+    const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8')
+    const table = optionsTable()
+    // On failure, the expected table is printed: paste it into the README.
+    expect(readme.includes(`${table}\n`), `apps/node/README.md's options table differs from the settings; it should read:\n${table}`).toBe(true)
+  })
+
+  it('gives --help a line for every flag and variable, with its default', () => {
+    for (const key of KEYS) {
+      const setting = SETTINGS[key]
+      expect(USAGE).toContain(`--${setting.flag}`)
+      expect(USAGE).toContain(setting.env)
+    }
+    expect(USAGE).toContain('Default 4747. Env YLOG_PORT.')
+  })
+
+  it('loads each default when nothing is set', () => {
+    const config = loadConfig([], {}, cwd)
+    for (const key of KEYS) if (key !== 'data') expect(config[key]).toEqual(SETTINGS[key].default)
   })
 })

@@ -1,44 +1,67 @@
-import { DEFAULTS, KEYS } from './config.js'
+import { CONFIG_FILE_SETTING, KEYS, SETTINGS, shownDefault, type Setting } from './settings.js'
 
-/** What --help prints. */
-export const USAGE = `usage: npm start -- [options]
+const INDENT = 27
+const WIDTH = 110
 
-  --data <dir>             data directory (default ${DEFAULTS.data}, relative to the working directory)   env YLOG_DATA
-  --host <addr>            address to listen on (default ${DEFAULTS.host})                                 env YLOG_HOST
-  --port <n>               port, 0 for any free one (default ${DEFAULTS.port})                            env YLOG_PORT
-  --write-token <t>        require "Authorization: Bearer <t>" on writes                          env YLOG_WRITE_TOKEN
-  --read-token <t>         require "Authorization: Bearer <t>" (or the write token) on reads      env YLOG_READ_TOKEN
-  --durability full|normal fsync every commit, or leave it to the OS (default ${DEFAULTS.durability})        env YLOG_DURABILITY
-  --compact-after <n>      compact after n updates (default ${DEFAULTS.compactAfter})                           env YLOG_COMPACT_AFTER
-  --ingest-capacity <n>    appends waiting for the writer at most (default ${DEFAULTS.ingestCapacity})                 env YLOG_INGEST_CAPACITY
-  --ingest-policy block|drop
-                           when full: producers wait (block, default), or the event is refused with 503
-                           and a gap entry records the loss (drop)                                env YLOG_INGEST_POLICY
-  --idempotency-ttl <s>    seconds an Idempotency-Key is remembered (default ${DEFAULTS.idempotencyTtl}, a day)       env YLOG_IDEMPOTENCY_TTL
-  --max-clock-skew <s>     seconds a given "at" or "time" may lie ahead of this node's clock, and how far
-                           the clock may jump before the node warns (default ${DEFAULTS.maxClockSkew})            env YLOG_MAX_CLOCK_SKEW
-  --config <file.json>     JSON file with settings under these keys                           env YLOG_CONFIG
-                           (${KEYS.join(', ')})
+/** Markdown to plain text: backticks go, links keep their text. */
+function plain(markdown: string): string {
+  return markdown.replaceAll('`', '').replace(/\[([^\]]+)\]\([^)]+\)/g, '$1')
+}
 
-cluster:
-  --peer <ws-url>          a peer's sync endpoint to dial, e.g. ws://10.0.0.2:4747/sync; repeatable
-                           env YLOG_PEERS (comma-separated)
-  --cluster <name>         cluster name; the endpoint is /sync/<name> (default ${DEFAULTS.cluster})
-                           env YLOG_CLUSTER
-  --member <node id>       a node (64 lowercase hex digits) allowed to write; repeatable; this node always is
-                           env YLOG_MEMBERS (comma-separated)
-  --open-membership        any node key may write (its own entries only)
-                           env YLOG_OPEN_MEMBERSHIP=1
-                           Without --member or --open-membership only this node's entries are accepted
-                           and no peer can authenticate (none is a member).
-  --read-only-sync loopback|any|none
-                           who may follow the log over /sync without a node key: loopback addresses only,
-                           anyone, or nobody (default ${DEFAULTS.readOnlySync})
-                           env YLOG_READ_ONLY_SYNC
+function wrap(text: string): string[] {
+  const lines: string[] = []
+  let line = ''
+  for (const word of text.split(' ')) {
+    if (line !== '' && INDENT + line.length + 1 + word.length > WIDTH) {
+      lines.push(line)
+      line = word
+    } else line = line === '' ? word : `${line} ${word}`
+  }
+  if (line !== '') lines.push(line)
+  return lines
+}
 
-  --check                  check a stopped node's data directory deeply (SQLite integrity, snapshot
-                           checksums, every chain and signature) and exit: 0 intact, 1 not
-  --help                   print this and exit
+function entry(head: string, text: string): string {
+  const [first = '', ...rest] = wrap(text)
+  const lines = head.length + 2 < INDENT ? [`  ${head.padEnd(INDENT - 2)}${first}`] : [`  ${head}`, `${' '.repeat(INDENT)}${first}`]
+  return [...lines, ...rest.map((l) => `${' '.repeat(INDENT)}${l}`)].join('\n')
+}
 
-Flags override environment variables, which override the config file, which overrides the defaults
-(for --peer and --member the whole list: flags replace the variable, which replaces the file's array).`
+function describeSetting(setting: Setting<unknown>): string {
+  const head = `--${setting.flag}${setting.value === undefined ? '' : ` ${setting.value}`}`
+  const env = setting.switch === true ? `${setting.env}=1` : setting.list === true ? `${setting.env} (comma-separated)` : setting.env
+  const repeat = setting.list === true ? ' Repeatable.' : ''
+  const dflt = shownDefault(setting) === 'none' || shownDefault(setting) === 'off' ? '' : ` Default ${shownDefault(setting)}.`
+  return entry(head, `${plain(setting.help)}.${repeat}${dflt} Env ${env}.`.replace('..', '.'))
+}
+
+/** What --help prints: every setting (settings.ts), then the commands. */
+export const USAGE = [
+  'usage: npm start -- [options]',
+  '',
+  ...KEYS.map((key) => describeSetting(SETTINGS[key])),
+  entry(`--${CONFIG_FILE_SETTING.flag} ${CONFIG_FILE_SETTING.value}`, `${CONFIG_FILE_SETTING.help}: ${KEYS.join(', ')}. Env ${CONFIG_FILE_SETTING.env}.`),
+  '',
+  entry('--check', "check a stopped node's data directory deeply (SQLite integrity, snapshot checksums, every chain and signature) and exit: 0 intact, 1 not"),
+  entry('--help', 'print this and exit'),
+  '',
+  "Without --member or --open-membership only this node's entries are accepted and no peer can",
+  'authenticate (none is a member).',
+  'Flags override environment variables, which override the config file, which overrides the defaults',
+  '(for --peer and --member the whole list: flags replace the variable, which replaces the file\'s array).',
+].join('\n')
+
+/** The options table of apps/node/README.md, as markdown: a test checks the README holds exactly this. */
+export function optionsTable(): string {
+  const code = (s: string): string => `\`${s}\``
+  const rows = KEYS.map((key) => {
+    const s: Setting<unknown> = SETTINGS[key]
+    const flag = `${code(`--${s.flag}${s.value === undefined ? '' : ` ${s.value}`}`.replaceAll('|', '\\|'))}${s.list === true ? ' (repeatable)' : ''}`
+    const env = s.switch === true ? code(`${s.env}=1`) : `${code(s.env)}${s.list === true ? ' (comma-separated)' : ''}`
+    const fileKey = s.switch === true ? code(`${key}: true`) : `${code(key)}${s.list === true ? ' (array)' : ''}`
+    const shown = shownDefault(s)
+    return `| ${flag} | ${env} | ${fileKey} | ${shown === 'none' || shown === 'off' ? shown : code(shown)} | ${s.help} |`
+  })
+  const config = `| ${code(`--${CONFIG_FILE_SETTING.flag} ${CONFIG_FILE_SETTING.value}`)} | ${code(CONFIG_FILE_SETTING.env)} | | none | ${CONFIG_FILE_SETTING.help} |`
+  return ['| flag | env | config key | default | meaning |', '| --- | --- | --- | --- | --- |', ...rows, config].join('\n')
+}

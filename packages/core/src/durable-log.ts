@@ -12,6 +12,9 @@ import { inBatch, type PreparedEntry } from './prepare-entry.js'
 import type { IndexRow, UpdateRecord, UpdateStore } from './update-store.js'
 import type { AppendOptions, CommitListener, CompactionListener, DurableLogOptions } from './durable-log-options.js'
 
+/** Compact when this many updates follow the snapshot, unless DurableLogOptions.compactAfterUpdates says otherwise. */
+export const DEFAULT_COMPACT_AFTER_UPDATES = 20_000
+
 /** A group commit starts at once when this many updates are waiting. */
 const GROUP_COMMIT_RECORDS = 256
 
@@ -67,7 +70,7 @@ export class DurableLog {
     const log = new LogDoc(options)
     const state = await options.store.load()
     const snapshotHeads = replayStored(log, state, options.onReplayProgress)
-    const thresholds = { afterUpdates: options.compactAfterUpdates ?? 20_000, afterBytes: options.compactAfterBytes ?? 16 * 1024 * 1024 }
+    const thresholds = { afterUpdates: options.compactAfterUpdates ?? DEFAULT_COMPACT_AFTER_UPDATES, afterBytes: options.compactAfterBytes ?? 16 * 1024 * 1024 }
     const durable = new DurableLog(log, options, new TailCompactor(options.store, log.doc, thresholds, { snapshotHeads, state }))
     const check = log.verifyChains(options.verify === 'full' ? undefined : snapshotHeads)
     if (!check.ok) {

@@ -4,14 +4,14 @@ import { ClientHandshake, decodeAuthMessage, encodeAuthMessage } from './auth.js
 import { isRefusalClose, silentLogger, SyncChannel, type SyncLogger, type SyncRefusalReason } from './channel.js'
 import { KnownClocks, updateEnds } from './known-clocks.js'
 import { encodeSyncUpdate, encodeYlogAuth, ProtocolError } from './protocol.js'
-import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_FRAME_BYTES, READ_ONLY_RESULT } from './sync-server.js'
+import { DEFAULT_CLUSTER, DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_FRAME_BYTES, READ_ONLY_RESULT } from './sync-server.js'
 
 export interface PeerOptions {
   /** The peer's sync endpoint without the cluster, e.g. ws://10.0.0.2:4747/sync; `/<cluster>` is appended. */
   url: string
   durable: DurableLog
   identity: NodeIdentity
-  /** Default 'ylog'. */
+  /** Default DEFAULT_CLUSTER ('ylog'). */
   cluster?: string
   /** If set, the server must prove it is this node. */
   expectNode?: NodeId
@@ -74,7 +74,7 @@ export function backoffDelay(attempt: number, baseMs: number, capMs: number, ran
 /** Dials a peer's sync endpoint, authenticates both ways, syncs, and redials until closed. */
 export function connectPeer(options: PeerOptions): PeerHandle {
   const { durable, identity } = options
-  const cluster = options.cluster ?? 'ylog'
+  const cluster = options.cluster ?? DEFAULT_CLUSTER
   const logger = options.logger ?? silentLogger
   const WebSocketImpl = options.WebSocketImpl ?? WebSocket
   const url = `${options.url.replace(/\/+$/, '')}/${encodeURIComponent(cluster)}`

@@ -9,6 +9,9 @@ import { silentLogger, SyncChannel, type SyncLogger, type SyncRefusalReason } fr
 import { updateEnds } from './known-clocks.js'
 import { encodeAwareness, encodeSyncUpdate, encodeYlogAuth, ProtocolError } from './protocol.js'
 
+/** The cluster name when none is given: the endpoint is /sync/ylog. */
+export const DEFAULT_CLUSTER = 'ylog'
+
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000
 export const DEFAULT_HEARTBEAT_MS = 15_000
@@ -20,7 +23,7 @@ export interface SyncServerOptions {
   server: Server
   durable: DurableLog
   identity: NodeIdentity
-  /** The endpoint is /sync/<cluster>; peers must name the same cluster in their HELLO. Default 'ylog'. */
+  /** The endpoint is /sync/<cluster>; peers must name the same cluster in their HELLO. Default DEFAULT_CLUSTER ('ylog'). */
   cluster?: string
   /** Largest WebSocket message accepted; ws refuses bigger ones (close 1009) before buffering them. Default 16 MiB. */
   maxFrameBytes?: number
@@ -64,7 +67,7 @@ interface Connection {
 /** Serves y-websocket sync for one cluster on an existing HTTP server. */
 export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
   const { server, durable, identity, allowReadOnly } = options
-  const cluster = options.cluster ?? 'ylog'
+  const cluster = options.cluster ?? DEFAULT_CLUSTER
   const logger = options.logger ?? silentLogger
   const path = `/sync/${cluster}`
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES })
