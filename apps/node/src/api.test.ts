@@ -22,9 +22,10 @@ const open: Node[] = []
 async function setup(options: { writeToken?: string; readToken?: string; file?: string; identity?: NodeIdentity; now?: () => number } = {}): Promise<Node> {
   const identity = options.identity ?? NodeIdentity.generate()
   const file = options.file ?? join(mkdtempSync(join(tmpdir(), 'ylog-api-')), 'ylog.db')
-  const durable = await DurableLog.open({ identity, store: SqliteUpdateStore.open(file, { durability: 'normal' }), now: options.now })
+  const store = SqliteUpdateStore.open(file, { durability: 'normal' })
+  const durable = await DurableLog.open({ identity, store, now: options.now })
   const metrics = createMetrics(durable, { defaultMetrics: false })
-  const app = buildServer({ durable, identity, config: { writeToken: options.writeToken, readToken: options.readToken }, metrics, logger: pino({ level: 'silent' }) })
+  const app = buildServer({ durable, tables: store, identity, config: { writeToken: options.writeToken, readToken: options.readToken }, metrics, logger: pino({ level: 'silent' }) })
   await app.ready()
   const node = { app, durable, identity, file }
   open.push(node)
@@ -55,7 +56,7 @@ describe('POST /api/events/batch', () => {
     expect(res.json().entries.map((e: { seq: number }) => e.seq)).toEqual([0, 1, 2])
     const stored = durable.log.get(identity.id, 2)
     expect(res.json().entries[2]).toEqual({ node: identity.id, seq: 2, id: `${identity.id}:2`, hash: stored?.hash, at: stored?.at })
-    expect((await durable.store.stats()).updates).toBe(1)
+    expect((await durable.storeStats()).updates).toBe(1)
   })
 
   it('writes nothing when one entry is invalid, naming which', async () => {

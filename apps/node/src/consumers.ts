@@ -1,4 +1,4 @@
-import { decodeCursor, encodeCursor, START, type Cursor, type DurableLog, type NodeId } from '@ylog/core'
+import { decodeCursor, encodeCursor, START, type Cursor, type DurableLog, type NodeId, type NodeTables } from '@ylog/core'
 import { httpError } from './http-errors.js'
 
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/
@@ -20,10 +20,12 @@ export interface ConsumerView {
  */
 export class Consumers {
   readonly #durable: DurableLog
+  readonly #tables: NodeTables
   readonly #queues = new Map<string, Promise<unknown>>()
 
-  constructor(durable: DurableLog) {
+  constructor(durable: DurableLog, tables: NodeTables) {
     this.#durable = durable
+    this.#tables = tables
   }
 
   static checkName(name: string): string {
@@ -33,7 +35,7 @@ export class Consumers {
 
   /** A consumer never acked starts at the beginning of the log. */
   async get(name: string): Promise<ConsumerView> {
-    const stored = await this.#durable.store.readConsumer(Consumers.checkName(name))
+    const stored = await this.#tables.readConsumer(Consumers.checkName(name))
     const cursor = stored === undefined ? START : decodeCursor(stored.cursor)
     return this.#view(name, cursor, stored?.ackedAt ?? null)
   }
@@ -55,7 +57,7 @@ export class Consumers {
       const held = this.#durable.committedLength(node)
       if (next > held) throw httpError(400, 'CURSOR_AHEAD', `the cursor is past this node's log: node ${node} has ${held} committed entries here, the cursor says ${next}; ack a "next" cursor this node returned`)
     }
-    const stored = await this.#durable.store.readConsumer(name)
+    const stored = await this.#tables.readConsumer(name)
     if (stored !== undefined) {
       const before = decodeCursor(stored.cursor)
       for (const [node, next] of before) {
@@ -64,7 +66,7 @@ export class Consumers {
       }
     }
     const ackedAt = Date.now()
-    await this.#durable.store.writeConsumer({ name, cursor: encodeCursor(cursor), ackedAt })
+    await this.#tables.writeConsumer({ name, cursor: encodeCursor(cursor), ackedAt })
     return this.#view(name, cursor, ackedAt)
   }
 

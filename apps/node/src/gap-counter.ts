@@ -16,7 +16,7 @@ export class GapCounter {
 
   static async open(durable: DurableLog): Promise<GapCounter> {
     const counter = new GapCounter(durable)
-    const rows = await durable.store.query({ kind: 'gap', limit: Number.POSITIVE_INFINITY })
+    const rows = await durable.query({ kind: 'gap', limit: Number.POSITIVE_INFINITY })
     for (const { node } of rows) counter.#add(node)
     return counter
   }

@@ -6,8 +6,9 @@ describe('IdempotencyKeys', () => {
   it('remembers a key for its TTL from the first entry, then treats it as new and prunes it', async () => {
     // One clock for the entries' `at` and the TTL.
     let clock = 1_000_000
-    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: new MemoryUpdateStore(), now: () => clock })
-    const keys = new IdempotencyKeys(durable, { ttlMs: 60_000, now: () => clock })
+    const store = new MemoryUpdateStore()
+    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store, now: () => clock })
+    const keys = new IdempotencyKeys(durable, store, { ttlMs: 60_000, now: () => clock })
     const writer = (input: EntryInput) => (idempotency: { key: string; requestHash: Uint8Array }) => durable.appendBatch([input], { idempotency })
     const first = IdempotencyKeys.requestHash('/api/events', { data: 1 })
     const other = IdempotencyKeys.requestHash('/api/events', { data: 2 })
@@ -28,7 +29,7 @@ describe('IdempotencyKeys', () => {
     expect(await keys.pruneExpired()).toBe(0)
     clock += 61_000
     expect(await keys.pruneExpired()).toBe(2)
-    expect(await durable.store.findIdempotency('order-1')).toBeUndefined()
+    expect(await store.findIdempotency('order-1')).toBeUndefined()
     await durable.close()
   })
 })

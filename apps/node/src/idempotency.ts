@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { YlogError, type DurableLog, type Entry } from '@ylog/core'
+import { YlogError, type DurableLog, type Entry, type NodeTables } from '@ylog/core'
 import { encode, rfc8949EncodeOptions } from 'cborg'
 import { httpError } from './http-errors.js'
 
@@ -22,6 +22,7 @@ export interface IdempotentResult {
  */
 export class IdempotencyKeys {
   readonly #durable: DurableLog
+  readonly #tables: NodeTables
   readonly #ttlMs: number
   readonly #now: () => number
   readonly #inFlight = new Map<string, Promise<IdempotentResult>>()
@@ -31,15 +32,16 @@ export class IdempotencyKeys {
    * that it counts as new (its record is pruned, see pruneExpired, and a
    * new request replaces one not pruned yet).
    */
-  constructor(durable: DurableLog, { ttlMs, now = Date.now }: { ttlMs: number; now?: () => number }) {
+  constructor(durable: DurableLog, tables: NodeTables, { ttlMs, now = Date.now }: { ttlMs: number; now?: () => number }) {
     this.#durable = durable
+    this.#tables = tables
     this.#ttlMs = ttlMs
     this.#now = now
   }
 
   /** Drops the records of expired keys from the store; resolves with how many. */
   pruneExpired(): Promise<number> {
-    return this.#durable.store.pruneIdempotency(this.#now() - this.#ttlMs)
+    return this.#tables.pruneIdempotency(this.#now() - this.#ttlMs)
   }
 
   /** Checks a header value; undefined when absent. */
@@ -69,7 +71,7 @@ export class IdempotencyKeys {
   }
 
   async #attempt(key: string, requestHash: Uint8Array, write: (idempotency: { key: string; requestHash: Uint8Array }) => Promise<Entry[]>): Promise<IdempotentResult> {
-    const found = await this.#durable.store.findIdempotency(key)
+    const found = await this.#tables.findIdempotency(key)
     const first = found === undefined ? undefined : this.#durable.log.get(found.node, found.seq)
     if (found === undefined || (first !== undefined && first.at < this.#now() - this.#ttlMs)) return { entries: await write({ key, requestHash }), replayed: false }
     if (!Buffer.from(found.requestHash).equals(Buffer.from(requestHash))) {

@@ -92,8 +92,9 @@ const generators: Gen[] = [
 describe('malformed requests', () => {
   it(`answers ${REQUESTS} generated malformed requests with a 4xx and writes nothing (seed ${SEED})`, async () => {
     const identity = NodeIdentity.generate()
-    const durable = await DurableLog.open({ identity, store: SqliteUpdateStore.open(join(mkdtempSync(join(tmpdir(), 'ylog-fuzz-')), 'ylog.db'), { durability: 'normal' }) })
-    const app = buildServer({ durable, identity, config: {}, metrics: createMetrics(durable, { defaultMetrics: false }), logger: pino({ level: 'silent' }) })
+    const store = SqliteUpdateStore.open(join(mkdtempSync(join(tmpdir(), 'ylog-fuzz-')), 'ylog.db'), { durability: 'normal' })
+    const durable = await DurableLog.open({ identity, store })
+    const app = buildServer({ durable, tables: store, identity, config: {}, metrics: createMetrics(durable, { defaultMetrics: false }), logger: pino({ level: 'silent' }) })
     await app.ready()
     const r = new Rand(SEED)
     const statuses = new Map<number, number>()
@@ -109,8 +110,8 @@ describe('malformed requests', () => {
         expect(String(body.error?.message).length, describe).toBeGreaterThan(10)
       }
       expect(durable.log.length(identity.id)).toBe(0)
-      expect((await durable.store.stats()).updates).toBe(0)
-      expect(await durable.store.readConsumer('fuzz')).toBeUndefined()
+      expect((await store.stats()).updates).toBe(0)
+      expect(await store.readConsumer('fuzz')).toBeUndefined()
       expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200)
       // And the node still writes.
       expect((await app.inject({ method: 'POST', url: '/api/events', ...json({ topic: 't', kind: 'event', data: 1 }) })).statusCode).toBe(201)

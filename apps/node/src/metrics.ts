@@ -54,7 +54,7 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
     registers: [registry],
     async collect() {
       try {
-        this.set((await durable.store.stats()).totalBytes)
+        this.set((await durable.storeStats()).totalBytes)
       } catch {
         // A closed or failed store has no size to report; keep the last value rather than failing the scrape.
       }

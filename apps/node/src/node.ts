@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { DurableLog, IngestQueue, memberList, NodeIdentity, openMembership, PLAUSIBLE_MIN_TIME_MS, YlogError, type Entry, type EntryInput, type NodeId, type UpdateStore } from '@ylog/core'
+import { DurableLog, IngestQueue, memberList, NodeIdentity, openMembership, PLAUSIBLE_MIN_TIME_MS, YlogError, type Entry, type EntryInput, type NodeId, type NodeStore } from '@ylog/core'
 import { ThreadedSqliteStore } from '@ylog/sqlite'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { ClockWatch } from './clock-watch.js'
@@ -38,12 +38,12 @@ export interface NodeHandle {
 }
 
 export interface StartOptions {
-  /** Where the update log lives; default SQLite at `path`. Tests pass a MemoryUpdateStore. */
-  openStore?: (path: string, durability: Durability) => UpdateStore | Promise<UpdateStore>
+  /** Where the update log, the read index and the node tables live; default SQLite at `path`. Tests pass a MemoryUpdateStore. */
+  openStore?: (path: string, durability: Durability) => NodeStore | Promise<NodeStore>
 }
 
 /** SQLite with commits on this thread and compaction on a worker, so a snapshot write never stalls HTTP or sync. */
-export function openSqliteStore(path: string, durability: Durability): Promise<UpdateStore> {
+export function openSqliteStore(path: string, durability: Durability): Promise<NodeStore> {
   return ThreadedSqliteStore.open(path, { durability })
 }
 
@@ -138,6 +138,7 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
     let cluster: ClusterHandle | undefined
     const app = buildServer({
       durable,
+      tables: store,
       identity,
       config,
       metrics,

@@ -1,4 +1,4 @@
-import { decodeCursor, encodeCursor, ENTRY_KINDS, isNodeId, readPage, validateTopic, type DurableLog, type Entry, type EntryInput, type EntryKind, type JsonValue } from '@ylog/core'
+import { decodeCursor, encodeCursor, ENTRY_KINDS, isNodeId, readPage, validateTopic, type DurableLog, type Entry, type EntryInput, type EntryKind, type JsonValue, type NodeTables } from '@ylog/core'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
 import { CLIENT_KINDS, httpError, quote, type ErrorBody } from './http-errors.js'
@@ -80,6 +80,8 @@ const PRUNE_EVERY_MS = 60 * 60 * 1000
 
 export interface EventRoutesOptions {
   durable: DurableLog
+  /** Where idempotency keys are looked up. */
+  tables: NodeTables
   metrics: NodeMetrics
   /** Appends one or many entries through the node's ingest path. */
   write: (inputs: EntryInput[], idempotency?: { key: string; requestHash: Uint8Array }) => Promise<Entry[]>
@@ -89,8 +91,8 @@ export interface EventRoutesOptions {
   idempotencyTtlMs: number
 }
 
-export function eventRoutes(app: FastifyInstance, { durable, metrics, write, requireWrite, requireRead, idempotencyTtlMs }: EventRoutesOptions): void {
-  const keys = new IdempotencyKeys(durable, { ttlMs: idempotencyTtlMs })
+export function eventRoutes(app: FastifyInstance, { durable, tables, metrics, write, requireWrite, requireRead, idempotencyTtlMs }: EventRoutesOptions): void {
+  const keys = new IdempotencyKeys(durable, tables, { ttlMs: idempotencyTtlMs })
   // Expired keys are dropped at start and then hourly, so the table holds about one TTL's worth of keys.
   const prune = (): void => {
     keys.pruneExpired().then(

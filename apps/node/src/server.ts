@@ -1,5 +1,5 @@
 import swagger from '@fastify/swagger'
-import { YlogError, type DurableLog, type Entry, type EntryInput, type NodeIdentity } from '@ylog/core'
+import { YlogError, type DurableLog, type Entry, type EntryInput, type NodeIdentity, type NodeTables } from '@ylog/core'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import { bearerGuard } from './access.js'
 import { DEFAULTS, type Config } from './config.js'
@@ -18,6 +18,8 @@ export type { ClusterView } from './routes-status.js'
 
 export interface ServerOptions {
   durable: DurableLog
+  /** The node's idempotency keys and consumer positions (its store). */
+  tables: NodeTables
   identity: NodeIdentity
   config: Partial<Pick<Config, 'writeToken' | 'readToken' | 'idempotencyTtl'>>
   metrics: NodeMetrics
@@ -33,7 +35,7 @@ export interface ServerOptions {
 const ROUTES = '/api/events, /api/events/batch, /api/events/stream, /api/events/:node/:seq, /api/heads, /api/nodes, /api/consumers/:name, /healthz, /readyz, /metrics, /openapi.json'
 
 /** The node's HTTP API. Listening is up to the caller. */
-export function buildServer({ durable, identity, config, metrics, logger, cluster = NO_CLUSTER, gaps, write }: ServerOptions): FastifyInstance {
+export function buildServer({ durable, tables, identity, config, metrics, logger, cluster = NO_CLUSTER, gaps, write }: ServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: BODY_LIMIT,
@@ -98,9 +100,9 @@ export function buildServer({ durable, identity, config, metrics, logger, cluste
   })
   // Routes go in a plugin registered after swagger, so it sees every one of them.
   void app.register(async (api) => {
-    eventRoutes(api, { durable, metrics, write: append, requireWrite, requireRead, idempotencyTtlMs: (config.idempotencyTtl ?? DEFAULTS.idempotencyTtl) * 1000 })
+    eventRoutes(api, { durable, tables, metrics, write: append, requireWrite, requireRead, idempotencyTtlMs: (config.idempotencyTtl ?? DEFAULTS.idempotencyTtl) * 1000 })
     streamRoutes(api, { durable, requireRead, onClient: (delta) => metrics.streams.inc(delta) })
-    consumerRoutes(api, new Consumers(durable), { requireRead, requireWrite })
+    consumerRoutes(api, new Consumers(durable, tables), { requireRead, requireWrite })
     statusRoutes(api, {
       durable,
       identity,

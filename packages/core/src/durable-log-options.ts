@@ -1,9 +1,10 @@
 // The options and callbacks DurableLog's API speaks in (durable-log.ts).
 import type { LogDocOptions } from './log-types.js'
-import type { IndexRow, UpdateStore } from './update-store.js'
+import type { EntryIndex, IndexRow, UpdateStore } from './update-store.js'
 
 export interface DurableLogOptions extends LogDocOptions {
-  store: UpdateStore
+  /** The update log, and the read index its records write to (a NodeStore has both). */
+  store: UpdateStore & EntryIndex
   /**
    * Compact when this many updates follow the snapshot (default 20,000)...
    * Many small updates (a trickle of appends, one per commit) replay slowly

@@ -9,7 +9,7 @@ import { clocksOf, TailCompactor } from './tail-compactor.js'
 import { WorkerSigner } from './signer.js'
 import { LogDoc, type ApplyResult, type Head, type SeqRange, type SignedEntry } from './log-doc.js'
 import { inBatch, type PreparedEntry } from './prepare-entry.js'
-import type { IndexRow, UpdateRecord, UpdateStore } from './update-store.js'
+import type { EntryIndex, IndexQuery, IndexRow, StoreStats, UpdateRecord, UpdateStore } from './update-store.js'
 import type { AppendOptions, CommitListener, CompactionListener, DurableLogOptions } from './durable-log-options.js'
 
 /** Compact when this many updates follow the snapshot, unless DurableLogOptions.compactAfterUpdates says otherwise. */
@@ -39,7 +39,7 @@ interface SignedItem {
  */
 export class DurableLog {
   readonly log: LogDoc
-  readonly store: UpdateStore
+  readonly #store: UpdateStore & EntryIndex
   /** Seconds the last open spent replaying and verifying. */
   replaySeconds = 0
   readonly #tail: TailCompactor
@@ -60,7 +60,7 @@ export class DurableLog {
 
   private constructor(log: LogDoc, options: DurableLogOptions, tail: TailCompactor) {
     this.log = log
-    this.store = options.store
+    this.#store = options.store
     this.#tail = tail
   }
 
@@ -208,6 +208,20 @@ export class DurableLog {
     return this.log.holes((node) => this.committedLength(node))
   }
 
+  /**
+   * Positions of committed entries matching a query, from the store's
+   * index. The index may run ahead of `committedLength` for a moment (a
+   * commit lands before its listeners run): callers skip what lies beyond.
+   */
+  query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>> {
+    return this.#store.query(query)
+  }
+
+  /** How much the store holds (updates, snapshot, bytes on disk). */
+  storeStats(): Promise<StoreStats> {
+    return this.#store.stats()
+  }
+
   /** Updates applied to the document but not yet committed. */
   get pending(): number {
     return this.#pending.length + (this.#committing ? 1 : 0)
@@ -244,7 +258,7 @@ export class DurableLog {
    */
   async checkIntegrity(): Promise<{ ok: boolean; problems: string[] }> {
     await this.flush()
-    const store = (await this.store.checkIntegrity?.()) ?? { ok: true, problems: [] }
+    const store = (await this.#store.checkIntegrity?.()) ?? { ok: true, problems: [] }
     const chains = this.log.verifyChains()
     const problems = [...store.problems]
     if (!chains.ok) problems.push(`node ${chains.node} seq ${chains.seq}: ${chains.detail}`)
@@ -270,7 +284,7 @@ export class DurableLog {
     } finally {
       this.#closed = true
       await this.#signer?.close()
-      await this.store.close()
+      await this.#store.close()
     }
   }
 
@@ -338,7 +352,7 @@ export class DurableLog {
     const started = performance.now()
     try {
       if (batch.length > 0) {
-        this.#lastId = await this.store.append(batch)
+        this.#lastId = await this.#store.append(batch)
       }
       const entries = batch.flatMap((r) => r.entries)
       for (const row of entries) if (row.seq >= (this.#committed.get(row.node) ?? 0)) this.#committed.set(row.node, row.seq + 1)

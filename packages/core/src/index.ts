@@ -44,7 +44,7 @@ export {
   type SignedEntry,
 } from './log-doc.js'
 export { sha256, toHex, fromHex, ZERO_HASH } from './bytes.js'
-export type { UpdateStore, UpdateRecord, StoredState, IndexRow, IndexQuery, StoreStats, IdempotencyRecord, ConsumerRecord } from './update-store.js'
+export type { UpdateStore, EntryIndex, NodeTables, NodeStore, UpdateRecord, StoredState, IndexRow, IndexQuery, StoreStats, IdempotencyRecord, ConsumerRecord } from './update-store.js'
 export { MemoryUpdateStore } from './memory-update-store.js'
 export { DurableLog, DEFAULT_COMPACT_AFTER_UPDATES, type DurableLogOptions, type AppendOptions, type CommitInfo, type CommitListener, type CompactionInfo, type CompactionListener } from './durable-log.js'
 export { encodeDiffChunks } from './diff-chunks.js'

@@ -1,7 +1,7 @@
 import { MemoryUpdateStore } from './memory-update-store.js'
-import { describeUpdateStore } from './testing.js'
+import { describeNodeStore } from './testing.js'
 
-describeUpdateStore('MemoryUpdateStore', () => {
+describeNodeStore('MemoryUpdateStore', () => {
   let store = new MemoryUpdateStore()
   return {
     create: async () => (store = new MemoryUpdateStore()),

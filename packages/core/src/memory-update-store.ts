@@ -1,4 +1,4 @@
-import type { ConsumerRecord, IdempotencyRecord, IndexQuery, IndexRow, StoredState, StoreStats, UpdateRecord, UpdateStore } from './update-store.js'
+import type { ConsumerRecord, IdempotencyRecord, IndexQuery, IndexRow, NodeStore, StoredState, StoreStats, UpdateRecord } from './update-store.js'
 import type { NodeId } from './identity.js'
 import { YlogError } from './errors.js'
 
@@ -12,8 +12,8 @@ interface MemoryData {
   consumers: Map<string, ConsumerRecord>
 }
 
-/** An UpdateStore in memory: for tests, and the reference for real backends. */
-export class MemoryUpdateStore implements UpdateStore {
+/** A NodeStore in memory: for tests, and the reference for real backends. */
+export class MemoryUpdateStore implements NodeStore {
   readonly #data: MemoryData
   #closed = false
 

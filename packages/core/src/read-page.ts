@@ -71,7 +71,7 @@ export async function readPage(durable: DurableLog, query: PageQuery): Promise<P
     return { entries, next }
   }
 
-  const positions = await durable.store.query({ after: start, topic: query.topic, kind: query.kind, limit })
+  const positions = await durable.query({ after: start, topic: query.topic, kind: query.kind, limit })
   // Where the page stopped short of the index's answer (full, or over maxBytes): nodes before it are scanned through.
   let stoppedAt: NodeId | undefined = positions.length >= limit ? positions[positions.length - 1]?.node : undefined
   for (let i = 0; i < positions.length; i++) {

@@ -1,21 +1,31 @@
 /**
- * The contract every UpdateStore must keep, as a vitest suite. A backend's
- * tests call `describeUpdateStore('SqliteUpdateStore', () => open...)`.
+ * The contracts a NodeStore backend keeps, one vitest suite per job: the
+ * update log (`describeUpdateStore`), the read index (`describeEntryIndex`)
+ * and the node tables (`describeNodeTables`). A backend's tests call each,
+ * e.g. `describeUpdateStore('SqliteUpdateStore', () => open...)`;
+ * `describeNodeStore` calls all three.
  */
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
 import { NodeIdentity } from './identity.js'
 import { LogDoc } from './log-doc.js'
 import { DurableLog } from './durable-log.js'
-import type { UpdateRecord, UpdateStore } from './update-store.js'
+import type { NodeStore, UpdateRecord } from './update-store.js'
 
 export { craftAppend, fingerprint, GatedStore, seededRandom } from './test-support.js'
 
 export interface StoreFactory {
   /** A new, empty store. */
-  create(): Promise<UpdateStore>
+  create(): Promise<NodeStore>
   /** Opens the store `create` made last, again (after close): a restart. */
-  reopen(): Promise<UpdateStore>
+  reopen(): Promise<NodeStore>
+}
+
+/** Every contract a NodeStore backend keeps. */
+export function describeNodeStore(name: string, factory: () => StoreFactory): void {
+  describeUpdateStore(name, factory)
+  describeEntryIndex(name, factory)
+  describeNodeTables(name, factory)
 }
 
 export function describeUpdateStore(name: string, factory: () => StoreFactory): void {
@@ -46,7 +56,7 @@ export function describeUpdateStore(name: string, factory: () => StoreFactory): 
       const identity = NodeIdentity.generate()
       const durable = await DurableLog.open({ identity, store: await f.create(), compactAfterUpdates: 50 })
       for (let i = 0; i < 120; i++) await durable.append({ topic: 't', kind: 'event', data: i })
-      const stats = await durable.store.stats()
+      const stats = await durable.storeStats()
       expect(stats.snapshotBytes).toBeGreaterThan(0)
       expect(stats.updates).toBeLessThan(50)
       await durable.close()
@@ -98,16 +108,21 @@ export function describeUpdateStore(name: string, factory: () => StoreFactory): 
       await store.close()
     })
 
+  })
+}
+
+export function describeEntryIndex(name: string, factory: () => StoreFactory): void {
+  describe(`${name} keeps the EntryIndex contract`, () => {
     it('answers index queries by cursor, time, topic and kind', async () => {
       const f = factory()
       let now = 1000
       const identity = NodeIdentity.generate()
-      const durable = await DurableLog.open({ identity, store: await f.create(), now: () => (now += 10) })
+      const store = await f.create()
+      const durable = await DurableLog.open({ identity, store, now: () => (now += 10) })
       for (let i = 0; i < 20; i++) {
         const topic = i % 2 ? 'odd' : 'even'
         await durable.append(i % 5 ? { topic, kind: 'event', data: i } : { topic, kind: 'transition', data: { subject: 's', from: 'a', to: 'b', event: 'e' } })
       }
-      const store = durable.store
       expect(await store.query({ limit: 100 })).toHaveLength(20)
       expect((await store.query({ after: new Map([[identity.id, 15]]), limit: 100 })).map((r) => r.seq)).toEqual([15, 16, 17, 18, 19])
       expect((await store.query({ topic: 'odd', limit: 3 })).map((r) => r.seq)).toEqual([1, 3, 5])
@@ -116,6 +131,22 @@ export function describeUpdateStore(name: string, factory: () => StoreFactory): 
       await durable.close()
     })
 
+    it('indexes exactly what append wrote, across a reopen', async () => {
+      const f = factory()
+      const identity = NodeIdentity.generate()
+      const durable = await DurableLog.open({ identity, store: await f.create() })
+      for (let i = 0; i < 5; i++) await durable.append({ topic: 'x', kind: 'event', data: i })
+      await durable.close()
+      const store = await f.reopen()
+      expect(await store.query({ topic: 'x', limit: 100 })).toEqual([0, 1, 2, 3, 4].map((seq) => ({ node: identity.id, seq })))
+      expect(await store.query({ topic: 'y', limit: 100 })).toEqual([])
+      await store.close()
+    })
+  })
+}
+
+export function describeNodeTables(name: string, factory: () => StoreFactory): void {
+  describe(`${name} keeps the NodeTables contract`, () => {
     it('writes an idempotency record with its update, and finds it after a reopen', async () => {
       const f = factory()
       const store = await f.create()

@@ -75,8 +75,9 @@ export interface StoreStats {
  *
  * Crash guarantees every implementation must keep:
  * - `append` is atomic: after a crash either all of its records are there or
- *   none is. When the promise resolves they are committed with the store's
- *   durability setting, and the caller may acknowledge them.
+ *   none is, each with its index rows and idempotency record (see NodeStore).
+ *   When the promise resolves they are committed with the store's durability
+ *   setting, and the caller may acknowledge them.
  * - `compact` is atomic: a crash at any instant leaves either the old
  *   snapshot and tail, or the snapshot with the new parts and the updates
  *   after `upTo`; both replay to the same state.
@@ -96,9 +97,20 @@ export interface UpdateStore {
    * them after the call.
    */
   compact(parts: readonly Uint8Array[], upTo: number): Promise<void>
+  stats(): Promise<StoreStats>
+  /** The backend's own deep check (e.g. SQLite's integrity_check and checksums), if it has one. */
+  checkIntegrity?(): Promise<{ ok: boolean; problems: string[] }> | { ok: boolean; problems: string[] }
+  close(): Promise<void>
+}
+
+/** The read index: where committed entries are, by position, time, topic and kind (rows written by `UpdateStore.append`). */
+export interface EntryIndex {
   /** Entry positions matching a query, in (node, seq) order or, with `since` and no `after`, in (at, node, seq) order. */
   query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>>
-  stats(): Promise<StoreStats>
+}
+
+/** A node's own small tables: idempotency keys (written by `UpdateStore.append`) and named consumers' positions. */
+export interface NodeTables {
   /** The request an idempotency key was first used with, if any. */
   findIdempotency(key: string): Promise<IdempotencyRecord | undefined>
   /**
@@ -110,7 +122,11 @@ export interface UpdateStore {
   readConsumer(name: string): Promise<ConsumerRecord | undefined>
   /** Stores a consumer's position durably (same durability as `append`). Ordering rules are the caller's. */
   writeConsumer(record: ConsumerRecord): Promise<void>
-  /** The backend's own deep check (e.g. SQLite's integrity_check and checksums), if it has one. */
-  checkIntegrity?(): Promise<{ ok: boolean; problems: string[] }> | { ok: boolean; problems: string[] }
-  close(): Promise<void>
 }
+
+/**
+ * One backend holds all three, in one place, because a record's update,
+ * its index rows and its idempotency key must commit together.
+ * Each job has its own acceptance suite in `@ylog/core/testing`.
+ */
+export interface NodeStore extends UpdateStore, EntryIndex, NodeTables {}

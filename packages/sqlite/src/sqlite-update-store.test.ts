@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
-import { DurableLog, LogDoc, MemoryUpdateStore, NodeIdentity, YlogError, type IndexQuery, type UpdateStore } from '@ylog/core'
-import { describeUpdateStore } from '@ylog/core/testing'
+import { DurableLog, LogDoc, MemoryUpdateStore, NodeIdentity, YlogError, type IndexQuery, type NodeStore } from '@ylog/core'
+import { describeNodeStore } from '@ylog/core/testing'
 import { SCHEMA_VERSION, SqliteUpdateStore } from './index.js'
 
 const dirs: string[] = []
@@ -19,7 +19,7 @@ function freshPath(name = 'log.db'): string {
   return join(dir, name)
 }
 
-describeUpdateStore('SqliteUpdateStore', () => {
+describeNodeStore('SqliteUpdateStore', () => {
   let path = ''
   return {
     create: async () => SqliteUpdateStore.open((path = freshPath())),
@@ -58,7 +58,8 @@ describe('SqliteUpdateStore', () => {
     for (const from of [1, 2]) {
       const path = freshPath()
       const identity = NodeIdentity.generate()
-      const durable = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path) })
+      const durableStore = SqliteUpdateStore.open(path)
+      const durable = await DurableLog.open({ identity, store: durableStore })
       await appendEntries(durable, 10)
       await durable.close()
       // Schema 2 is schema 3 without the CRC column; schema 1 also lacks the side tables.
@@ -68,10 +69,11 @@ describe('SqliteUpdateStore', () => {
       if (from === 1) db.exec('DROP TABLE idempotency; DROP TABLE consumers')
       db.pragma(`user_version = ${from}`)
       db.close()
-      const again = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path) })
+      const againStore = SqliteUpdateStore.open(path)
+      const again = await DurableLog.open({ identity, store: againStore })
       expect(again.log.length(identity.id)).toBe(10)
-      await again.store.writeConsumer({ name: 'c', cursor: 'c1.x', ackedAt: 5 })
-      expect(await again.store.readConsumer('c')).toEqual({ name: 'c', cursor: 'c1.x', ackedAt: 5 })
+      await againStore.writeConsumer({ name: 'c', cursor: 'c1.x', ackedAt: 5 })
+      expect(await againStore.readConsumer('c')).toEqual({ name: 'c', cursor: 'c1.x', ackedAt: 5 })
       await again.append({ topic: 'after', kind: 'event', data: from })
       await again.close()
       const check = new Database(path, { readonly: true })
@@ -89,37 +91,42 @@ describe('SqliteUpdateStore', () => {
   it('migrates a schema 3 store: its one snapshot blob becomes the first part, and compaction adds to it', async () => {
     const path = freshPath()
     const identity = NodeIdentity.generate()
-    const durable = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path), compactAfterUpdates: 1_000_000 })
+    const durableStore = SqliteUpdateStore.open(path)
+    const durable = await DurableLog.open({ identity, store: durableStore, compactAfterUpdates: 1_000_000 })
     await appendEntries(durable, 30)
-    const { lastId } = await durable.store.load()
+    const { lastId } = await durableStore.load()
     // Schema 3's compaction wrote the whole document as one v2 blob.
-    await durable.store.compact([durable.log.encodeSnapshot()], lastId)
+    await durableStore.compact([durable.log.encodeSnapshot()], lastId)
     await appendEntries(durable, 5)
-    const before = await durable.store.load()
+    const before = await durableStore.load()
     await durable.close()
     const db = new Database(path)
     downgradeToSchema3(db)
     expect(db.prepare('SELECT up_to FROM snapshot').pluck().get()).toBe(lastId)
     db.close()
 
-    const again = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path) })
-    expect(await again.store.load()).toEqual(before)
+    const againStore = SqliteUpdateStore.open(path)
+
+    const again = await DurableLog.open({ identity, store: againStore })
+    expect(await againStore.load()).toEqual(before)
     expect(again.log.length(identity.id)).toBe(35)
     await again.compact()
-    const after = await again.store.load()
+    const after = await againStore.load()
     expect(after.snapshot).toHaveLength(2)
     expect(after.tail).toEqual([])
     await again.close()
-    const reopened = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path), verify: 'full' })
+    const reopenedStore = SqliteUpdateStore.open(path)
+    const reopened = await DurableLog.open({ identity, store: reopenedStore, verify: 'full' })
     expect([...reopened.log.entries()]).toEqual([...again.log.entries()])
-    expect((reopened.store as SqliteUpdateStore).checkIntegrity()).toEqual({ ok: true, problems: [] })
+    expect(reopenedStore.checkIntegrity()).toEqual({ ok: true, problems: [] })
     await reopened.close()
   })
 
   it('refuses at load an update whose bytes no longer match their CRC-32, naming the file and the update', async () => {
     const path = freshPath()
     const identity = NodeIdentity.generate()
-    const durable = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path) })
+    const durableStore = SqliteUpdateStore.open(path)
+    const durable = await DurableLog.open({ identity, store: durableStore })
     await appendEntries(durable, 3)
     await durable.close()
     const db = new Database(path)
@@ -151,12 +158,13 @@ describe('SqliteUpdateStore', () => {
   it('never reuses update ids after compaction and reopen', async () => {
     const path = freshPath()
     const identity = NodeIdentity.generate()
-    const durable = await DurableLog.open({ identity, store: SqliteUpdateStore.open(path) })
+    const durableStore = SqliteUpdateStore.open(path)
+    const durable = await DurableLog.open({ identity, store: durableStore })
     await appendEntries(durable, 5)
-    const state = await durable.store.load()
+    const state = await durableStore.load()
     expect(state.lastId).toBeGreaterThan(0)
-    await durable.store.compact([durable.log.encodeSnapshot()], state.lastId)
-    expect((await durable.store.stats()).updates).toBe(0)
+    await durableStore.compact([durable.log.encodeSnapshot()], state.lastId)
+    expect((await durableStore.stats()).updates).toBe(0)
     await durable.close()
 
     const store = SqliteUpdateStore.open(path)
@@ -210,7 +218,7 @@ describe('SqliteUpdateStore', () => {
 
 describe('SqliteUpdateStore index queries with two writers', () => {
   // Both writers share one clock that repeats every instant twice, so `at` ties across nodes.
-  async function twoWriterLog(store: UpdateStore): Promise<{ durable: DurableLog; a: NodeIdentity; b: NodeIdentity }> {
+  async function twoWriterLog(store: NodeStore): Promise<{ durable: DurableLog; a: NodeIdentity; b: NodeIdentity }> {
     let tick = 0
     const now = (): number => 1_000 + Math.floor(tick++ / 2) * 10
     const [a, b] = [NodeIdentity.generate(), NodeIdentity.generate()].sort((x, y) => (x.id < y.id ? -1 : 1)) as [NodeIdentity, NodeIdentity]
@@ -247,8 +255,8 @@ describe('SqliteUpdateStore index queries with two writers', () => {
   ]
 
   it('orders by node text then seq, by time with ties broken by node, and stops at the limit', async () => {
-    const { durable, a, b } = await twoWriterLog(SqliteUpdateStore.open(freshPath()))
-    const store = durable.store
+    const store = SqliteUpdateStore.open(freshPath())
+    const { durable, a, b } = await twoWriterLog(store)
     const all = await store.query({ limit: 100 })
     expect(all).toHaveLength(24)
     expect(all.slice(0, 12)).toEqual(Array.from({ length: 12 }, (_, seq) => ({ node: a.id, seq })))
@@ -268,14 +276,15 @@ describe('SqliteUpdateStore index queries with two writers', () => {
   it('answers every query exactly as MemoryUpdateStore does, before and after a reopen', async () => {
     const path = freshPath()
     const memory = new MemoryUpdateStore()
-    const { durable, a, b } = await twoWriterLog(SqliteUpdateStore.open(path))
+    const durableStore = SqliteUpdateStore.open(path)
+    const { durable, a, b } = await twoWriterLog(durableStore)
     // Replay the same commits into the reference store.
-    const state = await durable.store.load()
+    const state = await durableStore.load()
     const reference = await DurableLog.open({ store: memory })
     for (const update of state.tail) await reference.applyRemote(update)
     await reference.flush()
     expect((await memory.query({ limit: 100 })).length).toBe(24)
-    for (const q of queries(a, b)) expect(await durable.store.query(q), JSON.stringify({ ...q, after: q.after && [...q.after] })).toEqual(await memory.query(q))
+    for (const q of queries(a, b)) expect(await durableStore.query(q), JSON.stringify({ ...q, after: q.after && [...q.after] })).toEqual(await memory.query(q))
     await durable.close()
     const reopened = SqliteUpdateStore.open(path)
     for (const q of queries(a, b)) expect(await reopened.query(q)).toEqual(await memory.query(q))
@@ -284,13 +293,14 @@ describe('SqliteUpdateStore index queries with two writers', () => {
 })
 
 describe('SqliteUpdateStore keeps compaction atomic', () => {
-  async function storeWithTail(path: string): Promise<Awaited<ReturnType<UpdateStore['load']>>> {
-    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: SqliteUpdateStore.open(path) })
+  async function storeWithTail(path: string): Promise<Awaited<ReturnType<NodeStore['load']>>> {
+    const durableStore = SqliteUpdateStore.open(path)
+    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: durableStore })
     await appendEntries(durable, 20)
     for (let i = 0; i < 3; i++) await durable.append({ topic: 't', kind: 'event', data: i })
-    const state = await durable.store.load()
-    await durable.store.compact([durable.log.encodeSnapshot()], state.lastId - 2)
-    const compacted = await durable.store.load()
+    const state = await durableStore.load()
+    await durableStore.compact([durable.log.encodeSnapshot()], state.lastId - 2)
+    const compacted = await durableStore.load()
     await durable.close()
     return compacted
   }
@@ -339,7 +349,7 @@ function downgradeToSchema3(db: Database.Database): void {
   db.pragma('user_version = 3')
 }
 
-async function reload(path: string): Promise<Awaited<ReturnType<UpdateStore['load']>>> {
+async function reload(path: string): Promise<Awaited<ReturnType<NodeStore['load']>>> {
   const store = SqliteUpdateStore.open(path)
   try {
     return await store.load()
@@ -351,11 +361,12 @@ async function reload(path: string): Promise<Awaited<ReturnType<UpdateStore['loa
 describe('SqliteUpdateStore refuses damaged and foreign files', () => {
   /** A closed store whose snapshot holds `entries` entries; returns the snapshot bytes. */
   async function storeWithSnapshot(path: string, entries: number): Promise<Uint8Array> {
-    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: SqliteUpdateStore.open(path), compactAfterUpdates: 1_000_000 })
+    const durableStore = SqliteUpdateStore.open(path)
+    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: durableStore, compactAfterUpdates: 1_000_000 })
     await appendEntries(durable, entries)
-    const { lastId } = await durable.store.load()
-    await durable.store.compact([durable.log.encodeSnapshot()], lastId)
-    const { snapshot } = await durable.store.load()
+    const { lastId } = await durableStore.load()
+    await durableStore.compact([durable.log.encodeSnapshot()], lastId)
+    const { snapshot } = await durableStore.load()
     await durable.close()
     expect(snapshot).toHaveLength(1)
     return snapshot[0] as Uint8Array

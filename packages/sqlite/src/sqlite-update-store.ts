@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { crc32 } from 'node:zlib'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
-import { YlogError, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type UpdateStore } from '@ylog/core'
+import { YlogError, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type NodeStore } from '@ylog/core'
 import { migrate } from './schema.js'
 import { checkStoreFile, quickCheck } from './open-checks.js'
 import { ReadIndex } from './read-index.js'
@@ -21,12 +21,12 @@ export interface SqliteUpdateStoreOptions {
 }
 
 /**
- * An UpdateStore in one SQLite file (WAL mode), through better-sqlite3.
+ * A NodeStore (update log, read index, node tables) in one SQLite file (WAL mode), through better-sqlite3.
  * better-sqlite3 is synchronous, so every method does its work before the
  * returned promise settles; one transaction per `append` and per `compact`
- * gives the atomicity the UpdateStore contract asks for.
+ * gives the atomicity the NodeStore contract asks for.
  */
-export class SqliteUpdateStore implements UpdateStore {
+export class SqliteUpdateStore implements NodeStore {
   /** Absolute path of the database file. */
   readonly path: string
   readonly durability: 'full' | 'normal'

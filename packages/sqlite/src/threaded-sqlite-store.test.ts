@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as Y from 'yjs'
 import { LogDoc, NodeIdentity, type JsonValue } from '@ylog/core'
-import { describeUpdateStore } from '@ylog/core/testing'
+import { describeNodeStore } from '@ylog/core/testing'
 import Database from 'better-sqlite3'
 import { expect, it } from 'vitest'
 import { ThreadedSqliteStore } from './threaded-sqlite-store.js'
@@ -19,7 +19,7 @@ function writes(count: number, data: (i: number) => JsonValue): { doc: Y.Doc; up
   return { doc: w.doc, updates }
 }
 
-describeUpdateStore('ThreadedSqliteStore', () => {
+describeNodeStore('ThreadedSqliteStore', () => {
   let path = ''
   return {
     create: () => ThreadedSqliteStore.open((path = newPath())),

@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads'
-import { startModuleWorker, YlogError, type YlogErrorCode, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type UpdateStore } from '@ylog/core'
+import { startModuleWorker, YlogError, type YlogErrorCode, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type NodeStore } from '@ylog/core'
 import { SqliteUpdateStore, type SqliteUpdateStoreOptions } from './sqlite-update-store.js'
 import { checkCompactArgs } from './store-maintenance.js'
 import type { MaintenanceCall } from './store-worker.js'
@@ -21,7 +21,7 @@ type Call = MaintenanceCall extends infer C ? (C extends { id: number } ? Omit<C
  * they run in the worker. Writes that arrive during a compaction wait for
  * it in order, instead of blocking the thread on SQLite's write lock.
  */
-export class ThreadedSqliteStore implements UpdateStore {
+export class ThreadedSqliteStore implements NodeStore {
   readonly #store: SqliteUpdateStore
   readonly #worker: Worker
   readonly #pending = new Map<number, Pending>()
