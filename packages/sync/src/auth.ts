@@ -25,6 +25,8 @@ import { ProtocolError } from './protocol.js'
 
 const AUTH_CONTEXT = new TextEncoder().encode('ylog-sync-auth-v1\n')
 const NONCE_BYTES = 32
+/** A RESULT with a reason of 1024 characters (the longest taken) fits with room to spare. */
+export const MAX_AUTH_MESSAGE_BYTES = 4096
 
 export type AuthMessage =
   | { kind: 'hello'; node: Uint8Array; nonce: Uint8Array; cluster: string }
@@ -49,6 +51,8 @@ const isBytes = (value: unknown, length: number): value is Uint8Array => value i
 
 /** Decodes and shape-checks one auth message; throws ProtocolError otherwise. */
 export function decodeAuthMessage(bytes: Uint8Array): AuthMessage {
+  // The largest honest one (a RESULT with a long reason) is far below this; a big CBOR array would cost its decode first.
+  if (bytes.byteLength > MAX_AUTH_MESSAGE_BYTES) throw new ProtocolError(`auth message of ${bytes.byteLength} bytes; the largest is ${MAX_AUTH_MESSAGE_BYTES}`)
   let value: unknown
   try {
     value = decode(bytes)

@@ -8,10 +8,11 @@ import { splitUpdateByClient, type ApplyResult, type RefusalReason, type Durable
 import type { RawData, WebSocket } from 'ws'
 import * as Y from 'yjs'
 import { KnownClocks } from './known-clocks.js'
-import { decodeMessage, encodeSyncStep1, encodeSyncStep2, ProtocolError, type Message } from './protocol.js'
+import { CATCH_UP_BUFFER_BYTES, DEFAULT_MAX_BUFFERED_BYTES, isEmptyUpdate, readStateVector } from './limits.js'
+import { decodeMessage, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate, ProtocolError, type Message } from './protocol.js'
 
 /** Sync step 2 answers are cut to about this size, far below any sane frame limit. */
-const STEP2_CHUNK_BYTES = 512 * 1024
+export const STEP2_CHUNK_BYTES = 512 * 1024
 /** After an update from this peer is held, how long its missing part may take before we ask the peer again. */
 export const RESYNC_AFTER_MS = 1000
 
@@ -23,6 +24,8 @@ export type SyncRefusalReason =
   | 'frame-too-large'
   | 'auth-failed'
   | 'auth-timeout'
+  | 'awareness-limit'
+  | 'backpressure'
 
 /** pino-compatible; a FastifyBaseLogger fits. */
 export interface SyncLogger {
@@ -43,6 +46,8 @@ export const CLOSE_MALFORMED = 4400
 export const CLOSE_UNAUTHORIZED = 4401
 export const CLOSE_READ_ONLY = 4403
 export const CLOSE_REFUSED_UPDATE = 4422
+/** Awareness beyond its bounds; also the code a connection cut for not reading would get (it is cut without a close frame). */
+export const CLOSE_LIMIT = 4429
 /** Set by ws itself when a frame exceeds maxPayload. */
 export const CLOSE_TOO_BIG = 1009
 /** The node cannot take updates (its store failed); transient from the dialer's point of view. */
@@ -60,6 +65,9 @@ export function closeCodeFor(reason: SyncRefusalReason): number {
       return CLOSE_READ_ONLY
     case 'frame-too-large':
       return CLOSE_TOO_BIG
+    case 'awareness-limit':
+    case 'backpressure':
+      return CLOSE_LIMIT
     default:
       return CLOSE_REFUSED_UPDATE
   }
@@ -87,6 +95,13 @@ export interface ChannelHooks {
   onClose(code: number, reason: string): void
 }
 
+export interface ChannelOptions {
+  /** Ping every interval and end the connection when nothing came back within one (0: off). */
+  heartbeatMs?: number
+  /** Unsent bytes (ws.bufferedAmount) beyond which the connection is cut (default DEFAULT_MAX_BUFFERED_BYTES). */
+  maxBufferedBytes?: number
+}
+
 export class SyncChannel {
   readonly ws: WebSocket
   messagesIn = 0
@@ -99,23 +114,28 @@ export class SyncChannel {
   readonly #durable: DurableLog
   readonly #logger: SyncLogger
   readonly #hooks: ChannelHooks
+  readonly #maxBuffered: number
   /** Heard from the other side (a message or a pong) since the last ping. */
   #alive = true
-  #bufferedAtLastBeat = 0
+  /** Frames ws has handed to the socket (their send callbacks ran): progress in sending, as seen at each beat. */
+  #written = 0
+  #writtenAtLastBeat = 0
   #heartbeat: NodeJS.Timeout | undefined
   #resync: NodeJS.Timeout | undefined
 
   /**
-   * `heartbeatMs` (0: off): ping every interval, and end the connection when
+   * With a heartbeat, ping every interval, and end the connection when
    * nothing at all came back within one. Without it a connection whose far
    * side vanished (power loss, a NAT that forgot the flow) looks open for
    * as long as the OS keeps it, with nothing syncing over it.
    */
-  constructor(ws: WebSocket, durable: DurableLog, logger: SyncLogger, hooks: ChannelHooks, heartbeatMs = 0) {
+  constructor(ws: WebSocket, durable: DurableLog, logger: SyncLogger, hooks: ChannelHooks, options: ChannelOptions = {}) {
     this.ws = ws
     this.#durable = durable
     this.#logger = logger
     this.#hooks = hooks
+    this.#maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
+    const heartbeatMs = options.heartbeatMs ?? 0
     if (heartbeatMs > 0) {
       this.#heartbeat = setInterval(() => this.#beat(heartbeatMs), heartbeatMs)
       this.#heartbeat.unref()
@@ -139,10 +159,15 @@ export class SyncChannel {
   #beat(heartbeatMs: number): void {
     // Still dialing: the dialer's handshake timeout covers that.
     if (this.ws.readyState !== 1) return
-    // A peer busy reading a long catch-up from us may send nothing, and our ping waits behind that data: its draining counts as a sign of life.
-    const draining = this.ws.bufferedAmount < this.#bufferedAtLastBeat
-    this.#bufferedAtLastBeat = this.ws.bufferedAmount
-    if (!this.#alive && !draining) {
+    // A peer busy reading a long catch-up from us may send nothing, and our ping waits behind that data: its reading counts as a sign of life.
+    const progressed = this.#written !== this.#writtenAtLastBeat
+    this.#writtenAtLastBeat = this.#written
+    if (!progressed && this.ws.bufferedAmount > 0) {
+      // Whatever it sends, a side that has taken nothing of ours for a whole interval would make us hold more and more.
+      this.#cut(`took none of ${this.ws.bufferedAmount} unsent bytes within a heartbeat (${heartbeatMs} ms)`)
+      return
+    }
+    if (!this.#alive && !progressed) {
       this.#logger.warn({ silentMs: heartbeatMs }, 'sync connection silent for a whole heartbeat; dropping it')
       this.ws.terminate()
       return
@@ -155,10 +180,31 @@ export class SyncChannel {
     return this.#closed || this.ws.readyState > 1
   }
 
-  send(frame: Uint8Array): void {
-    if (this.closed || this.ws.readyState !== 1) return
-    this.ws.send(frame)
+  /**
+   * Sends one frame; `onWritten` runs once ws has handed it to the socket
+   * (or the connection ended). Returns false when nothing was sent: the
+   * connection is closed, or it leaves so much unsent that it is cut (a
+   * side that does not read must not make this node hold frames for it
+   * without end).
+   */
+  send(frame: Uint8Array, onWritten?: () => void): boolean {
+    if (this.closed || this.ws.readyState !== 1) return false
+    if (this.ws.bufferedAmount + frame.byteLength > this.#maxBuffered) {
+      this.#cut(`${this.ws.bufferedAmount} bytes unsent, more than ${this.#maxBuffered}`)
+      return false
+    }
+    this.ws.send(frame, () => {
+      this.#written++
+      onWritten?.()
+    })
     this.messagesOut++
+    return true
+  }
+
+  /** Ends a connection that does not read: counted and logged as `backpressure`; no close frame, it would wait behind the rest. */
+  #cut(detail: string): void {
+    this.#refused('backpressure', detail, false)
+    this.ws.terminate()
   }
 
   /**
@@ -207,15 +253,17 @@ export class SyncChannel {
       return
     }
     switch (message.type) {
-      case 'sync-step1':
-        try {
-          this.known.noteStateVector(Y.decodeStateVector(message.stateVector))
-        } catch {
-          // answerStep1 refuses it
+      case 'sync-step1': {
+        const stateVector = readStateVector(message.stateVector)
+        if (stateVector === undefined) {
+          this.refuse('malformed-frame', 'sync step 1 carries no state vector (or one of too many clients)')
+          return
         }
+        this.known.noteStateVector(stateVector)
         if (this.#hooks.onStep1?.(message.stateVector) === false) return
         void this.#answerStep1(message.stateVector)
         return
+      }
       case 'sync-step2':
       case 'sync-update':
         void this.#apply(message.update)
@@ -225,28 +273,36 @@ export class SyncChannel {
     }
   }
 
+  /**
+   * The committed part the other side lacks, in chunks, in order: a peer
+   * back from a long absence may lack more than one frame may carry. Only
+   * the last chunk is a sync step 2; the ones before it go as updates, since
+   * a stock client calls itself synced at the first step 2 it receives. The
+   * next chunk is sent only once less than CATCH_UP_BUFFER_BYTES wait
+   * unsent, so a slow reader holds up its own catch-up, not this node.
+   */
   async #answerStep1(stateVector: Uint8Array): Promise<void> {
+    let chunks: Uint8Array[]
     try {
-      // Y.decodeStateVector throws on garbage; check before the (costly) diff.
-      Y.decodeStateVector(stateVector)
-    } catch {
-      this.refuse('malformed-frame', 'sync step 1 carries no state vector')
-      return
-    }
-    try {
-      // In chunks, in order: a peer back from a long absence may lack more than one frame may carry.
-      for (const chunk of await this.#durable.committedDiffChunks(stateVector, STEP2_CHUNK_BYTES)) this.send(encodeSyncStep2(chunk))
+      chunks = this.#durable.committedDiffChunks(stateVector, STEP2_CHUNK_BYTES)
     } catch (err) {
       this.#logger.warn({ err: (err as Error).message }, 'cannot answer sync step 1')
       this.close(CLOSE_INTERNAL, 'cannot answer sync step 1')
+      return
+    }
+    for (let i = 0; i < chunks.length && !this.closed; i++) {
+      const chunk = chunks[i] as Uint8Array
+      const frame = i === chunks.length - 1 ? encodeSyncStep2(chunk) : encodeSyncUpdate(chunk)
+      await new Promise<void>((resolve) => {
+        if (!this.send(frame, resolve) || this.ws.bufferedAmount < CATCH_UP_BUFFER_BYTES) resolve()
+      })
     }
   }
 
   async #apply(update: Uint8Array): Promise<void> {
     if (!this.#hooks.mayWrite()) {
-      const content = newContent(this.#durable.log.doc, update)
-      if (content === 'malformed') this.refuse('malformed-update', 'the update does not decode')
-      else if (content) this.refuse('read-only', 'this connection has not authenticated as a member, so it may not write')
+      // Not decoded: whatever it holds, this connection may not write it (a stock client's answer to our step 1 is the empty update).
+      if (!isEmptyUpdate(update)) this.refuse('read-only', `this connection has not authenticated as a member, so it may not send updates (${update.byteLength} bytes)`)
       return
     }
     // Noted before applying: the commit that takes it tells every connection about it, and must not echo it back to this one.
@@ -320,22 +376,6 @@ export class SyncChannel {
     this.#skipped.add(client)
     this.#hooks.onSkipped(reason, detail, client)
   }
-}
-
-/**
- * Does an update carry anything the doc lacks (or any delete)? A fresh stock
- * client answers our step 1 with an empty update, and one that reconnects may
- * resend structs we already have; neither is a write.
- */
-export function newContent(doc: Y.Doc, update: Uint8Array): boolean | 'malformed' {
-  let decoded: { structs: Array<Y.Item | Y.GC | Y.Skip>; ds: { clients: Map<number, unknown> } }
-  try {
-    decoded = Y.decodeUpdate(update) as typeof decoded
-  } catch {
-    return 'malformed'
-  }
-  if (decoded.ds.clients.size > 0) return true
-  return decoded.structs.some((s) => !(s instanceof Y.Skip) && s.id.clock + s.length > Y.getState(doc.store, s.id.client))
 }
 
 // A close reason is at most 123 bytes of UTF-8.

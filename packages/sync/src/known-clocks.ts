@@ -1,5 +1,4 @@
-import { entriesBelowClock } from '@ylog/core'
-import * as decoding from 'lib0/decoding'
+import { entriesBelowClock, scanUpdate } from '@ylog/core'
 import * as Y from 'yjs'
 
 /**
@@ -10,7 +9,7 @@ import * as Y from 'yjs'
  *
  * A state vector alone goes stale: it is sent once per connection, so the
  * peer's later appends would never count. Updates close that gap at the cost
- * of reading their headers.
+ * of scanning them.
  */
 export class KnownClocks {
   #clocks = new Map<number, number>()
@@ -53,24 +52,15 @@ export class KnownClocks {
 }
 
 /**
- * The clock after the last struct of each client in a v1 update. Nearly all
- * updates a node sends hold one client (a commit of its own, a step 2 chunk),
- * and every log struct has length 1, so the header alone gives the end:
- * first clock + number of structs. Updates of several clients are parsed by
- * Yjs. Undefined for updates that do not decode (the guard refuses those).
+ * The clock after the last struct (skips aside) of each client in a v1
+ * update. Read by the guard's scan (scanUpdate), which allocates nothing
+ * per struct and gives up early on shapes the guard refuses, so a peer's
+ * update costs about as much here as its bytes. Undefined for updates the
+ * scan refuses (the guard refuses those too).
  */
 export function updateEnds(update: Uint8Array): Map<number, number> | undefined {
   try {
-    const decoder = decoding.createDecoder(update)
-    const clients = decoding.readVarUint(decoder)
-    if (clients === 0) return new Map()
-    if (clients === 1) {
-      const structs = decoding.readVarUint(decoder)
-      const client = decoding.readVarUint(decoder)
-      const clock = decoding.readVarUint(decoder)
-      return new Map([[client, clock + structs]])
-    }
-    return Y.parseUpdateMeta(update).to
+    return new Map(scanUpdate(update).groups.filter((g) => g.end > g.clock).map((g) => [g.client, g.end]))
   } catch {
     return undefined
   }

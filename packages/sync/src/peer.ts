@@ -159,7 +159,7 @@ export function connectPeer(options: PeerOptions): PeerHandle {
         logger.info({ url, code, reason, delay, refused }, 'sync peer connection closed; redialing')
         timer = setTimeout(dial, delay)
       },
-    }, heartbeatMs)
+    }, { heartbeatMs })
     channel = current
     ws.on('message', () => {
       lastMessageAt = Date.now()

@@ -3,7 +3,7 @@ import { LogDoc } from '@ylog/core'
 import { WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
-import { CLOSE_READ_ONLY, CLOSE_UNAUTHORIZED } from './channel.js'
+import { CLOSE_READ_ONLY, CLOSE_UNAUTHORIZED, STEP2_CHUNK_BYTES } from './channel.js'
 import { authenticate, fingerprint, rawClient, trackedNodes, waitFor } from './test-support.js'
 
 const { cleanup, node } = trackedNodes(afterEach)
@@ -43,6 +43,21 @@ describe('a stock y-websocket client', () => {
     const [info] = n.sync.connections()
     expect(info).toMatchObject({ node: null, remoteAddress: '127.0.0.1' })
     expect(info?.messagesOut).toBeGreaterThan(1)
+  })
+
+  it('is told synced only once it holds the whole log, after a catch-up of several chunks', async () => {
+    const n = await node()
+    const pad = 'x'.repeat(300)
+    await Promise.all(Array.from({ length: 3000 }, (_, i) => n.durable.append({ topic: 't', kind: 'event', data: { i, pad } })))
+    const chunks = n.durable.committedDiffChunks(undefined, STEP2_CHUNK_BYTES).length
+    expect(chunks).toBeGreaterThan(2)
+    const { doc, provider } = stockClient(n.port)
+    const seenAtSynced: number[] = []
+    provider.on('sync', (synced: boolean) => {
+      if (synced) seenAtSynced.push(lengthSeenBy(doc, n.identity.id))
+    })
+    await waitFor(() => seenAtSynced.length > 0, 'synced')
+    expect(seenAtSynced).toEqual([3000])
   })
 
   it('that deletes everything changes nothing and is closed', async () => {

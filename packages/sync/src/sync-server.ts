@@ -2,11 +2,12 @@ import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { DurableLog, NodeId, NodeIdentity } from '@ylog/core'
 import { WebSocketServer, type WebSocket } from 'ws'
-import * as Y from 'yjs'
-import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
+import { encodeAwarenessUpdate } from 'y-protocols/awareness'
+import { AwarenessRelay } from './awareness-relay.js'
 import { decodeAuthMessage, encodeAuthMessage, ServerHandshake, type AuthMessage } from './auth.js'
 import { silentLogger, SyncChannel, type SyncLogger, type SyncRefusalReason } from './channel.js'
 import { updateEnds } from './known-clocks.js'
+import { DEFAULT_MAX_AWARENESS_CLIENTS, DEFAULT_MAX_AWARENESS_STATE_BYTES, DEFAULT_MAX_BUFFERED_BYTES } from './limits.js'
 import { encodeAwareness, encodeSyncUpdate, encodeYlogAuth, ProtocolError } from './protocol.js'
 
 /** The cluster name when none is given: the endpoint is /sync/ylog. */
@@ -33,6 +34,10 @@ export interface SyncServerOptions {
   handshakeTimeoutMs?: number
   /** Ping every connection this often and drop one that answered nothing within an interval (default 15 s, 0: never). */
   heartbeatMs?: number
+  /** Unsent bytes one connection may leave waiting before it is cut as not reading (default 16 MiB). */
+  maxBufferedBytes?: number
+  /** Awareness bounds per connection: client ids it may speak for (default 8), bytes of one state (default 64 KiB). */
+  awareness?: { maxClients?: number; maxStateBytes?: number }
   logger?: SyncLogger
   /** Called once per connection closed for misbehaving, with the reason (for a metric). */
   onRefused?: (reason: SyncRefusalReason) => void
@@ -59,8 +64,6 @@ interface Connection {
   remoteAddress: string | undefined
   node: NodeId | null
   handshake: ServerHandshake
-  /** Awareness client ids this connection speaks for, removed when it goes. */
-  awarenessIds: Set<number>
   timer: NodeJS.Timeout | undefined
 }
 
@@ -73,8 +76,11 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES })
   const open = new Set<Connection>()
   // Awareness is relayed between clients only; its own doc keeps it away from the log.
-  const awareness = new Awareness(new Y.Doc())
-  awareness.setLocalState(null)
+  const relay = new AwarenessRelay<Connection>({
+    maxClients: options.awareness?.maxClients ?? DEFAULT_MAX_AWARENESS_CLIENTS,
+    maxStateBytes: options.awareness?.maxStateBytes ?? DEFAULT_MAX_AWARENESS_STATE_BYTES,
+  })
+  const channelOptions = { heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, maxBufferedBytes: options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES }
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const url = new URL(req.url ?? '/', 'http://localhost')
@@ -97,14 +103,8 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
     }
   })
 
-  awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
-    const changed = [...added, ...updated, ...removed]
-    if (origin instanceof Object && open.has(origin as Connection)) {
-      const conn = origin as Connection
-      for (const id of added) conn.awarenessIds.add(id)
-      for (const id of removed) conn.awarenessIds.delete(id)
-    }
-    const frame = encodeAwareness(encodeAwarenessUpdate(awareness, changed))
+  relay.awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }) => {
+    const frame = encodeAwareness(encodeAwarenessUpdate(relay.awareness, [...added, ...updated, ...removed]))
     for (const conn of open) if (mayRead(conn)) conn.channel.send(frame)
   })
 
@@ -117,7 +117,6 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
       remoteAddress: req.socket.remoteAddress,
       node: null,
       handshake: new ServerHandshake(identity, cluster, (node) => durable.log.membership.isMember(node)),
-      awarenessIds: new Set(),
       timer: undefined,
     }
     conn.channel = new SyncChannel(ws, durable, logger, {
@@ -125,17 +124,15 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
       onStep1: () => mayRead(conn),
       onMessage: (message) => {
         if (message.type === 'ylog-auth') onAuth(conn, message.payload)
+        else if (message.type === 'auth-denied') conn.channel.refuse('malformed-frame', 'a permission-denied message is for clients; a server never takes one')
+        // Until it may read (no readers here, and not yet authenticated), awareness is neither relayed nor answered.
         else if (!mayRead(conn)) return
         else if (message.type === 'awareness') {
-          try {
-            applyAwarenessUpdate(awareness, message.update, conn)
-          } catch (err) {
-            conn.channel.refuse('malformed-frame', `awareness update does not decode: ${(err as Error).message}`)
-          }
+          const verdict = relay.apply(conn, message.update)
+          if (!verdict.ok) conn.channel.refuse(verdict.reason, verdict.detail)
         } else if (message.type === 'query-awareness') {
-          conn.channel.send(encodeAwareness(encodeAwarenessUpdate(awareness, [...awareness.getStates().keys()])))
+          conn.channel.send(encodeAwareness(relay.encodeAll()))
         }
-        // messageAuth (permission denied) from a client means nothing to a server.
       },
       onRefused: (reason, detail) => {
         logger.warn({ reason, detail, remoteAddress: conn.remoteAddress, node: conn.node }, 'sync connection refused')
@@ -148,9 +145,9 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
       onClose: () => {
         open.delete(conn)
         clearTimeout(conn.timer)
-        if (conn.awarenessIds.size > 0) removeAwarenessStates(awareness, [...conn.awarenessIds], null)
+        relay.remove(conn)
       },
-    }, options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS)
+    }, channelOptions)
     open.add(conn)
     if (!allowReadOnly) {
       conn.timer = setTimeout(() => {
@@ -208,7 +205,7 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
         clearTimeout(conn.timer)
         conn.channel.close(1001, 'the node is shutting down')
       }
-      awareness.destroy()
+      relay.destroy()
       // Sockets that do not finish the closing handshake within a second are cut (ws alone waits 30 s).
       let timer: NodeJS.Timeout | undefined
       await Promise.race([new Promise<void>((resolve) => wss.close(() => resolve())), new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))])

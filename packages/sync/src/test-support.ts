@@ -19,7 +19,7 @@ export interface TestNode {
 }
 
 export async function startNode(
-  options: Partial<Pick<SyncServerOptions, 'allowReadOnly' | 'maxFrameBytes' | 'cluster' | 'handshakeTimeoutMs' | 'heartbeatMs' | 'logger'>> & { membership?: Membership; identity?: NodeIdentity; store?: MemoryUpdateStore; port?: number } = {},
+  options: Partial<Pick<SyncServerOptions, 'allowReadOnly' | 'maxFrameBytes' | 'cluster' | 'handshakeTimeoutMs' | 'heartbeatMs' | 'logger' | 'maxBufferedBytes' | 'awareness'>> & { membership?: Membership; identity?: NodeIdentity; store?: MemoryUpdateStore; port?: number } = {},
 ): Promise<TestNode> {
   const identity = options.identity ?? NodeIdentity.generate()
   const durable = await DurableLog.open({ identity, store: options.store ?? new MemoryUpdateStore(), ...(options.membership ? { membership: options.membership } : {}) })
@@ -36,6 +36,8 @@ export async function startNode(
     ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
+    ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
+    ...(options.awareness !== undefined ? { awareness: options.awareness } : {}),
     onRefused: (reason) => refused.push(reason),
   })
   return {
