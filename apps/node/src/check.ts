@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { DurableLog, NodeIdentity, openMembership } from '@ylog/core'
+import { DurableLog, NodeIdentity, openMembership, YlogError } from '@ylog/core'
 import type { Config } from './config.js'
-import { acquireLock, openSqliteStore, StartupError } from './node.js'
+import { acquireLock, openSqliteStore } from './node.js'
 
 export interface CheckReport {
   ok: boolean
@@ -22,7 +22,7 @@ export interface CheckReport {
 export async function checkDataDir(config: Config): Promise<CheckReport> {
   const started = performance.now()
   const file = join(config.data, 'ylog.db')
-  if (!existsSync(file)) throw new StartupError('NO_STORE', `nothing to check: ${file} does not exist (is --data the node's data directory?)`)
+  if (!existsSync(file)) throw new YlogError('NO_STORE', `nothing to check: ${file} does not exist (is --data the node's data directory?)`)
   const release = acquireLock(join(config.data, 'ylog.lock'))
   try {
     const keyFile = join(config.data, 'node.key')

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, KEYS, loadConfig } from './config.js'
+import { YlogError } from '@ylog/core'
+import { KEYS, loadConfig } from './config.js'
 import { SETTINGS } from './settings.js'
 import { optionsTable, USAGE } from './usage.js'
 import { isLoopback } from './loopback.js'
@@ -21,10 +22,11 @@ function fails(argv: string[], env: Record<string, string> = {}): string {
   try {
     loadConfig(argv, env, cwd)
   } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError)
-    return (err as ConfigError).message
+    expect(err).toBeInstanceOf(YlogError)
+    expect((err as YlogError).code).toBe('CONFIG')
+    return (err as YlogError).message
   }
-  throw new Error('expected a ConfigError')
+  throw new Error('expected a CONFIG error')
 }
 
 describe('loadConfig', () => {

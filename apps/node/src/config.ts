@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { isLoopback } from './loopback.js'
-import { CONFIG_FILE_SETTING, ConfigError, KEYS, SETTINGS, type Setting, type SettingKey, type Settings, type Where } from './settings.js'
+import { CONFIG_FILE_SETTING, configError, KEYS, SETTINGS, type Setting, type SettingKey, type Settings, type Where } from './settings.js'
 
-export { ConfigError, KEYS, type Durability, type IngestPolicy, type ReadOnlySync } from './settings.js'
+export { configError, KEYS, type Durability, type IngestPolicy, type ReadOnlySync } from './settings.js'
 
 /** The node's configuration: every setting (settings.ts), with `data` absolute, and the config file that was read. */
 export interface Config extends Settings {
@@ -19,7 +19,7 @@ type Flags = Partial<Record<SettingKey | 'config', string | string[] | boolean>>
 
 /**
  * Reads settings from flags, then env, then the config file, then defaults.
- * Throws ConfigError for anything it cannot use. Reads the config file but
+ * Throws a YlogError CONFIG for anything it cannot use. Reads the config file but
  * has no other effects, so it can be tested directly.
  */
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, cwd: string = process.cwd()): Config {
@@ -52,10 +52,10 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const open = picked.openMembership
   const members = picked.members
   if (settings.openMembership && settings.members.length > 0 && open !== undefined && members !== undefined) {
-    throw new ConfigError(`${open.where.label} and ${members.where.label} exclude each other: open membership admits every key; drop one of them`)
+    throw configError(`${open.where.label} and ${members.where.label} exclude each other: open membership admits every key; drop one of them`)
   }
   if (!isLoopback(settings.host) && settings.writeToken === undefined) {
-    throw new ConfigError(
+    throw configError(
       `refusing to listen on ${settings.host} without a write token: anyone who can reach it could append to the log; set --write-token (or YLOG_WRITE_TOKEN), or use a loopback host such as 127.0.0.1`,
     )
   }
@@ -84,7 +84,7 @@ function parseFlags(argv: readonly string[]): Flags {
       ),
     }).values
   } catch (err) {
-    throw new ConfigError(describeParseError(err as Error & { code?: string }, [...byFlag.keys()]))
+    throw configError(describeParseError(err as Error & { code?: string }, [...byFlag.keys()]))
   }
   const flags: Flags = {}
   for (const [flag, key] of byFlag) {
@@ -118,20 +118,20 @@ function readConfigFile(path: string): Partial<Record<SettingKey, unknown>> {
   try {
     text = readFileSync(path, 'utf8')
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`)
+    throw configError(`cannot read config file ${path}: ${(err as Error).message}`)
   }
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
   } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`)
+    throw configError(`config file ${path} is not valid JSON: ${(err as Error).message}`)
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ConfigError(`config file ${path} must hold a JSON object with keys ${KEYS.join(', ')}`)
+    throw configError(`config file ${path} must hold a JSON object with keys ${KEYS.join(', ')}`)
   }
   const unknown = Object.keys(parsed).filter((k) => !(KEYS as readonly string[]).includes(k))
   if (unknown.length > 0) {
-    throw new ConfigError(`config file ${path} has unknown key(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; allowed: ${KEYS.join(', ')}`)
+    throw configError(`config file ${path} has unknown key(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; allowed: ${KEYS.join(', ')}`)
   }
   return parsed as Partial<Record<SettingKey, unknown>>
 }

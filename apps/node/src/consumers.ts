@@ -1,5 +1,4 @@
-import { decodeCursor, encodeCursor, START, type Cursor, type DurableLog, type NodeId, type NodeTables } from '@ylog/core'
-import { httpError } from './http-errors.js'
+import { decodeCursor, encodeCursor, START, YlogError, type Cursor, type DurableLog, type NodeId, type NodeTables } from '@ylog/core'
 
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/
 
@@ -29,7 +28,7 @@ export class Consumers {
   }
 
   static checkName(name: string): string {
-    if (!NAME_PATTERN.test(name)) throw httpError(400, 'BAD_CONSUMER', `consumer name ${JSON.stringify(name.slice(0, 140))} is invalid: use 1-128 characters of A-Z a-z 0-9 . _ -`)
+    if (!NAME_PATTERN.test(name)) throw new YlogError('BAD_CONSUMER', `consumer name ${JSON.stringify(name.slice(0, 140))} is invalid: use 1-128 characters of A-Z a-z 0-9 . _ -`)
     return name
   }
 
@@ -55,14 +54,14 @@ export class Consumers {
   async #ack(name: string, cursor: Cursor): Promise<ConsumerView> {
     for (const [node, next] of cursor) {
       const held = this.#durable.committedLength(node)
-      if (next > held) throw httpError(400, 'CURSOR_AHEAD', `the cursor is past this node's log: node ${node} has ${held} committed entries here, the cursor says ${next}; ack a "next" cursor this node returned`)
+      if (next > held) throw new YlogError('CURSOR_AHEAD', `the cursor is past this node's log: node ${node} has ${held} committed entries here, the cursor says ${next}; ack a "next" cursor this node returned`)
     }
     const stored = await this.#tables.readConsumer(name)
     if (stored !== undefined) {
       const before = decodeCursor(stored.cursor)
       for (const [node, next] of before) {
         const now = cursor.get(node) ?? 0
-        if (now < next) throw httpError(409, 'CURSOR_BACKWARDS', `the ack goes backwards: consumer ${name} is at seq ${next} of node ${node}, the new cursor says ${now}; acks only move forward`)
+        if (now < next) throw new YlogError('CURSOR_BACKWARDS', `the ack goes backwards: consumer ${name} is at seq ${next} of node ${node}, the new cursor says ${now}; acks only move forward`)
       }
     }
     const ackedAt = Date.now()

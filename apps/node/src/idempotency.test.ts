@@ -17,7 +17,7 @@ describe('IdempotencyKeys', () => {
     const at = (written.entries[0] as { at: number }).at
     clock = at + 59_000
     expect(await keys.once('order-1', first, writer({ topic: 't', kind: 'event', data: 1 }))).toMatchObject({ replayed: true, entries: [{ seq: 0 }] })
-    await expect(keys.once('order-1', other, writer({ topic: 't', kind: 'event', data: 2 }))).rejects.toMatchObject({ statusCode: 409 })
+    await expect(keys.once('order-1', other, writer({ topic: 't', kind: 'event', data: 2 }))).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' })
     expect(await keys.pruneExpired()).toBe(0)
 
     // Past the TTL the key names whatever request comes next, even before a prune.

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
 import { YlogError, type DurableLog, type Entry, type NodeTables } from '@ylog/core'
 import { encode, rfc8949EncodeOptions } from 'cborg'
-import { httpError } from './http-errors.js'
 
 /** Keys are echoed in errors and stored per request: short, visible ASCII. */
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/
@@ -48,7 +47,7 @@ export class IdempotencyKeys {
   static parseKey(header: string | string[] | undefined): string | undefined {
     if (header === undefined) return undefined
     if (Array.isArray(header) || !KEY_PATTERN.test(header)) {
-      throw httpError(400, 'BAD_IDEMPOTENCY_KEY', 'the Idempotency-Key header must be one value of 1-255 visible ASCII characters (a UUID is a good choice)')
+      throw new YlogError('BAD_IDEMPOTENCY_KEY', 'the Idempotency-Key header must be one value of 1-255 visible ASCII characters (a UUID is a good choice)')
     }
     return header
   }
@@ -75,7 +74,7 @@ export class IdempotencyKeys {
     const first = found === undefined ? undefined : this.#durable.log.get(found.node, found.seq)
     if (found === undefined || (first !== undefined && first.at < this.#now() - this.#ttlMs)) return { entries: await write({ key, requestHash }), replayed: false }
     if (!Buffer.from(found.requestHash).equals(Buffer.from(requestHash))) {
-      throw httpError(409, 'IDEMPOTENCY_CONFLICT', `Idempotency-Key ${JSON.stringify(key)} was already used with a different request (it wrote ${found.node}:${found.seq}); use a new key for a new request`)
+      throw new YlogError('IDEMPOTENCY_CONFLICT', `Idempotency-Key ${JSON.stringify(key)} was already used with a different request (it wrote ${found.node}:${found.seq}); use a new key for a new request`)
     }
     const entries: Entry[] = []
     for (let seq = found.seq; seq < found.seq + found.count; seq++) {

@@ -1,9 +1,9 @@
 import { YlogError } from '@ylog/core'
 import { pino } from 'pino'
-import { ConfigError, loadConfig } from './config.js'
+import { loadConfig } from './config.js'
 import { USAGE } from './usage.js'
 import { checkDataDir } from './check.js'
-import { startNode, StartupError, type NodeHandle } from './node.js'
+import { startNode, type NodeHandle } from './node.js'
 
 // Exit codes: 0 clean stop, 1 could not start or stop (store, key, address), 2 bad configuration, 130 second signal.
 const EXIT_FAILURE = 1
@@ -75,11 +75,11 @@ async function main(): Promise<void> {
 
 /** One line on stderr; a stack only for errors nobody anticipated. */
 function fail(err: unknown): never {
-  if (err instanceof ConfigError) {
+  if (err instanceof YlogError && err.code === 'CONFIG') {
     process.stderr.write(`ylog: ${err.message}\nylog: see --help\n`)
     process.exit(EXIT_CONFIG)
   }
-  if (err instanceof YlogError || err instanceof StartupError) {
+  if (err instanceof YlogError) {
     process.stderr.write(`ylog: ${err.message}\n`)
     process.exit(EXIT_FAILURE)
   }

@@ -9,7 +9,7 @@ import { YlogError } from '@ylog/core'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from './config.js'
-import { startNode, StartupError } from './node.js'
+import { startNode } from './node.js'
 
 const silent = pino({ level: 'silent' })
 
@@ -50,8 +50,7 @@ describe('startNode', () => {
     // Pretend the lock belongs to another live process (our parent).
     writeFileSync(join(data, 'ylog.lock'), `${process.ppid}\n`)
     const err = await startNode(configIn(data), silent).catch((e: unknown) => e)
-    expect(err).toBeInstanceOf(StartupError)
-    expect((err as StartupError).message).toContain(`is in use by process ${process.ppid}`)
+    expect(err).toMatchObject({ code: 'LOCKED', message: expect.stringContaining(`is in use by process ${process.ppid}`) })
     writeFileSync(join(data, 'ylog.lock'), `${process.pid}\n`)
     await first.close()
   })
@@ -63,13 +62,12 @@ describe('startNode', () => {
     await node.close()
   })
 
-  it('reports a port in use as a StartupError and releases everything', async () => {
+  it('reports a port in use as ADDRESS_IN_USE and releases everything', async () => {
     const data = mkdtempSync(join(tmpdir(), 'ylog-node-'))
     const first = await startNode(configIn(data), silent)
     const other = mkdtempSync(join(tmpdir(), 'ylog-node-'))
     const err = await startNode(configIn(other, ['--port', String(first.port)]), silent).catch((e: unknown) => e)
-    expect(err).toBeInstanceOf(StartupError)
-    expect((err as StartupError).message).toContain(`cannot listen on 127.0.0.1:${first.port}: the address is already in use`)
+    expect(err).toMatchObject({ code: 'ADDRESS_IN_USE', message: expect.stringContaining(`cannot listen on 127.0.0.1:${first.port}: the address is already in use`) })
     expect(existsSync(join(other, 'ylog.lock'))).toBe(false)
     await first.close()
     // The failed start closed its store, so the directory can be used at once.
@@ -77,12 +75,12 @@ describe('startNode', () => {
     await retry.close()
   })
 
-  it('reports a foreign database file as STORE_CORRUPT', async () => {
+  it('reports a foreign database file as NOT_A_STORE', async () => {
     const data = mkdtempSync(join(tmpdir(), 'ylog-node-'))
     writeFileSync(join(data, 'ylog.db'), 'this is not a database, just some text that is long enough to look like a file header'.repeat(20))
     const err = await startNode(configIn(data), silent).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(YlogError)
-    expect((err as YlogError).code).toBe('STORE_CORRUPT')
+    expect((err as YlogError).code).toBe('NOT_A_STORE')
     expect((err as YlogError).message).toContain(join(data, 'ylog.db'))
     expect(existsSync(join(data, 'ylog.lock'))).toBe(false)
   })

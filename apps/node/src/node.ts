@@ -11,17 +11,6 @@ import { GapCounter } from './gap-counter.js'
 import { createMetrics } from './metrics.js'
 import { buildServer } from './server.js'
 
-/** An expected failure to start (data directory, lock, listening); main prints its message without a stack. */
-export class StartupError extends Error {
-  readonly code: string
-
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'StartupError'
-    this.code = code
-  }
-}
-
 export interface NodeHandle {
   /** Where the API answers, e.g. http://127.0.0.1:4747 */
   url: string
@@ -51,7 +40,7 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
   try {
     mkdirSync(config.data, { recursive: true, mode: 0o700 })
   } catch (err) {
-    throw new StartupError('DATA_DIR', `cannot create data directory ${config.data}: ${(err as Error).message}`, { cause: err })
+    throw new YlogError('DATA_DIR', `cannot create data directory ${config.data}: ${(err as Error).message}`, { cause: err })
   }
   const releaseLock = acquireLock(join(config.data, 'ylog.lock'))
   const cleanup: Array<() => Promise<void> | void> = [releaseLock]
@@ -224,12 +213,12 @@ function listenError(err: NodeJS.ErrnoException, config: Config): Error {
   const where = `${config.host}:${config.port}`
   switch (err.code) {
     case 'EADDRINUSE':
-      return new StartupError('EADDRINUSE', `cannot listen on ${where}: the address is already in use (another node?); choose another --port, or 0 for any free one`, { cause: err })
+      return new YlogError('ADDRESS_IN_USE', `cannot listen on ${where}: the address is already in use (another node?); choose another --port, or 0 for any free one`, { cause: err })
     case 'EACCES':
-      return new StartupError('EACCES', `cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose a port of 1024 or more`, { cause: err })
+      return new YlogError('NO_PERMISSION', `cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose a port of 1024 or more`, { cause: err })
     case 'EADDRNOTAVAIL':
     case 'ENOTFOUND':
-      return new StartupError(err.code, `cannot listen on ${where}: ${config.host} is not an address of this machine`, { cause: err })
+      return new YlogError('NO_ADDRESS', `cannot listen on ${where}: ${config.host} is not an address of this machine`, { cause: err })
     default:
       return err
   }
@@ -247,13 +236,13 @@ export function acquireLock(path: string): () => void {
       return true
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
-      throw new StartupError('LOCK', `cannot create lock file ${path}: ${(err as Error).message}`, { cause: err })
+      throw new YlogError('DATA_DIR', `cannot create lock file ${path}: ${(err as Error).message}`, { cause: err })
     }
   }
   if (!take()) {
     const holder = Number.parseInt(readText(path), 10)
     if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-      throw new StartupError('LOCKED', `data directory ${join(path, '..')} is in use by process ${holder} (lock file ${path}); stop that node first, or delete the lock file if that process is not a ylog node`)
+      throw new YlogError('LOCKED', `data directory ${join(path, '..')} is in use by process ${holder} (lock file ${path}); stop that node first, or delete the lock file if that process is not a ylog node`)
     }
     // The holder is gone (a crash or kill -9): the lock is stale.
     try {
@@ -261,7 +250,7 @@ export function acquireLock(path: string): () => void {
     } catch {
       // Someone else removed it first; take() below settles who wins.
     }
-    if (!take()) throw new StartupError('LOCKED', `data directory ${join(path, '..')} was locked by another process while starting (lock file ${path})`)
+    if (!take()) throw new YlogError('LOCKED', `data directory ${join(path, '..')} was locked by another process while starting (lock file ${path})`)
   }
   let released = false
   return () => {

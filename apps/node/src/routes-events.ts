@@ -1,7 +1,7 @@
-import { decodeCursor, encodeCursor, ENTRY_KINDS, isNodeId, readPage, validateTopic, type DurableLog, type Entry, type EntryInput, type EntryKind, type JsonValue, type NodeTables } from '@ylog/core'
+import { decodeCursor, encodeCursor, ENTRY_KINDS, isNodeId, readPage, validateTopic, YlogError, type DurableLog, type Entry, type EntryInput, type EntryKind, type JsonValue, type NodeTables } from '@ylog/core'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
-import { CLIENT_KINDS, httpError, quote, type ErrorBody } from './http-errors.js'
+import { CLIENT_KINDS, quote, type ErrorBody } from './http-errors.js'
 import { IdempotencyKeys } from './idempotency.js'
 import type { NodeMetrics } from './metrics.js'
 
@@ -162,7 +162,7 @@ export function eventRoutes(app: FastifyInstance, { durable, tables, metrics, wr
     { schema: { summary: 'One entry by node and seq', params: entryParams }, onRequest: requireRead },
     async (request, reply) => {
       const { node, seq: seqText } = request.params
-      if (!isNodeId(node)) throw httpError(400, 'BAD_ARGUMENT', `node ${quote(node)} is not a node id: use 64 lowercase hex digits`)
+      if (!isNodeId(node)) throw new YlogError('BAD_ARGUMENT', `node ${quote(node)} is not a node id: use 64 lowercase hex digits`)
       const seq = parseInteger('seq', seqText, 0, Number.MAX_SAFE_INTEGER, 'a sequence number: an integer 0 or more')
       const entry = seq < durable.committedLength(node) ? durable.log.get(node, seq) : undefined
       if (entry === undefined) {
@@ -179,7 +179,7 @@ export function parseInteger(name: string, text: string, min: number, max: numbe
   const n = /^-?[0-9]{1,20}$/.test(text) ? Number(text) : Number.NaN
   if (!Number.isSafeInteger(n) || n < min || n > max) {
     const problem = Number.isNaN(n) ? 'is not an integer' : 'is out of range'
-    throw httpError(400, 'BAD_ARGUMENT', `${name} ${quote(text)} ${problem}: use ${what}`)
+    throw new YlogError('BAD_ARGUMENT', `${name} ${quote(text)} ${problem}: use ${what}`)
   }
   return n
 }

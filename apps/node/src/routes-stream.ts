@@ -1,4 +1,4 @@
-import { decodeCursor, encodeCursor, ENTRY_KINDS, subscribe, validateTopic, type DurableLog, type EntryKind, type SubscriptionItem } from '@ylog/core'
+import { decodeCursor, encodeCursor, ENTRY_KINDS, subscribe, validateTopic, YlogError, type DurableLog, type EntryKind, type SubscriptionItem } from '@ylog/core'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
 
@@ -100,7 +100,7 @@ function formatEvent(item: SubscriptionItem): string {
 function parseBuffer(text: string): number {
   const n = /^[0-9]{1,6}$/.test(text) ? Number(text) : Number.NaN
   if (!Number.isSafeInteger(n) || n < 1 || n > 100_000) {
-    throw Object.assign(new Error(`buffer ${JSON.stringify(text.slice(0, 40))} is not a buffer size: use an integer 1-100000 (default 1024)`), { statusCode: 400, code: 'BAD_ARGUMENT' })
+    throw new YlogError('BAD_ARGUMENT', `buffer ${JSON.stringify(text.slice(0, 40))} is not a buffer size: use an integer 1-100000 (default 1024)`)
   }
   return n
 }

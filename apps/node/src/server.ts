@@ -5,7 +5,7 @@ import { bearerGuard } from './access.js'
 import { DEFAULTS, type Config } from './config.js'
 import { Consumers } from './consumers.js'
 import type { GapCounter } from './gap-counter.js'
-import { BODY_LIMIT, classify, clientErrorResponse, formatSchemaErrors, httpError, type ErrorBody } from './http-errors.js'
+import { BODY_LIMIT, classify, clientErrorResponse, formatSchemaErrors, type ErrorBody } from './http-errors.js'
 import type { NodeMetrics } from './metrics.js'
 import { consumerRoutes } from './routes-consumers.js'
 import { eventRoutes } from './routes-events.js'
@@ -68,11 +68,11 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = body as string
-    if (text.trim() === '') return done(httpError(400, 'BAD_JSON', 'request body is empty; send a JSON object'), undefined)
+    if (text.trim() === '') return done(new YlogError('BAD_JSON', 'request body is empty; send a JSON object'), undefined)
     try {
       done(null, JSON.parse(text))
     } catch (err) {
-      done(httpError(400, 'BAD_JSON', `request body is not valid JSON: ${(err as Error).message}`), undefined)
+      done(new YlogError('BAD_JSON', `request body is not valid JSON: ${(err as Error).message}`), undefined)
     }
   })
 

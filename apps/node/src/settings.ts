@@ -1,4 +1,4 @@
-import { DEFAULT_COMPACT_AFTER_UPDATES, isNodeId, type IngestPolicy } from '@ylog/core'
+import { DEFAULT_COMPACT_AFTER_UPDATES, isNodeId, YlogError, type IngestPolicy } from '@ylog/core'
 import { DEFAULT_CLUSTER } from '@ylog/sync'
 
 /*
@@ -15,14 +15,9 @@ export type ReadOnlySync = 'loopback' | 'any' | 'none'
 
 export type { IngestPolicy }
 
-/** A configuration mistake; the message says which setting, from where, and what to use instead. */
-export class ConfigError extends Error {
-  readonly code = 'CONFIG'
-
-  constructor(message: string) {
-    super(message)
-    this.name = 'ConfigError'
-  }
+/** A configuration mistake (code CONFIG); the message says which setting, from where, and what to use instead. */
+export function configError(message: string): YlogError {
+  return new YlogError('CONFIG', message)
 }
 
 /** Where a value came from: how to name it in an error, and whether it arrived as text (flags, env) or as JSON. */
@@ -49,11 +44,11 @@ export interface Setting<T> {
 }
 
 const fail = (where: Where, value: unknown, problem: string): never => {
-  throw new ConfigError(`${where.label} ${JSON.stringify(value)} ${problem}`)
+  throw configError(`${where.label} ${JSON.stringify(value)} ${problem}`)
 }
 
 function text(value: unknown, where: Where): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`${where.label} must be a non-empty string, got ${JSON.stringify(value)}`)
+  if (typeof value !== 'string' || value.trim() === '') throw configError(`${where.label} must be a non-empty string, got ${JSON.stringify(value)}`)
   return value
 }
 
@@ -69,7 +64,7 @@ function integer(min: number, max: number, problem: string): (value: unknown, wh
 function token(value: unknown, where: Where): string {
   // The token travels in an HTTP header, so it must be visible ASCII without spaces.
   if (typeof value !== 'string' || !/^[\x21-\x7e]+$/.test(value)) {
-    throw new ConfigError(`${where.label} must be a non-empty string of visible ASCII characters without spaces`)
+    throw configError(`${where.label} must be a non-empty string of visible ASCII characters without spaces`)
   }
   return value
 }
@@ -83,9 +78,9 @@ function list(check: (item: string, where: Where) => string): (value: unknown, w
     let items: unknown[]
     if (Array.isArray(value)) items = value
     else if (typeof value === 'string' && where.textual) items = value.split(',').map((v) => v.trim()).filter((v) => v !== '')
-    else throw new ConfigError(`${where.label} must be an array of strings, got ${JSON.stringify(value)}`)
+    else throw configError(`${where.label} must be an array of strings, got ${JSON.stringify(value)}`)
     return items.map((item) => {
-      if (typeof item !== 'string') throw new ConfigError(`${where.label} must hold only strings, got ${JSON.stringify(item)}`)
+      if (typeof item !== 'string') throw configError(`${where.label} must hold only strings, got ${JSON.stringify(item)}`)
       return check(item, where)
     })
   }

@@ -1,4 +1,5 @@
 import { signEntryTail } from './entry.js'
+import { toWire, type WireError } from './errors.js'
 import type { NodeIdentity } from './identity.js'
 
 /** Where a node's chain stands: the next seq, the hash it must link to, and the last `at`. */
@@ -17,7 +18,7 @@ export interface SignRequest {
 /** One entry to sign, or a group signed all together or not at all (a batch append). */
 export type SignJob = SignRequest | { group: SignRequest[] }
 export type SignedOk = { ok: true; seq: number; at: number; time?: number; prev: Uint8Array; bytes: Uint8Array; hash: Uint8Array }
-export type Signed = SignedOk | { ok: false; code: string; message: string }
+export type Signed = SignedOk | ({ ok: false } & WireError)
 export type JobResult = Signed | { ok: true; group: SignedOk[] }
 
 /**
@@ -46,7 +47,8 @@ export class ChainSigner {
     } catch (err) {
       this.head = before
       const where = 'group' in job && job.group.length > 1 ? `batch entry ${group.length}: ` : ''
-      return { ok: false, code: (err as { code?: string }).code ?? 'BAD_DATA', message: where + (err as Error).message }
+      const wire = toWire(err, 'SIGNER_FAILED')
+      return { ok: false, code: wire.code, message: where + wire.message }
     }
   }
 

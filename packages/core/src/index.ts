@@ -1,4 +1,4 @@
-export { YlogError, type YlogErrorCode } from './errors.js'
+export { ERROR_CODES, YlogError, toWire, fromWire, type YlogErrorCode, type WireError } from './errors.js'
 export { NodeIdentity, clientIdOf, isNodeId, verifySignature, referenceEd25519, KEY_FILE_HEADER, type NodeId } from './identity.js'
 export {
   decodeEntry,

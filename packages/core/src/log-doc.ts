@@ -116,7 +116,7 @@ export class LogDoc {
     let expected = { seq: state.next, hash: state.hash }
     for (const { seq, prev, hash } of batch) {
       if (seq !== expected.seq || !bytesEqual(prev, expected.hash)) {
-        throw new YlogError('STORE_FAILED', `signed entry seq ${seq} does not extend this node's head (next seq ${expected.seq}); the signer and the log disagree`)
+        throw new YlogError('CHAIN_MISMATCH', `signed entry seq ${seq} does not extend this node's head (next seq ${expected.seq}); the signer and the log disagree`)
       }
       expected = { seq: seq + 1, hash }
     }

@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads'
 import { startModuleWorker } from './module-worker.js'
 import { ChainSigner, type ChainHead, type JobResult, type SignJob, type SignRequest, type SignedOk } from './chain-signer.js'
-import { YlogError, type YlogErrorCode } from './errors.js'
+import { fromWire, YlogError } from './errors.js'
 import type { NodeIdentity } from './identity.js'
 import type { SignMessage } from './sign-worker.js'
 
@@ -50,7 +50,7 @@ export class WorkerSigner {
       this.#pump()
     })
     const fail = (why: string): void => {
-      this.#dead ??= new YlogError('STORE_FAILED', `the signing thread ${why}`)
+      this.#dead ??= new YlogError('SIGNER_FAILED', `the signing thread ${why}`)
       for (const w of [...this.#inFlight.flat(), ...this.#queue]) w.reject(this.#dead)
       this.#inFlight.length = 0
       this.#queue = []
@@ -107,6 +107,6 @@ export class WorkerSigner {
 }
 
 function settle(waiting: Waiting, result: JobResult): void {
-  if (!result.ok) waiting.reject(new YlogError(result.code as YlogErrorCode, result.message))
+  if (!result.ok) waiting.reject(fromWire(result))
   else waiting.resolve('group' in result ? result.group : result)
 }

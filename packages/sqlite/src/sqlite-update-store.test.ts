@@ -27,7 +27,7 @@ describeNodeStore('SqliteUpdateStore', () => {
   }
 })
 
-async function expectStoreError(action: () => unknown, code: 'STORE_CORRUPT' | 'STORE_FAILED' | 'BAD_ARGUMENT' | 'CLOSED', pattern: RegExp): Promise<YlogError> {
+async function expectStoreError(action: () => unknown, code: 'STORE_CORRUPT' | 'STORE_FAILED' | 'BAD_ARGUMENT' | 'CLOSED' | 'NOT_A_STORE' | 'STORE_TOO_NEW', pattern: RegExp): Promise<YlogError> {
   let thrown: unknown
   try {
     await action()
@@ -432,7 +432,7 @@ describe('SqliteUpdateStore refuses damaged and foreign files', () => {
     const db = new Database(path)
     db.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)')
     db.close()
-    const err = await expectStoreError(() => SqliteUpdateStore.open(path), 'STORE_CORRUPT', /is a SQLite database but not a ylog store/)
+    const err = await expectStoreError(() => SqliteUpdateStore.open(path), 'NOT_A_STORE', /is a SQLite database but not a ylog store/)
     expect(err.message).toContain(path)
     const untouched = new Database(path, { readonly: true })
     expect(untouched.pragma('journal_mode', { simple: true })).toBe('delete')
@@ -442,7 +442,7 @@ describe('SqliteUpdateStore refuses damaged and foreign files', () => {
   it('a text file', async () => {
     const path = freshPath('notes.txt')
     writeFileSync(path, 'these are my notes, not a database\n'.repeat(200))
-    const err = await expectStoreError(() => SqliteUpdateStore.open(path), 'STORE_CORRUPT', /is not a SQLite database/)
+    const err = await expectStoreError(() => SqliteUpdateStore.open(path), 'NOT_A_STORE', /is not a SQLite database/)
     expect(err.message).toContain(path)
     expect(readFileSync(path, 'utf8')).toMatch(/^these are my notes/)
   })
@@ -450,7 +450,7 @@ describe('SqliteUpdateStore refuses damaged and foreign files', () => {
   it('random bytes', async () => {
     const path = freshPath('random.bin')
     writeFileSync(path, Buffer.from(Array.from({ length: 8192 }, (_, i) => (i * 7919 + 13) % 251)))
-    await expectStoreError(() => SqliteUpdateStore.open(path), 'STORE_CORRUPT', /is not a SQLite database/)
+    await expectStoreError(() => SqliteUpdateStore.open(path), 'NOT_A_STORE', /is not a SQLite database/)
   })
 
   it('a store from a newer schema', async () => {
@@ -459,7 +459,7 @@ describe('SqliteUpdateStore refuses damaged and foreign files', () => {
     const db = new Database(path)
     db.pragma('user_version = 99')
     db.close()
-    const err = await expectStoreError(() => SqliteUpdateStore.open(path), 'STORE_CORRUPT', /written by a newer ylog \(schema 99\); upgrade/)
+    const err = await expectStoreError(() => SqliteUpdateStore.open(path), 'STORE_TOO_NEW', /written by a newer ylog \(schema 99\); upgrade/)
     expect(err.message).toContain(path)
   })
 

@@ -2,6 +2,7 @@
 // for the jobs that take seconds on a big store. See threaded-sqlite-store.ts.
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
+import { toWire, type WireError } from '@ylog/core'
 import { storeError } from './store-errors.js'
 import { addSnapshotParts, deepCheck, tuneConnection } from './store-maintenance.js'
 
@@ -11,10 +12,7 @@ const port = parentPort
 if (port === null) throw new Error('store-worker.ts must run in a worker thread')
 const { path } = workerData as { path: string }
 
-const describe = (err: unknown): { code: string; message: string } => ({
-  code: (err as { code?: string }).code ?? 'STORE_FAILED',
-  message: (err as Error).message ?? String(err),
-})
+const describe = (err: unknown): WireError => toWire(err, 'STORE_FAILED')
 
 let db: Database.Database
 try {

@@ -27,10 +27,10 @@ describeNodeStore('ThreadedSqliteStore', () => {
   }
 })
 
-it('rejects at open with the same STORE_CORRUPT error, naming the file', async () => {
+it('rejects at open with the same NOT_A_STORE error, naming the file', async () => {
   const path = join(mkdtempSync(join(tmpdir(), 'ylog-threaded-')), 'notes.db')
   writeFileSync(path, 'not a database\n'.repeat(100))
-  await expect(ThreadedSqliteStore.open(path)).rejects.toMatchObject({ code: 'STORE_CORRUPT', message: expect.stringContaining(path) })
+  await expect(ThreadedSqliteStore.open(path)).rejects.toMatchObject({ code: 'NOT_A_STORE', message: expect.stringContaining(path) })
 })
 
 it('refuses calls after close', async () => {

@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads'
-import { startModuleWorker, YlogError, type YlogErrorCode, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type NodeStore } from '@ylog/core'
+import { fromWire, startModuleWorker, YlogError, type WireError, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type NodeStore } from '@ylog/core'
 import { SqliteUpdateStore, type SqliteUpdateStoreOptions } from './sqlite-update-store.js'
 import { checkCompactArgs } from './store-maintenance.js'
 import type { MaintenanceCall } from './store-worker.js'
@@ -39,7 +39,7 @@ export class ThreadedSqliteStore implements NodeStore {
       const pending = this.#pending.get(message.id)
       this.#pending.delete(message.id)
       if (message.ok) pending?.resolve(message.value)
-      else pending?.reject(new YlogError(message.code as YlogErrorCode, message.message))
+      else pending?.reject(fromWire(message))
     })
     const fail = (why: string): void => {
       this.#dead ??= new YlogError('STORE_FAILED', `the store's maintenance thread ${why}`)
@@ -56,9 +56,9 @@ export class ThreadedSqliteStore implements NodeStore {
     const worker = startModuleWorker(import.meta.url, 'store-worker', { path: store.path })
     try {
       await new Promise<void>((resolve, reject) => {
-        worker.once('message', (message: { type: string; code: YlogErrorCode; message: string }) => {
+        worker.once('message', (message: { type: string } & WireError) => {
           if (message.type === 'ready') resolve()
-          else reject(new YlogError(message.code, message.message))
+          else reject(fromWire(message))
         })
         worker.once('error', reject)
       })
