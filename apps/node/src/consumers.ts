@@ -1,3 +1,4 @@
+import { KeyedSerial } from '@ylog/core/internal'
 import { decodeCursor, encodeCursor, START, YlogError, type Cursor, type DurableLog, type NodeId, type NodeTables } from '@ylog/core'
 
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/
@@ -20,7 +21,7 @@ export interface ConsumerView {
 export class Consumers {
   readonly #durable: DurableLog
   readonly #tables: NodeTables
-  readonly #queues = new Map<string, Promise<unknown>>()
+  readonly #acks = new KeyedSerial<string>()
 
   constructor(durable: DurableLog, tables: NodeTables) {
     this.#durable = durable
@@ -42,13 +43,7 @@ export class Consumers {
   ack(name: string, cursorText: string): Promise<ConsumerView> {
     Consumers.checkName(name)
     const cursor = decodeCursor(cursorText)
-    const previous = this.#queues.get(name) ?? Promise.resolve()
-    const run = previous.catch(() => undefined).then(() => this.#ack(name, cursor))
-    this.#queues.set(name, run)
-    void run.finally(() => {
-      if (this.#queues.get(name) === run) this.#queues.delete(name)
-    }).catch(() => undefined)
-    return run
+    return this.#acks.run(name, () => this.#ack(name, cursor))
   }
 
   async #ack(name: string, cursor: Cursor): Promise<ConsumerView> {

@@ -53,5 +53,3 @@ export { splitUpdateByClient, encodeStructGroups } from './split-update.js'
 export { scanUpdate, ScanRefusal, MIN_ENTRY_BYTES, MAX_UPDATE_CLIENTS, type UpdateScan, type ScannedGroup } from './update-scan.js'
 export { subscribe, type Subscription, type SubscribeOptions, type SubscriptionItem, type SubscriptionEntry, type SubscriptionGap } from './subscription.js'
 export { IngestQueue, type IngestQueueOptions, type IngestPolicy, type IngestGap, type IngestResult, type IngestStats } from './ingest-queue.js'
-/** For sibling packages that run part of their work on a thread (`@ylog/sqlite`). */
-export { startModuleWorker } from './module-worker.js'

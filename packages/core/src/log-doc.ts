@@ -98,14 +98,6 @@ export class LogDoc {
   }
 
   /**
-   * Appends an entry this node signed elsewhere (a signing thread). It must
-   * extend this node's chain exactly: next seq, prev = head hash.
-   */
-  appendSigned(signed: SignedEntry): Entry {
-    return this.appendSignedBatch([signed])[0] as Entry
-  }
-
-  /**
    * Appends entries signed elsewhere, in order, as one Yjs transaction: one
    * update, so a store commits all of them or none.
    */

@@ -6,7 +6,7 @@ import type { StoredState } from './update-store.js'
 /** Updates applied per Yjs transaction while replaying: progress is reported between chunks. */
 const REPLAY_CHUNK = 10_000
 
-export const RESTORE_ADVICE = 'restore the data directory from a backup or resync this node from its peers'
+export const RESTORE_ADVICE = 'restore the data directory from a backup, or move the file away and resync this node from its peers'
 
 /**
  * Applies a store's snapshot and tail to `log` and returns each node's

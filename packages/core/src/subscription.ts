@@ -7,6 +7,7 @@ import type { LogDoc } from './log-doc.js'
 import { decodedEntry } from './decoded-entries.js'
 import type { IndexRow } from './update-store.js'
 import { Fifo } from './fifo.js'
+import { Serial } from './serial.js'
 
 /** Positions a history page scans before it hands over (and before the next page yields to the event loop). */
 const HISTORY_PAGE = 1000
@@ -139,7 +140,7 @@ class LogSubscription implements Subscription {
    */
   readonly #afterGap = new Set<NodeId>()
   #wake: (() => void) | undefined
-  #pulls: Promise<unknown> = Promise.resolve()
+  readonly #pulls = new Serial()
   readonly #ready: Promise<void>
 
   constructor(durable: DurableLog, options: SubscribeOptions) {
@@ -188,9 +189,7 @@ class LogSubscription implements Subscription {
 
   next(): Promise<IteratorResult<SubscriptionItem, undefined>> {
     // One pull at a time: the state machine below assumes a single reader.
-    const pull = this.#pulls.then(() => this.#pull())
-    this.#pulls = pull.catch(() => undefined)
-    return pull
+    return this.#pulls.run(() => this.#pull())
   }
 
   // Not queued behind pulls: a pull waiting for live entries would hold return() forever.

@@ -2,6 +2,7 @@ import * as Y from 'yjs'
 import { encodeDiffChunks } from './diff-chunks.js'
 import { clientIdOf, type NodeId } from './identity.js'
 import { entryClock } from './layout.js'
+import { Serial } from './serial.js'
 import type { CompactionInfo } from './durable-log-options.js'
 import type { StoredState, UpdateStore } from './update-store.js'
 
@@ -59,7 +60,7 @@ export class TailCompactor {
   #tailUpdates: number
   #tailBytes: number
   // One compaction at a time, in call order: automatic ones and compact() calls may overlap.
-  #queue: Promise<unknown> = Promise.resolve()
+  readonly #serial = new Serial()
 
   constructor(store: UpdateStore, doc: Y.Doc, thresholds: { afterUpdates: number; afterBytes: number }, stored: { snapshotHeads: Iterable<[NodeId, number]>; state: StoredState }) {
     this.#store = store
@@ -90,9 +91,7 @@ export class TailCompactor {
    * all those updates wrote, and nothing still pending.
    */
   compact(now: () => CommittedState): Promise<CompactionInfo> {
-    const run = this.#queue.then(() => this.#compact(now()))
-    this.#queue = run.catch(() => undefined)
-    return run
+    return this.#serial.run(() => this.#compact(now()))
   }
 
   async #compact({ lastId: upTo, clocks }: CommittedState): Promise<CompactionInfo> {

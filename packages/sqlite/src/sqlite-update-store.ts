@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { YlogError, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type NodeStore } from '@ylog/core'
 import { migrate } from './schema.js'
-import { checkStoreFile, quickCheck } from './open-checks.js'
+import { checkStoreFile } from './open-checks.js'
 import { ReadIndex } from './read-index.js'
 import { SideTables } from './side-tables.js'
 import { RESTORE_ADVICE, storeError } from './store-errors.js'
@@ -209,12 +209,6 @@ export class SqliteUpdateStore implements NodeStore {
   /** The id of the last update appended: what `compact` may cover at most. */
   get lastId(): number {
     return this.#lastId
-  }
-
-  /** Runs SQLite's quick_check (also run at open); [] when it finds nothing. */
-  quickCheck(): string[] {
-    this.#open()
-    return quickCheck(this.#db, this.path)
   }
 
   /** Runs a small read or write of the index or side tables: refused after close, SQLite errors named after the file. */

@@ -1,6 +1,7 @@
 import { YlogError } from '@ylog/core'
+import { RESTORE_ADVICE } from '@ylog/core/internal'
 
-export const RESTORE_ADVICE = 'restore the data directory from a backup, or move the file away and resync this node from its peers'
+export { RESTORE_ADVICE }
 
 /** True for better-sqlite3 errors that mean the bytes on disk are wrong, not that the disk or the caller is. */
 export function isCorruption(err: unknown): boolean {

@@ -1,5 +1,6 @@
 import type { Worker } from 'node:worker_threads'
-import { fromWire, startModuleWorker, YlogError, type WireError, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type NodeStore } from '@ylog/core'
+import { Serial, startModuleWorker } from '@ylog/core/internal'
+import { fromWire, YlogError, type WireError, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type NodeStore } from '@ylog/core'
 import { SqliteUpdateStore, type SqliteUpdateStoreOptions } from './sqlite-update-store.js'
 import { checkCompactArgs } from './store-maintenance.js'
 import type { MaintenanceCall } from './store-worker.js'
@@ -28,8 +29,8 @@ export class ThreadedSqliteStore implements NodeStore {
   #nextId = 1
   #dead: YlogError | undefined
   /** Writes queued behind a compaction; 0 lets a write run at once. */
-  #queued = 0
-  #tail: Promise<void> = Promise.resolve()
+  /** Compactions and closing, and the writes that arrive while one of those is queued: in call order. */
+  readonly #serial = new Serial()
 
   private constructor(store: SqliteUpdateStore, worker: Worker) {
     this.#store = store
@@ -79,7 +80,7 @@ export class ThreadedSqliteStore implements NodeStore {
   }
 
   compact(parts: readonly Uint8Array[], upTo: number): Promise<void> {
-    return this.#serial(async () => {
+    return this.#serial.run(async () => {
       if (this.#dead !== undefined) throw this.#dead
       checkCompactArgs(parts, upTo, this.#store.lastId)
       // Moved, not copied, where a part owns its buffer (encoded parts do).
@@ -119,7 +120,7 @@ export class ThreadedSqliteStore implements NodeStore {
 
   async close(): Promise<void> {
     if (this.#dead !== undefined) return this.#store.close()
-    await this.#serial(async () => {
+    await this.#serial.run(async () => {
       try {
         await this.#call({ method: 'close' })
       } finally {
@@ -133,17 +134,7 @@ export class ThreadedSqliteStore implements NodeStore {
 
   /** Runs a write now, unless some are queued behind a compaction: then after them, in call order. */
   #write<T>(work: () => Promise<T>): Promise<T> {
-    return this.#queued === 0 ? work() : this.#serial(work)
-  }
-
-  #serial<T>(work: () => Promise<T>): Promise<T> {
-    this.#queued++
-    const result = this.#tail.then(work)
-    const done = (): void => {
-      this.#queued--
-    }
-    this.#tail = result.then(done, done)
-    return result
+    return this.#serial.pending === 0 ? work() : this.#serial.run(work)
   }
 
   #call(call: Call, transfer: ArrayBuffer[] = []): Promise<unknown> {

@@ -1,0 +1,9 @@
+/**
+ * For ylog's own packages only (`@ylog/core/internal`): pieces the sibling
+ * packages share with core that are not part of the public API and may
+ * change with any release.
+ */
+export { startModuleWorker } from './module-worker.js'
+export { KeyedSerial, Serial } from './serial.js'
+/** What to do about a damaged store: every store error that means "the bytes are gone" ends with it. */
+export { RESTORE_ADVICE } from './replay.js'
