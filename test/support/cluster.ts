@@ -1,4 +1,5 @@
 // Helpers for tests that run several real daemons as a cluster.
+import { waitFor } from '@ylog/core/testing'
 import { FaultProxy } from './fault-proxy.js'
 import { readAll, startNode, tempDir, type RunningNode, type WireEntry } from './node-process.js'
 
@@ -47,13 +48,8 @@ export async function metric(url: string, name: string, labels: Record<string, s
 }
 
 /** Polls `check` until it returns true; throws with the last `describe()` once the deadline passes. */
-export async function waitUntil(check: () => Promise<boolean>, describe: () => Promise<string> | string, deadlineMs = 10_000, intervalMs = 100): Promise<void> {
-  const until = Date.now() + deadlineMs
-  for (;;) {
-    if (await check()) return
-    if (Date.now() > until) throw new Error(`not reached within ${deadlineMs} ms: ${await describe()}`)
-    await new Promise((resolve) => setTimeout(resolve, intervalMs))
-  }
+export function waitUntil(check: () => Promise<boolean>, describe: () => Promise<string> | string, deadlineMs = 10_000, intervalMs = 100): Promise<void> {
+  return waitFor(check, describe, { timeoutMs: deadlineMs, intervalMs })
 }
 
 /** Heads sorted by node, for comparing nodes. */

@@ -1,17 +1,9 @@
 import { DurableLog, NodeIdentity } from '@ylog/core'
-import { GatedStore } from '@ylog/core/testing'
+import { GatedStore, waitFor } from '@ylog/core/testing'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { createMetrics } from './metrics.js'
 import { buildServer } from './server.js'
-
-async function until(condition: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline')
-    await new Promise<void>((resolve) => setImmediate(resolve))
-  }
-}
 
 describe('heads and nodes while a commit is held', () => {
   it('show only committed entries: a head a crash could take back is never reported', async () => {
@@ -26,7 +18,7 @@ describe('heads and nodes while a commit is held', () => {
 
     // Two more appends reach the document; their commit waits at the store.
     const pending = [durable.append({ topic: 't', kind: 'event', data: 1 }), durable.append({ topic: 't', kind: 'event', data: 2 })]
-    await until(() => durable.pending > 0 && durable.log.length(identity.id) === 3)
+    await waitFor(() => durable.pending > 0 && durable.log.length(identity.id) === 3, 'two appends pending', { intervalMs: 0 })
     const heads = (await app.inject({ url: '/api/heads' })).json()
     expect(heads).toEqual(committed)
     expect(heads.heads).toMatchObject([{ node: identity.id, length: 1, hash: durable.log.get(identity.id, 0)?.hash }])

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream'
 import { Writable } from 'node:stream'
 import { join } from 'node:path'
 import { YlogError } from '@ylog/core'
+import { waitFor } from '@ylog/core/testing'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from './config.js'
@@ -98,13 +99,7 @@ function recordingLogger(): { logger: ReturnType<typeof pino>; records: Array<Re
   return { logger: pino({ level: 'info' }, stream), records }
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+const until = (check: () => boolean | Promise<boolean>, what: string): Promise<void> => waitFor(check, what, { intervalMs: 50 })
 
 /** A bare WebSocket upgrade (no client library); resolves with the socket and its first bytes from the server. */
 function upgrade(port: number, path: string, target: string): Promise<{ socket: Duplex; first: Promise<Buffer> }> {

@@ -6,17 +6,11 @@ import { NodeIdentity } from './identity.js'
 import { IngestQueue, type IngestGap, type IngestResult } from './ingest-queue.js'
 import { LogDoc } from './log-doc.js'
 import { MemoryUpdateStore } from './memory-update-store.js'
-import { GatedStore, seededRandom } from './test-support.js'
+import { GatedStore, seededRandom, waitFor } from './test-support.js'
 
 const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve))
 
-async function until(condition: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline')
-    await turn()
-  }
-}
+const until = (condition: () => boolean): Promise<void> => waitFor(condition, 'the condition', { intervalMs: 0 })
 
 async function gated(): Promise<{ durable: DurableLog; store: GatedStore; id: string }> {
   const store = new GatedStore()

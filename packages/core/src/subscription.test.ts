@@ -6,6 +6,7 @@ import { MemoryUpdateStore } from './memory-update-store.js'
 import type { ApplyResult } from './log-doc.js'
 import type { UpdateRecord } from './update-store.js'
 import { subscribe, type Subscription, type SubscriptionEntry, type SubscriptionGap, type SubscriptionItem } from './subscription.js'
+import { waitFor } from './test-support.js'
 import { seededRandom } from './test-support.js'
 
 const open = (): Promise<DurableLog> => DurableLog.open({ identity: NodeIdentity.generate(), store: new MemoryUpdateStore() })
@@ -65,13 +66,7 @@ async function take(sub: Subscription, n: number): Promise<SubscriptionItem[]> {
   return items
 }
 
-async function until(condition: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline')
-    await new Promise<void>((resolve) => setImmediate(resolve))
-  }
-}
+const until = (condition: () => boolean): Promise<void> => waitFor(condition, 'the condition', { intervalMs: 0 })
 
 const key = (e: { node: string; seq: number }): string => `${e.node}:${e.seq}`
 const entriesOf = (items: SubscriptionItem[]): Entry[] => items.flatMap((i) => (i.kind === 'entry' ? [i.entry] : []))

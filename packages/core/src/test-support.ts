@@ -91,3 +91,21 @@ export class GatedStore extends MemoryUpdateStore {
     for (const gate of this.#gates.splice(0)) gate()
   }
 }
+
+/**
+ * Polls `check` until it is true: the one way tests wait for something
+ * asynchronous (never a fixed sleep). Throws once `timeoutMs` has passed,
+ * naming `what` (or what `what()` says about the state at that moment).
+ * `intervalMs` 0 polls on every turn of the event loop.
+ */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string | (() => string | Promise<string>) = 'the condition',
+  { timeoutMs = 10_000, intervalMs = 10 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms: ${typeof what === 'string' ? what : await what()}`)
+    await new Promise<void>((resolve) => (intervalMs === 0 ? setImmediate(resolve) : setTimeout(resolve, intervalMs)))
+  }
+}

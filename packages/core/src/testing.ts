@@ -12,7 +12,7 @@ import { LogDoc } from './log-doc.js'
 import { DurableLog } from './durable-log.js'
 import type { NodeStore, UpdateRecord } from './update-store.js'
 
-export { craftAppend, fingerprint, GatedStore, seededRandom } from './test-support.js'
+export { craftAppend, fingerprint, GatedStore, seededRandom, waitFor } from './test-support.js'
 
 export interface StoreFactory {
   /** A new, empty store. */
