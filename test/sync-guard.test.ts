@@ -1,10 +1,11 @@
 // Issue 13, 1 and 2, over the wire: a member peer with a real key and the real handshake sends
 // updates that Y.decodeUpdate and Y.applyUpdate read differently, or a held entry that is not signed.
 import { afterEach, describe, expect, it } from 'vitest'
-import { DurableLog, encodeStructGroups, entryClock, LogDoc, MemoryUpdateStore, NodeIdentity, signEntry } from '@ylog/core'
+import { DurableLog, encodeStructGroups, LogDoc, MemoryUpdateStore, NodeIdentity, signEntry } from '@ylog/core'
 import { fingerprint } from '@ylog/core/testing'
 import { connectPeer } from '@ylog/sync'
-import { authenticate, closeCodeFor, encodeSyncUpdate, rawClient, trackedNodes, waitFor, type TestNode } from '@ylog/sync/testing'
+import { authenticate, closeCodeFor, encodeSyncUpdate, entryStruct, rawClient } from '@ylog/sync/testing'
+import { trackedNodes, waitFor, type TestNode } from '@ylog/sync/testing'
 import * as Y from 'yjs'
 
 const { cleanup, node } = trackedNodes(afterEach)
@@ -68,7 +69,8 @@ describe('a member cannot split a node view with a client named twice', () => {
       const peer = connectPeer({ url: `ws://127.0.0.1:${n.port}/sync`, durable: m.durable, identity: m.identity })
       cleanup.push(() => peer.close())
     }
-    await waitFor(() => n.durable.committedLength(c.identity.id) === 6 && n.durable.committedLength(b.identity.id) === 3, 'both members synced')
+    const committed = (m: { identity: NodeIdentity }): number => n.durable.committedLength(m.identity.id)
+    await waitFor(() => committed(c) === 6 && committed(b) === 3, 'both members synced')
     consistent(n)
     expect(n.refused).toEqual(['malformed-update'])
   })
@@ -78,12 +80,11 @@ describe('a member cannot fake a hole', () => {
   it("in the node's own chain with an unsigned entry at seq 999,999", async () => {
     const n = await node()
     await n.append(200)
-    const forged = signEntry(NodeIdentity.generate(), { seq: 999_999, prev: new Uint8Array(32), at: 1, topic: 't', body: { kind: 'event', data: 'x' } }).bytes
+    const fields = { seq: 999_999, prev: new Uint8Array(32), at: 1, topic: 't', body: { kind: 'event' as const, data: 'x' } }
+    const forged = signEntry(NodeIdentity.generate(), fields).bytes
     // The victim's own id in the node field, a signature that is not the victim's.
     forged.set(Buffer.from(n.identity.id, 'hex'), 4)
-    const client = n.identity.clientId
-    const clock = entryClock(999_999)
-    const held = new Y.Item(Y.createID(client, clock), null, Y.createID(client, clock - 1), null, null, null, null, new Y.ContentBinary(forged))
+    const held = entryStruct(n.identity.clientId, 999_999, forged)
     const before = fingerprint(n.durable.log)
     expect(await attack(n, encodeStructGroups([[held]]))).toBe(closeCodeFor('bad-signature'))
     expect(n.refused).toEqual(['bad-signature'])

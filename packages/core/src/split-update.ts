@@ -4,6 +4,7 @@ import { YlogError } from './errors.js'
 import { ScanRefusal, scanUpdate } from './update-scan.js'
 
 type Struct = Y.Item | Y.GC | Y.Skip
+type DeleteSet = ReadonlyMap<number, ReadonlyArray<{ clock: number; len: number }>>
 
 /**
  * Cuts a v1 update into one standalone v1 update per Yjs client (= per
@@ -34,7 +35,9 @@ export function splitUpdateByClient(update: Uint8Array): Map<number, Uint8Array>
     scanUpdate(update)
   } catch (err) {
     // Content the guard refuses is split as it is (each piece is refused again); a shape Yjs reads otherwise is not.
-    if (!(err instanceof ScanRefusal) || err.reason === 'malformed-update') throw new YlogError('BAD_ARGUMENT', (err as Error).message, { cause: err })
+    if (!(err instanceof ScanRefusal) || err.reason === 'malformed-update') {
+      throw new YlogError('BAD_ARGUMENT', (err as Error).message, { cause: err })
+    }
   }
   try {
     decoded = Y.decodeUpdate(update) as unknown as typeof decoded
@@ -67,7 +70,7 @@ export function splitUpdateByClient(update: Uint8Array): Map<number, Uint8Array>
  * the delete set `ds`. It writes what it is given: several lists of one
  * client make an update the guard refuses, which is how tests build one.
  */
-export function encodeStructGroups(groups: ReadonlyArray<readonly Struct[]>, ds: ReadonlyMap<number, ReadonlyArray<{ clock: number; len: number }>> = new Map()): Uint8Array {
+export function encodeStructGroups(groups: ReadonlyArray<readonly Struct[]>, ds: DeleteSet = new Map()): Uint8Array {
   const encoder = new Y.UpdateEncoderV1()
   const written = groups.filter((structs) => structs.length > 0)
   encoding.writeVarUint(encoder.restEncoder, written.length)

@@ -39,7 +39,8 @@ describe('scanUpdate', () => {
     for (const w of writers) relay.applyRemote(Y.encodeStateAsUpdate(w.log.doc))
     const scan: UpdateScan = scanUpdate(Y.encodeStateAsUpdate(relay.doc))
     expect(scan.entries).toBe(631)
-    expect(new Map(scan.groups.map((g) => [g.client, g.end]))).toEqual(new Map(writers.map((w) => [w.id.clientId, entryClock(w.log.length(w.id.id) - 1) + 1])))
+    const ends = new Map(writers.map((w) => [w.id.clientId, entryClock(w.log.length(w.id.id) - 1) + 1]))
+    expect(new Map(scan.groups.map((g) => [g.client, g.end]))).toEqual(ends)
     expect(scanUpdate(Y.encodeStateAsUpdate(new Y.Doc()))).toEqual({ groups: [], entries: 0, structs: 0 })
     for (const u of writers[1]?.updates ?? []) expect(() => scanUpdate(u)).not.toThrow()
   })
@@ -81,7 +82,8 @@ describe('scanUpdate', () => {
     short.parent = Y.createID(9, segmentClock(0)) as unknown as Y.AbstractType<unknown>
     expect(refusal(encodeStructGroups([[short]])).reason).toBe('bad-entry')
     // A binary item (info 0x83: origin + binary) claiming 1000 bytes in a 10-byte update.
-    expect(refusal(handMade(9, 3, 1, (e) => [0x83, 9, 2, 0xe8, 0x07].forEach((b) => encoding.writeUint8(e, b)))).reason).toBe('malformed-update')
+    const claim = handMade(9, 3, 1, (e) => [0x83, 9, 2, 0xe8, 0x07].forEach((b) => encoding.writeUint8(e, b)))
+    expect(refusal(claim).reason).toBe('malformed-update')
     expect(refusal(Uint8Array.of(1, 5, 9, 0)).reason).toBe('malformed-update')
   })
 

@@ -83,7 +83,7 @@ export function scanUpdate(update: Uint8Array): UpdateScan {
 
 function scan(d: decoding.Decoder): UpdateScan {
   const groupCount = decoding.readVarUint(d)
-  if (groupCount > MAX_UPDATE_CLIENTS) throw new ScanRefusal('malformed-update', `update names ${groupCount} clients; at most ${MAX_UPDATE_CLIENTS} are taken`)
+  if (groupCount > MAX_UPDATE_CLIENTS) throw malformed(`update names ${groupCount} clients; at most ${MAX_UPDATE_CLIENTS} are taken`)
   const groups: ScannedGroup[] = []
   const seen = new Set<number>()
   let entries = 0
@@ -95,7 +95,7 @@ function scan(d: decoding.Decoder): UpdateScan {
     const client = decoding.readVarUint(d)
     const clock = decoding.readVarUint(d)
     // Y.applyUpdate keeps only the last group of a client; Y.decodeUpdate returns all of them.
-    if (seen.has(client)) throw new ScanRefusal('malformed-update', `update names client ${client} twice; Yjs would apply only its last group`)
+    if (seen.has(client)) throw malformed(`update names client ${client} twice; Yjs would apply only its last group`)
     seen.add(client)
     const group: ScannedGroup = { client, clock, end: clock, structs: count }
     let at = clock
@@ -104,7 +104,7 @@ function scan(d: decoding.Decoder): UpdateScan {
       const info = decoding.readUint8(d)
       structs++
       if (info === SKIP) {
-        if (++skips > groups.length + 1) throw new ScanRefusal('malformed-update', `more skip structs than clients; no writer of the log sends them`)
+        if (++skips > groups.length + 1) throw malformed('more skip structs than clients; no writer of the log sends them')
         at += decoding.readVarUint(d)
         continue
       }
@@ -113,14 +113,16 @@ function scan(d: decoding.Decoder): UpdateScan {
       readItemHeader(d, info, client, at)
       if (ref === CONTENT_BINARY) {
         const length = skipBytes(d)
-        if (length < MIN_ENTRY_BYTES) throw new ScanRefusal('bad-entry', `client ${client} clock ${at}: ${length} bytes of binary content, shorter than any entry`)
+        if (length < MIN_ENTRY_BYTES) throw new ScanRefusal('bad-entry', `client ${client} clock ${at}: ${length} bytes are no entry`)
         entries++
       } else if (ref === CONTENT_TYPE) {
         readTypeRef(d, client, at)
         // The layout's arrays: one per node, and one segment per 512 entries (see layout.ts).
-        if (++types > 2 * (groups.length + 1) + Math.floor(entries / 256)) throw new ScanRefusal('foreign-structure', `client ${client} clock ${at}: more arrays than the log's layout has`)
+        if (++types > 2 * (groups.length + 1) + Math.floor(entries / 256)) {
+          throw new ScanRefusal('foreign-structure', `client ${client} clock ${at}: more arrays than the log's layout has`)
+        }
       } else {
-        throw new ScanRefusal('foreign-structure', `client ${client} clock ${at}: content of type ${ref}; the log holds only binary entries in arrays`)
+        throw new ScanRefusal('foreign-structure', `client ${client} clock ${at}: content of type ${ref}; the log holds binaries in arrays`)
       }
       at += 1
       group.end = at
@@ -130,6 +132,8 @@ function scan(d: decoding.Decoder): UpdateScan {
   readDeleteSet(d)
   return { groups, entries, structs }
 }
+
+const malformed = (detail: string): ScanRefusal => new ScanRefusal('malformed-update', detail)
 
 function readItemHeader(d: decoding.Decoder, info: number, client: number, clock: number): void {
   if ((info & HAS_ORIGIN) !== 0) readId(d)

@@ -146,7 +146,20 @@ function decide(view: GuardView, update: Uint8Array): Verdict {
     let plan = plans.get(client)
     if (plan === undefined) {
       const head = view.headOfClient(client)
-      plan = { client, node: head?.node, publicKey: head?.publicKey, head, run: [], runFrom: head?.next ?? 0, lastAt: head?.at ?? 0, cursor: view.stateOf(client), writes: false, missingFrom: undefined, resumeAt: undefined, maxHeld: undefined }
+      plan = {
+        client,
+        node: head?.node,
+        publicKey: head?.publicKey,
+        head,
+        run: [],
+        runFrom: head?.next ?? 0,
+        lastAt: head?.at ?? 0,
+        cursor: view.stateOf(client),
+        writes: false,
+        missingFrom: undefined,
+        resumeAt: undefined,
+        maxHeld: undefined,
+      }
       plans.set(client, plan)
     }
     checkStruct(view, plan, struct)
@@ -162,10 +175,17 @@ function decide(view: GuardView, update: Uint8Array): Verdict {
     for (const p of waiting) {
       // Only a signed entry may say that a node has entries up to its seq (holes() reports it).
       if (p.maxHeld !== undefined && !signatureValid(p.publicKey as Uint8Array, p.maxHeld.bytes)) {
-        throw new Refusal('bad-signature', `node ${short(p.node as NodeId)} seq ${p.maxHeld.seq}: a held entry not validly signed by the node`)
+        throw new Refusal('bad-signature', `node ${short(p.node as NodeId)} seq ${p.maxHeld.seq}: a held entry the node did not sign`)
       }
     }
-    return { status: 'hold', waiting: waiting.map((p) => ({ node: p.node, client: p.client, fromClock: p.missingFrom as number, resumeAt: p.resumeAt ?? 0, maxSeq: p.maxHeld?.seq })) }
+    const holds = waiting.map((p) => ({
+      node: p.node,
+      client: p.client,
+      fromClock: p.missingFrom as number,
+      resumeAt: p.resumeAt ?? 0,
+      maxSeq: p.maxHeld?.seq,
+    }))
+    return { status: 'hold', waiting: holds }
   }
 
   const runs: AcceptedRun[] = []
@@ -319,6 +339,7 @@ export function appliedAsChecked(doc: Y.Doc, ends: ReadonlyMap<number, number>):
   ]
   store.pendingStructs = null
   store.pendingDs = null
-  process.emitWarning(`an accepted update was applied otherwise than the guard checked it: ${what.join(', ')}; the unchecked part was dropped`, 'YlogGuardWarning')
+  const message = `an accepted update was applied otherwise than the guard checked it: ${what.join(', ')}; the unchecked part was dropped`
+  process.emitWarning(message, 'YlogGuardWarning')
   return false
 }

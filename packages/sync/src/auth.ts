@@ -52,7 +52,7 @@ const isBytes = (value: unknown, length: number): value is Uint8Array => value i
 /** Decodes and shape-checks one auth message; throws ProtocolError otherwise. */
 export function decodeAuthMessage(bytes: Uint8Array): AuthMessage {
   // The largest honest one (a RESULT with a long reason) is far below this; a big CBOR array would cost its decode first.
-  if (bytes.byteLength > MAX_AUTH_MESSAGE_BYTES) throw new ProtocolError(`auth message of ${bytes.byteLength} bytes; the largest is ${MAX_AUTH_MESSAGE_BYTES}`)
+  if (bytes.byteLength > MAX_AUTH_MESSAGE_BYTES) throw new ProtocolError(`an auth message of ${bytes.byteLength} bytes`)
   let value: unknown
   try {
     value = decode(bytes)

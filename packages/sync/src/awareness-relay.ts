@@ -45,7 +45,8 @@ export class AwarenessRelay<C> {
     const mine = this.#owned.get(conn) ?? new Set<number>()
     const added = new Set(ids.filter((id) => !mine.has(id)))
     if (mine.size + added.size > this.#limits.maxClients) {
-      return { ok: false, reason: 'awareness-limit', detail: `a connection may speak for ${this.#limits.maxClients} awareness clients; this one named ${mine.size + added.size}` }
+      const detail = `a connection may speak for ${this.#limits.maxClients} awareness clients; this one named ${mine.size + added.size}`
+      return { ok: false, reason: 'awareness-limit', detail }
     }
     try {
       applyAwarenessUpdate(this.awareness, update, conn)
@@ -92,13 +93,14 @@ export class AwarenessRelay<C> {
   #clientsOf(update: Uint8Array): number[] {
     const d = decoding.createDecoder(update)
     const count = decoding.readVarUint(d)
-    if (count > this.#limits.maxClients) throw new LimitError(`an awareness update of ${count} clients; a connection may speak for ${this.#limits.maxClients}`)
+    const { maxClients, maxStateBytes } = this.#limits
+    if (count > maxClients) throw new LimitError(`an awareness update of ${count} clients; a connection may speak for ${maxClients}`)
     const ids: number[] = []
     for (let i = 0; i < count; i++) {
       ids.push(decoding.readVarUint(d))
       decoding.readVarUint(d) // clock
       const length = decoding.readVarUint(d)
-      if (length > this.#limits.maxStateBytes) throw new LimitError(`an awareness state of ${length} bytes; the limit is ${this.#limits.maxStateBytes}`)
+      if (length > maxStateBytes) throw new LimitError(`an awareness state of ${length} bytes; the limit is ${maxStateBytes}`)
       if (length > d.arr.length - d.pos) throw new Error('a state runs past the end of the update')
       d.pos += length
     }

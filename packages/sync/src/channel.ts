@@ -159,7 +159,8 @@ export class SyncChannel {
   #beat(heartbeatMs: number): void {
     // Still dialing: the dialer's handshake timeout covers that.
     if (this.ws.readyState !== 1) return
-    // A peer busy reading a long catch-up from us may send nothing, and our ping waits behind that data: its reading counts as a sign of life.
+    // A peer busy reading a long catch-up from us may send nothing, and our ping waits behind that data:
+    // its reading counts as a sign of life.
     const progressed = this.#written !== this.#writtenAtLastBeat
     this.#writtenAtLastBeat = this.#written
     if (!progressed && this.ws.bufferedAmount > 0) {
@@ -302,7 +303,7 @@ export class SyncChannel {
   async #apply(update: Uint8Array): Promise<void> {
     if (!this.#hooks.mayWrite()) {
       // Not decoded: whatever it holds, this connection may not write it (a stock client's answer to our step 1 is the empty update).
-      if (!isEmptyUpdate(update)) this.refuse('read-only', `this connection has not authenticated as a member, so it may not send updates (${update.byteLength} bytes)`)
+      if (!isEmptyUpdate(update)) this.refuse('read-only', `only members may send updates (this one: ${update.byteLength} bytes)`)
       return
     }
     // Noted before applying: the commit that takes it tells every connection about it, and must not echo it back to this one.

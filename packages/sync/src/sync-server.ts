@@ -80,7 +80,10 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
     maxClients: options.awareness?.maxClients ?? DEFAULT_MAX_AWARENESS_CLIENTS,
     maxStateBytes: options.awareness?.maxStateBytes ?? DEFAULT_MAX_AWARENESS_STATE_BYTES,
   })
-  const channelOptions = { heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, maxBufferedBytes: options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES }
+  const channelOptions = {
+    heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+    maxBufferedBytes: options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
+  }
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const url = new URL(req.url ?? '/', 'http://localhost')
@@ -124,7 +127,7 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
       onStep1: () => mayRead(conn),
       onMessage: (message) => {
         if (message.type === 'ylog-auth') onAuth(conn, message.payload)
-        else if (message.type === 'auth-denied') conn.channel.refuse('malformed-frame', 'a permission-denied message is for clients; a server never takes one')
+        else if (message.type === 'auth-denied') conn.channel.refuse('malformed-frame', 'permission-denied is for clients, not servers')
         // Until it may read (no readers here, and not yet authenticated), awareness is neither relayed nor answered.
         else if (!mayRead(conn)) return
         else if (message.type === 'awareness') {
