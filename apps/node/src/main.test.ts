@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
+import { reachableHost } from './node.js'
 
 // The same command as the root "npm start", minus npm (which would hide the exit code behind its own).
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
@@ -96,11 +97,34 @@ describe('main', () => {
   it('exits 1 without a stack when the port is taken', async () => {
     const first = run(['--port', '0', '--data', dataDir()])
     const ready = await readyLine(first)
-    const second = run(['--port', String(ready.port), '--data', dataDir()])
+    const data = dataDir()
+    const second = run(['--port', String(ready.port), '--data', data])
     expect((await second.exited).code).toBe(1)
     expect(second.stderr()).toBe(`ylog: cannot listen on 127.0.0.1:${ready.port as number}: the address is already in use (another node?); choose another --port, or 0 for any free one\n`)
+    // The address is checked before anything is created: no new key, no database, not even the directory.
+    expect(existsSync(data)).toBe(false)
     first.child.kill('SIGTERM')
     expect((await first.exited).code).toBe(0)
+  })
+
+  it('shows a URL a user can open in the ready line when it listens on every address', async () => {
+    const r = run(['--host', '0.0.0.0', '--write-token', 'secret', '--port', '0', '--data', dataDir()])
+    const ready = await readyLine(r)
+    expect(ready.url).toBe(`http://127.0.0.1:${ready.port as number}`)
+    expect((await fetch(`${ready.url as string}/healthz`)).status).toBe(200)
+    r.child.kill('SIGTERM')
+    expect((await r.exited).code).toBe(0)
+  })
+
+  it('names loopback for wildcard addresses and brackets IPv6 ones', () => {
+    expect(reachableHost('0.0.0.0')).toBe('127.0.0.1')
+    expect(reachableHost('::')).toBe('[::1]')
+    expect(reachableHost('[::]')).toBe('[::1]')
+    expect(reachableHost('0:0:0:0:0:0:0:0')).toBe('[::1]')
+    expect(reachableHost('::1')).toBe('[::1]')
+    expect(reachableHost('fe80::1')).toBe('[fe80::1]')
+    expect(reachableHost('127.0.0.1')).toBe('127.0.0.1')
+    expect(reachableHost('localhost')).toBe('localhost')
   })
 
   it('prints usage for --help', async () => {

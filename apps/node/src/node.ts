@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { DurableLog, IngestQueue, memberList, NodeIdentity, openMembership, PLAUSIBLE_MIN_TIME_MS, YlogError, type Entry, type EntryInput, type NodeId, type NodeStore } from '@ylog/core'
 import { ThreadedSqliteStore } from '@ylog/sqlite'
@@ -37,6 +37,8 @@ export function openSqliteStore(path: string, durability: Durability): Promise<N
 }
 
 export async function startNode(config: Config, logger: FastifyBaseLogger, options: StartOptions = {}): Promise<NodeHandle> {
+  // Before anything is created: a start that fails on its address must not leave a new key and database behind.
+  await probeAddress(config)
   try {
     mkdirSync(config.data, { recursive: true, mode: 0o700 })
   } catch (err) {
@@ -147,7 +149,6 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
       throw listenError(err as NodeJS.ErrnoException, config)
     }
     const port = (app.server.address() as AddressInfo).port
-    const host = config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host
 
     try {
       cluster = joinCluster({
@@ -187,7 +188,7 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
       })()
       return closing
     }
-    return { url: `http://${host}:${port}`, port, node: identity.id, replaySeconds: durable.replaySeconds, app, durable, cluster: joined, close }
+    return { url: `http://${reachableHost(config.host)}:${port}`, port, node: identity.id, replaySeconds: durable.replaySeconds, app, durable, cluster: joined, close }
   } catch (err) {
     await unwind()
     throw err
@@ -207,6 +208,35 @@ async function writeThrough(durable: DurableLog, ingest: IngestQueue, inputs: En
     throw new YlogError('INGEST_FULL', `the ingest queue is full, so this event (ingest number ${result.ingest} of stream ${ingest.stream}) was dropped and recorded in a gap entry; retry later, or start the node with --ingest-policy block`)
   }
   return [result.entry]
+}
+
+/**
+ * Binds the configured address and lets it go at once, so a port in use or an address that is not this machine's
+ * stops the start before the data directory is touched. The real bind comes only after replay (a node still
+ * replaying refuses connections); should another process take the port in between, that bind fails the same way.
+ */
+async function probeAddress(config: Config): Promise<void> {
+  const probe = createServer()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject)
+      probe.listen({ host: config.host, port: config.port, exclusive: true }, resolve)
+    })
+  } catch (err) {
+    throw listenError(err as NodeJS.ErrnoException, config)
+  }
+  await new Promise<void>((resolve) => probe.close(() => resolve()))
+}
+
+/**
+ * The host of the URL a user can open: a wildcard address (every interface) is reached from this machine through
+ * loopback, so 0.0.0.0 shows as 127.0.0.1 and :: as [::1]; other IPv6 addresses get their brackets.
+ */
+export function reachableHost(host: string): string {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
+  if (bare === '0.0.0.0') return '127.0.0.1'
+  if (!bare.includes(':')) return bare
+  return /^[0:]+$/.test(bare) ? '[::1]' : `[${bare}]`
 }
 
 function listenError(err: NodeJS.ErrnoException, config: Config): Error {
