@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { reachableHost } from './node.js'
 
-// The same command as the root "npm start", minus npm (which would hide the exit code behind its own).
+// What the launcher behind "npm start" (bin/ylog-node.js) runs, without the launcher and npm in between.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 const main = join(root, 'apps/node/src/main.ts')
 

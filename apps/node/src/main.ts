@@ -11,6 +11,9 @@ const EXIT_CONFIG = 2
 const EXIT_INTERRUPTED = 130
 
 async function main(): Promise<void> {
+  // Started by the ylog-node launcher (bin/ylog-node.js), this process has an IPC channel to it; the channel must not
+  // keep a process that is done (--help, --check) alive.
+  process.channel?.unref()
   const argv = process.argv.slice(2)
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${USAGE}\n`)
@@ -34,7 +37,8 @@ async function main(): Promise<void> {
 
   // Handlers go in before anything is announced: whoever reads "ready" may signal at once.
   let handle: NodeHandle | undefined
-  let stopping: NodeJS.Signals | undefined
+  let stopping = false
+  let signalled: NodeJS.Signals | undefined
   const close = (node: NodeHandle): void => {
     node.close().then(
       () => {
@@ -47,18 +51,26 @@ async function main(): Promise<void> {
       },
     )
   }
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping !== undefined) {
-      process.stderr.write(`ylog: second ${signal}, exiting at once; commits not yet finished are lost (acknowledged entries are safe)\n`)
-      process.exit(EXIT_INTERRUPTED)
-    }
-    stopping = signal
-    logger.info({ signal }, 'shutting down: finishing in-flight requests and the last commit')
+  const shutDown = (cause: { signal: NodeJS.Signals } | { launcher: string }): void => {
+    if (stopping) return
+    stopping = true
+    logger.info(cause, 'shutting down: finishing in-flight requests and the last commit')
     // While starting, the node is closed as soon as it is up.
     if (handle !== undefined) close(handle)
   }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled !== undefined) {
+      process.stderr.write(`ylog: second ${signal}, exiting at once; commits not yet finished are lost (acknowledged entries are safe)\n`)
+      process.exit(EXIT_INTERRUPTED)
+    }
+    signalled = signal
+    shutDown({ signal })
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  // The launcher closes the channel when it is stopped or gone and passes no signal on. A Ctrl-C reaches this
+  // process too, so a signal after the channel closed is the first signal, not the second.
+  process.once('disconnect', () => shutDown({ launcher: 'closed its channel (stopped or gone)' }))
 
   try {
     const config = loadConfig(argv, process.env)
@@ -66,7 +78,7 @@ async function main(): Promise<void> {
   } catch (err) {
     fail(err)
   }
-  if (stopping !== undefined) {
+  if (stopping) {
     close(handle)
     return
   }
