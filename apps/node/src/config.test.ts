@@ -245,6 +245,18 @@ describe('isLoopback', () => {
   })
 })
 
+describe('options given to npm instead of the node', () => {
+  it('are refused under npm, naming the fix', () => {
+    const env = { npm_lifecycle_event: 'start', npm_config_open_membership: 'true', npm_config_port: '4800' }
+    expect(fails([], env)).toBe('--port --open-membership went to npm, not to the node: npm takes options before "--" for itself; run npm start -- --port --open-membership …')
+  })
+
+  it('are none of the node\'s business outside npm, or when npm has its own settings', () => {
+    expect(loadConfig([], { npm_config_open_membership: 'true' }, cwd).openMembership).toBe(false)
+    expect(loadConfig([], { npm_lifecycle_event: 'start', npm_config_cache: '/tmp/npm' }, cwd).port).toBe(4747)
+  })
+})
+
 describe('the settings table', () => {
   it('is the options table of apps/node/README.md, row for row', () => {
     const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8')

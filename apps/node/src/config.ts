@@ -23,6 +23,7 @@ type Flags = Partial<Record<SettingKey | 'config', string | string[] | boolean>>
  * has no other effects, so it can be tested directly.
  */
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, cwd: string = process.cwd()): Config {
+  refuseOptionsGivenToNpm(env)
   const flags = parseFlags(argv)
   // An empty variable is how shells and compose files usually say "unset".
   const fromEnv = (name: string): string | undefined => (env[name] === '' ? undefined : env[name])
@@ -66,6 +67,21 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     members: [...new Set(settings.members)],
     configFile,
   }
+}
+
+/**
+ * `npm start --open-membership` (without `--`) gives the option to npm, which
+ * only warns and passes it on as the variable npm_config_open_membership: the
+ * node would start without it. Under npm, such a variable for one of the
+ * node's own flags is that mistake.
+ */
+function refuseOptionsGivenToNpm(env: Readonly<Record<string, string | undefined>>): void {
+  if (env.npm_lifecycle_event === undefined) return
+  const flags = [...KEYS.map((key) => SETTINGS[key].flag), CONFIG_FILE_SETTING.flag]
+  const given = flags.filter((flag) => env[`npm_config_${flag.replaceAll('-', '_')}`] !== undefined)
+  if (given.length === 0) return
+  const options = given.map((flag) => `--${flag}`).join(' ')
+  throw configError(`${options} went to npm, not to the node: npm takes options before "--" for itself; run npm ${env.npm_lifecycle_event} -- ${options} …`)
 }
 
 function parseFlags(argv: readonly string[]): Flags {
