@@ -210,5 +210,7 @@ it(TITLE, { timeout: 60_000 + MESSAGES * 20 }, async () => {
     if (typeof record.reason === 'string' && record.level === 40) logged.set(record.reason, (logged.get(record.reason) ?? 0) + 1)
   }
   expect(sorted(logged)).toEqual(sorted(tally))
+  // Yjs applied every accepted update (the replays) exactly as the guard checked it.
+  expect(await (await fetch(`${node.url}/metrics`)).text()).toMatch(/^ylog_guard_mismatches 0$/m)
 })
 

@@ -12,7 +12,7 @@ export interface NodeMetrics {
   /** Compactions and how long each held commits up (snapshot encoding and writing). */
   readonly compactionSeconds: Histogram
   readonly replaySeconds: Gauge
-  /** Sync connections closed for misbehaving (guard refusals, read-only writes, failed authentication …), by reason. */
+  /** Sync refusals by reason: connections closed for misbehaving, and writers skipped (not-member, unknown-writer) once per connection. */
   readonly refusedUpdates: Counter<'reason'>
   /** Gap entries this node wrote for events its ingest queue dropped. */
   readonly gaps: Counter
@@ -73,13 +73,23 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
 
   const refusedUpdates = new Counter({
     name: 'ylog_refused_updates_total',
-    help: 'Sync connections closed for misbehaving, by reason (a guard refusal such as not-member or fork, read-only, auth-failed, …)',
+    help:
+      'Sync refusals by reason: connections closed for misbehaving (a guard refusal such as fork, read-only, auth-failed, '
+      + 'awareness-limit, backpressure, …) and writers whose entries were skipped (not-member, unknown-writer; once per connection)',
     labelNames: ['reason'] as const,
     registers: [registry],
   })
   const gaps = new Counter({ name: 'ylog_gaps_total', help: 'Gap entries this node appended to record events its ingest queue dropped', registers: [registry] })
   const ingestDropped = new Counter({ name: 'ylog_ingest_dropped_total', help: 'Events the ingest queue dropped when full (policy drop); each is named by a gap entry', registers: [registry] })
   const streams = new Gauge({ name: 'ylog_event_streams', help: 'Open Server-Sent Events streams (GET /api/events/stream)', registers: [registry] })
+  new Gauge({
+    name: 'ylog_guard_mismatches',
+    help: 'Accepted updates Yjs applied otherwise than the guard checked them (a bug; the unchecked part was dropped): alert above 0',
+    registers: [registry],
+    collect() {
+      this.set(durable.log.guardMismatches)
+    },
+  })
   let syncConnections: () => number = () => 0
   new Gauge({
     name: 'ylog_sync_connections',

@@ -23,7 +23,7 @@ describe('connectPeer', () => {
     await a.append(8000) // ~3.5 MB of entries
     const b = await node({ maxFrameBytes: 1024 * 1024 })
     const link = dial(b, a, { maxFrameBytes: 1024 * 1024 })
-    await waitFor(() => b.durable.log.length(a.identity.id) === 8000, 'all 8000 entries at b', 20_000)
+    await waitFor(() => b.durable.log.length(a.identity.id) === 8000, 'all 8000 entries at b', { timeoutMs: 20_000 })
     expect(link.state).toBe('open')
     expect(b.durable.log.verifyChains()).toEqual({ ok: true, entries: 8000 })
   })
@@ -111,7 +111,7 @@ describe('connectPeer', () => {
     const peer = dial(a, b, { WebSocketImpl: LossyWebSocket })
     await waitFor(() => peer.state === 'open', 'open')
     await b.append(5)
-    await waitFor(() => a.durable.log.length(b.identity.id) === 5, 'all 5 at a, the lost first one included', 5000)
+    await waitFor(() => a.durable.log.length(b.identity.id) === 5, 'all 5 at a, the lost first one included', { timeoutMs: 5000 })
     expect(dropped).toBe(1)
     expect(peer.attempts).toBe(0)
     expect(b.sync.connections()).toHaveLength(1)

@@ -64,14 +64,6 @@ export async function startNode(
   }
 }
 
-/** Polls until `check` returns true; fails with `what` after the deadline. */
-export async function waitFor(check: () => boolean, what = 'condition', timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 export interface RawClient {
   ws: WebSocket
@@ -140,7 +132,7 @@ export async function authenticate(client: RawClient, identity: NodeIdentity, cl
   return { ok: result?.kind === 'result' && result.ok, hello, proof }
 }
 
-export { craftAppend, fingerprint } from '@ylog/core/testing'
+export { craftAppend, fingerprint, waitFor } from '@ylog/core/testing'
 
 /** An awareness message of `ids` client ids from `first` on, each with `state` as its JSON. */
 export function awarenessFrame(first: number, ids: number, state: string): Uint8Array {
