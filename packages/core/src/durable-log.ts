@@ -1,4 +1,5 @@
 import * as Y from 'yjs'
+import { CommittedLog } from './committed-log.js'
 import { peekEntry, peekTopicKind, type Entry, type EntryInput, type EntryKind } from './entry.js'
 import { YlogError } from './errors.js'
 import { replayStored, RESTORE_ADVICE } from './replay.js'
@@ -37,9 +38,7 @@ interface SignedItem {
  * otherwise hold entries the store does not, and a restart could reuse
  * their seqs. Restarting replays exactly what was committed.
  */
-export class DurableLog {
-  readonly log: LogDoc
-  readonly #store: UpdateStore & EntryIndex
+export class DurableLog extends CommittedLog {
   /** Seconds the last open spent replaying and verifying. */
   replaySeconds = 0
   readonly #tail: TailCompactor
@@ -53,14 +52,11 @@ export class DurableLog {
   #signer: WorkerSigner | undefined
   // Signed entries waiting for this turn's single Yjs transaction (#applyQueued).
   #signedQueue: SignedItem[] = []
-  // Entries per node known to be in the store: what readers may see.
-  readonly #committed = new Map<NodeId, number>()
   readonly #commitListeners = new Set<CommitListener>()
   readonly #compactionListeners = new Set<CompactionListener>()
 
   private constructor(log: LogDoc, options: DurableLogOptions, tail: TailCompactor) {
-    this.log = log
-    this.#store = options.store
+    super(log, options.store)
     this.#tail = tail
   }
 
@@ -77,7 +73,7 @@ export class DurableLog {
       throw new YlogError('STORE_CORRUPT', `stored log does not verify: node ${check.node} seq ${check.seq}: ${check.detail}; ${RESTORE_ADVICE}`)
     }
     durable.#lastId = state.lastId
-    for (const [node, head] of log.heads()) durable.#committed.set(node, head.length)
+    for (const [node, head] of log.heads()) durable.committed.set(node, head.length)
     durable.#record()
     if (options.signing === 'thread' && options.identity !== undefined) {
       const head = log.heads().get(options.identity.id)
@@ -189,39 +185,6 @@ export class DurableLog {
     return result
   }
 
-  /**
-   * How many of a node's entries are committed here: seqs below it are in
-   * the store and may be shown to readers; the document may briefly hold
-   * more (appends and updates waiting for their commit).
-   */
-  committedLength(node: NodeId): number {
-    return this.#committed.get(node) ?? 0
-  }
-
-  /** Each committed node's head as of its committed entries: what a reader may rely on (a crash cannot take it back). */
-  heads(): Map<NodeId, Head> {
-    return this.log.heads((node) => this.committedLength(node))
-  }
-
-  /** Seq ranges known to exist elsewhere (held updates, peers) but not committed here. */
-  holes(): Map<NodeId, SeqRange[]> {
-    return this.log.holes((node) => this.committedLength(node))
-  }
-
-  /**
-   * Positions of committed entries matching a query, from the store's
-   * index. The index may run ahead of `committedLength` for a moment (a
-   * commit lands before its listeners run): callers skip what lies beyond.
-   */
-  query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>> {
-    return this.#store.query(query)
-  }
-
-  /** How much the store holds (updates, snapshot, bytes on disk). */
-  storeStats(): Promise<StoreStats> {
-    return this.#store.stats()
-  }
-
   /** Updates applied to the document but not yet committed. */
   get pending(): number {
     return this.#pending.length + (this.#committing ? 1 : 0)
@@ -236,7 +199,7 @@ export class DurableLog {
    * under steady writes may never come).
    */
   committedDiffChunks(stateVector: Uint8Array | undefined, maxBytes: number): Uint8Array[] {
-    return encodeDiffChunks(this.log.doc, stateVector, maxBytes, clocksOf(this.#committed))
+    return encodeDiffChunks(this.log.doc, stateVector, maxBytes, clocksOf(this.committed))
   }
 
   /** Resolves when everything written so far is committed. */
@@ -258,7 +221,7 @@ export class DurableLog {
    */
   async checkIntegrity(): Promise<{ ok: boolean; problems: string[] }> {
     await this.flush()
-    const store = (await this.#store.checkIntegrity?.()) ?? { ok: true, problems: [] }
+    const store = (await this.store.checkIntegrity?.()) ?? { ok: true, problems: [] }
     const chains = this.log.verifyChains()
     const problems = [...store.problems]
     if (!chains.ok) problems.push(`node ${chains.node} seq ${chains.seq}: ${chains.detail}`)
@@ -284,7 +247,7 @@ export class DurableLog {
     } finally {
       this.#closed = true
       await this.#signer?.close()
-      await this.#store.close()
+      await this.store.close()
     }
   }
 
@@ -352,10 +315,10 @@ export class DurableLog {
     const started = performance.now()
     try {
       if (batch.length > 0) {
-        this.#lastId = await this.#store.append(batch)
+        this.#lastId = await this.store.append(batch)
       }
       const entries = batch.flatMap((r) => r.entries)
-      for (const row of entries) if (row.seq >= (this.#committed.get(row.node) ?? 0)) this.#committed.set(row.node, row.seq + 1)
+      for (const row of entries) if (row.seq >= (this.committed.get(row.node) ?? 0)) this.committed.set(row.node, row.seq + 1)
       const info = { records: batch.length, entries: entries.length, seconds: (performance.now() - started) / 1000 }
       const updates = batch.map((r) => r.update)
       this.#tail.committed(updates)
@@ -377,7 +340,7 @@ export class DurableLog {
   }
 
   async #compact(): Promise<void> {
-    const info = await this.#tail.compact(() => ({ lastId: this.#lastId, clocks: clocksOf(this.#committed) }))
+    const info = await this.#tail.compact(() => ({ lastId: this.#lastId, clocks: clocksOf(this.committed) }))
     for (const listener of this.#compactionListeners) notify('compaction', () => listener(info))
   }
 
