@@ -1,5 +1,5 @@
 export { ERROR_CODES, YlogError, toWire, fromWire, type YlogErrorCode, type WireError } from './errors.js'
-export { NodeIdentity, clientIdOf, isNodeId, verifySignature, referenceEd25519, KEY_FILE_HEADER, type NodeId } from './identity.js'
+export { NodeIdentity, clientIdOf, isNodeId, verifySignature, referenceEd25519, KEY_FILE_HEADER, type NodeId } from './entry/identity.js'
 export {
   decodeEntry,
   peekTopicKind,
@@ -23,13 +23,13 @@ export {
   type GapData,
   type JsonValue,
   type TransitionData,
-} from './entry.js'
-export { DEFAULT_MAX_CLOCK_SKEW_MS, PLAUSIBLE_MIN_TIME_MS } from './entry-time.js'
-export { verifyRun, signatureValid, type ChainStart, type RunVerdict } from './chain.js'
-export { openMembership, memberList, type Membership } from './membership.js'
-export { encodeCursor, decodeCursor, START, type Cursor } from './cursor.js'
-export { checkUpdate, type Verdict, type RefusalReason, type ForkEvidence, type GuardView, type NodeHead, type AcceptedRun } from './validate.js'
-export { ROOT_MAP, SEGMENT_SIZE, entryClock, segmentClock, entriesBelowClock } from './layout.js'
+} from './entry/entry.js'
+export { DEFAULT_MAX_CLOCK_SKEW_MS, PLAUSIBLE_MIN_TIME_MS } from './entry/entry-time.js'
+export { verifyRun, signatureValid, type ChainStart, type RunVerdict } from './entry/chain.js'
+export { openMembership, memberList, type Membership } from './doc/membership.js'
+export { encodeCursor, decodeCursor, START, type Cursor } from './entry/cursor.js'
+export { checkUpdate, type Verdict, type RefusalReason, type ForkEvidence, type GuardView, type NodeHead, type AcceptedRun } from './doc/update-guard.js'
+export { ROOT_MAP, SEGMENT_SIZE, entryClock, segmentClock, entriesBelowClock } from './doc/layout.js'
 export {
   LogDoc,
   ORIGIN_LOCAL,
@@ -42,14 +42,14 @@ export {
   type EntriesAdded,
   type UpdateOrigin,
   type SignedEntry,
-} from './log-doc.js'
-export { sha256, toHex, fromHex, ZERO_HASH } from './bytes.js'
-export type { UpdateStore, EntryIndex, NodeTables, NodeStore, UpdateRecord, StoredState, IndexRow, IndexQuery, StoreStats, IdempotencyRecord, ConsumerRecord } from './update-store.js'
-export { MemoryUpdateStore } from './memory-update-store.js'
-export { DurableLog, DEFAULT_COMPACT_AFTER_UPDATES, type DurableLogOptions, type AppendOptions, type CommitInfo, type CommitListener, type CompactionInfo, type CompactionListener } from './durable-log.js'
-export { encodeDiffChunks } from './diff-chunks.js'
-export { readPage, type PageQuery, type Page } from './read-page.js'
-export { splitUpdateByClient, encodeStructGroups } from './split-update.js'
-export { scanUpdate, ScanRefusal, MIN_ENTRY_BYTES, MAX_UPDATE_CLIENTS, type UpdateScan, type ScannedGroup } from './update-scan.js'
-export { subscribe, type Subscription, type SubscribeOptions, type SubscriptionItem, type SubscriptionEntry, type SubscriptionGap } from './subscription.js'
-export { IngestQueue, type IngestQueueOptions, type IngestPolicy, type IngestGap, type IngestResult, type IngestStats } from './ingest-queue.js'
+} from './doc/log-doc.js'
+export { sha256, toHex, fromHex, ZERO_HASH } from './entry/bytes.js'
+export type { UpdateStore, EntryIndex, NodeTables, NodeStore, UpdateRecord, StoredState, IndexRow, IndexQuery, StoreStats, IdempotencyRecord, ConsumerRecord } from './durable/update-store.js'
+export { MemoryUpdateStore } from './durable/memory-update-store.js'
+export { DurableLog, DEFAULT_COMPACT_AFTER_UPDATES, type DurableLogOptions, type AppendOptions, type CommitInfo, type CommitListener, type CompactionInfo, type CompactionListener } from './durable/durable-log.js'
+export { encodeDiffChunks } from './doc/diff-chunks.js'
+export { readPage, type PageQuery, type Page } from './consume/read-page.js'
+export { splitUpdateByClient, encodeStructGroups } from './doc/split-update.js'
+export { scanUpdate, ScanRefusal, MIN_ENTRY_BYTES, MAX_UPDATE_CLIENTS, type UpdateScan, type ScannedGroup } from './doc/update-scan.js'
+export { subscribe, type Subscription, type SubscribeOptions, type SubscriptionItem, type SubscriptionEntry, type SubscriptionGap } from './consume/subscription.js'
+export { IngestQueue, type IngestQueueOptions, type IngestPolicy, type IngestGap, type IngestResult, type IngestStats } from './consume/ingest-queue.js'

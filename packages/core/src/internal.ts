@@ -3,7 +3,7 @@
  * packages share with core that are not part of the public API and may
  * change with any release.
  */
-export { startModuleWorker } from './module-worker.js'
-export { KeyedSerial, Serial } from './serial.js'
+export { startModuleWorker } from './durable/module-worker.js'
+export { KeyedSerial, Serial } from './consume/serial.js'
 /** What to do about a damaged store: every store error that means "the bytes are gone" ends with it. */
-export { RESTORE_ADVICE } from './replay.js'
+export { RESTORE_ADVICE } from './durable/replay.js'

@@ -1,0 +1,401 @@
+import * as Y from 'yjs'
+import { bytesEqual, sha256, toHex, ZERO_HASH } from '../entry/bytes.js'
+import { verifyChains, type ChainsVerdict } from '../entry/chain.js'
+import { decodeEntry, peekEntry, signEntryTail, type Entry, type EntryInput } from '../entry/entry.js'
+import { DEFAULT_MAX_CLOCK_SKEW_MS, type TimeLimits } from '../entry/entry-time.js'
+import { inBatch, prepareEntry, type PreparedEntry } from '../durable/prepare-entry.js'
+import { YlogError } from '../errors.js'
+import { clientIdOf, type NodeId, type NodeIdentity } from '../entry/identity.js'
+import { entriesBelowClock, entryClock, ROOT_MAP, segmentClock, SEGMENT_SIZE } from './layout.js'
+import { openMembership, type Membership } from './membership.js'
+import type { Cursor } from '../entry/cursor.js'
+import { readAfter, readAll, readMerged, readRange } from './reads.js'
+import { HeldUpdates } from './held-updates.js'
+import { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_REPLAY, type ApplyResult, type EntriesAdded, type Head, type LogDocOptions, type SeqRange, type SignedEntry, type UpdateOrigin } from './log-types.js'
+import { appliedAsChecked, checkUpdate, type ForkEvidence, type GuardView, type NodeHead, type RefusalReason, type Verdict } from './update-guard.js'
+
+export { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_REPLAY, type UpdateOrigin, type LogDocOptions, type Head, type SignedEntry, type SeqRange, type ApplyResult, type EntriesAdded } from './log-types.js'
+
+interface NodeState extends NodeHead {
+  client: number
+  segments: Y.Array<Y.Array<Uint8Array>> | undefined
+  segment: Y.Array<Uint8Array> | undefined
+}
+
+/**
+ * The log: one Yjs document holding every node's signed entries (layout.ts),
+ * the heads derived from it, and the guard in front of remote updates.
+ * Local appends are synchronous, so seq assignment is atomic in a process.
+ */
+export class LogDoc {
+  readonly doc: Y.Doc
+  readonly identity: NodeIdentity | undefined
+  readonly membership: Membership
+  readonly #now: () => number
+  readonly #timeLimits: TimeLimits
+  readonly #root: Y.Map<Y.Array<Y.Array<Uint8Array>>>
+  readonly #nodes = new Map<NodeId, NodeState>()
+  readonly #byClient = new Map<number, NodeState>()
+  readonly #known = new Map<NodeId, number>()
+  readonly #forks: ForkEvidence[] = []
+  readonly #held: HeldUpdates
+  readonly #entryListeners = new Set<(added: EntriesAdded) => void>()
+  readonly #view: GuardView
+  /** Accepted updates Yjs applied otherwise than the guard checked them (a bug; see appliedAsChecked). */
+  guardMismatches = 0
+
+  constructor(options: LogDocOptions = {}) {
+    this.identity = options.identity
+    this.membership = options.membership ?? openMembership
+    this.#now = options.now ?? Date.now
+    this.#timeLimits = { maxFutureMs: options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS, minMs: options.minTimeMs ?? 0 }
+    for (const [name, value] of [['maxClockSkewMs', this.#timeLimits.maxFutureMs], ['minTimeMs', this.#timeLimits.minMs]] as const) {
+      if (!Number.isSafeInteger(value) || value < 0) throw new YlogError('BAD_ARGUMENT', `${name} must be a non-negative integer, got ${value}`)
+    }
+    this.#held = new HeldUpdates(options.maxHeldBytes ?? 64 * 1024 * 1024)
+    if (this.identity !== undefined && !this.membership.isMember(this.identity.id)) {
+      throw new YlogError('NOT_MEMBER', `this node (${this.identity.id}) is not in the membership list; add its id to the members`)
+    }
+    this.doc = new Y.Doc({ gc: false })
+    this.#root = this.doc.getMap(ROOT_MAP)
+    this.#restoreClientId()
+    this.#view = {
+      stateOf: (client) => Y.getState(this.doc.store, client),
+      headOfClient: (client) => this.#byClient.get(client),
+      isMember: (node) => this.membership.isMember(node),
+      entryBytes: (node, seq) => this.getBytes(node, seq),
+    }
+  }
+
+  /** Signs and appends one entry as this node; returns it with its seq and hash. */
+  append(input: EntryInput): Entry {
+    return this.appendBatch([input])[0] as Entry
+  }
+
+  /** Signs and appends entries as one update (all or none); an invalid one throws naming its index, and nothing is appended. */
+  appendBatch(inputs: readonly EntryInput[]): Entry[] {
+    const state = this.identity === undefined ? undefined : this.#stateFor(this.identity.id)
+    let head = { seq: state?.next ?? 0, prev: state?.hash ?? ZERO_HASH, at: state?.at ?? 0 }
+    const signed = inputs.map((input, i) =>
+      inBatch(inputs.length, i, () => {
+        const { identity, body, at: requested, time, tail } = this.prepare(input)
+        // A node's clock never runs backwards in its own log: readers merge by `at`.
+        const at = Math.max(requested, head.at)
+        const { bytes, hash } = signEntryTail(identity, { seq: head.seq, prev: head.prev, at }, tail, time)
+        const entry: SignedEntry = { seq: head.seq, prev: head.prev, at, ...(time === undefined ? {} : { time }), topic: input.topic, body, bytes, hash }
+        head = { seq: head.seq + 1, prev: hash, at }
+        return entry
+      }),
+    )
+    return this.appendSignedBatch(signed)
+  }
+
+  /** Validates an append's input and encodes it for the signer (prepareEntry); what `append` does before signing. */
+  prepare(input: EntryInput): PreparedEntry {
+    const identity = this.identity
+    if (identity === undefined) throw new YlogError('BAD_ARGUMENT', 'this log has no identity, so it cannot append; construct it with { identity }')
+    return prepareEntry(identity, input, this.#now(), this.#timeLimits)
+  }
+
+  /**
+   * Appends entries signed elsewhere, in order, as one Yjs transaction: one
+   * update, so a store commits all of them or none.
+   */
+  appendSignedBatch(batch: readonly SignedEntry[]): Entry[] {
+    const identity = this.identity
+    if (identity === undefined) throw new YlogError('BAD_ARGUMENT', 'this log has no identity, so it cannot append; construct it with { identity }')
+    const state = this.#stateFor(identity.id)
+    let expected = { seq: state.next, hash: state.hash }
+    for (const { seq, prev, hash } of batch) {
+      if (seq !== expected.seq || !bytesEqual(prev, expected.hash)) {
+        throw new YlogError('CHAIN_MISMATCH', `signed entry seq ${seq} does not extend this node's head (next seq ${expected.seq}); the signer and the log disagree`)
+      }
+      expected = { seq: seq + 1, hash }
+    }
+    if (batch.length === 0) return []
+    this.doc.transact(() => {
+      for (const { seq, bytes } of batch) {
+        if (seq === 0) {
+          state.segments = new Y.Array()
+          this.#root.set(identity.id, state.segments)
+        }
+        if (seq % SEGMENT_SIZE === 0) {
+          state.segment = new Y.Array()
+          this.#segmentsOf(state).push([state.segment])
+        }
+        ;(state.segment ?? this.#currentSegment(state)).push([bytes])
+      }
+    }, ORIGIN_LOCAL)
+    // Listeners hear of the entries after the update event, as for remote updates: DurableLog pairs them with its record.
+    return batch.map((signed) => {
+      const { seq, prev, at, time, bytes, hash, body } = signed
+      state.next = seq + 1
+      state.hash = hash
+      state.at = at
+      const timed = time === undefined ? {} : { time }
+      const entry = { node: identity.id, seq, prev: toHex(prev), at, ...timed, topic: signed.topic, ...body, sig: toHex(bytes.subarray(bytes.byteLength - 64)), hash: toHex(hash) } as Entry
+      this.#emit({ node: identity.id, fromSeq: seq, count: 1, origin: ORIGIN_LOCAL, entry })
+      return entry
+    })
+  }
+
+  /**
+   * Offers an update from elsewhere to the guard. Accepted updates are
+   * applied whole, then held ones that now fit are retried; refused ones
+   * change nothing. A fork is refused and its evidence kept (`forks()`).
+   */
+  applyRemote(update: Uint8Array): ApplyResult {
+    const verdict = checkUpdate(this.#view, update)
+    if (verdict.status === 'refuse') {
+      if (verdict.fork !== undefined) this.#recordFork(verdict.fork)
+      return { status: 'refused', reason: verdict.reason, detail: verdict.detail }
+    }
+    if (verdict.status === 'hold') {
+      for (const w of verdict.waiting) if (w.node !== undefined && w.maxSeq !== undefined) this.noteKnown(w.node, w.maxSeq)
+      this.#held.add(update, verdict.waiting)
+      return { status: 'held', waiting: this.#held.count }
+    }
+    const added = this.#commit(update, verdict)
+    return { status: 'accepted', added, released: this.#releaseHeld() }
+  }
+
+  /**
+   * Applies bytes this node stored itself (snapshot or update log) without
+   * the guard, then rebuilds heads from the layout. Call verifyChains() after
+   * a replay to check what was loaded.
+   */
+  loadTrusted(update: Uint8Array | readonly Uint8Array[], format: 'v1' | 'v2' = 'v1'): void {
+    const updates = update instanceof Uint8Array ? [update] : update
+    const apply = format === 'v2' ? Y.applyUpdateV2 : Y.applyUpdate
+    // One transaction for many updates: Yjs cleans up once instead of per update (about 2x faster).
+    this.#applyForeign(() => this.doc.transact(() => updates.forEach((u) => apply(this.doc, u, ORIGIN_REPLAY)), ORIGIN_REPLAY))
+    for (const node of this.#root.keys()) {
+      const client = clientIdOf(node)
+      const state = this.#stateFor(node)
+      const next = entriesBelowClock(Y.getState(this.doc.store, client))
+      if (next === state.next) continue
+      state.next = next
+      const last = next > 0 ? this.getBytes(node, next - 1) : undefined
+      state.hash = last === undefined ? ZERO_HASH : sha256(last)
+      state.at = last === undefined ? 0 : (peekEntry(last)?.at ?? 0)
+      state.segments = undefined
+      state.segment = undefined
+    }
+  }
+
+  /** What applied updates left waiting for (structs or deletions of clocks never seen), or undefined when nothing is. */
+  missingDependencies(): string | undefined {
+    const { pendingStructs, pendingDs } = this.doc.store
+    if (pendingStructs !== null) return `structs wait for missing ones (${[...pendingStructs.missing].map(([client, clock]) => `client ${client} clock ${clock}`).join(', ')})`
+    if (pendingDs !== null) return 'deletions name structs that were never stored'
+    return undefined
+  }
+
+  /**
+   * Checks chains: hash links, seqs, time order, one signature per chunk.
+   * With `from`, only entries at or after from.get(node) are checked, linked
+   * to the (trusted) entry before them: what a replay does for the tail after
+   * a checksummed snapshot.
+   */
+  verifyChains(from?: ReadonlyMap<NodeId, number>): ChainsVerdict {
+    return verifyChains(this.#nodes.values(), (node, seq) => this.getBytes(node, seq), from)
+  }
+
+  /** Records that `node` has entries up to `seq` elsewhere; callers vouch for it (the guard: a validly signed held entry). */
+  noteKnown(node: NodeId, seq: number): void {
+    if (seq > (this.#known.get(node) ?? -1)) this.#known.set(node, seq)
+  }
+
+  getBytes(node: NodeId, seq: number): Uint8Array | undefined {
+    const state = this.#nodes.get(node)
+    if (state === undefined || !Number.isSafeInteger(seq) || seq < 0 || seq >= state.next) return undefined
+    // Every struct of a node has length 1 and nothing is ever deleted or merged,
+    // so a struct's index in the client's list is its clock: no search needed.
+    const clock = entryClock(seq)
+    const structs = this.doc.store.clients.get(state.client)
+    let item = structs?.[clock]
+    if (item === undefined || item.id.clock !== clock) item = Y.getItem(this.doc.store, Y.createID(state.client, clock))
+    return item instanceof Y.Item && item.content instanceof Y.ContentBinary ? item.content.content : undefined
+  }
+
+  get(node: NodeId, seq: number): Entry | undefined {
+    const bytes = this.getBytes(node, seq)
+    return bytes === undefined ? undefined : decodeEntry(bytes)
+  }
+
+  /** One node's entries with from <= seq < to. */
+  range(node: NodeId, from?: number, to?: number): Entry[] {
+    return [...readRange(this, node, from, to)]
+  }
+
+  /** All entries in (node, seq) order. */
+  entries(): IterableIterator<Entry> {
+    return readAll(this)
+  }
+
+  /** All entries with at >= since in (at, node, seq) order. */
+  merged(since?: number): IterableIterator<Entry> {
+    return readMerged(this, since)
+  }
+
+  /** Up to `limit` entries after a version-vector cursor, and the cursor to resume from. */
+  entriesAfter(cursor: Cursor, limit: number): { entries: Entry[]; next: Cursor } {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new YlogError('BAD_ARGUMENT', `limit must be a positive integer, got ${limit}`)
+    return readAfter(this, cursor, limit)
+  }
+
+  /** Number of entries held for a node. */
+  length(node: NodeId): number {
+    return this.#nodes.get(node)?.next ?? 0
+  }
+
+  /** Known nodes, sorted by id. */
+  nodes(): NodeId[] {
+    return [...this.#nodes.keys()].filter((n) => (this.#nodes.get(n) as NodeState).next > 0).sort()
+  }
+
+  /**
+   * Each node's head: with `lengthOf`, as of that many entries per node (a
+   * DurableLog asks for its committed ones; nodes at 0 are left out), else
+   * of everything the document holds.
+   */
+  heads(lengthOf?: (node: NodeId) => number): Map<NodeId, Head> {
+    const forked = new Set(this.#forks.map((f) => f.node))
+    const heads = new Map<NodeId, Head>()
+    for (const node of this.nodes()) {
+      const s = this.#nodes.get(node) as NodeState
+      const length = lengthOf === undefined ? s.next : Math.min(lengthOf(node), s.next)
+      if (length === s.next) heads.set(node, { node, length, hash: toHex(s.hash), at: s.at, forked: forked.has(node) })
+      else if (length > 0) {
+        const last = this.getBytes(node, length - 1) as Uint8Array
+        heads.set(node, { node, length, hash: toHex(sha256(last)), at: peekEntry(last)?.at ?? 0, forked: forked.has(node) })
+      }
+    }
+    return heads
+  }
+
+  /** Per node, seq ranges known to exist (held updates, peers' heads) but missing here (below `lengthOf(node)` when given). */
+  holes(lengthOf: (node: NodeId) => number = (node) => this.length(node)): Map<NodeId, SeqRange[]> {
+    const holes = new Map<NodeId, SeqRange[]>()
+    for (const [node, known] of [...this.#known.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const next = lengthOf(node)
+      if (known >= next) holes.set(node, [{ from: next, to: known }])
+    }
+    return holes
+  }
+
+  forks(): readonly ForkEvidence[] {
+    return this.#forks
+  }
+
+  /** Listens for entries added by appends, accepted updates and replays. */
+  onEntries(listener: (added: EntriesAdded) => void): () => void {
+    this.#entryListeners.add(listener)
+    return () => this.#entryListeners.delete(listener)
+  }
+
+  /** Listens for Yjs updates to persist or relay (local appends and accepted remote updates). */
+  onUpdate(listener: (update: Uint8Array, origin: UpdateOrigin) => void): () => void {
+    const handler = (update: Uint8Array, origin: unknown): void => {
+      if (origin === ORIGIN_LOCAL || origin === ORIGIN_REMOTE) listener(update, origin)
+    }
+    this.doc.on('update', handler)
+    return () => this.doc.off('update', handler)
+  }
+
+  /** The whole document in Yjs's v2 encoding: compact, and about twice as fast to load. */
+  encodeSnapshot(): Uint8Array {
+    return Y.encodeStateAsUpdateV2(this.doc)
+  }
+
+  #commit(update: Uint8Array, { runs, ends }: Extract<Verdict, { status: 'accept' }>): number {
+    this.#applyForeign(() => Y.applyUpdate(this.doc, update, ORIGIN_REMOTE))
+    const exact = appliedAsChecked(this.doc, ends)
+    if (!exact) this.guardMismatches++
+    // After a mismatch a run counts only as far as Yjs integrated it: heads never claim an entry that is not readable.
+    const counts = runs.map((run) => (exact ? run.entries.length : Math.max(0, Math.min(run.entries.length, entriesBelowClock(Y.getState(this.doc.store, run.client)) - run.fromSeq))))
+    let added = 0
+    runs.forEach((run, i) => {
+      const count = counts[i] as number
+      if (count === 0) return
+      const state = this.#stateFor(run.node)
+      state.next = run.fromSeq + count
+      state.hash = run.hashes[count - 1] as Uint8Array
+      state.at = count === run.entries.length ? run.lastAt : (peekEntry(run.entries[count - 1] as Uint8Array)?.at ?? state.at)
+      state.segments = undefined
+      state.segment = undefined
+      added += count
+    })
+    runs.forEach((run, i) => counts[i] !== 0 && this.#emit({ node: run.node, fromSeq: run.fromSeq, count: counts[i] as number, origin: ORIGIN_REMOTE }))
+    return added
+  }
+
+  #releaseHeld(): number {
+    return this.#held.release(
+      (client) => Y.getState(this.doc.store, client),
+      (update) => {
+        const verdict = checkUpdate(this.#view, update)
+        if (verdict.status === 'hold') return 'hold'
+        if (verdict.status === 'accept') {
+          this.#commit(update, verdict)
+          return 'applied'
+        }
+        if (verdict.fork !== undefined) this.#recordFork(verdict.fork)
+        return 'dropped'
+      },
+    )
+  }
+
+  #recordFork(fork: ForkEvidence): void {
+    if (!this.#forks.some((f) => f.node === fork.node && f.seq === fork.seq && f.entries[1].hash === fork.entries[1].hash)) this.#forks.push(fork)
+  }
+
+  #stateFor(node: NodeId): NodeState {
+    let state = this.#nodes.get(node)
+    if (state === undefined) {
+      state = { node, publicKey: new Uint8Array(Buffer.from(node, 'hex')), client: clientIdOf(node), next: 0, hash: ZERO_HASH, at: 0, segments: undefined, segment: undefined }
+      this.#nodes.set(node, state)
+      this.#byClient.set(state.client, state)
+    }
+    return state
+  }
+
+  // After a replay or a remote write to our own part, find our arrays by their layout clocks.
+  #segmentsOf(state: NodeState): Y.Array<Y.Array<Uint8Array>> {
+    state.segments ??= this.#typeAt(state.client, 0) as Y.Array<Y.Array<Uint8Array>>
+    return state.segments
+  }
+
+  #currentSegment(state: NodeState): Y.Array<Uint8Array> {
+    state.segment = this.#typeAt(state.client, segmentClock(Math.floor(state.next / SEGMENT_SIZE))) as Y.Array<Uint8Array>
+    return state.segment
+  }
+
+  #typeAt(client: number, clock: number): Y.AbstractType<unknown> {
+    const item = Y.getItem(this.doc.store, Y.createID(client, clock))
+    if (!(item instanceof Y.Item) || !(item.content instanceof Y.ContentType)) {
+      throw new YlogError('MALFORMED_ENTRY', `the document has no segment array at client ${client} clock ${clock}; it does not follow the log layout`)
+    }
+    return item.content.type
+  }
+
+  #restoreClientId(): void {
+    if (this.identity !== undefined) this.doc.clientID = this.identity.clientId
+  }
+
+  // Yjs picks a new client id when a non-local transaction writes under its
+  // own (our entries coming back after a restore). Ours is bound to our key,
+  // so step aside during the apply; no key maps to client id 0 in practice (2^-48).
+  #applyForeign(apply: () => void): void {
+    this.doc.clientID = 0
+    try {
+      apply()
+    } finally {
+      this.#restoreClientId()
+    }
+  }
+
+  #emit(added: EntriesAdded): void {
+    for (const listener of this.#entryListeners) listener(added)
+  }
+}

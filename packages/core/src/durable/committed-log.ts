@@ -1,0 +1,120 @@
+import * as Y from 'yjs'
+import type { Entry } from '../entry/entry.js'
+import type { NodeId, NodeIdentity } from '../entry/identity.js'
+import type { Head, LogDoc, SeqRange } from '../doc/log-doc.js'
+import type { Membership } from '../doc/membership.js'
+import { readAll } from '../doc/reads.js'
+import type { EntryIndex, IndexQuery, StoreStats, UpdateStore } from './update-store.js'
+import type { ForkEvidence } from '../doc/update-guard.js'
+
+/** The key under which a DurableLog keeps its document, for core's own modules (`logDocOf`). */
+const LOG_DOC = Symbol('ylog:log-doc')
+
+/**
+ * What readers of a node's log may see: its committed entries, heads and
+ * holes, and nothing a crash could take back. DurableLog (the writer side)
+ * extends it; the document and the store stay inside.
+ */
+export class CommittedLog {
+  /** Entries per node known to be in the store. */
+  protected readonly committed = new Map<NodeId, number>()
+  protected readonly store: UpdateStore & EntryIndex
+  readonly [LOG_DOC]: LogDoc
+
+  protected constructor(log: LogDoc, store: UpdateStore & EntryIndex) {
+    this[LOG_DOC] = log
+    this.store = store
+  }
+
+  /** @deprecated Being removed: outside core, use this class's own calls. */
+  get log(): LogDoc {
+    return this[LOG_DOC]
+  }
+
+  /** The node that writes here, if any (a replica has none). */
+  get identity(): NodeIdentity | undefined {
+    return this.log.identity
+  }
+
+  /** Who may write. */
+  get membership(): Membership {
+    return this.log.membership
+  }
+
+  /**
+   * How many of a node's entries are committed here: seqs below it are in
+   * the store and may be shown to readers; the document may briefly hold
+   * more (appends and updates waiting for their commit).
+   */
+  committedLength(node: NodeId): number {
+    return this.committed.get(node) ?? 0
+  }
+
+  /** Nodes with committed entries, sorted by id. */
+  nodes(): NodeId[] {
+    return [...this.committed].filter(([, length]) => length > 0).map(([node]) => node).sort()
+  }
+
+  /** A committed entry, or undefined. */
+  get(node: NodeId, seq: number): Entry | undefined {
+    return seq < this.committedLength(node) ? this.log.get(node, seq) : undefined
+  }
+
+  /** A committed entry's signed bytes, or undefined. */
+  getBytes(node: NodeId, seq: number): Uint8Array | undefined {
+    return seq < this.committedLength(node) ? this.log.getBytes(node, seq) : undefined
+  }
+
+  /** Every committed entry, in (node, seq) order. */
+  *entries(): IterableIterator<Entry> {
+    for (const entry of readAll(this.log)) if (entry.seq < this.committedLength(entry.node)) yield entry
+  }
+
+  /** Each committed node's head as of its committed entries: what a reader may rely on (a crash cannot take it back). */
+  heads(): Map<NodeId, Head> {
+    return this.log.heads((node) => this.committedLength(node))
+  }
+
+  /** Seq ranges known to exist elsewhere (held updates, peers) but not committed here. */
+  holes(): Map<NodeId, SeqRange[]> {
+    return this.log.holes((node) => this.committedLength(node))
+  }
+
+  /** Proof of nodes that signed two different entries for one seq. */
+  forks(): readonly ForkEvidence[] {
+    return this.log.forks()
+  }
+
+  /**
+   * Positions of committed entries matching a query, from the store's
+   * index. The index may run ahead of `committedLength` for a moment (a
+   * commit lands before its listeners run): callers skip what lies beyond.
+   */
+  query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>> {
+    return this.store.query(query)
+  }
+
+  /** How much the store holds (updates, snapshot, bytes on disk). */
+  storeStats(): Promise<StoreStats> {
+    return this.store.stats()
+  }
+
+  /**
+   * The document's Yjs state vector, for a sync step 1. It may count updates
+   * not yet committed: the other side then does not resend them, and after a
+   * crash the next connection asks again from what was replayed.
+   */
+  stateVector(): Uint8Array {
+    return Y.encodeStateVector(this.log.doc)
+  }
+
+  /** The Yjs clock a client (a node's writer) has reached in the document. */
+  clockOf(client: number): number {
+    return Y.getState(this.log.doc.store, client)
+  }
+}
+
+/** For core's modules that work on the document itself (reads, subscriptions, the ingest queue): never exported publicly. */
+export function logDocOf(log: CommittedLog): LogDoc {
+  return log[LOG_DOC]
+}

@@ -1,0 +1,210 @@
+/**
+ * The contracts a NodeStore backend keeps, one vitest suite per job: the
+ * update log (`describeUpdateStore`), the read index (`describeEntryIndex`)
+ * and the node tables (`describeNodeTables`). A backend's tests call each,
+ * e.g. `describeUpdateStore('SqliteUpdateStore', () => open...)`;
+ * `describeNodeStore` calls all three.
+ */
+import * as Y from 'yjs'
+import { describe, expect, it } from 'vitest'
+import { NodeIdentity } from '../entry/identity.js'
+import { LogDoc } from '../doc/log-doc.js'
+import { DurableLog } from '../durable/durable-log.js'
+import type { NodeStore, UpdateRecord } from '../durable/update-store.js'
+
+export { craftAppend, fingerprint, GatedStore, seededRandom, waitFor } from './test-support.js'
+
+export interface StoreFactory {
+  /** A new, empty store. */
+  create(): Promise<NodeStore>
+  /** Opens the store `create` made last, again (after close): a restart. */
+  reopen(): Promise<NodeStore>
+}
+
+/** Every contract a NodeStore backend keeps. */
+export function describeNodeStore(name: string, factory: () => StoreFactory): void {
+  describeUpdateStore(name, factory)
+  describeEntryIndex(name, factory)
+  describeNodeTables(name, factory)
+}
+
+export function describeUpdateStore(name: string, factory: () => StoreFactory): void {
+  describe(`${name} keeps the UpdateStore contract`, () => {
+    it('loads nothing when new', async () => {
+      const f = factory()
+      const store = await f.create()
+      expect(await store.load()).toEqual({ snapshot: [], tail: [], lastId: 0 })
+      await store.close()
+    })
+
+    it('replays every committed update after a reopen, in order', async () => {
+      const f = factory()
+      const identity = NodeIdentity.generate()
+      const durable = await DurableLog.open({ identity, store: await f.create() })
+      const entries = await Promise.all(Array.from({ length: 300 }, (_, i) => durable.append({ topic: `t${i % 3}`, kind: 'event', data: { i } })))
+      expect(entries.map((e) => e.seq)).toEqual([...Array(300).keys()])
+      await durable.close()
+      const again = await DurableLog.open({ identity, store: await f.reopen() })
+      expect(again.log.length(identity.id)).toBe(300)
+      expect([...again.log.entries()]).toEqual([...durable.log.entries()])
+      expect((await again.append({ topic: 't', kind: 'event', data: 'next' })).seq).toBe(300)
+      await again.close()
+    })
+
+    it('compacts atomically: snapshot plus tail replays to the same state', async () => {
+      const f = factory()
+      const identity = NodeIdentity.generate()
+      const durable = await DurableLog.open({ identity, store: await f.create(), compactAfterUpdates: 50 })
+      for (let i = 0; i < 120; i++) await durable.append({ topic: 't', kind: 'event', data: i })
+      const stats = await durable.storeStats()
+      expect(stats.snapshotBytes).toBeGreaterThan(0)
+      expect(stats.updates).toBeLessThan(50)
+      await durable.close()
+      const store = await f.reopen()
+      const state = await store.load()
+      // Two compactions (after 50 and 100 updates), each adding only what was new.
+      expect(state.snapshot).toHaveLength(2)
+      expect(state.tail).toHaveLength(20)
+      const replica = new LogDoc()
+      replica.loadTrusted(state.snapshot, 'v2')
+      for (const u of state.tail) replica.loadTrusted(u)
+      expect([...replica.heads()]).toEqual([...durable.log.heads()])
+      await store.close()
+    })
+
+    it('adds parts to the snapshot in order, and compacts with no parts (nothing new)', async () => {
+      const f = factory()
+      const store = await f.create()
+      const w = new LogDoc({ identity: NodeIdentity.generate() })
+      const updates: Uint8Array[] = []
+      w.onUpdate((u) => updates.push(u))
+      for (let i = 0; i < 6; i++) w.append({ topic: 't', kind: 'event', data: i })
+      const records = updates.map((update) => ({ update, entries: [] }))
+      const parts = updates.map((u) => Y.convertUpdateFormatV1ToV2(u))
+      // Copies: a store may take over the buffers it is given.
+      const copies = (from: number, to: number): Uint8Array[] => parts.slice(from, to).map((p) => p.slice())
+      await store.append(records.slice(0, 2))
+      await store.compact(copies(0, 2), 2)
+      await store.append(records.slice(2, 4))
+      await store.compact(copies(2, 4), 4)
+      await store.compact([], 4)
+      await store.append(records.slice(4))
+      const state = await store.load()
+      expect(state.snapshot.map((p) => Buffer.from(p).toString('hex'))).toEqual(parts.slice(0, 4).map((p) => Buffer.from(p).toString('hex')))
+      expect(state.tail).toHaveLength(2)
+      expect(state.lastId).toBe(6)
+      const replica = new LogDoc()
+      replica.loadTrusted(state.snapshot, 'v2')
+      for (const u of state.tail) replica.loadTrusted(u)
+      expect(replica.verifyChains()).toEqual({ ok: true, entries: 6 })
+      expect((await store.stats()).snapshotBytes).toBe(parts.slice(0, 4).reduce((n, p) => n + p.byteLength, 0))
+      await store.close()
+    })
+
+    it('refuses to compact beyond the last update id', async () => {
+      const f = factory()
+      const store = await f.create()
+      await expect(store.compact([], 1)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' })
+      await store.close()
+    })
+
+  })
+}
+
+export function describeEntryIndex(name: string, factory: () => StoreFactory): void {
+  describe(`${name} keeps the EntryIndex contract`, () => {
+    it('answers index queries by cursor, time, topic and kind', async () => {
+      const f = factory()
+      let now = 1000
+      const identity = NodeIdentity.generate()
+      const store = await f.create()
+      const durable = await DurableLog.open({ identity, store, now: () => (now += 10) })
+      for (let i = 0; i < 20; i++) {
+        const topic = i % 2 ? 'odd' : 'even'
+        await durable.append(i % 5 ? { topic, kind: 'event', data: i } : { topic, kind: 'transition', data: { subject: 's', from: 'a', to: 'b', event: 'e' } })
+      }
+      expect(await store.query({ limit: 100 })).toHaveLength(20)
+      expect((await store.query({ after: new Map([[identity.id, 15]]), limit: 100 })).map((r) => r.seq)).toEqual([15, 16, 17, 18, 19])
+      expect((await store.query({ topic: 'odd', limit: 3 })).map((r) => r.seq)).toEqual([1, 3, 5])
+      expect((await store.query({ kind: 'transition', limit: 100 })).map((r) => r.seq)).toEqual([0, 5, 10, 15])
+      expect((await store.query({ since: 1000 + 10 * 18, limit: 100 })).map((r) => r.seq)).toEqual([17, 18, 19])
+      await durable.close()
+    })
+
+    it('indexes exactly what append wrote, across a reopen', async () => {
+      const f = factory()
+      const identity = NodeIdentity.generate()
+      const durable = await DurableLog.open({ identity, store: await f.create() })
+      for (let i = 0; i < 5; i++) await durable.append({ topic: 'x', kind: 'event', data: i })
+      await durable.close()
+      const store = await f.reopen()
+      expect(await store.query({ topic: 'x', limit: 100 })).toEqual([0, 1, 2, 3, 4].map((seq) => ({ node: identity.id, seq })))
+      expect(await store.query({ topic: 'y', limit: 100 })).toEqual([])
+      await store.close()
+    })
+  })
+}
+
+export function describeNodeTables(name: string, factory: () => StoreFactory): void {
+  describe(`${name} keeps the NodeTables contract`, () => {
+    it('writes an idempotency record with its update, and finds it after a reopen', async () => {
+      const f = factory()
+      const store = await f.create()
+      const w = new LogDoc({ identity: NodeIdentity.generate() })
+      const updates: Uint8Array[] = []
+      w.onUpdate((u) => updates.push(u))
+      w.append({ topic: 't', kind: 'event', data: 1 })
+      const requestHash = new Uint8Array(32).fill(7)
+      const record = { key: 'order-17', requestHash, node: w.identity?.id ?? '', seq: 0, count: 1 }
+      await store.append([{ update: updates[0] as Uint8Array, entries: [], idempotency: record }])
+      expect(await store.findIdempotency('order-18')).toBeUndefined()
+      await store.close()
+      const again = await f.reopen()
+      const found = await again.findIdempotency('order-17')
+      expect(found && { ...found, requestHash: [...found.requestHash] }).toEqual({ ...record, requestHash: [...requestHash] })
+      await again.close()
+    })
+
+    it('forgets idempotency keys whose first entry is older than the cut, and lets a forgotten key be taken again', async () => {
+      const f = factory()
+      const store = await f.create()
+      const w = new LogDoc({ identity: NodeIdentity.generate() })
+      const records: UpdateRecord[] = []
+      w.onUpdate((update) => records.push({ update, entries: [] }))
+      const node = w.identity?.id ?? ''
+      for (const [i, at] of [1000, 2000, 3000].entries()) {
+        w.append({ topic: 't', kind: 'event', data: i, at })
+        const record = records[i] as UpdateRecord
+        record.entries.push({ node, seq: i, at, topic: 't', kind: 'event' })
+        record.idempotency = { key: `k${i}`, requestHash: new Uint8Array(32).fill(i), node, seq: i, count: 1 }
+      }
+      await store.append(records)
+      expect(await store.pruneIdempotency(2500)).toBe(2)
+      expect(await store.findIdempotency('k0')).toBeUndefined()
+      expect(await store.findIdempotency('k1')).toBeUndefined()
+      expect((await store.findIdempotency('k2'))?.seq).toBe(2)
+      expect(await store.pruneIdempotency(2500)).toBe(0)
+      // The forgotten key names a new request now.
+      w.append({ topic: 't', kind: 'event', data: 3, at: 4000 })
+      await store.append([{ update: records[3]?.update as Uint8Array, entries: [{ node, seq: 3, at: 4000, topic: 't', kind: 'event' }], idempotency: { key: 'k0', requestHash: new Uint8Array(32).fill(9), node, seq: 3, count: 1 } }])
+      await store.close()
+      const again = await f.reopen()
+      expect((await again.findIdempotency('k0'))?.seq).toBe(3)
+      await again.close()
+    })
+
+    it('keeps consumer positions across a reopen, the last write winning', async () => {
+      const f = factory()
+      const store = await f.create()
+      expect(await store.readConsumer('billing')).toBeUndefined()
+      await store.writeConsumer({ name: 'billing', cursor: 'c1.first', ackedAt: 1 })
+      await store.writeConsumer({ name: 'billing', cursor: 'c1.second', ackedAt: 2 })
+      await store.writeConsumer({ name: 'audit', cursor: 'c1.other', ackedAt: 3 })
+      await store.close()
+      const again = await f.reopen()
+      expect(await again.readConsumer('billing')).toEqual({ name: 'billing', cursor: 'c1.second', ackedAt: 2 })
+      expect(await again.readConsumer('audit')).toEqual({ name: 'audit', cursor: 'c1.other', ackedAt: 3 })
+      await again.close()
+    })
+  })
+}
