@@ -38,7 +38,7 @@ export async function checkDataDir(config: Config): Promise<CheckReport> {
     }
     try {
       const { ok, problems } = await durable.checkIntegrity()
-      const heads = [...durable.log.heads().values()]
+      const heads = [...durable.heads().values()]
       return { ok, file, entries: heads.reduce((n, h) => n + h.length, 0), nodes: heads.length, seconds: elapsed(started), problems }
     } finally {
       await durable.close()

@@ -66,7 +66,7 @@ export class Consumers {
 
   #view(name: string, cursor: Cursor, ackedAt: number | null): ConsumerView {
     let behind = 0
-    for (const node of this.#durable.log.nodes()) behind += Math.max(0, this.#durable.committedLength(node as NodeId) - (cursor.get(node) ?? 0))
+    for (const node of this.#durable.nodes()) behind += Math.max(0, this.#durable.committedLength(node as NodeId) - (cursor.get(node) ?? 0))
     return { name, cursor: encodeCursor(cursor), ackedAt, behind }
   }
 }

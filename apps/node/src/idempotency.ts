@@ -71,14 +71,14 @@ export class IdempotencyKeys {
 
   async #attempt(key: string, requestHash: Uint8Array, write: (idempotency: { key: string; requestHash: Uint8Array }) => Promise<Entry[]>): Promise<IdempotentResult> {
     const found = await this.#tables.findIdempotency(key)
-    const first = found === undefined ? undefined : this.#durable.log.get(found.node, found.seq)
+    const first = found === undefined ? undefined : this.#durable.get(found.node, found.seq)
     if (found === undefined || (first !== undefined && first.at < this.#now() - this.#ttlMs)) return { entries: await write({ key, requestHash }), replayed: false }
     if (!Buffer.from(found.requestHash).equals(Buffer.from(requestHash))) {
       throw new YlogError('IDEMPOTENCY_CONFLICT', `Idempotency-Key ${JSON.stringify(key)} was already used with a different request (it wrote ${found.node}:${found.seq}); use a new key for a new request`)
     }
     const entries: Entry[] = []
     for (let seq = found.seq; seq < found.seq + found.count; seq++) {
-      const entry = seq === found.seq ? first : this.#durable.log.get(found.node, seq)
+      const entry = seq === found.seq ? first : this.#durable.get(found.node, seq)
       if (entry === undefined) throw new YlogError('STORE_CORRUPT', `Idempotency-Key ${JSON.stringify(key)} names ${found.node}:${seq}, which this node does not hold`)
       entries.push(entry)
     }

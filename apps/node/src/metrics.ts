@@ -66,7 +66,7 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
     registers: [registry],
     collect() {
       let total = 0
-      for (const head of durable.log.heads().values()) total += head.length
+      for (const head of durable.heads().values()) total += head.length
       this.set(total)
     },
   })
@@ -87,7 +87,7 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
     help: 'Accepted updates Yjs applied otherwise than the guard checked them (a bug; the unchecked part was dropped): alert above 0',
     registers: [registry],
     collect() {
-      this.set(durable.log.guardMismatches)
+      this.set(durable.guardMismatches)
     },
   })
   let syncConnections: () => number = () => 0

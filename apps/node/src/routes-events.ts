@@ -164,7 +164,7 @@ export function eventRoutes(app: FastifyInstance, { durable, tables, metrics, wr
       const { node, seq: seqText } = request.params
       if (!isNodeId(node)) throw new YlogError('BAD_ARGUMENT', `node ${quote(node)} is not a node id: use 64 lowercase hex digits`)
       const seq = parseInteger('seq', seqText, 0, Number.MAX_SAFE_INTEGER, 'a sequence number: an integer 0 or more')
-      const entry = seq < durable.committedLength(node) ? durable.log.get(node, seq) : undefined
+      const entry = durable.get(node, seq)
       if (entry === undefined) {
         const length = durable.committedLength(node)
         const held = length === 0 ? 'no entries from that node are held here' : `that node's entries held here are seq 0-${length - 1}`

@@ -54,7 +54,7 @@ export function statusRoutes(app: FastifyInstance, { durable, identity, metrics,
     return {
       self: identity.id,
       cluster: cluster.name,
-      membership: durable.log.membership.describe(),
+      membership: durable.membership.describe(),
       nodes,
       peers: cluster.peers(),
       connections: cluster.connections(),

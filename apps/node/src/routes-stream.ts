@@ -62,7 +62,7 @@ export function streamRoutes(app: FastifyInstance, { durable, requireRead, onCli
         // The stream is the whole life of this connection; when it ends, so does the connection.
         connection: 'close',
         'x-accel-buffering': 'no',
-        'x-ylog-node': durable.log.identity?.id ?? '',
+        'x-ylog-node': durable.identity?.id ?? '',
       })
       res.write(': ylog stream\n\n')
       onClient?.(1)

@@ -216,7 +216,7 @@ export class SyncChannel {
    * pending instead could wait forever on a busy node.)
    */
   async sendStep1(): Promise<void> {
-    this.send(encodeSyncStep1(Y.encodeStateVector(this.#durable.log.doc)))
+    this.send(encodeSyncStep1(this.#durable.stateVector()))
   }
 
   /** Closes for a policy violation, counts and logs it. */
@@ -366,7 +366,7 @@ export class SyncChannel {
     if (this.#resync !== undefined) return
     this.#resync = setTimeout(() => {
       this.#resync = undefined
-      if (!this.closed && this.known.lag(this.#durable.log.doc) > 0) void this.sendStep1()
+      if (!this.closed && this.known.lag((client) => this.#durable.clockOf(client)) > 0) void this.sendStep1()
     }, RESYNC_AFTER_MS)
     this.#resync.unref()
   }

@@ -41,11 +41,12 @@ export class KnownClocks {
     this.#ignored.add(client)
   }
 
-  lag(doc: Y.Doc): number {
+  /** Entries the other side holds that this side lacks, by each client's clock here (`clockOf`). */
+  lag(clockOf: (client: number) => number): number {
     let lag = 0
     for (const [client, clock] of this.#clocks) {
       if (this.#ignored.has(client)) continue
-      lag += Math.max(0, entriesBelowClock(clock) - entriesBelowClock(Y.getState(doc.store, client)))
+      lag += Math.max(0, entriesBelowClock(clock) - entriesBelowClock(clockOf(client)))
     }
     return lag
   }

@@ -117,7 +117,7 @@ export function connectPeer(options: PeerOptions): PeerHandle {
     if (state === 'closed') return
     attempts++
     const ws = new WebSocketImpl(url, { maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, ...(heartbeatMs > 0 ? { handshakeTimeout: 2 * heartbeatMs } : {}) })
-    const handshake = new ClientHandshake(identity, cluster, (node) => durable.log.membership.isMember(node), options.expectNode)
+    const handshake = new ClientHandshake(identity, cluster, (node) => durable.membership.isMember(node), options.expectNode)
     authenticated = false
     // Set when this connection ended in a refusal, by either side: redialing soon would only repeat it.
     const outcome = { refused: false }
@@ -219,7 +219,7 @@ export function connectPeer(options: PeerOptions): PeerHandle {
       return lastMessageAt
     },
     get lag() {
-      return known.lag(durable.log.doc)
+      return known.lag((client) => durable.clockOf(client))
     },
     get attempts() {
       return attempts

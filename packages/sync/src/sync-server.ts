@@ -119,7 +119,7 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
       channel: undefined as unknown as SyncChannel,
       remoteAddress: req.socket.remoteAddress,
       node: null,
-      handshake: new ServerHandshake(identity, cluster, (node) => durable.log.membership.isMember(node)),
+      handshake: new ServerHandshake(identity, cluster, (node) => durable.membership.isMember(node)),
       timer: undefined,
     }
     conn.channel = new SyncChannel(ws, durable, logger, {

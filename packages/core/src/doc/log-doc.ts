@@ -11,16 +11,11 @@ import { openMembership, type Membership } from './membership.js'
 import type { Cursor } from '../entry/cursor.js'
 import { readAfter, readAll, readMerged, readRange } from './reads.js'
 import { HeldUpdates } from './held-updates.js'
+import { NodeStates, type NodeState } from './node-states.js'
 import { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_REPLAY, type ApplyResult, type EntriesAdded, type Head, type LogDocOptions, type SeqRange, type SignedEntry, type UpdateOrigin } from './log-types.js'
 import { appliedAsChecked, checkUpdate, type ForkEvidence, type GuardView, type NodeHead, type RefusalReason, type Verdict } from './update-guard.js'
 
 export { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_REPLAY, type UpdateOrigin, type LogDocOptions, type Head, type SignedEntry, type SeqRange, type ApplyResult, type EntriesAdded } from './log-types.js'
-
-interface NodeState extends NodeHead {
-  client: number
-  segments: Y.Array<Y.Array<Uint8Array>> | undefined
-  segment: Y.Array<Uint8Array> | undefined
-}
 
 /**
  * The log: one Yjs document holding every node's signed entries (layout.ts),
@@ -34,8 +29,7 @@ export class LogDoc {
   readonly #now: () => number
   readonly #timeLimits: TimeLimits
   readonly #root: Y.Map<Y.Array<Y.Array<Uint8Array>>>
-  readonly #nodes = new Map<NodeId, NodeState>()
-  readonly #byClient = new Map<number, NodeState>()
+  readonly #states: NodeStates
   readonly #known = new Map<NodeId, number>()
   readonly #forks: ForkEvidence[] = []
   readonly #held: HeldUpdates
@@ -57,11 +51,12 @@ export class LogDoc {
       throw new YlogError('NOT_MEMBER', `this node (${this.identity.id}) is not in the membership list; add its id to the members`)
     }
     this.doc = new Y.Doc({ gc: false })
+    this.#states = new NodeStates(this.doc)
     this.#root = this.doc.getMap(ROOT_MAP)
     this.#restoreClientId()
     this.#view = {
-      stateOf: (client) => Y.getState(this.doc.store, client),
-      headOfClient: (client) => this.#byClient.get(client),
+      stateOf: (client) => this.clockOf(client),
+      headOfClient: (client) => this.#states.ofClient(client),
       isMember: (node) => this.membership.isMember(node),
       entryBytes: (node, seq) => this.getBytes(node, seq),
     }
@@ -74,7 +69,7 @@ export class LogDoc {
 
   /** Signs and appends entries as one update (all or none); an invalid one throws naming its index, and nothing is appended. */
   appendBatch(inputs: readonly EntryInput[]): Entry[] {
-    const state = this.identity === undefined ? undefined : this.#stateFor(this.identity.id)
+    const state = this.identity === undefined ? undefined : this.#states.stateFor(this.identity.id)
     let head = { seq: state?.next ?? 0, prev: state?.hash ?? ZERO_HASH, at: state?.at ?? 0 }
     const signed = inputs.map((input, i) =>
       inBatch(inputs.length, i, () => {
@@ -104,7 +99,7 @@ export class LogDoc {
   appendSignedBatch(batch: readonly SignedEntry[]): Entry[] {
     const identity = this.identity
     if (identity === undefined) throw new YlogError('BAD_ARGUMENT', 'this log has no identity, so it cannot append; construct it with { identity }')
-    const state = this.#stateFor(identity.id)
+    const state = this.#states.stateFor(identity.id)
     let expected = { seq: state.next, hash: state.hash }
     for (const { seq, prev, hash } of batch) {
       if (seq !== expected.seq || !bytesEqual(prev, expected.hash)) {
@@ -121,9 +116,9 @@ export class LogDoc {
         }
         if (seq % SEGMENT_SIZE === 0) {
           state.segment = new Y.Array()
-          this.#segmentsOf(state).push([state.segment])
+          this.#states.segmentsOf(state).push([state.segment])
         }
-        ;(state.segment ?? this.#currentSegment(state)).push([bytes])
+        ;(state.segment ?? this.#states.currentSegment(state)).push([bytes])
       }
     }, ORIGIN_LOCAL)
     // Listeners hear of the entries after the update event, as for remote updates: DurableLog pairs them with its record.
@@ -171,7 +166,7 @@ export class LogDoc {
     this.#applyForeign(() => this.doc.transact(() => updates.forEach((u) => apply(this.doc, u, ORIGIN_REPLAY)), ORIGIN_REPLAY))
     for (const node of this.#root.keys()) {
       const client = clientIdOf(node)
-      const state = this.#stateFor(node)
+      const state = this.#states.stateFor(node)
       const next = entriesBelowClock(Y.getState(this.doc.store, client))
       if (next === state.next) continue
       state.next = next
@@ -198,7 +193,7 @@ export class LogDoc {
    * a checksummed snapshot.
    */
   verifyChains(from?: ReadonlyMap<NodeId, number>): ChainsVerdict {
-    return verifyChains(this.#nodes.values(), (node, seq) => this.getBytes(node, seq), from)
+    return verifyChains(this.#states.all(), (node, seq) => this.getBytes(node, seq), from)
   }
 
   /** Records that `node` has entries up to `seq` elsewhere; callers vouch for it (the guard: a validly signed held entry). */
@@ -207,15 +202,7 @@ export class LogDoc {
   }
 
   getBytes(node: NodeId, seq: number): Uint8Array | undefined {
-    const state = this.#nodes.get(node)
-    if (state === undefined || !Number.isSafeInteger(seq) || seq < 0 || seq >= state.next) return undefined
-    // Every struct of a node has length 1 and nothing is ever deleted or merged,
-    // so a struct's index in the client's list is its clock: no search needed.
-    const clock = entryClock(seq)
-    const structs = this.doc.store.clients.get(state.client)
-    let item = structs?.[clock]
-    if (item === undefined || item.id.clock !== clock) item = Y.getItem(this.doc.store, Y.createID(state.client, clock))
-    return item instanceof Y.Item && item.content instanceof Y.ContentBinary ? item.content.content : undefined
+    return this.#states.bytes(node, seq)
   }
 
   get(node: NodeId, seq: number): Entry | undefined {
@@ -244,14 +231,24 @@ export class LogDoc {
     return readAfter(this, cursor, limit)
   }
 
+  /** The Yjs clock a client (a node's writer) has reached in the document. */
+  clockOf(client: number): number {
+    return Y.getState(this.doc.store, client)
+  }
+
+  /** The document's Yjs state vector (what a sync step 1 sends). */
+  stateVector(): Uint8Array {
+    return Y.encodeStateVector(this.doc)
+  }
+
   /** Number of entries held for a node. */
   length(node: NodeId): number {
-    return this.#nodes.get(node)?.next ?? 0
+    return this.#states.length(node)
   }
 
   /** Known nodes, sorted by id. */
   nodes(): NodeId[] {
-    return [...this.#nodes.keys()].filter((n) => (this.#nodes.get(n) as NodeState).next > 0).sort()
+    return this.#states.nodes()
   }
 
   /**
@@ -263,7 +260,7 @@ export class LogDoc {
     const forked = new Set(this.#forks.map((f) => f.node))
     const heads = new Map<NodeId, Head>()
     for (const node of this.nodes()) {
-      const s = this.#nodes.get(node) as NodeState
+      const s = this.#states.get(node) as NodeState
       const length = lengthOf === undefined ? s.next : Math.min(lengthOf(node), s.next)
       if (length === s.next) heads.set(node, { node, length, hash: toHex(s.hash), at: s.at, forked: forked.has(node) })
       else if (length > 0) {
@@ -318,7 +315,7 @@ export class LogDoc {
     runs.forEach((run, i) => {
       const count = counts[i] as number
       if (count === 0) return
-      const state = this.#stateFor(run.node)
+      const state = this.#states.stateFor(run.node)
       state.next = run.fromSeq + count
       state.hash = run.hashes[count - 1] as Uint8Array
       state.at = count === run.entries.length ? run.lastAt : (peekEntry(run.entries[count - 1] as Uint8Array)?.at ?? state.at)
@@ -348,35 +345,6 @@ export class LogDoc {
 
   #recordFork(fork: ForkEvidence): void {
     if (!this.#forks.some((f) => f.node === fork.node && f.seq === fork.seq && f.entries[1].hash === fork.entries[1].hash)) this.#forks.push(fork)
-  }
-
-  #stateFor(node: NodeId): NodeState {
-    let state = this.#nodes.get(node)
-    if (state === undefined) {
-      state = { node, publicKey: new Uint8Array(Buffer.from(node, 'hex')), client: clientIdOf(node), next: 0, hash: ZERO_HASH, at: 0, segments: undefined, segment: undefined }
-      this.#nodes.set(node, state)
-      this.#byClient.set(state.client, state)
-    }
-    return state
-  }
-
-  // After a replay or a remote write to our own part, find our arrays by their layout clocks.
-  #segmentsOf(state: NodeState): Y.Array<Y.Array<Uint8Array>> {
-    state.segments ??= this.#typeAt(state.client, 0) as Y.Array<Y.Array<Uint8Array>>
-    return state.segments
-  }
-
-  #currentSegment(state: NodeState): Y.Array<Uint8Array> {
-    state.segment = this.#typeAt(state.client, segmentClock(Math.floor(state.next / SEGMENT_SIZE))) as Y.Array<Uint8Array>
-    return state.segment
-  }
-
-  #typeAt(client: number, clock: number): Y.AbstractType<unknown> {
-    const item = Y.getItem(this.doc.store, Y.createID(client, clock))
-    if (!(item instanceof Y.Item) || !(item.content instanceof Y.ContentType)) {
-      throw new YlogError('MALFORMED_ENTRY', `the document has no segment array at client ${client} clock ${clock}; it does not follow the log layout`)
-    }
-    return item.content.type
   }
 
   #restoreClientId(): void {

@@ -1,4 +1,3 @@
-import * as Y from 'yjs'
 import type { Entry } from '../entry/entry.js'
 import type { NodeId, NodeIdentity } from '../entry/identity.js'
 import type { Head, LogDoc, SeqRange } from '../doc/log-doc.js'
@@ -105,12 +104,17 @@ export class CommittedLog {
    * crash the next connection asks again from what was replayed.
    */
   stateVector(): Uint8Array {
-    return Y.encodeStateVector(this.log.doc)
+    return this.log.stateVector()
   }
 
   /** The Yjs clock a client (a node's writer) has reached in the document. */
   clockOf(client: number): number {
-    return Y.getState(this.log.doc.store, client)
+    return this.log.clockOf(client)
+  }
+
+  /** Accepted updates Yjs applied otherwise than the guard checked them: 0 unless there is a bug (see appliedAsChecked). */
+  get guardMismatches(): number {
+    return this.log.guardMismatches
   }
 }
 
