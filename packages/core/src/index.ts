@@ -44,7 +44,7 @@ export {
   type SignedEntry,
 } from './doc/log-doc.js'
 export { sha256, toHex, fromHex, ZERO_HASH } from './entry/bytes.js'
-export type { UpdateStore, EntryIndex, NodeTables, NodeStore, UpdateRecord, StoredState, IndexRow, IndexQuery, StoreStats, IdempotencyRecord, ConsumerRecord } from './durable/update-store.js'
+export type { UpdateStore, EntryIndex, NodeTables, NodeStore, UpdateRecord, StoredState, IndexRow, IndexQuery, TimePosition, StoreStats, IdempotencyRecord, ConsumerRecord } from './durable/update-store.js'
 export { MemoryUpdateStore } from './durable/memory-update-store.js'
 export { DurableLog, DEFAULT_COMPACT_AFTER_UPDATES, type DurableLogOptions, type AppendOptions, type CommitInfo, type CommitListener, type CompactionInfo, type CompactionListener } from './durable/durable-log.js'
 export { encodeDiffChunks } from './doc/diff-chunks.js'

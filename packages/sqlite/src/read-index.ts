@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { YlogError, type IndexQuery, type IndexRow, type NodeId } from '@ylog/core'
+import { YlogError, type IndexQuery, type IndexRow, type NodeId, type TimePosition } from '@ylog/core'
 import { KIND_CODES } from './schema.js'
 
 type Position = { node: NodeId; seq: number }
@@ -15,18 +15,23 @@ export class ReadIndex {
   readonly #nodeIds = new Map<NodeId, number>()
   readonly #topicIds = new Map<string, number>()
   #nodesInOrder: Array<{ node: NodeId; id: number }> | undefined
-  readonly #insertEntry: Database.Statement<[number, number, number, number, number]>
+  readonly #insertEntry: Database.Statement<[number, number, number, number, number, number | null]>
   readonly #insertNode: Database.Statement<[string]>
   readonly #insertTopic: Database.Statement<[string]>
+  readonly #internSubject: Database.Statement<[string]>
+  readonly #findSubject: Database.Statement<[string]>
   readonly #queries = new Map<string, Database.Statement>()
 
   constructor(db: Database.Database) {
     this.#db = db
     // A duplicate (node, seq) can only repeat a row already indexed; failing the
     // whole commit (and stopping the log) over derived data would be worse.
-    this.#insertEntry = db.prepare('INSERT OR IGNORE INTO entries (node_id, seq, at, topic_id, kind) VALUES (?, ?, ?, ?, ?)')
+    this.#insertEntry = db.prepare('INSERT OR IGNORE INTO entries (node_id, seq, at, topic_id, kind, subject_id) VALUES (?, ?, ?, ?, ?, ?)')
     this.#insertNode = db.prepare('INSERT INTO nodes (node) VALUES (?)')
     this.#insertTopic = db.prepare('INSERT INTO topics (topic) VALUES (?)')
+    // Subjects are unbounded in number, so unlike nodes and topics they are not mirrored in memory: interned per transition.
+    this.#internSubject = db.prepare('INSERT INTO subjects (subject) VALUES (?) ON CONFLICT (subject) DO UPDATE SET subject = subject RETURNING id').pluck()
+    this.#findSubject = db.prepare('SELECT id FROM subjects WHERE subject = ?').pluck()
     this.reload()
   }
 
@@ -44,12 +49,16 @@ export class ReadIndex {
     for (const row of rows) {
       const kind = KIND_CODES[row.kind]
       if (kind === undefined) throw new YlogError('BAD_KIND', `index row ${row.node}:${row.seq} has kind ${JSON.stringify(row.kind)}; expected one of ${Object.keys(KIND_CODES).join(', ')}`)
-      this.#insertEntry.run(this.nodeId(row.node), row.seq, row.at, this.#topicId(row.topic), kind)
+      const subject = row.kind === 'transition' && row.subject !== undefined ? (this.#internSubject.get(row.subject) as number) : null
+      this.#insertEntry.run(this.nodeId(row.node), row.seq, row.at, this.#topicId(row.topic), kind, subject)
     }
   }
 
   query(q: IndexQuery): Position[] {
     const limit = checkLimit(q.limit)
+    if (q.after !== undefined && (q.newestFirst === true || q.before !== undefined)) {
+      throw new YlogError('BAD_ARGUMENT', 'query: after (a cursor, in node order) cannot be combined with newestFirst or before (time order)')
+    }
     if (limit === 0) return []
     let topicId: number | undefined
     if (q.topic !== undefined) {
@@ -61,8 +70,14 @@ export class ReadIndex {
       kind = KIND_CODES[q.kind]
       if (kind === undefined) return []
     }
-    const filters = { since: q.since, topicId, kind }
-    return q.since !== undefined && q.after === undefined ? this.#byTime(filters, limit) : this.#byNode(q.after, filters, limit)
+    let subjectId: number | undefined
+    if (q.subject !== undefined) {
+      subjectId = this.#findSubject.get(q.subject) as number | undefined
+      if (subjectId === undefined) return []
+    }
+    const filters: Filters = { since: q.since, until: q.until, topicId, kind, subjectId }
+    const byTime = q.newestFirst === true || (q.after === undefined && (q.since !== undefined || q.until !== undefined || q.before !== undefined))
+    return byTime ? this.#byTime(filters, q.before, q.newestFirst === true, limit) : this.#byNode(q.after, filters, limit)
   }
 
   // One indexed range query per node, in node text order, so a cursor read
@@ -79,17 +94,22 @@ export class ReadIndex {
   }
 
   // CROSS JOIN keeps entries as the outer loop, so SQLite walks entries_by_time
-  // in `at` order and only sorts rows that tie on `at` (by node text, then seq),
-  // stopping at the limit.
-  #byTime(f: Filters, limit: number): Position[] {
-    const statement = this.#statement('time', f, () => {
-      return `SELECT n.node AS node, e.seq AS seq FROM entries AS e CROSS JOIN nodes AS n ON n.id = e.node_id WHERE 1${whereFilters(f, 'e.')} ORDER BY e.at, n.node, e.seq LIMIT @limit`
+  // (or entries_by_subject) in `at` order, either way, and only sorts rows
+  // that tie on `at` (by node text, then seq), stopping at the limit.
+  // `before` bounds `at` first (`at <= @bat`) so the walk starts there.
+  #byTime(f: Filters, before: TimePosition | undefined, newestFirst: boolean, limit: number): Position[] {
+    const shape = `time:${newestFirst ? 'desc' : 'asc'}:${before !== undefined}`
+    const statement = this.#statement(shape, f, () => {
+      const order = newestFirst ? 'e.at DESC, n.node DESC, e.seq DESC' : 'e.at, n.node, e.seq'
+      const bound = before === undefined ? '' : ' AND e.at <= @bat AND (e.at < @bat OR n.node < @bnode OR (n.node = @bnode AND e.seq < @bseq))'
+      return `SELECT n.node AS node, e.seq AS seq FROM entries AS e CROSS JOIN nodes AS n ON n.id = e.node_id WHERE 1${whereFilters(f, 'e.')}${bound} ORDER BY ${order} LIMIT @limit`
     })
-    return statement.all({ ...bindFilters(f), limit }) as Position[]
+    const bind = before === undefined ? {} : { bat: before.at, bnode: before.node, bseq: before.seq }
+    return statement.all({ ...bindFilters(f), ...bind, limit }) as Position[]
   }
 
   #statement(shape: string, f: Filters, sql: () => string): Database.Statement {
-    const key = `${shape}:${f.since !== undefined}:${f.topicId !== undefined}:${f.kind !== undefined}`
+    const key = `${shape}:${f.since !== undefined}:${f.until !== undefined}:${f.topicId !== undefined}:${f.kind !== undefined}:${f.subjectId !== undefined}`
     let statement = this.#queries.get(key)
     if (statement === undefined) {
       statement = this.#db.prepare(sql())
@@ -126,19 +146,29 @@ export class ReadIndex {
 
 interface Filters {
   since: number | undefined
+  until: number | undefined
   topicId: number | undefined
   kind: number | undefined
+  subjectId: number | undefined
 }
 
 function whereFilters(f: Filters, table = ''): string {
-  return (f.since !== undefined ? ` AND ${table}at >= @since` : '') + (f.topicId !== undefined ? ` AND ${table}topic_id = @topic` : '') + (f.kind !== undefined ? ` AND ${table}kind = @kind` : '')
+  return (
+    (f.since !== undefined ? ` AND ${table}at >= @since` : '') +
+    (f.until !== undefined ? ` AND ${table}at < @until` : '') +
+    (f.topicId !== undefined ? ` AND ${table}topic_id = @topic` : '') +
+    (f.kind !== undefined ? ` AND ${table}kind = @kind` : '') +
+    (f.subjectId !== undefined ? ` AND ${table}subject_id = @subject` : '')
+  )
 }
 
 function bindFilters(f: Filters): Record<string, number> {
   const params: Record<string, number> = {}
   if (f.since !== undefined) params.since = f.since
+  if (f.until !== undefined) params.until = f.until
   if (f.topicId !== undefined) params.topic = f.topicId
   if (f.kind !== undefined) params.kind = f.kind
+  if (f.subjectId !== undefined) params.subject = f.subjectId
   return params
 }
 

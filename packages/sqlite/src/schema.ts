@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3'
-import type { EntryKind } from '@ylog/core'
+import { LogDoc, type EntryKind } from '@ylog/core'
 
 /** The schema version this code writes; stored in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 4
+export const SCHEMA_VERSION = 5
 
 /** "ylog" in ASCII, stored in `PRAGMA application_id` so a ylog store can be told apart from any other SQLite file. */
 export const APPLICATION_ID = 0x796c6f67
@@ -121,10 +121,43 @@ function addV4(db: Database.Database): void {
 }
 
 /**
+ * Schema 5: a transition's subject, interned, on its index row, and a
+ * partial index over those rows only, so the history of one work item is a
+ * lookup instead of a scan of every transition (events and gaps add a NULL,
+ * one byte). Rows written before schema 5 get their subjects here, from the
+ * stored document itself: a one-time replay (seconds at a million entries).
+ */
+function addV5(db: Database.Database): void {
+  db.exec(`
+    CREATE TABLE subjects (
+      id INTEGER PRIMARY KEY,
+      subject TEXT NOT NULL UNIQUE
+    );
+    ALTER TABLE entries ADD COLUMN subject_id INTEGER;
+    CREATE INDEX entries_by_subject ON entries (subject_id, at) WHERE subject_id IS NOT NULL;
+  `)
+  const hasTransitions = db.prepare(`SELECT 1 FROM entries WHERE kind = ${KIND_CODES.transition} LIMIT 1`).get() !== undefined
+  if (hasTransitions) backfillSubjects(db)
+}
+
+function backfillSubjects(db: Database.Database): void {
+  const doc = new LogDoc()
+  const parts = db.prepare('SELECT bytes FROM snapshot_parts ORDER BY id').pluck().all() as Uint8Array[]
+  if (parts.length > 0) doc.loadTrusted(parts, 'v2')
+  const upTo = (db.prepare("SELECT value FROM meta WHERE key = 'snapshot_up_to'").pluck().get() as number | undefined) ?? 0
+  for (const update of db.prepare('SELECT bytes FROM updates WHERE id > ? ORDER BY id').pluck().iterate(upTo) as Iterable<Uint8Array>) doc.loadTrusted(update)
+  const intern = db.prepare('INSERT INTO subjects (subject) VALUES (?) ON CONFLICT (subject) DO UPDATE SET subject = subject RETURNING id').pluck()
+  const set = db.prepare('UPDATE entries SET subject_id = ? WHERE node_id = (SELECT id FROM nodes WHERE node = ?) AND seq = ?')
+  for (const entry of doc.entries()) {
+    if (entry.kind === 'transition') set.run(intern.get(entry.data.subject) as number, entry.node, entry.seq)
+  }
+}
+
+/**
  * `migrations[v]` upgrades a store from schema v to v + 1 (v = 0 is an empty
  * file). A new schema is one function appended here and SCHEMA_VERSION bumped.
  */
-const migrations: readonly Migration[] = [createV1, addV2, addV3, addV4]
+const migrations: readonly Migration[] = [createV1, addV2, addV3, addV4, addV5]
 
 if (migrations.length !== SCHEMA_VERSION) throw new Error(`schema.ts: ${migrations.length} migrations for schema version ${SCHEMA_VERSION}`)
 

@@ -122,6 +122,25 @@ describe('SqliteUpdateStore', () => {
     await reopened.close()
   })
 
+  it('migrates a schema 4 store: transitions already stored get their subjects, from the snapshot and the tail', async () => {
+    const path = freshPath()
+    const identity = NodeIdentity.generate()
+    const durableStore = SqliteUpdateStore.open(path)
+    const durable = await DurableLog.open({ identity, store: durableStore, compactAfterUpdates: 1_000_000 })
+    const transition = (i: number) => ({ topic: 'p', kind: 'transition' as const, data: { subject: `story-${i % 2}`, from: 'a', to: 'b', event: 'e' } })
+    for (let i = 0; i < 6; i++) await durable.append(transition(i))
+    await durable.compact()
+    for (let i = 6; i < 10; i++) await durable.append(i === 8 ? { topic: 'p', kind: 'event', data: i } : transition(i))
+    await durable.close()
+    const db = new Database(path)
+    downgradeToSchema4(db)
+    db.close()
+    const store = SqliteUpdateStore.open(path)
+    expect((await store.query({ subject: 'story-0', limit: 100 })).map((r) => r.seq)).toEqual([0, 2, 4, 6])
+    expect((await store.query({ subject: 'story-1', newestFirst: true, limit: 100 })).map((r) => r.seq)).toEqual([9, 7, 5, 3, 1])
+    await store.close()
+  })
+
   it('refuses at load an update whose bytes no longer match their CRC-32, naming the file and the update', async () => {
     const path = freshPath()
     const identity = NodeIdentity.generate()
@@ -334,8 +353,15 @@ describe('SqliteUpdateStore keeps compaction atomic', () => {
   })
 })
 
-/** Turns a schema 4 file back into schema 3 (one snapshot blob), as a store written by the code before schema 4. */
+/** Turns a schema 5 file back into schema 4 (no subjects on index rows), as a store written by the code before schema 5. */
+function downgradeToSchema4(db: Database.Database): void {
+  db.exec('DROP INDEX entries_by_subject; ALTER TABLE entries DROP COLUMN subject_id; DROP TABLE subjects')
+  db.pragma('user_version = 4')
+}
+
+/** Turns a schema 5 file back into schema 3 (one snapshot blob), as a store written by the code before schema 4. */
 function downgradeToSchema3(db: Database.Database): void {
+  downgradeToSchema4(db)
   const parts = db.prepare('SELECT sha256, bytes FROM snapshot_parts ORDER BY id').all() as Array<{ sha256: Buffer; bytes: Buffer }>
   if (parts.length > 1) throw new Error('a schema 3 snapshot is one blob: compact this store once, into one part')
   const upTo = db.prepare("SELECT value FROM meta WHERE key = 'snapshot_up_to'").pluck().get() as number

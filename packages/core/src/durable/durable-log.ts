@@ -261,7 +261,7 @@ export class DurableLog extends CommittedLog {
     this.log.onEntries(({ node, fromSeq, count, entry }) => {
       const record = this.#pending[this.#pending.length - 1]
       if (record === undefined) return
-      if (entry !== undefined) record.entries.push({ node, seq: entry.seq, at: entry.at, topic: entry.topic, kind: entry.kind })
+      if (entry !== undefined) record.entries.push(withSubject({ node, seq: entry.seq, at: entry.at, topic: entry.topic, kind: entry.kind }, entry))
       else for (let seq = fromSeq; seq < fromSeq + count; seq++) record.entries.push(this.#indexRow(node, seq))
     })
   }
@@ -272,7 +272,9 @@ export class DurableLog extends CommittedLog {
     const header = peekEntry(bytes)
     const fields = peekTopicKind(bytes)
     if (header === undefined || fields === undefined) throw new YlogError('MALFORMED_ENTRY', `entry ${node}:${seq} in the document does not have the version-1 layout`)
-    return { node, seq, at: header.at, topic: fields.topic, kind: fields.kind as EntryKind }
+    const row: IndexRow = { node, seq, at: header.at, topic: fields.topic, kind: fields.kind as EntryKind }
+    // Only a transition needs its data (the subject), so only a transition is decoded.
+    return row.kind === 'transition' ? withSubject(row, this.log.get(node, seq)) : row
   }
 
   #afterCommit(): Promise<void> {
@@ -357,4 +359,10 @@ function notify(what: string, call: () => void): void {
   } catch (err) {
     process.emitWarning(`a DurableLog ${what} listener threw: ${(err as Error).stack ?? String(err)}`, 'YlogListenerWarning')
   }
+}
+
+/** A transition's index row carries its subject, so one work item's history is an index lookup. */
+function withSubject(row: IndexRow, entry: Entry | undefined): IndexRow {
+  if (entry?.kind === 'transition') row.subject = entry.data.subject
+  return row
 }

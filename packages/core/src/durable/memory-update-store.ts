@@ -1,4 +1,4 @@
-import type { ConsumerRecord, IdempotencyRecord, IndexQuery, IndexRow, NodeStore, StoredState, StoreStats, UpdateRecord } from './update-store.js'
+import type { ConsumerRecord, IdempotencyRecord, IndexQuery, IndexRow, NodeStore, StoredState, StoreStats, TimePosition, UpdateRecord } from './update-store.js'
 import type { NodeId } from '../entry/identity.js'
 import { YlogError } from '../errors.js'
 
@@ -53,15 +53,23 @@ export class MemoryUpdateStore implements NodeStore {
 
   async query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>> {
     const d = this.#open()
+    if (query.after !== undefined && (query.newestFirst === true || query.before !== undefined)) {
+      throw new YlogError('BAD_ARGUMENT', 'query: after (a cursor, in node order) cannot be combined with newestFirst or before (time order)')
+    }
+    const before = query.before
     const rows = d.index.filter(
       (r) =>
         r.seq >= (query.after?.get(r.node) ?? 0) &&
         (query.since === undefined || r.at >= query.since) &&
+        (query.until === undefined || r.at < query.until) &&
+        (before === undefined || compareByTime(r, before) < 0) &&
         (query.topic === undefined || r.topic === query.topic) &&
-        (query.kind === undefined || r.kind === query.kind),
+        (query.kind === undefined || r.kind === query.kind) &&
+        (query.subject === undefined || (r.kind === 'transition' && r.subject === query.subject)),
     )
-    const byTime = query.since !== undefined && query.after === undefined
-    rows.sort((a, b) => (byTime && a.at !== b.at ? a.at - b.at : a.node < b.node ? -1 : a.node > b.node ? 1 : a.seq - b.seq))
+    const byTime = query.newestFirst === true || (query.after === undefined && (query.since !== undefined || query.until !== undefined || before !== undefined))
+    rows.sort(byTime ? compareByTime : (a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : a.seq - b.seq))
+    if (query.newestFirst === true) rows.reverse()
     return rows.slice(0, query.limit).map(({ node, seq }) => ({ node, seq }))
   }
 
@@ -107,4 +115,9 @@ export class MemoryUpdateStore implements NodeStore {
     if (this.#closed) throw new YlogError('CLOSED', 'the store is closed')
     return this.#data
   }
+}
+
+/** (at, node, seq) order, node ids as text: the order time queries answer in. */
+function compareByTime(a: TimePosition, b: TimePosition): number {
+  return a.at !== b.at ? a.at - b.at : a.node < b.node ? -1 : a.node > b.node ? 1 : a.seq - b.seq
 }

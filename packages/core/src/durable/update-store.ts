@@ -9,6 +9,8 @@ export interface IndexRow {
   at: number
   topic: string
   kind: EntryKind
+  /** A transition's subject (`data.subject`), so one work item's history is an index lookup; absent for other kinds. */
+  subject?: string
 }
 
 /**
@@ -51,13 +53,32 @@ export interface StoredState {
   lastId: number
 }
 
+/** An entry's place in time order: (at, node, seq), node ids compared as text. */
+export interface TimePosition {
+  at: number
+  node: NodeId
+  seq: number
+}
+
 export interface IndexQuery {
-  /** Only entries at or after these per-node positions. */
+  /** Only entries at or after these per-node positions. Not with `newestFirst`. */
   after?: Cursor
   /** Only entries with at >= since (milliseconds). */
   since?: number
+  /** Only entries with at < until (milliseconds): `since` and `until` make a half-open interval. */
+  until?: number
+  /** Only entries strictly before this position in (at, node, seq) order: where the previous `newestFirst` page ended. */
+  before?: TimePosition
   topic?: string
   kind?: EntryKind
+  /** Only transitions of this subject (`data.subject`). */
+  subject?: string
+  /**
+   * Newest first: (at, node, seq) order, descending. A node's `at` never
+   * decreases along its seqs, so each node's entries come in descending seq
+   * order; page on with `before` set to the last position returned.
+   */
+  newestFirst?: boolean
   limit: number
 }
 
@@ -105,7 +126,11 @@ export interface UpdateStore {
 
 /** The read index: where committed entries are, by position, time, topic and kind (rows written by `UpdateStore.append`). */
 export interface EntryIndex {
-  /** Entry positions matching a query, in (node, seq) order or, with `since` and no `after`, in (at, node, seq) order. */
+  /**
+   * Entry positions matching a query: in (node, seq) order; with `since`,
+   * `until` or `before` and no `after`, in (at, node, seq) order; with
+   * `newestFirst`, in (at, node, seq) order descending.
+   */
   query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>>
 }
 

@@ -11,6 +11,7 @@ import { NodeIdentity } from '../entry/identity.js'
 import { LogDoc } from '../doc/log-doc.js'
 import { DurableLog } from '../durable/durable-log.js'
 import type { NodeStore, UpdateRecord } from '../durable/update-store.js'
+import { logDocOf } from '../durable/committed-log.js'
 
 export { craftAppend, fingerprint, GatedStore, seededRandom, waitFor } from './test-support.js'
 
@@ -45,8 +46,8 @@ export function describeUpdateStore(name: string, factory: () => StoreFactory): 
       expect(entries.map((e) => e.seq)).toEqual([...Array(300).keys()])
       await durable.close()
       const again = await DurableLog.open({ identity, store: await f.reopen() })
-      expect(again.log.length(identity.id)).toBe(300)
-      expect([...again.log.entries()]).toEqual([...durable.log.entries()])
+      expect(logDocOf(again).length(identity.id)).toBe(300)
+      expect([...logDocOf(again).entries()]).toEqual([...logDocOf(durable).entries()])
       expect((await again.append({ topic: 't', kind: 'event', data: 'next' })).seq).toBe(300)
       await again.close()
     })
@@ -68,7 +69,7 @@ export function describeUpdateStore(name: string, factory: () => StoreFactory): 
       const replica = new LogDoc()
       replica.loadTrusted(state.snapshot, 'v2')
       for (const u of state.tail) replica.loadTrusted(u)
-      expect([...replica.heads()]).toEqual([...durable.log.heads()])
+      expect([...replica.heads()]).toEqual([...logDocOf(durable).heads()])
       await store.close()
     })
 
@@ -129,6 +130,71 @@ export function describeEntryIndex(name: string, factory: () => StoreFactory): v
       expect((await store.query({ kind: 'transition', limit: 100 })).map((r) => r.seq)).toEqual([0, 5, 10, 15])
       expect((await store.query({ since: 1000 + 10 * 18, limit: 100 })).map((r) => r.seq)).toEqual([17, 18, 19])
       await durable.close()
+    })
+
+    it('answers newest first, within until and before, paging back without repeats', async () => {
+      const f = factory()
+      const store = await f.create()
+      const [a, b] = [NodeIdentity.generate(), NodeIdentity.generate()].sort((x, y) => (x.id < y.id ? -1 : 1)) as [NodeIdentity, NodeIdentity]
+      // Two writers, ten entries each, `at` tying across them: order falls back to node text, then seq.
+      const records: UpdateRecord[] = []
+      for (const identity of [a, b]) {
+        const w = new LogDoc({ identity })
+        w.onUpdate((update) => records.push({ update, entries: [] }))
+        for (let i = 0; i < 10; i++) {
+          const at = 1000 + Math.floor(i / 2) * 10
+          const topic = i % 2 ? 'odd' : 'even'
+          const subject = `s${i % 2}`
+          w.append(i % 3 ? { topic, kind: 'event', data: i, at } : { topic, kind: 'transition', data: { subject, from: 'a', to: 'b', event: 'e' }, at })
+          const row = { node: identity.id, seq: i, at, topic }
+          ;(records.at(-1) as UpdateRecord).entries.push(i % 3 ? { ...row, kind: 'event' } : { ...row, kind: 'transition', subject })
+        }
+      }
+      await store.append(records)
+      const all = records.flatMap((r) => r.entries)
+      const key = (r: { node: string; seq: number }): string => `${r.node === a.id ? 'a' : 'b'}${r.seq}`
+      const at = (r: { node: string; seq: number }): number => (all.find((x) => x.node === r.node && x.seq === r.seq) as { at: number }).at
+      const newest = await store.query({ newestFirst: true, limit: 5 })
+      expect(newest.map(key)).toEqual(['b9', 'b8', 'a9', 'a8', 'b7'])
+      // Page back from the last position until nothing is left: every entry once, newest first.
+      const pages: string[] = []
+      let before: { at: number; node: string; seq: number } | undefined
+      for (;;) {
+        const page = await store.query({ newestFirst: true, limit: 3, ...(before && { before }) })
+        if (page.length === 0) break
+        pages.push(...page.map(key))
+        const last = page.at(-1) as { node: string; seq: number }
+        before = { ...last, at: at(last) }
+      }
+      const expected = [...all].sort((x, y) => y.at - x.at || (x.node < y.node ? 1 : x.node > y.node ? -1 : y.seq - x.seq)).map(key)
+      expect(pages).toEqual(expected)
+      expect((await store.query({ until: 1010, limit: 100 })).map(key)).toEqual(['a0', 'a1', 'b0', 'b1'])
+      expect((await store.query({ since: 1030, until: 1040, newestFirst: true, limit: 100 })).map(key)).toEqual(['b7', 'b6', 'a7', 'a6'])
+      expect((await store.query({ topic: 'odd', newestFirst: true, limit: 2 })).map(key)).toEqual(['b9', 'a9'])
+      expect((await store.query({ kind: 'transition', until: 1020, newestFirst: true, limit: 100 })).map(key)).toEqual(['b3', 'a3', 'b0', 'a0'])
+      await expect(store.query({ newestFirst: true, after: new Map(), limit: 1 })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' })
+      await store.close()
+    })
+
+    it('finds the transitions of one subject, in node order or newest first, across a reopen', async () => {
+      const f = factory()
+      const identity = NodeIdentity.generate()
+      let now = 1000
+      const durable = await DurableLog.open({ identity, store: await f.create(), now: () => (now += 10) })
+      for (let i = 0; i < 30; i++) {
+        const subject = `story-${i % 3}`
+        await durable.append(i % 4 === 3 ? { topic: 'p', kind: 'event', data: { subject } } : { topic: 'p', kind: 'transition', data: { subject, from: 'a', to: 'b', event: 'e' } })
+      }
+      await durable.close()
+      const store = await f.reopen()
+      const seqs = (rows: Array<{ seq: number }>): number[] => rows.map((r) => r.seq)
+      // Events with a `subject` field in their data are not transitions: 3, 15 and 27 are left out.
+      expect(seqs(await store.query({ subject: 'story-0', limit: 100 }))).toEqual([0, 6, 9, 12, 18, 21, 24])
+      expect(seqs(await store.query({ subject: 'story-0', newestFirst: true, limit: 3 }))).toEqual([24, 21, 18])
+      // Entry `seq` has at = 1010 + 10 * seq: since 1100 until 1200 is seqs 9 to 18.
+      expect(seqs(await store.query({ subject: 'story-0', since: 1100, until: 1200, limit: 100 }))).toEqual([9, 12, 18])
+      expect(await store.query({ subject: 'story-9', limit: 100 })).toEqual([])
+      await store.close()
     })
 
     it('indexes exactly what append wrote, across a reopen', async () => {
