@@ -8,8 +8,8 @@
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { beforeAll, describe, expect, it } from 'vitest'
-import { ROOT } from './support/node-process.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ROOT, startNode, tempDir, type RunningNode } from './support/node-process.js'
 import { blocks, commands, plainEnv, READMES } from './support/readme.js'
 
 const RUN_MS = 60_000
@@ -22,21 +22,29 @@ function runSaved(code: string, name: string, command: string, args: string[]): 
   const dir = mkdtempSync(join(ROOT, '.readme-example-'))
   try {
     writeFileSync(join(dir, name), code)
-    const r = spawnSync(command, args, { cwd: dir, env: plainEnv(), encoding: 'utf8', timeout: RUN_MS })
+    // The client's programs talk to a node: YLOG_URL names the one started below (the others ignore it).
+    const env = { ...plainEnv(), ...(node === undefined ? {} : { YLOG_URL: node.url }) }
+    const r = spawnSync(command, args, { cwd: dir, env, encoding: 'utf8', timeout: RUN_MS })
     return { status: r.status, stdout: r.stdout, stderr: r.stderr }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
+let node: RunningNode | undefined
+
 describe('README programs', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
+    node = await startNode(['--data', tempDir(), '--durability', 'normal'])
     // What npm ci runs after installing. Turbo replays its cache when the sources are unchanged since the last build,
     // so this costs a second after npm ci and only rebuilds what a source change made stale.
     const r = spawnSync('npm', ['run', 'prepare', '--silent'], { cwd: ROOT, env: plainEnv(), encoding: 'utf8', timeout: 180_000 })
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/error/i)
     expect(r.status).toBe(0)
   }, 200_000)
+  afterAll(async () => {
+    await node?.stop()
+  })
 
   it('finds the programs: the root README example and core’s two', () => {
     expect(programs.filter((b) => b.file === 'README.md')).toHaveLength(1)

@@ -57,6 +57,11 @@ export const HTTP_STATUS: Readonly<Record<YlogErrorCode, number>> = {
   NO_ADDRESS: 500,
   NO_STORE: 500,
   PROTOCOL: 400,
+  // Client-side codes: a node never answers them, but a proxy's 502/504 means the same.
+  NETWORK: 502,
+  TIMEOUT: 504,
+  BAD_RESPONSE: 502,
+  LAGGED: 409,
 }
 
 /** Codes for statuses fastify raises itself, which carry its internal FST_ codes. */

@@ -56,6 +56,11 @@ export const ERROR_CODES = {
   NO_STORE: 'there is no store to check in the data directory',
   // Sync.
   PROTOCOL: 'a sync message that does not follow the protocol',
+  // Seen by clients (@ylog/client, the CLI), never answered by a node.
+  NETWORK: 'the node could not be reached, or the connection broke before the answer',
+  TIMEOUT: 'the node did not answer in time',
+  BAD_RESPONSE: 'an answer that is not what the API describes (another server, or a proxy in between)',
+  LAGGED: 'an event stream with onLag=close fell behind and was ended instead of skipping entries',
 } as const satisfies Record<string, string>
 
 export type YlogErrorCode = keyof typeof ERROR_CODES

@@ -1,0 +1,142 @@
+import { errorFromFetch, errorFromResponse, YlogClientError } from './errors.js'
+import { streamEvents, type StreamItem, type StreamOptions } from './stream.js'
+import type { Consumer, Entry, EntryInput, Heads, Nodes, Page, ReadQuery, Receipt, TopicView } from './types.js'
+
+export const DEFAULT_URL = 'http://127.0.0.1:4747'
+
+export interface ClientOptions {
+  /** The node's address; default `YLOG_URL` from the environment, else http://127.0.0.1:4747. */
+  url?: string
+  /** Bearer token for a node started with --write-token or --read-token; default `YLOG_TOKEN`. */
+  token?: string
+  /** Per request, in ms (default 30 s); the event stream has none. */
+  timeoutMs?: number
+  /** A fetch to use instead of the global one (tests, proxies). */
+  fetch?: typeof fetch
+}
+
+export interface WriteOptions {
+  /** 1-255 visible ASCII characters: a retry with the same key and body writes nothing and answers the first answer again. */
+  idempotencyKey?: string
+}
+
+type Query = Record<string, string | number | undefined>
+
+/**
+ * A typed client for one ylog node's HTTP API, on Node's fetch. Every
+ * failure is a YlogClientError carrying the node's error code (see
+ * `isTransient` for which ones a retry can fix).
+ */
+export class YlogClient {
+  readonly url: string
+  readonly #token: string | undefined
+  readonly #timeoutMs: number
+  readonly #fetch: typeof fetch
+
+  constructor(options: ClientOptions = {}) {
+    const env = typeof process === 'undefined' ? {} : process.env
+    this.url = (options.url ?? nonEmpty(env.YLOG_URL) ?? DEFAULT_URL).replace(/\/+$/, '')
+    this.#token = options.token ?? nonEmpty(env.YLOG_TOKEN)
+    this.#timeoutMs = options.timeoutMs ?? 30_000
+    this.#fetch = options.fetch ?? fetch
+  }
+
+  /** Appends one entry; resolves once it is committed. */
+  append(input: EntryInput, options: WriteOptions = {}): Promise<Receipt> {
+    return this.#call<Receipt>('POST', '/api/events', {}, input, options.idempotencyKey)
+  }
+
+  /** Appends 1-1000 entries in one commit, all or none. */
+  async appendBatch(inputs: readonly EntryInput[], options: WriteOptions = {}): Promise<Receipt[]> {
+    return (await this.#call<{ entries: Receipt[] }>('POST', '/api/events/batch', {}, inputs, options.idempotencyKey)).entries
+  }
+
+  /** One page of committed entries in (node, seq) order; pass `next` as `after` to continue. */
+  read(query: ReadQuery = {}): Promise<Page> {
+    return this.#call<Page>('GET', '/api/events', { ...query })
+  }
+
+  /** Every committed entry from `after` to the end as it is now, page by page. */
+  async *readAll(query: ReadQuery = {}): AsyncGenerator<Entry, string, undefined> {
+    let after = query.after
+    for (;;) {
+      const page = await this.read({ ...query, after, limit: query.limit ?? 1000 })
+      for (const entry of page.entries) yield entry
+      if (page.entries.length === 0 || page.next === after) return page.next
+      after = page.next
+    }
+  }
+
+  /** One entry; NOT_FOUND when this node holds no such entry. */
+  get(node: string, seq: number): Promise<Entry> {
+    return this.#call<Entry>('GET', `/api/events/${encodeURIComponent(node)}/${seq}`)
+  }
+
+  heads(): Promise<Heads> {
+    return this.#call<Heads>('GET', '/api/heads')
+  }
+
+  nodes(): Promise<Nodes> {
+    return this.#call<Nodes>('GET', '/api/nodes')
+  }
+
+  /** Each topic with its entry count and latest entry. */
+  async topics(): Promise<TopicView[]> {
+    return (await this.#call<{ topics: TopicView[] }>('GET', '/api/topics')).topics
+  }
+
+  consumer(name: string): Promise<Consumer> {
+    return this.#call<Consumer>('GET', `/api/consumers/${encodeURIComponent(name)}`)
+  }
+
+  /** Stores a consumer's cursor; it only moves forward unless `rewind` says to move it back. */
+  ack(name: string, cursor: string, options: { rewind?: boolean } = {}): Promise<Consumer> {
+    return this.#call<Consumer>('PUT', `/api/consumers/${encodeURIComponent(name)}`, {}, options.rewind === true ? { cursor, rewind: true } : { cursor })
+  }
+
+  /** The event stream as an async iterator (history from `after`, then live); see StreamOptions. */
+  stream(options: StreamOptions = {}): AsyncGenerator<StreamItem, void, undefined> {
+    return streamEvents({ url: this.url, headers: this.#headers(), fetch: this.#fetch }, options)
+  }
+
+  /** `GET /readyz`: undefined when the node takes writes, else why not. */
+  async notReady(): Promise<string | undefined> {
+    const res = await this.#send('GET', '/readyz')
+    if (res.ok) return undefined
+    const body = (await res.json().catch(() => ({}))) as { reason?: string }
+    return body.reason ?? `HTTP ${res.status}`
+  }
+
+  #headers(): Record<string, string> {
+    return this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }
+  }
+
+  async #send(method: string, path: string, query: Query = {}, body?: unknown, idempotencyKey?: string): Promise<Response> {
+    const search = new URLSearchParams()
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) search.set(key, String(value))
+    const url = `${this.url}${path}${search.size === 0 ? '' : `?${search}`}`
+    const headers = this.#headers()
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey
+    const signal = AbortSignal.timeout(this.#timeoutMs)
+    try {
+      return await this.#fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal })
+    } catch (err) {
+      throw errorFromFetch(err, `${method} ${path}`, signal.aborted)
+    }
+  }
+
+  async #call<T>(method: string, path: string, query: Query = {}, body?: unknown, idempotencyKey?: string): Promise<T> {
+    const res = await this.#send(method, path, query, body, idempotencyKey)
+    if (!res.ok) throw await errorFromResponse(res, `${method} ${path}`)
+    try {
+      return (await res.json()) as T
+    } catch (err) {
+      throw new YlogClientError('BAD_RESPONSE', `${method} ${path}: the answer is not JSON`, { status: res.status, cause: err })
+    }
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value
+}

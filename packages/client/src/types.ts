@@ -1,0 +1,103 @@
+import type { Entry, EntryInput, EntryKind } from '@ylog/core'
+
+export type { Entry, EntryInput, EntryKind }
+
+/** What the node answers per appended entry. */
+export interface Receipt {
+  node: string
+  seq: number
+  /** `<node>:<seq>` */
+  id: string
+  hash: string
+  /** The append time the entry was stored with (ms since the epoch). */
+  at: number
+  /** The event's own time, when the writer gave one. */
+  time?: number
+}
+
+/** `GET /api/events`: a page and the cursor to continue after it. */
+export interface Page {
+  entries: Entry[]
+  /** Pass as `after` to continue; with no new entries it comes back unchanged. */
+  next: string
+}
+
+export interface ReadQuery {
+  /** A cursor (`next` of an earlier page); default the start. */
+  after?: string
+  /** Only entries with `at` at or after this time (ms since the epoch). */
+  since?: number
+  topic?: string
+  kind?: EntryKind
+  /** 1-1000, default 100. */
+  limit?: number
+}
+
+export interface Head {
+  node: string
+  length: number
+  hash: string
+  at: number
+  forked: boolean
+  gaps: number
+}
+
+export interface SeqRange {
+  from: number
+  to: number
+}
+
+export interface Heads {
+  heads: Head[]
+  holes: Record<string, SeqRange[]>
+}
+
+export interface NodeView {
+  node: string
+  length: number
+  hash: string
+  at: number | null
+  forked: boolean
+  holes: SeqRange[]
+  gaps: number
+}
+
+export interface PeerView {
+  url: string
+  state: 'connecting' | 'open' | 'closed' | 'reading'
+  node: string | null
+  lastMessageAt: number | null
+  lag: number
+}
+
+export interface ConnectionView {
+  remoteAddress: string | null
+  node: string | null
+  lastMessageAt: number | null
+  messagesIn: number
+  messagesOut: number
+}
+
+export interface Nodes {
+  self: string
+  cluster: string
+  membership: { mode: 'open' } | { mode: 'list'; members: string[] }
+  nodes: NodeView[]
+  peers: PeerView[]
+  connections: ConnectionView[]
+}
+
+export interface Consumer {
+  name: string
+  /** Where the consumer resumes; null for one never acked (it starts at the beginning). */
+  cursor: string | null
+  ackedAt: number | null
+  /** Committed entries after the cursor. */
+  behind: number
+}
+
+export interface TopicView {
+  topic: string
+  count: number
+  latest: { id: string; node: string; seq: number; at: number }
+}
