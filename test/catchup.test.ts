@@ -29,7 +29,7 @@ async function appendMany(durable: DurableLog, n: number, tag: string): Promise<
 /** Encoded bytes of a node's entries [from, to). */
 function entryBytes(durable: DurableLog, node: NodeId, from: number, to: number): number {
   let total = 0
-  for (let seq = from; seq < to; seq++) total += (durable.log.getBytes(node, seq) as Uint8Array).byteLength
+  for (let seq = from; seq < to; seq++) total += (durable.getBytes(node, seq) as Uint8Array).byteLength
   return total
 }
 
@@ -68,8 +68,8 @@ describe('catch-up after an absence', () => {
     await appendMany(durableB, OWN, 'b')
     let peer = dial(durableB, b, proxy.port)
     await waitUntil(
-      async () => durableB.log.length(a.id) === PREFIX && durableA.log.length(b.id) === OWN,
-      () => `B holds ${durableB.log.length(a.id)} of A's entries, A ${durableA.log.length(b.id)} of B's`,
+      async () => durableB.committedLength(a.id) === PREFIX && durableA.committedLength(b.id) === OWN,
+      () => `B holds ${durableB.committedLength(a.id)} of A's entries, A ${durableA.committedLength(b.id)} of B's`,
       60_000,
     )
     const prefixBytes = entryBytes(durableA, a.id, 0, PREFIX)
@@ -83,13 +83,13 @@ describe('catch-up after an absence', () => {
     durableB = await DurableLog.open({ identity: b, store: storeB.reopened() })
     const reopened = durableB
     cleanup.push(() => reopened.close())
-    expect(durableB.log.length(a.id)).toBe(PREFIX)
+    expect(durableB.committedLength(a.id)).toBe(PREFIX)
     const before = proxy.bytes
     const started = performance.now()
     peer = dial(durableB, b, proxy.port)
     await waitUntil(
-      async () => reopened.log.length(a.id) === PREFIX + MISSING,
-      () => `B holds ${reopened.log.length(a.id)} of ${PREFIX + MISSING}`,
+      async () => reopened.committedLength(a.id) === PREFIX + MISSING,
+      () => `B holds ${reopened.committedLength(a.id)} of ${PREFIX + MISSING}`,
       120_000,
     )
     await durableB.flush()
@@ -97,8 +97,8 @@ describe('catch-up after an absence', () => {
     const down = proxy.bytes.down - before.down
     const up = proxy.bytes.up - before.up
 
-    expect([...durableB.log.heads()]).toEqual([...durableA.log.heads()])
-    expect(durableB.log.verifyChains()).toEqual({ ok: true, entries: PREFIX + MISSING + OWN })
+    expect([...durableB.heads()]).toEqual([...durableA.heads()])
+    expect(durableB.verifyChains()).toEqual({ ok: true, entries: PREFIX + MISSING + OWN })
     // What A sent is the missing entries plus a few percent (Yjs struct headers, segments, frames)...
     expect(down).toBeGreaterThan(missingBytes)
     expect(down).toBeLessThan(missingBytes * 1.1)

@@ -146,11 +146,11 @@ describe('a link that goes silent and never heals', () => {
     try {
       await waitUntil(async () => peer.state === 'open', () => `peer ${peer.state}`)
       await durableA.append({ topic: 't', kind: 'event', data: 0 })
-      await waitUntil(async () => durableB.log.length(a.id) === 1, () => 'the first entry at B')
+      await waitUntil(async () => durableB.committedLength(a.id) === 1, () => 'the first entry at B')
       // The current connection is blackholed for good (a NAT that forgot it); only a new one gets through.
       proxy.drop()
       for (let i = 1; i <= 5; i++) await durableA.append({ topic: 't', kind: 'event', data: i })
-      await waitUntil(async () => durableB.log.length(a.id) === 6, () => `B holds ${durableB.log.length(a.id)} of A's 6 entries`, 5000)
+      await waitUntil(async () => durableB.committedLength(a.id) === 6, () => `B holds ${durableB.committedLength(a.id)} of A's 6 entries`, 5000)
       expect(peer.state).toBe('open')
       expect(sync.connections().filter((c) => c.node === b.id).length).toBeGreaterThanOrEqual(1)
     } finally {

@@ -6,5 +6,5 @@ const [path, node, verify] = process.argv.slice(2) as [string, string, 'tail' | 
 const t = performance.now()
 const durable = await DurableLog.open({ store: await ThreadedSqliteStore.open(path), verify })
 const seconds = (performance.now() - t) / 1000
-console.log(JSON.stringify({ seconds, length: durable.log.length(node) }))
+console.log(JSON.stringify({ seconds, length: durable.committedLength(node) }))
 await durable.close()

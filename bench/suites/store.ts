@@ -73,7 +73,7 @@ async function fill(): Promise<void> {
   figures['store.append.vs_sqlite_baseline'] = Number(((figures[`store.append.durable_rate_${label}`] as number) / (figures['store.baseline.sqlite_insert_rate'] as number)).toFixed(3))
 
   let encoded = 0
-  for (let seq = 0; seq < TOTAL; seq += 101) encoded += (durable.log.getBytes(identity.id, seq) as Uint8Array).byteLength
+  for (let seq = 0; seq < TOTAL; seq += 101) encoded += (durable.getBytes(identity.id, seq) as Uint8Array).byteLength
   const entryBytes = encoded / Math.ceil(TOTAL / 101)
   await durable.compact()
   await durable.close()

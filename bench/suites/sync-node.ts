@@ -38,7 +38,7 @@ const { durable } = handle
 const held = new Map<string, number>()
 const arrivals = new Map<string, number[]>()
 const watchers: Array<{ node: string; count: number; resolve: (at: number) => void }> = []
-for (const [node, head] of durable.log.heads()) held.set(node, head.length)
+for (const [node, head] of durable.heads()) held.set(node, head.length)
 
 durable.onCommit((_info, _updates, entries) => {
   const t = now()
@@ -106,7 +106,7 @@ serve(
     /** Encoded size of `count` entries of `node` from seq `from`: what a peer lacking them needs at least. */
     entryBytes(args: Args) {
       let bytes = 0
-      for (let seq = Number(args.from); seq < Number(args.from) + Number(args.count); seq++) bytes += durable.log.getBytes(String(args.node), seq)?.byteLength ?? 0
+      for (let seq = Number(args.from); seq < Number(args.from) + Number(args.count); seq++) bytes += durable.getBytes(String(args.node), seq)?.byteLength ?? 0
       return bytes
     },
     /** Bytes read and written on the sockets this node dialed (its peer connections, TCP payload incl. WebSocket framing). */

@@ -54,7 +54,7 @@ describe('POST /api/events/batch', () => {
     const res = await app.inject({ method: 'POST', url: '/api/events/batch', payload: [event(0), event(1), event(2)] })
     expect(res.statusCode).toBe(201)
     expect(res.json().entries.map((e: { seq: number }) => e.seq)).toEqual([0, 1, 2])
-    const stored = durable.log.get(identity.id, 2)
+    const stored = durable.get(identity.id, 2)
     expect(res.json().entries[2]).toEqual({ node: identity.id, seq: 2, id: `${identity.id}:2`, hash: stored?.hash, at: stored?.at })
     expect((await durable.storeStats()).updates).toBe(1)
   })
@@ -69,7 +69,7 @@ describe('POST /api/events/batch', () => {
     expect(schema.json().error.message).toContain('body[1].kind "gap" is not accepted from clients')
     expect((await app.inject({ method: 'POST', url: '/api/events/batch', payload: [] })).statusCode).toBe(400)
     expect((await app.inject({ method: 'POST', url: '/api/events/batch', payload: Array.from({ length: 1001 }, (_, i) => event(i)) })).statusCode).toBe(400)
-    expect(durable.log.length(identity.id)).toBe(0)
+    expect(durable.committedLength(identity.id)).toBe(0)
   })
 })
 
@@ -86,14 +86,14 @@ describe('Idempotency-Key', () => {
       expect(again.json()).toEqual(first.json())
       expect(again.headers['idempotent-replayed']).toBe('true')
     }
-    expect(node.durable.log.length(node.identity.id)).toBe(1)
+    expect(node.durable.committedLength(node.identity.id)).toBe(1)
     node = await restart(node)
     const afterRestart = await node.app.inject({ method: 'POST', url: '/api/events', payload: event(1), headers })
     expect(afterRestart.json()).toEqual(first.json())
     const conflict = await node.app.inject({ method: 'POST', url: '/api/events', payload: event(2), headers })
     expect(conflict.statusCode).toBe(409)
     expect(conflict.json().error.code).toBe('IDEMPOTENCY_CONFLICT')
-    expect(node.durable.log.length(node.identity.id)).toBe(1)
+    expect(node.durable.committedLength(node.identity.id)).toBe(1)
   })
 
   it('covers batches, and a key used for one route conflicts on another', async () => {
@@ -103,7 +103,7 @@ describe('Idempotency-Key', () => {
     const again = await app.inject({ method: 'POST', url: '/api/events/batch', payload: [event(1), event(2)], headers })
     expect(again.json()).toEqual(first.json())
     expect((await app.inject({ method: 'POST', url: '/api/events', payload: event(1), headers })).statusCode).toBe(409)
-    expect(durable.log.length(identity.id)).toBe(2)
+    expect(durable.committedLength(identity.id)).toBe(2)
     const bad = await app.inject({ method: 'POST', url: '/api/events', payload: event(1), headers: { 'idempotency-key': 'has space' } })
     expect(bad.statusCode).toBe(400)
     expect(bad.json().error.code).toBe('BAD_IDEMPOTENCY_KEY')

@@ -18,16 +18,16 @@ describe('heads and nodes while a commit is held', () => {
 
     // Two more appends reach the document; their commit waits at the store.
     const pending = [durable.append({ topic: 't', kind: 'event', data: 1 }), durable.append({ topic: 't', kind: 'event', data: 2 })]
-    await waitFor(() => durable.pending > 0 && durable.log.length(identity.id) === 3, 'two appends pending', { intervalMs: 0 })
+    await waitFor(() => durable.pending > 0, 'appends pending', { intervalMs: 0 })
     const heads = (await app.inject({ url: '/api/heads' })).json()
     expect(heads).toEqual(committed)
-    expect(heads.heads).toMatchObject([{ node: identity.id, length: 1, hash: durable.log.get(identity.id, 0)?.hash }])
+    expect(heads.heads).toMatchObject([{ node: identity.id, length: 1, hash: durable.get(identity.id, 0)?.hash }])
     const nodes = (await app.inject({ url: '/api/nodes' })).json()
-    expect(nodes.nodes).toMatchObject([{ node: identity.id, length: 1, hash: durable.log.get(identity.id, 0)?.hash, holes: [] }])
+    expect(nodes.nodes).toMatchObject([{ node: identity.id, length: 1, hash: durable.get(identity.id, 0)?.hash, holes: [] }])
 
     store.open()
     await Promise.all(pending)
-    expect((await app.inject({ url: '/api/heads' })).json().heads).toMatchObject([{ length: 3, hash: durable.log.get(identity.id, 2)?.hash }])
+    expect((await app.inject({ url: '/api/heads' })).json().heads).toMatchObject([{ length: 3, hash: durable.get(identity.id, 2)?.hash }])
     await app.close()
     await durable.close()
   })

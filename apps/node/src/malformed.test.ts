@@ -109,7 +109,7 @@ describe('malformed requests', () => {
         expect(typeof body.error?.code, describe).toBe('string')
         expect(String(body.error?.message).length, describe).toBeGreaterThan(10)
       }
-      expect(durable.log.length(identity.id)).toBe(0)
+      expect(durable.committedLength(identity.id)).toBe(0)
       expect((await store.stats()).updates).toBe(0)
       expect(await store.readConsumer('fuzz')).toBeUndefined()
       expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200)

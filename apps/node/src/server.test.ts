@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { logDocOf } from '@ylog/core/internal'
 import { DurableLog, MemoryUpdateStore, memberList, NodeIdentity, MAX_ENTRY_BYTES, type Entry, type NodeStore } from '@ylog/core'
 import { SqliteUpdateStore } from '@ylog/sqlite'
 import type { FastifyInstance } from 'fastify'
@@ -25,7 +26,7 @@ async function setup(options: { writeToken?: string; store?: NodeStore } = {}): 
   const metrics = createMetrics(durable, { defaultMetrics: false })
   const app = buildServer({ durable, tables: store, identity, config: { writeToken: options.writeToken }, metrics, logger: pino({ level: 'silent' }) })
   await app.ready()
-  const node = { app, durable, identity, length: () => durable.log.length(identity.id) }
+  const node = { app, durable, identity, length: () => durable.committedLength(identity.id) }
   open.push(node)
   return node
 }
@@ -52,7 +53,7 @@ describe('POST /api/events', () => {
       const body = res.json()
       expect(body).toEqual({ node: identity.id, seq: i, id: `${identity.id}:${i}`, hash: expect.stringMatching(/^[0-9a-f]{64}$/), at: expect.any(Number) })
       expect(res.headers.location).toBe(`/api/events/${identity.id}/${i}`)
-      expect(durable.log.get(identity.id, i)?.hash).toBe(body.hash)
+      expect(durable.get(identity.id, i)?.hash).toBe(body.hash)
     }
     // Committed means the store has it: a fresh replay sees all three.
     expect((await durable.storeStats()).updates).toBeGreaterThan(0)
@@ -234,7 +235,7 @@ describe('status endpoints', () => {
     await post(app, event(1))
     // A node known only from a hole: three of its entries exist elsewhere, none here.
     const other = NodeIdentity.generate().id
-    durable.log.noteKnown(other, 2)
+    logDocOf(durable).noteKnown(other, 2)
     const res = await app.inject({ url: '/api/nodes' })
     expect(res.statusCode).toBe(200)
     const nodes = [

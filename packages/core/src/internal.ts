@@ -7,3 +7,5 @@ export { startModuleWorker } from './durable/module-worker.js'
 export { KeyedSerial, Serial } from './consume/serial.js'
 /** What to do about a damaged store: every store error that means "the bytes are gone" ends with it. */
 export { RESTORE_ADVICE } from './durable/replay.js'
+/** A DurableLog's document, for tests that must craft updates against it or plant what a peer announced. */
+export { logDocOf } from './durable/committed-log.js'

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSyn
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import * as Y from 'yjs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { DurableLog, LogDoc, MemoryUpdateStore, NodeIdentity, YlogError, type IndexQuery, type NodeStore } from '@ylog/core'
 import { describeNodeStore } from '@ylog/core/testing'
@@ -71,7 +72,7 @@ describe('SqliteUpdateStore', () => {
       db.close()
       const againStore = SqliteUpdateStore.open(path)
       const again = await DurableLog.open({ identity, store: againStore })
-      expect(again.log.length(identity.id)).toBe(10)
+      expect(again.committedLength(identity.id)).toBe(10)
       await againStore.writeConsumer({ name: 'c', cursor: 'c1.x', ackedAt: 5 })
       expect(await againStore.readConsumer('c')).toEqual({ name: 'c', cursor: 'c1.x', ackedAt: 5 })
       await again.append({ topic: 'after', kind: 'event', data: from })
@@ -96,7 +97,7 @@ describe('SqliteUpdateStore', () => {
     await appendEntries(durable, 30)
     const { lastId } = await durableStore.load()
     // Schema 3's compaction wrote the whole document as one v2 blob.
-    await durableStore.compact([durable.log.encodeSnapshot()], lastId)
+    await durableStore.compact([Y.convertUpdateFormatV1ToV2(durable.encodeCommitted())], lastId)
     await appendEntries(durable, 5)
     const before = await durableStore.load()
     await durable.close()
@@ -109,7 +110,7 @@ describe('SqliteUpdateStore', () => {
 
     const again = await DurableLog.open({ identity, store: againStore })
     expect(await againStore.load()).toEqual(before)
-    expect(again.log.length(identity.id)).toBe(35)
+    expect(again.committedLength(identity.id)).toBe(35)
     await again.compact()
     const after = await againStore.load()
     expect(after.snapshot).toHaveLength(2)
@@ -117,7 +118,7 @@ describe('SqliteUpdateStore', () => {
     await again.close()
     const reopenedStore = SqliteUpdateStore.open(path)
     const reopened = await DurableLog.open({ identity, store: reopenedStore, verify: 'full' })
-    expect([...reopened.log.entries()]).toEqual([...again.log.entries()])
+    expect([...reopened.entries()]).toEqual([...again.entries()])
     expect(reopenedStore.checkIntegrity()).toEqual({ ok: true, problems: [] })
     await reopened.close()
   })
@@ -182,7 +183,7 @@ describe('SqliteUpdateStore', () => {
     await appendEntries(durable, 5)
     const state = await durableStore.load()
     expect(state.lastId).toBeGreaterThan(0)
-    await durableStore.compact([durable.log.encodeSnapshot()], state.lastId)
+    await durableStore.compact([Y.convertUpdateFormatV1ToV2(durable.encodeCommitted())], state.lastId)
     expect((await durableStore.stats()).updates).toBe(0)
     await durable.close()
 
@@ -318,7 +319,7 @@ describe('SqliteUpdateStore keeps compaction atomic', () => {
     await appendEntries(durable, 20)
     for (let i = 0; i < 3; i++) await durable.append({ topic: 't', kind: 'event', data: i })
     const state = await durableStore.load()
-    await durableStore.compact([durable.log.encodeSnapshot()], state.lastId - 2)
+    await durableStore.compact([Y.convertUpdateFormatV1ToV2(durable.encodeCommitted())], state.lastId - 2)
     const compacted = await durableStore.load()
     await durable.close()
     return compacted
@@ -391,7 +392,7 @@ describe('SqliteUpdateStore refuses damaged and foreign files', () => {
     const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: durableStore, compactAfterUpdates: 1_000_000 })
     await appendEntries(durable, entries)
     const { lastId } = await durableStore.load()
-    await durableStore.compact([durable.log.encodeSnapshot()], lastId)
+    await durableStore.compact([Y.convertUpdateFormatV1ToV2(durable.encodeCommitted())], lastId)
     const { snapshot } = await durableStore.load()
     await durable.close()
     expect(snapshot).toHaveLength(1)

@@ -125,9 +125,9 @@ describe('peer authentication on the wire', () => {
     cleanup.push(() => writer.close())
     await writer.append(1)
     const { encodeStateAsUpdate } = await import('yjs')
-    stranger.send(encodeSyncUpdate(encodeStateAsUpdate(writer.durable.log.doc)))
+    stranger.send(encodeSyncUpdate(writer.durable.encodeCommitted()))
     expect((await stranger.closed).code).toBe(CLOSE_READ_ONLY)
-    expect(n.durable.log.nodes()).toEqual([server.id])
+    expect(n.durable.nodes()).toEqual([server.id])
   })
 
   it('a wrong cluster is refused', async () => {
@@ -146,10 +146,10 @@ describe('peer authentication on the wire', () => {
     await writer.append(1)
     const { encodeStateAsUpdate } = await import('yjs')
     const client = await rawClient(n.port)
-    client.send(encodeSyncUpdate(encodeStateAsUpdate(writer.durable.log.doc)))
+    client.send(encodeSyncUpdate(writer.durable.encodeCommitted()))
     const closed = await client.closed
     expect(closed.code).toBe(CLOSE_READ_ONLY)
     expect(closed.reason).toMatch(/read-only/)
-    expect(n.durable.log.nodes()).toEqual([])
+    expect(n.durable.nodes()).toEqual([])
   })
 })

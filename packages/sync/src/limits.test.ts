@@ -9,6 +9,7 @@ import { CLOSE_LIMIT, CLOSE_MALFORMED, CLOSE_READ_ONLY } from './channel.js'
 import { messageQueryAwareness } from './protocol.js'
 import { authenticate, awarenessFrame, fingerprint, rawClient, skipFloodFrame, trackedNodes, waitFor } from './test-support.js'
 import type { RawClient } from './test-support.js'
+import { logDocOf } from '@ylog/core/internal'
 
 const { node } = trackedNodes(afterEach)
 
@@ -51,12 +52,12 @@ describe('the decode stall', () => {
     const frame = skipFloodFrame()
     const client = await rawClient(n.port)
     await waitFor(() => client.messages.some((m) => m.type === 'sync-step1'), 'step 1')
-    const before = fingerprint(n.durable.log)
+    const before = fingerprint(logDocOf(n.durable))
     const { maxDelayMs, code } = await stallWhileRefused(client, frame)
     expect(code).toBe(CLOSE_READ_ONLY)
     expect(maxDelayMs).toBeLessThan(50)
     expect(n.refused).toEqual(['read-only'])
-    expect(fingerprint(n.durable.log)).toBe(before)
+    expect(fingerprint(logDocOf(n.durable))).toBe(before)
   })
 
   it('is gone for a member too: the scan refuses it after two structs', async () => {

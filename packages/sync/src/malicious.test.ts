@@ -6,6 +6,7 @@ import * as Y from 'yjs'
 import { closeCodeFor, type SyncRefusalReason } from './channel.js'
 import { encodeSyncStep2, encodeSyncUpdate } from './protocol.js'
 import { authenticate, craftAppend, fingerprint, rawClient, trackedNodes, waitFor, type TestNode } from './test-support.js'
+import { logDocOf } from '@ylog/core/internal'
 
 const tracked = trackedNodes(afterEach)
 const cleanup = tracked.cleanup
@@ -19,7 +20,7 @@ async function node(options: Parameters<typeof tracked.node>[0] = {}): Promise<T
 
 /** The node's next honest entry fields, for forgeries. */
 function nextFields(n: TestNode) {
-  const head = n.durable.log.heads().get(n.identity.id)
+  const head = n.durable.heads().get(n.identity.id)
   return { seq: 5, prev: new Uint8Array(Buffer.from(head?.hash as string, 'hex')), at: head?.at as number, topic: 't', body: { kind: 'event' as const, data: 'x' } }
 }
 
@@ -28,7 +29,7 @@ async function expectRefused(n: TestNode, frame: (n: TestNode) => Uint8Array, re
   const client = await rawClient(n.port)
   expect((await authenticate(client, NodeIdentity.generate())).ok).toBe(true)
   await waitFor(() => n.durable.pending === 0, 'idle')
-  const before = fingerprint(n.durable.log)
+  const before = fingerprint(logDocOf(n.durable))
   client.send(frame(n))
   const closed = await client.closed
   expect(closed.code).toBe(closeCodeFor(reason))
@@ -37,7 +38,7 @@ async function expectRefused(n: TestNode, frame: (n: TestNode) => Uint8Array, re
   expect(closed.reason).toContain(reason)
   expect(n.refused.at(-1)).toBe(reason)
   await n.durable.flush()
-  expect(fingerprint(n.durable.log)).toBe(before)
+  expect(fingerprint(logDocOf(n.durable))).toBe(before)
 }
 
 describe('the sync server refuses and disconnects', () => {
@@ -47,7 +48,7 @@ describe('the sync server refuses and disconnects', () => {
       n,
       (n) => {
         const evil = new Y.Doc()
-        Y.applyUpdate(evil, Y.encodeStateAsUpdate(n.durable.log.doc))
+        Y.applyUpdate(evil, n.durable.encodeCommitted())
         const sv = Y.encodeStateVector(evil)
         ;(evil.getMap(ROOT_MAP).get(n.identity.id) as Y.Array<Y.Array<Uint8Array>>).get(0).delete(0, 2)
         return encodeSyncUpdate(Y.encodeStateAsUpdate(evil, sv))
@@ -63,7 +64,7 @@ describe('the sync server refuses and disconnects', () => {
       (n) => {
         const { bytes } = signEntry(n.identity, nextFields(n))
         bytes[bytes.byteLength - 3] = (bytes[bytes.byteLength - 3] as number) ^ 1
-        return encodeSyncUpdate(craftAppend(n.durable.log, n.identity.id, n.identity.clientId, bytes))
+        return encodeSyncUpdate(craftAppend(logDocOf(n.durable), n.identity.id, n.identity.clientId, bytes))
       },
       'bad-signature',
     )
@@ -71,12 +72,12 @@ describe('the sync server refuses and disconnects', () => {
 
   it('a seq that skips (as sync step 2)', async () => {
     const n = await node()
-    await expectRefused(n, (n) => encodeSyncStep2(craftAppend(n.durable.log, n.identity.id, n.identity.clientId, signEntry(n.identity, { ...nextFields(n), seq: 6 }).bytes)), 'bad-seq')
+    await expectRefused(n, (n) => encodeSyncStep2(craftAppend(logDocOf(n.durable), n.identity.id, n.identity.clientId, signEntry(n.identity, { ...nextFields(n), seq: 6 }).bytes)), 'bad-seq')
   })
 
   it('a seq that repeats', async () => {
     const n = await node()
-    await expectRefused(n, (n) => encodeSyncUpdate(craftAppend(n.durable.log, n.identity.id, n.identity.clientId, signEntry(n.identity, { ...nextFields(n), seq: 4 }).bytes)), 'bad-seq')
+    await expectRefused(n, (n) => encodeSyncUpdate(craftAppend(logDocOf(n.durable), n.identity.id, n.identity.clientId, signEntry(n.identity, { ...nextFields(n), seq: 4 }).bytes)), 'bad-seq')
   })
 
   it("an update that overwrites a node's key in the root map", async () => {
@@ -85,9 +86,9 @@ describe('the sync server refuses and disconnects', () => {
     const client = await rawClient(n.port)
     expect((await authenticate(client, attacker)).ok).toBe(true)
     await waitFor(() => n.durable.pending === 0, 'idle')
-    const before = fingerprint(n.durable.log)
+    const before = fingerprint(logDocOf(n.durable))
     const evil = new Y.Doc()
-    Y.applyUpdate(evil, Y.encodeStateAsUpdate(n.durable.log.doc))
+    Y.applyUpdate(evil, n.durable.encodeCommitted())
     evil.clientID = attacker.clientId
     const sv = Y.encodeStateVector(evil)
     evil.getMap(ROOT_MAP).set(n.identity.id, new Y.Array())
@@ -97,18 +98,18 @@ describe('the sync server refuses and disconnects', () => {
     expect(['delete', 'foreign-structure']).toContain(n.refused.at(-1))
     expect(closed.code).toBe(closeCodeFor(n.refused.at(-1) as SyncRefusalReason))
     await n.durable.flush()
-    expect(fingerprint(n.durable.log)).toBe(before)
+    expect(fingerprint(logDocOf(n.durable))).toBe(before)
   })
 
   it("an entry in another node's part", async () => {
     const n = await node()
     const other = NodeIdentity.generate()
-    await expectRefused(n, (n) => encodeSyncUpdate(craftAppend(n.durable.log, n.identity.id, n.identity.clientId, signEntry(other, nextFields(n)).bytes)), 'wrong-node')
+    await expectRefused(n, (n) => encodeSyncUpdate(craftAppend(logDocOf(n.durable), n.identity.id, n.identity.clientId, signEntry(other, nextFields(n)).bytes)), 'wrong-node')
   })
 
   it('a broken chain', async () => {
     const n = await node()
-    await expectRefused(n, (n) => encodeSyncUpdate(craftAppend(n.durable.log, n.identity.id, n.identity.clientId, signEntry(n.identity, { ...nextFields(n), prev: sha256(randomBytes(8)) }).bytes)), 'bad-prev')
+    await expectRefused(n, (n) => encodeSyncUpdate(craftAppend(logDocOf(n.durable), n.identity.id, n.identity.clientId, signEntry(n.identity, { ...nextFields(n), prev: sha256(randomBytes(8)) }).bytes)), 'bad-prev')
   })
 
   it('random bytes as a sync message', async () => {
@@ -128,7 +129,7 @@ describe('the sync server refuses and disconnects', () => {
 
   it('random frames from a read-only client, and stays up', async () => {
     const n = await node()
-    const before = fingerprint(n.durable.log)
+    const before = fingerprint(logDocOf(n.durable))
     for (let i = 0; i < 30; i++) {
       const client = await rawClient(n.port)
       client.send(randomBytes(8 + i * 7)) // long enough that no random frame is a valid message by chance
@@ -138,7 +139,7 @@ describe('the sync server refuses and disconnects', () => {
       )
     }
     expect(n.refused).toHaveLength(30)
-    expect(fingerprint(n.durable.log)).toBe(before)
+    expect(fingerprint(logDocOf(n.durable))).toBe(before)
     // The node still serves.
     const client = await rawClient(n.port)
     await waitFor(() => client.messages.some((m) => m.type === 'sync-step1'), 'step 1')
@@ -148,11 +149,11 @@ describe('the sync server refuses and disconnects', () => {
     const n = await node({ maxFrameBytes: 1024 })
     const client = await rawClient(n.port)
     expect((await authenticate(client, NodeIdentity.generate())).ok).toBe(true)
-    const before = fingerprint(n.durable.log)
+    const before = fingerprint(logDocOf(n.durable))
     client.send(encodeSyncUpdate(randomBytes(2048)))
     expect((await client.closed).code).toBe(1009)
     await waitFor(() => n.refused.includes('frame-too-large'), 'the refusal counted')
-    expect(fingerprint(n.durable.log)).toBe(before)
+    expect(fingerprint(logDocOf(n.durable))).toBe(before)
   })
 
   it('a 100 MiB frame at the default limit, without buffering it', async () => {

@@ -1,6 +1,7 @@
 // Nodes whose member lists differ: relayed entries of a writer one side does not accept, readers, refusals and backoff.
 import { afterEach, describe, expect, it } from 'vitest'
 import { memberList, NodeIdentity, signEntry } from '@ylog/core'
+import { logDocOf } from '@ylog/core/internal'
 import * as Y from 'yjs'
 import { CLOSE_REFUSED_UPDATE, type SyncLogger } from './channel.js'
 import { connectPeer, type PeerHandle, type PeerOptions } from './peer.js'
@@ -36,7 +37,7 @@ async function mismatch(): Promise<{ a: TestNode; b: TestNode; c: TestNode }> {
   await a.append(30)
   await c.append(40)
   const ca = dial(c, a)
-  await waitFor(() => a.durable.log.length(c.identity.id) === 40 && ca.state === 'open', "C's entries at A")
+  await waitFor(() => a.durable.committedLength(c.identity.id) === 40 && ca.state === 'open', "C's entries at A")
   return { a, b, c }
 }
 
@@ -48,14 +49,14 @@ describe('a writer one side does not accept, relayed by the other', () => {
     const log = recorder()
     const refused: string[] = []
     const ab = dial(b, a, { logger: log.logger, onRefused: (r) => refused.push(r) })
-    await waitFor(() => b.durable.log.length(a.identity.id) === 30, "A's entries at B")
+    await waitFor(() => b.durable.committedLength(a.identity.id) === 30, "A's entries at B")
     // Entries of both keep coming from A (C's relayed): A's arrive, C's are skipped each time, without a redial.
     await a.append(10)
     await c.append(10)
-    await waitFor(() => a.durable.log.length(c.identity.id) === 50, "C's new entries at A")
+    await waitFor(() => a.durable.committedLength(c.identity.id) === 50, "C's new entries at A")
     await b.append(2)
-    await waitFor(() => b.durable.log.length(a.identity.id) === 40 && a.durable.log.length(b.identity.id) === 2, 'both ways')
-    expect(b.durable.log.length(c.identity.id)).toBe(0)
+    await waitFor(() => b.durable.committedLength(a.identity.id) === 40 && a.durable.committedLength(b.identity.id) === 2, 'both ways')
+    expect(b.durable.committedLength(c.identity.id)).toBe(0)
     expect(ab.state).toBe('open')
     expect(ab.attempts).toBe(0)
     expect(a.sync.connections().filter((x) => x.node === b.identity.id)).toHaveLength(1)
@@ -68,11 +69,11 @@ describe('a writer one side does not accept, relayed by the other', () => {
   it('B serving A does the same on its side', async () => {
     const { a, b, c } = await mismatch()
     const ab = dial(a, b)
-    await waitFor(() => b.durable.log.length(a.identity.id) === 30, "A's entries at B")
+    await waitFor(() => b.durable.committedLength(a.identity.id) === 30, "A's entries at B")
     await c.append(5)
     await a.append(5)
-    await waitFor(() => b.durable.log.length(a.identity.id) === 35, "A's later entries at B")
-    expect(b.durable.log.nodes()).toEqual([a.identity.id])
+    await waitFor(() => b.durable.committedLength(a.identity.id) === 35, "A's later entries at B")
+    expect(b.durable.nodes()).toEqual([a.identity.id])
     expect(b.refused).toEqual(['not-member'])
     expect(ab.state).toBe('open')
     expect(b.sync.connections()).toHaveLength(1)
@@ -87,13 +88,13 @@ describe('a writer one side does not accept, relayed by the other', () => {
     expect((await authenticate(client, a.identity)).ok).toBe(true)
     const forged = signEntry(a.identity, { seq: 0, prev: new Uint8Array(32), at: Date.now(), topic: 't', body: { kind: 'event', data: 'x' } }).bytes
     forged[forged.byteLength - 3] = (forged[forged.byteLength - 3] as number) ^ 1
-    const mixed = Y.mergeUpdates([Y.encodeStateAsUpdate(stranger.durable.log.doc), craftAppend(b.durable.log, a.identity.id, a.identity.clientId, forged)])
+    const mixed = Y.mergeUpdates([stranger.durable.encodeCommitted(), craftAppend(logDocOf(b.durable), a.identity.id, a.identity.clientId, forged)])
     client.send(encodeSyncUpdate(mixed))
     const closed = await client.closed
     expect(closed.code).toBe(CLOSE_REFUSED_UPDATE)
     expect(closed.reason).toMatch(/bad-signature/)
     expect(b.refused).toEqual(['bad-signature'])
-    expect(b.durable.log.nodes()).toEqual([])
+    expect(b.durable.nodes()).toEqual([])
   })
 })
 
@@ -106,13 +107,13 @@ describe('a dialer the server does not list', () => {
     await a.append(3)
     const log = recorder()
     const ab = dial(a, b, { logger: log.logger, readWhenRefused: true })
-    await waitFor(() => a.durable.log.length(b.identity.id) === 20, "B's log at A")
+    await waitFor(() => a.durable.committedLength(b.identity.id) === 20, "B's log at A")
     expect(ab.state).toBe('reading')
     await b.append(5)
-    await waitFor(() => a.durable.log.length(b.identity.id) === 25, "B's later entries at A")
+    await waitFor(() => a.durable.committedLength(b.identity.id) === 25, "B's later entries at A")
     await a.append(2)
     await a.durable.flush()
-    expect(b.durable.log.nodes()).toEqual([b.identity.id])
+    expect(b.durable.nodes()).toEqual([b.identity.id])
     expect(ab.state).toBe('reading')
     expect(ab.attempts).toBe(0)
     expect(ab.lag).toBe(0)
@@ -131,7 +132,7 @@ describe('a dialer the server does not list', () => {
     await waitFor(() => log.infos.some((i) => i.msg === 'sync peer connection closed; redialing'), 'the close')
     expect(log.infos.find((i) => i.msg === 'sync peer connection closed; redialing')).toMatchObject({ refused: true, delay: 60_000 })
     expect(ab.state).toBe('connecting')
-    expect(a.durable.log.length(b.identity.id)).toBe(0)
+    expect(a.durable.committedLength(b.identity.id)).toBe(0)
     expect(b.refused).toEqual(['auth-failed'])
   })
 

@@ -15,7 +15,7 @@ function dial(from: TestNode, to: { port: number }, extra: Partial<PeerOptions> 
   return peer
 }
 
-const headsOf = (n: TestNode): string => JSON.stringify([...n.durable.log.heads().values()])
+const headsOf = (n: TestNode): string => JSON.stringify([...n.durable.heads().values()])
 
 describe('connectPeer', () => {
   it('catches up a log larger than a frame: sync step 2 arrives in chunks', async () => {
@@ -23,9 +23,9 @@ describe('connectPeer', () => {
     await a.append(8000) // ~3.5 MB of entries
     const b = await node({ maxFrameBytes: 1024 * 1024 })
     const link = dial(b, a, { maxFrameBytes: 1024 * 1024 })
-    await waitFor(() => b.durable.log.length(a.identity.id) === 8000, 'all 8000 entries at b', { timeoutMs: 20_000 })
+    await waitFor(() => b.durable.committedLength(a.identity.id) === 8000, 'all 8000 entries at b', { timeoutMs: 20_000 })
     expect(link.state).toBe('open')
-    expect(b.durable.log.verifyChains()).toEqual({ ok: true, entries: 8000 })
+    expect(b.durable.verifyChains()).toEqual({ ok: true, entries: 8000 })
   })
 
   it('syncs a line A - B - C both ways, authenticated', async () => {
@@ -38,9 +38,9 @@ describe('connectPeer', () => {
     expect(ab.node).toBe(b.identity.id)
     await a.append(4)
     await c.append(5)
-    await waitFor(() => [a, b, c].every((n) => n.durable.log.length(a.identity.id) === 7 && n.durable.log.length(c.identity.id) === 7), 'every entry everywhere')
+    await waitFor(() => [a, b, c].every((n) => n.durable.committedLength(a.identity.id) === 7 && n.durable.committedLength(c.identity.id) === 7), 'every entry everywhere')
     await b.append(1)
-    await waitFor(() => [a, c].every((n) => n.durable.log.length(b.identity.id) === 1), "b's entry at a and c")
+    await waitFor(() => [a, c].every((n) => n.durable.committedLength(b.identity.id) === 1), "b's entry at a and c")
     expect(headsOf(a)).toBe(headsOf(b))
     expect(headsOf(b)).toBe(headsOf(c))
     expect([a, b, c].flatMap((n) => n.refused)).toEqual([])
@@ -55,19 +55,19 @@ describe('connectPeer', () => {
     const peer = dial(a, b)
     await waitFor(() => peer.state === 'open', 'open')
     await a.append(1)
-    await waitFor(() => b.durable.log.length(a.identity.id) === 1, 'the first entry at b')
+    await waitFor(() => b.durable.committedLength(a.identity.id) === 1, 'the first entry at b')
     await b.durable.flush()
     const start = b.sync.connections()[0] as { messagesIn: number; messagesOut: number }
     // a -> b: 20 updates in, none back out.
     await a.append(20)
-    await waitFor(() => b.durable.log.length(a.identity.id) === 21, "a's entries at b")
+    await waitFor(() => b.durable.committedLength(a.identity.id) === 21, "a's entries at b")
     await b.durable.flush()
     const mid = b.sync.connections()[0] as { messagesIn: number; messagesOut: number }
     expect(mid.messagesIn - start.messagesIn).toBe(20)
     expect(mid.messagesOut - start.messagesOut).toBe(0)
     // b -> a: 20 updates out, none back in.
     await b.append(20)
-    await waitFor(() => a.durable.log.length(b.identity.id) === 20, "b's entries at a")
+    await waitFor(() => a.durable.committedLength(b.identity.id) === 20, "b's entries at a")
     await a.durable.flush()
     const end = b.sync.connections()[0] as { messagesIn: number; messagesOut: number }
     expect(end.messagesOut - mid.messagesOut).toBe(20)
@@ -89,7 +89,7 @@ describe('connectPeer', () => {
     for (const socket of sockets) socket.pause()
     await waitFor(() => warnings.includes('sync connection silent for a whole heartbeat; dropping it'), 'the silence noticed')
     await b.append(3)
-    await waitFor(() => peer.state === 'open' && a.durable.log.length(b.identity.id) === 3, 'a new connection, and what b wrote meanwhile')
+    await waitFor(() => peer.state === 'open' && a.durable.committedLength(b.identity.id) === 3, 'a new connection, and what b wrote meanwhile')
     expect(sockets.length).toBe(2)
   })
 
@@ -111,7 +111,7 @@ describe('connectPeer', () => {
     const peer = dial(a, b, { WebSocketImpl: LossyWebSocket })
     await waitFor(() => peer.state === 'open', 'open')
     await b.append(5)
-    await waitFor(() => a.durable.log.length(b.identity.id) === 5, 'all 5 at a, the lost first one included', { timeoutMs: 5000 })
+    await waitFor(() => a.durable.committedLength(b.identity.id) === 5, 'all 5 at a, the lost first one included', { timeoutMs: 5000 })
     expect(dropped).toBe(1)
     expect(peer.attempts).toBe(0)
     expect(b.sync.connections()).toHaveLength(1)
@@ -124,7 +124,7 @@ describe('connectPeer', () => {
     const peer = dial(a, b)
     await waitFor(() => peer.state === 'open', 'open')
     await b.append(2)
-    await waitFor(() => a.durable.log.length(b.identity.id) === 2, 'first entries')
+    await waitFor(() => a.durable.committedLength(b.identity.id) === 2, 'first entries')
 
     // Stop b's HTTP and sync server (its log stays), write meanwhile, then listen on the same port again.
     await b.sync.close()
@@ -142,7 +142,7 @@ describe('connectPeer', () => {
       await new Promise<void>((resolve) => http.close(() => resolve()))
     })
     await waitFor(() => peer.state === 'open', 'open again')
-    await waitFor(() => a.durable.log.length(b.identity.id) === 5 && b.durable.log.length(a.identity.id) === 1, 'caught up both ways')
+    await waitFor(() => a.durable.committedLength(b.identity.id) === 5 && b.durable.committedLength(a.identity.id) === 1, 'caught up both ways')
     expect(headsOf(a)).toBe(headsOf(b))
   })
 

@@ -5,6 +5,7 @@ import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { CLOSE_READ_ONLY, CLOSE_UNAUTHORIZED, STEP2_CHUNK_BYTES } from './channel.js'
 import { authenticate, fingerprint, rawClient, trackedNodes, waitFor } from './test-support.js'
+import { logDocOf } from '../../core/src/durable/committed-log.js'
 
 const { cleanup, node } = trackedNodes(afterEach)
 
@@ -38,7 +39,7 @@ describe('a stock y-websocket client', () => {
     await waitFor(() => lengthSeenBy(doc, n.identity.id) === 703, 'a later append at the client')
     const replica = new LogDoc()
     expect(replica.applyRemote(Y.encodeStateAsUpdate(doc))).toMatchObject({ status: 'accepted', added: 703 })
-    expect([...replica.heads().values()]).toEqual([...n.durable.log.heads().values()])
+    expect([...replica.heads().values()]).toEqual([...n.durable.heads().values()])
     expect(n.refused).toEqual([])
     const [info] = n.sync.connections()
     expect(info).toMatchObject({ node: null, remoteAddress: '127.0.0.1' })
@@ -65,12 +66,12 @@ describe('a stock y-websocket client', () => {
     await n.append(20)
     const { doc, closes } = stockClient(n.port)
     await waitFor(() => lengthSeenBy(doc, n.identity.id) === 20, 'the log at the client')
-    const before = fingerprint(n.durable.log)
+    const before = fingerprint(logDocOf(n.durable))
     doc.getMap('nodes').clear()
     await waitFor(() => closes.includes(CLOSE_READ_ONLY), 'the connection closed as read-only')
     expect(n.refused[0]).toBe('read-only')
-    expect(fingerprint(n.durable.log)).toBe(before)
-    expect(n.durable.log.length(n.identity.id)).toBe(20)
+    expect(fingerprint(logDocOf(n.durable))).toBe(before)
+    expect(n.durable.committedLength(n.identity.id)).toBe(20)
   })
 
   it('that writes anything of its own is closed as read-only, and does not redial', async () => {
@@ -79,11 +80,11 @@ describe('a stock y-websocket client', () => {
     const terminal: Array<{ code: number }> = []
     provider.on('closed', (event) => terminal.push(event))
     await waitFor(() => provider.synced, 'synced')
-    const before = fingerprint(n.durable.log)
+    const before = fingerprint(logDocOf(n.durable))
     doc.getText('notes').insert(0, 'hello')
     await waitFor(() => closes.includes(CLOSE_READ_ONLY), 'closed')
     expect(n.refused[0]).toBe('read-only')
-    expect(fingerprint(n.durable.log)).toBe(before)
+    expect(fingerprint(logDocOf(n.durable))).toBe(before)
     // y-websocket takes a 44xx close as final (with 1008 it redialed, resynced and wrote again, in a loop).
     await waitFor(() => terminal.length === 1, "the provider's 'closed' event")
     expect(terminal[0]?.code).toBe(CLOSE_READ_ONLY)
@@ -96,10 +97,10 @@ describe('a stock y-websocket client', () => {
     const a = stockClient(n.port)
     const b = stockClient(n.port)
     await waitFor(() => a.provider.synced && b.provider.synced, 'both synced')
-    const before = fingerprint(n.durable.log)
+    const before = fingerprint(logDocOf(n.durable))
     a.provider.awareness.setLocalStateField('user', 'alice')
     await waitFor(() => [...b.provider.awareness.getStates().values()].some((s) => s['user'] === 'alice'), 'awareness at b')
-    expect(fingerprint(n.durable.log)).toBe(before)
+    expect(fingerprint(logDocOf(n.durable))).toBe(before)
     expect(n.refused).toEqual([])
   })
 })

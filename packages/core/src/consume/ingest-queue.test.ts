@@ -7,6 +7,7 @@ import { IngestQueue, type IngestGap, type IngestResult } from './ingest-queue.j
 import { LogDoc } from '../doc/log-doc.js'
 import { MemoryUpdateStore } from '../durable/memory-update-store.js'
 import { GatedStore, seededRandom, waitFor } from '../testing/test-support.js'
+import { logDocOf } from '../durable/committed-log.js'
 
 const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve))
 
@@ -15,7 +16,7 @@ const until = (condition: () => boolean): Promise<void> => waitFor(condition, 't
 async function gated(): Promise<{ durable: DurableLog; store: GatedStore; id: string }> {
   const store = new GatedStore()
   const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store })
-  return { durable, store, id: durable.log.identity?.id as string }
+  return { durable, store, id: logDocOf(durable).identity?.id as string }
 }
 
 /** The ingest numbers the log accounts for, in log order: an event's own (data.i), or a gap entry's range. */
@@ -32,10 +33,10 @@ describe('IngestQueue', () => {
     const queue = new IngestQueue(durable, { capacity: 4, policy: 'block' })
     const settled: IngestResult[] = []
     const pushes = Array.from({ length: 20 }, (_, i) => queue.push({ topic: 't', kind: 'event', data: { i } }).then((r) => settled.push(r)))
-    await until(() => durable.log.length(id) === 4)
+    await until(() => logDocOf(durable).length(id) === 4)
     // Nothing beyond capacity reached the log while the store held the first commit.
     await turn()
-    expect(durable.log.length(id)).toBe(4)
+    expect(logDocOf(durable).length(id)).toBe(4)
     expect(queue.size).toBe(4)
     expect(queue.waiting).toBe(16)
     expect(settled).toHaveLength(0)
@@ -44,13 +45,13 @@ describe('IngestQueue', () => {
       store.release()
       await turn()
       sizeSeen = Math.max(sizeSeen, queue.size)
-      expect(durable.log.length(id) - settled.length).toBeLessThanOrEqual(4)
+      expect(logDocOf(durable).length(id) - settled.length).toBeLessThanOrEqual(4)
     }
     await Promise.all(pushes)
     expect(sizeSeen).toBeLessThanOrEqual(4)
     expect(settled.map((r) => r.status)).toEqual(Array(20).fill('appended'))
     expect(settled.map((r) => r.ingest)).toEqual([...Array(20).keys()])
-    expect(ingestOrder(durable.log, id, queue.stream)).toEqual([...Array(20).keys()])
+    expect(ingestOrder(logDocOf(durable), id, queue.stream)).toEqual([...Array(20).keys()])
     expect(queue.stats).toEqual({ pushed: 20, appended: 20, lost: 0, gaps: 0 })
     store.open()
     await queue.close()
@@ -81,15 +82,15 @@ describe('IngestQueue', () => {
       expect(results.map((r) => r.ingest)).toEqual([...Array(n).keys()])
 
       // The whole accounting: walking the log, events and gap ranges name 0..n-1, each once, in push order.
-      expect(ingestOrder(durable.log, id, queue.stream)).toEqual([...Array(n).keys()])
-      const gapEntries = durable.log.range(id).filter((e): e is Entry & { kind: 'gap'; data: GapData } => e.kind === 'gap')
+      expect(ingestOrder(logDocOf(durable), id, queue.stream)).toEqual([...Array(n).keys()])
+      const gapEntries = logDocOf(durable).range(id).filter((e): e is Entry & { kind: 'gap'; data: GapData } => e.kind === 'gap')
       const dropped = results.filter((r) => r.status === 'dropped').map((r) => r.ingest)
       expect(gapEntries.flatMap((e) => Array.from({ length: e.data.to - e.data.from + 1 }, (_, k) => e.data.from + k))).toEqual(dropped)
       expect(dropped.length).toBeGreaterThan(0)
       expect(dropped.length).toBeLessThan(n)
       for (const r of results) if (r.status === 'appended') expect(r.entry.data).toEqual({ i: r.ingest })
       // Drops in a row make one gap: two gap entries always have an appended event between them.
-      const kinds = durable.log.range(id).map((e) => e.kind).join(',')
+      const kinds = logDocOf(durable).range(id).map((e) => e.kind).join(',')
       expect(kinds).not.toMatch(/gap,gap/)
 
       expect(gaps.map((g) => [g.from, g.to, g.entry?.hash])).toEqual(gapEntries.map((e) => [e.data.from, e.data.to, e.hash]))
@@ -105,9 +106,9 @@ describe('IngestQueue', () => {
       expect(queue.stats).toEqual({ pushed: n, appended: n - dropped.length, lost: dropped.length, gaps: gapEntries.length })
 
       // Gap entries are signed entries like any other: the chain verifies, and a replica accepts and verifies them.
-      expect(durable.log.verifyChains()).toMatchObject({ ok: true, entries: durable.log.length(id) })
+      expect(logDocOf(durable).verifyChains()).toMatchObject({ ok: true, entries: logDocOf(durable).length(id) })
       const replica = new LogDoc()
-      expect(replica.applyRemote(Y.encodeStateAsUpdate(durable.log.doc))).toMatchObject({ status: 'accepted' })
+      expect(replica.applyRemote(Y.encodeStateAsUpdate(logDocOf(durable).doc))).toMatchObject({ status: 'accepted' })
       expect(replica.range(id).filter((e) => e.kind === 'gap').map((e) => e.hash)).toEqual(gapEntries.map((e) => e.hash))
       expect(replica.verifyChains()).toMatchObject({ ok: true })
       await queue.close()
@@ -129,8 +130,8 @@ describe('IngestQueue', () => {
       await queue.flush()
       expect(gaps).toEqual([])
       expect(queue.stats).toMatchObject({ pushed: 2, appended: 2, lost: 0, gaps: 0 })
-      expect(ingestOrder(durable.log, id, queue.stream)).toEqual([0, 2])
-      expect(durable.log.range(id).map((e) => e.kind)).toEqual(['event', 'event'])
+      expect(ingestOrder(logDocOf(durable), id, queue.stream)).toEqual([0, 2])
+      expect(logDocOf(durable).range(id).map((e) => e.kind)).toEqual(['event', 'event'])
       await queue.close()
     })
   }

@@ -3,6 +3,7 @@ import type { DurableLog } from '../durable/durable-log.js'
 import { validateTopic, type Entry, type EntryInput } from '../entry/entry.js'
 import { YlogError } from '../errors.js'
 import { Fifo } from './fifo.js'
+import { logDocOf } from '../durable/committed-log.js'
 
 /** Most queue items the writer hands to the log in one turn of the event loop, so a long queue does not block the process while it signs. */
 const WRITE_BATCH = 256
@@ -126,7 +127,7 @@ export class IngestQueue {
 
   constructor(durable: DurableLog, options: IngestQueueOptions) {
     if (!Number.isSafeInteger(options.capacity) || options.capacity < 1) throw new YlogError('BAD_ARGUMENT', `capacity must be a positive integer, got ${options.capacity}`)
-    if (durable.log.identity === undefined) throw new YlogError('BAD_ARGUMENT', 'this log has no identity, so the queue could not append to it; open the DurableLog with { identity }')
+    if (logDocOf(durable).identity === undefined) throw new YlogError('BAD_ARGUMENT', 'this log has no identity, so the queue could not append to it; open the DurableLog with { identity }')
     if (options.policy !== 'block' && options.policy !== 'drop') throw new YlogError('BAD_ARGUMENT', `policy must be 'block' or 'drop', got ${JSON.stringify(options.policy)}`)
     const gapTopic = options.gapTopic ?? 'ylog.gaps'
     validateTopic(gapTopic)
@@ -156,7 +157,7 @@ export class IngestQueue {
     if (this.#failure !== undefined) throw this.#failure
     if (this.#closed) throw new YlogError('CLOSED', 'the ingest queue is closed')
     // Everything the log could refuse (topic, kind, data, times, size) is refused here, before the event is numbered: a refused push leaves no trace.
-    const { body, at, time } = this.#durable.log.prepare(input)
+    const { body, at, time } = logDocOf(this.#durable).prepare(input)
     const ingest = this.#next++
     this.#stats.pushed++
     const normalized = { ...body, topic: input.topic, ...(input.at === undefined ? {} : { at }), ...(time === undefined ? {} : { time }) } as EntryInput

@@ -4,6 +4,7 @@ import { NodeIdentity } from '../entry/identity.js'
 import { MemoryUpdateStore } from '../durable/memory-update-store.js'
 import { readPage, type PageQuery } from './read-page.js'
 import type { Entry } from '../entry/entry.js'
+import { logDocOf } from '../durable/committed-log.js'
 
 /** Two writers, the second's entries synced into the first, with controlled clocks. */
 async function twoNodes(count: number): Promise<{ durable: DurableLog; other: DurableLog }> {
@@ -39,7 +40,7 @@ const key = (e: Entry): string => `${e.node}:${e.seq}`
 describe('readPage', () => {
   it('pages through every node exactly once in (node, seq) order', async () => {
     const { durable } = await twoNodes(60)
-    const all = [...durable.log.entries()]
+    const all = [...logDocOf(durable).entries()]
     expect(all).toHaveLength(60)
     const { entries, pages } = await readAllPages(durable, { limit: 7 })
     expect(entries.map(key)).toEqual(all.map(key))
@@ -48,7 +49,7 @@ describe('readPage', () => {
 
   it('filters by time, topic and kind through the index, skipping what it scanned', async () => {
     const { durable } = await twoNodes(60)
-    const all = [...durable.log.entries()]
+    const all = [...logDocOf(durable).entries()]
     const since = 1000 + 10 * 30
     expect((await readAllPages(durable, { since, limit: 4 })).entries.map(key)).toEqual(all.filter((e) => e.at >= since).map(key))
     expect((await readAllPages(durable, { topic: 'rare', limit: 4 })).entries.map(key)).toEqual(all.filter((e) => e.topic === 'rare').map(key))
@@ -57,13 +58,13 @@ describe('readPage', () => {
     )
     // A page that found fewer than its limit moves the cursor to the end of every node it scanned.
     const page = await readPage(durable, { topic: 'rare', limit: 1000 })
-    for (const node of durable.log.nodes()) expect(page.next.get(node)).toBe(durable.log.length(node))
+    for (const node of logDocOf(durable).nodes()) expect(page.next.get(node)).toBe(logDocOf(durable).length(node))
     expect((await readPage(durable, { topic: 'rare', limit: 1000, after: page.next })).entries).toEqual([])
   })
 
   it('ends a page early at maxBytes, and paging still returns everything once', async () => {
     const { durable } = await twoNodes(60)
-    const all = [...durable.log.entries()]
+    const all = [...logDocOf(durable).entries()]
     const small = await readAllPages(durable, { limit: 50, maxBytes: 1500 })
     expect(small.entries.map(key)).toEqual(all.map(key))
     expect(small.pages).toBeGreaterThan(3)
@@ -76,7 +77,7 @@ describe('readPage', () => {
     const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: new MemoryUpdateStore() })
     await durable.append({ topic: 't', kind: 'event', data: 0 })
     const pending = durable.append({ topic: 't', kind: 'event', data: 1 })
-    expect(durable.log.length(durable.log.identity?.id ?? '')).toBe(2)
+    expect(logDocOf(durable).length(logDocOf(durable).identity?.id ?? '')).toBe(2)
     expect((await readPage(durable, { limit: 10 })).entries.map((e) => e.seq)).toEqual([0])
     expect((await readPage(durable, { limit: 10, kind: 'event' })).entries.map((e) => e.seq)).toEqual([0])
     await pending

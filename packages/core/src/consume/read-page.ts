@@ -4,6 +4,7 @@ import { decodeEntry, type Entry, type EntryKind } from '../entry/entry.js'
 import { YlogError } from '../errors.js'
 import type { NodeId } from '../entry/identity.js'
 import { firstAtOrAfter } from '../doc/reads.js'
+import { logDocOf } from '../durable/committed-log.js'
 
 export interface PageQuery {
   /** Continue after this cursor (default: the start of the log). */
@@ -43,7 +44,7 @@ export interface Page {
 export async function readPage(durable: DurableLog, query: PageQuery): Promise<Page> {
   const { limit } = query
   if (!Number.isSafeInteger(limit) || limit < 1) throw new YlogError('BAD_ARGUMENT', `limit must be a positive integer, got ${limit}`)
-  const log = durable.log
+  const log = logDocOf(durable)
   const nodes = log.nodes()
   // Captured before reading: everything below it is in the document and in the store's index.
   const committed = new Map(nodes.map((node) => [node, durable.committedLength(node)]))

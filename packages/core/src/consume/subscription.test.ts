@@ -8,6 +8,7 @@ import type { UpdateRecord } from '../durable/update-store.js'
 import { subscribe, type Subscription, type SubscriptionEntry, type SubscriptionGap, type SubscriptionItem } from './subscription.js'
 import { waitFor } from '../testing/test-support.js'
 import { seededRandom } from '../testing/test-support.js'
+import { logDocOf } from '../durable/committed-log.js'
 
 const open = (): Promise<DurableLog> => DurableLog.open({ identity: NodeIdentity.generate(), store: new MemoryUpdateStore() })
 
@@ -97,7 +98,7 @@ describe('subscribe', () => {
       for (const r of rows) committed.set(r.node, Math.max(committed.get(r.node) ?? 0, r.seq + 1))
     })
     for (let chunk = 0; chunk < 5; chunk++) await Promise.all(Array.from({ length: 500 }, (_, i) => durable.append(event('t', chunk * 500 + i))))
-    const gets = vi.spyOn(durable.log, 'getBytes')
+    const gets = vi.spyOn(logDocOf(durable), 'getBytes')
     // Three writers that await each commit, so appends land before, during and after the handover.
     const writers = Promise.all(
       [0, 1, 2].map(async (w) => {
@@ -121,7 +122,7 @@ describe('subscribe', () => {
     expectOrderedPerNode(items)
     const seqs = entriesOf(items).map((e) => e.seq)
     expect(seqs).toEqual([...Array(3700).keys()])
-    expect(entriesOf(items).map((e) => e.hash)).toEqual([...durable.log.entries()].map((e) => e.hash))
+    expect(entriesOf(items).map((e) => e.hash)).toEqual([...logDocOf(durable).entries()].map((e) => e.hash))
     // Nothing more is pending for this subscriber: the next entry is the next one appended.
     const marker = await durable.append(event('end', 0))
     expect((await take(sub, 1))[0]).toMatchObject({ kind: 'entry', entry: { seq: marker.seq, topic: 'end' } })
@@ -150,10 +151,10 @@ describe('subscribe', () => {
     const live = await take(sub, 25)
     const items = [...history, ...live]
     expectOrderedPerNode(items)
-    const bId = b.log.identity?.id as string
+    const bId = logDocOf(b).identity?.id as string
     const remote = entriesOf(items).filter((e) => e.node === bId)
     expect(remote.map((e) => e.seq)).toEqual([...Array(25).keys()])
-    expect(remote.map((e) => e.hash)).toEqual(b.log.range(bId, 0, 25).map((e) => e.hash))
+    expect(remote.map((e) => e.hash)).toEqual(logDocOf(b).range(bId, 0, 25).map((e) => e.hash))
     expect(entriesOf(items).filter((e) => e.node !== bId)).toHaveLength(6)
     await sub.return()
   })
@@ -173,7 +174,7 @@ describe('subscribe', () => {
       })()
       // A subscriber still has something to hand out while some node's last matching entry is past what it delivered.
       const targets = (s: typeof slow): Map<string, number> =>
-        new Map(a.log.nodes().map((node) => [node, a.log.range(node).filter(s.match).pop()?.seq ?? -1]))
+        new Map(logDocOf(a).nodes().map((node) => [node, logDocOf(a).range(node).filter(s.match).pop()?.seq ?? -1]))
       const drain = async (s: typeof slow, most: number): Promise<void> => {
         const target = targets(s)
         const done = new Map<string, number>()
@@ -197,12 +198,12 @@ describe('subscribe', () => {
       await Promise.all(relayed)
       await drain(slow, Infinity)
       await drain(slowFiltered, Infinity)
-      const total = a.log.nodes().reduce((n, node) => n + a.log.length(node), 0)
+      const total = logDocOf(a).nodes().reduce((n, node) => n + logDocOf(a).length(node), 0)
       await until(() => fastItems.length >= total)
       await fast.return()
       await fastLoop
 
-      const all = a.log.nodes().flatMap((node) => a.log.range(node))
+      const all = logDocOf(a).nodes().flatMap((node) => logDocOf(a).range(node))
       expect(fastItems.every((i) => i.kind === 'entry')).toBe(true)
       expect(new Set(entriesOf(fastItems).map(key))).toEqual(new Set(all.map(key)))
       expectOrderedPerNode(fastItems)
@@ -212,11 +213,11 @@ describe('subscribe', () => {
         expect(gaps.length).toBeGreaterThan(0)
         const delivered = entriesOf(s.items)
         expect(delivered.every(s.match)).toBe(true)
-        const reread = gaps.flatMap((g) => a.log.range(g.node, g.from, g.to + 1).filter(s.match))
+        const reread = gaps.flatMap((g) => logDocOf(a).range(g.node, g.from, g.to + 1).filter(s.match))
         // Ranges are tight (they start and end on a dropped entry), and re-reading them gives exactly the dropped ones.
         for (const g of gaps) {
-          expect(s.match(a.log.get(g.node, g.from) as Entry)).toBe(true)
-          expect(s.match(a.log.get(g.node, g.to) as Entry)).toBe(true)
+          expect(s.match(logDocOf(a).get(g.node, g.from) as Entry)).toBe(true)
+          expect(s.match(logDocOf(a).get(g.node, g.to) as Entry)).toBe(true)
         }
         const seen = [...delivered, ...reread].map(key)
         expect(new Set(seen).size).toBe(seen.length)
@@ -263,7 +264,7 @@ describe('subscribe', () => {
   it('pages history by bytes too, so large entries do not fill memory a thousand at a time', async () => {
     const durable = await open()
     await Promise.all(Array.from({ length: 40 }, (_, i) => durable.append({ topic: 't', kind: 'event', data: { i, pad: 'x'.repeat(60_000) } })))
-    const reads = vi.spyOn(durable.log, 'getBytes')
+    const reads = vi.spyOn(logDocOf(durable), 'getBytes')
     const sub = subscribe(durable)
     await take(sub, 1)
     // About 1 MiB of 60 kB entries: 18 of them, not all 40.
@@ -282,7 +283,7 @@ describe('subscribe', () => {
       { sub: subscribe(durable, { kinds: ['transition', 'gap'] }), match: (e: Entry) => e.kind === 'transition' || e.kind === 'gap' },
       { sub: subscribe(durable, { topic: 'x', kinds: ['event'] }), match: (e: Entry) => e.topic === 'x' && e.kind === 'event' },
     ]
-    const history = [...durable.log.entries()]
+    const history = [...logDocOf(durable).entries()]
     const waiting: Array<Promise<IteratorResult<SubscriptionItem, undefined>>> = []
     for (const c of cases) {
       const expected = history.filter(c.match).map((e) => e.seq)
@@ -292,7 +293,7 @@ describe('subscribe', () => {
     }
     await Promise.all(inputs(30).map((input) => durable.append(input)))
     await durable.append({ topic: 'x', kind: 'gap', data: { stream: 'elsewhere', from: 0, to: 3 } })
-    const live = [...durable.log.entries()].slice(30)
+    const live = [...logDocOf(durable).entries()].slice(30)
     for (const [i, c] of cases.entries()) {
       const expected = live.filter(c.match).map((e) => e.seq)
       const first = (await waiting[i]) as IteratorResult<SubscriptionItem, undefined>
@@ -300,7 +301,7 @@ describe('subscribe', () => {
       expect(entriesOf(items).map((e) => e.seq)).toEqual(expected)
       await c.sub.return()
     }
-    const resumed = subscribe(durable, { after: new Map([[durable.log.identity?.id as string, 45]]), topic: 'x', kinds: ['transition'] })
+    const resumed = subscribe(durable, { after: new Map([[logDocOf(durable).identity?.id as string, 45]]), topic: 'x', kinds: ['transition'] })
     expect(await take(resumed, 1)).toMatchObject([{ entry: { seq: 48, kind: 'transition', topic: 'x' } }])
     await resumed.return()
   })
@@ -339,7 +340,7 @@ describe('subscribe', () => {
 
   it('skips positions its start cursor already passed, even when the log has not reached them yet', async () => {
     const durable = await open()
-    const id = durable.log.identity?.id as string
+    const id = logDocOf(durable).identity?.id as string
     for (let i = 0; i < 3; i++) await durable.append(event('t', i))
     const sub = subscribe(durable, { after: new Map([[id, 5]]) })
     await durable.flush()

@@ -8,6 +8,7 @@ import { decodedEntry } from '../durable/decoded-entries.js'
 import type { IndexRow } from '../durable/update-store.js'
 import { Fifo } from './fifo.js'
 import { Serial } from './serial.js'
+import { logDocOf } from '../durable/committed-log.js'
 
 /** Positions a history page scans before it hands over (and before the next page yields to the event loop). */
 const HISTORY_PAGE = 1000
@@ -147,7 +148,7 @@ class LogSubscription implements Subscription {
     const bufferSize = options.bufferSize ?? DEFAULT_BUFFER
     if (!Number.isSafeInteger(bufferSize) || bufferSize < 1) throw new YlogError('BAD_ARGUMENT', `bufferSize must be a positive integer, got ${bufferSize}`)
     if (options.kinds !== undefined && options.kinds.length === 0) throw new YlogError('BAD_ARGUMENT', 'kinds is empty, so nothing would match; omit it to take every kind')
-    this.#log = durable.log
+    this.#log = logDocOf(durable)
     this.#topic = options.topic
     this.#kinds = options.kinds === undefined ? undefined : new Set(options.kinds)
     this.#bufferSize = bufferSize

@@ -1,4 +1,8 @@
+import * as Y from 'yjs'
+import type { ChainsVerdict } from '../entry/chain.js'
 import type { Entry } from '../entry/entry.js'
+import { encodeDiffChunks } from '../doc/diff-chunks.js'
+import { clocksOf } from './tail-compactor.js'
 import type { NodeId, NodeIdentity } from '../entry/identity.js'
 import type { Head, LogDoc, SeqRange } from '../doc/log-doc.js'
 import type { Membership } from '../doc/membership.js'
@@ -25,8 +29,7 @@ export class CommittedLog {
     this.store = store
   }
 
-  /** @deprecated Being removed: outside core, use this class's own calls. */
-  get log(): LogDoc {
+  protected get log(): LogDoc {
     return this[LOG_DOC]
   }
 
@@ -77,6 +80,17 @@ export class CommittedLog {
   /** Seq ranges known to exist elsewhere (held updates, peers) but not committed here. */
   holes(): Map<NodeId, SeqRange[]> {
     return this.log.holes((node) => this.committedLength(node))
+  }
+
+  /** Checks every chain the document holds: hash links, seqs, time order, signatures. */
+  verifyChains(): ChainsVerdict {
+    return this.log.verifyChains()
+  }
+
+  /** Everything committed here as one Yjs update (v1), for a replica or a stock client to load. */
+  encodeCommitted(): Uint8Array {
+    const chunks = encodeDiffChunks(this.log.doc, undefined, Number.MAX_SAFE_INTEGER, clocksOf(this.committed))
+    return chunks.length === 1 ? (chunks[0] as Uint8Array) : Y.mergeUpdates(chunks)
   }
 
   /** Proof of nodes that signed two different entries for one seq. */

@@ -6,6 +6,7 @@ import { MemoryUpdateStore } from './memory-update-store.js'
 import { LogDoc } from '../doc/log-doc.js'
 import type { UpdateRecord } from './update-store.js'
 import { seededRandom } from '../testing/index.js'
+import { logDocOf } from './committed-log.js'
 
 describe('DurableLog', () => {
   it('groups concurrent appends into few commits and acknowledges each after its commit', async () => {
@@ -23,7 +24,7 @@ describe('DurableLog', () => {
     expect(stored).toBeLessThanOrEqual(commits.length * 2)
     await durable.close()
     const again = await DurableLog.open({ identity, store: store.reopened() })
-    expect(again.log.length(identity.id)).toBe(600)
+    expect(logDocOf(again).length(identity.id)).toBe(600)
   })
 
   it('stops accepting writes after a failed commit, so no seq can be reused', async () => {
@@ -126,7 +127,7 @@ describe('DurableLog', () => {
         for (const entry of Array.isArray(got) ? got : [got]) expect(entry.seq).toBe(expected++)
       }
     }
-    expect(durable.log.verifyChains()).toEqual({ ok: true, entries: expected })
+    expect(logDocOf(durable).verifyChains()).toEqual({ ok: true, entries: expected })
     await durable.close()
     const again = await DurableLog.open({ identity, store: store.reopened(), signing: 'thread' })
     expect((await again.append({ topic: 't', kind: 'event', data: 'next' })).seq).toBe(expected)
@@ -144,11 +145,11 @@ describe('DurableLog', () => {
     const seqs = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.seq] : []))
     expect(seqs).toEqual([...Array(899).keys()])
     expect(() => durable.append({ topic: 'bad topic', kind: 'event', data: 1 })).toThrow(/topic/)
-    expect(durable.log.verifyChains()).toEqual({ ok: true, entries: 899 })
+    expect(logDocOf(durable).verifyChains()).toEqual({ ok: true, entries: 899 })
     await durable.close()
     const again = await DurableLog.open({ identity, store: store.reopened(), signing: 'thread' })
     expect((await again.append({ topic: 't', kind: 'event', data: 'next' })).seq).toBe(899)
-    expect(again.log.verifyChains()).toEqual({ ok: true, entries: 900 })
+    expect(logDocOf(again).verifyChains()).toEqual({ ok: true, entries: 900 })
     await again.close()
   })
   for (const signing of ['inline', 'thread'] as const) {
@@ -171,7 +172,7 @@ describe('DurableLog', () => {
       expect(() => durable.appendBatch([{ topic: 'b', kind: 'event', data: 1 }, { topic: 'bad topic', kind: 'event', data: 2 }])).toThrow(/batch entry 1: .*topic/)
       expect(() => durable.appendBatch([])).toThrow(/at least one entry/)
       expect((await durable.append({ topic: 't', kind: 'event', data: 'after' })).seq).toBe(55)
-      expect(durable.log.verifyChains()).toEqual({ ok: true, entries: 56 })
+      expect(logDocOf(durable).verifyChains()).toEqual({ ok: true, entries: 56 })
       await durable.close()
     })
   }
@@ -199,7 +200,7 @@ describe('DurableLog.committedDiffChunks', () => {
     for (let i = 0; i < 600; i++) await durable.append({ topic: 't', kind: 'event', data: i })
     // 600 committed (crossing a segment), then two pending: the diff holds exactly the 600.
     const pending = [durable.append({ topic: 't', kind: 'event', data: 'a' }), durable.append({ topic: 't', kind: 'event', data: 'b' })]
-    expect(durable.log.length(identity.id)).toBe(602)
+    expect(logDocOf(durable).length(identity.id)).toBe(602)
     const replica = new LogDoc()
     for (const chunk of durable.committedDiffChunks(undefined, 4096)) expect(replica.applyRemote(chunk).status).toBe('accepted')
     expect(replica.length(identity.id)).toBe(600)
