@@ -67,6 +67,11 @@ export class CommittedLog {
     return seq < this.committedLength(node) ? this.log.getBytes(node, seq) : undefined
   }
 
+  /** One node's committed entries with from <= seq < to. */
+  range(node: NodeId, from = 0, to = this.committedLength(node)): Entry[] {
+    return this.log.range(node, from, Math.min(to, this.committedLength(node)))
+  }
+
   /** Every committed entry, in (node, seq) order. */
   *entries(): IterableIterator<Entry> {
     for (const entry of readAll(this.log)) if (entry.seq < this.committedLength(entry.node)) yield entry
