@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { memberList, NodeIdentity } from '@ylog/core'
 import { ClientHandshake, decodeAuthMessage, encodeAuthMessage, ServerHandshake, type AuthMessage } from './auth.js'
-import { CLOSE_READ_ONLY, CLOSE_UNAUTHORIZED } from './channel.js'
+import { CLOSE_READ_ONLY, CLOSE_UNAUTHORIZED } from './close-codes.js'
 import { encodeSyncStep1, encodeSyncUpdate, encodeYlogAuth, type Message } from './protocol.js'
 import { authenticate, rawClient, startNode, trackedNodes, waitFor } from './test-support.js'
 
@@ -114,7 +114,7 @@ describe('peer authentication on the wire', () => {
     const strangerId = NodeIdentity.generate()
     const stranger = await rawClient(n.port)
     expect((await authenticate(stranger, strangerId)).ok).toBe(false)
-    expect(authIn(stranger.messages).at(-1)).toMatchObject({ kind: 'result', ok: false, reason: expect.stringMatching(/^read-only: node .* is not a member/) })
+    expect(authIn(stranger.messages).at(-1)).toMatchObject({ kind: 'result', ok: false, readOnly: true, reason: expect.stringMatching(/^read-only: node .* is not a member/) })
     expect(n.refused).toEqual(['auth-failed'])
     // It reads: its step 1 is answered with the log.
     stranger.send(encodeSyncStep1(new Uint8Array([0])))

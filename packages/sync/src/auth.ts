@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto'
 import { decode, encode } from 'cborg'
 import { isNodeId, toHex, verifySignature, type NodeId, type NodeIdentity } from '@ylog/core'
-import { ProtocolError } from './protocol.js'
+import { protocolError } from './protocol.js'
 
 const AUTH_CONTEXT = new TextEncoder().encode('ylog-sync-auth-v1\n')
 const NONCE_BYTES = 32
@@ -32,7 +32,8 @@ export type AuthMessage =
   | { kind: 'hello'; node: Uint8Array; nonce: Uint8Array; cluster: string }
   | { kind: 'challenge'; node: Uint8Array; nonce: Uint8Array; sig: Uint8Array }
   | { kind: 'proof'; sig: Uint8Array }
-  | { kind: 'result'; ok: boolean; reason: string }
+  /** `readOnly`: refused as a writer, kept as a reader (the connection may follow the log). */
+  | { kind: 'result'; ok: boolean; reason: string; readOnly?: boolean }
 
 export function encodeAuthMessage(message: AuthMessage): Uint8Array {
   switch (message.kind) {
@@ -43,23 +44,23 @@ export function encodeAuthMessage(message: AuthMessage): Uint8Array {
     case 'proof':
       return encode([2, message.sig])
     case 'result':
-      return encode([3, message.ok, message.reason])
+      return encode(message.readOnly === true ? [3, message.ok, message.reason, true] : [3, message.ok, message.reason])
   }
 }
 
 const isBytes = (value: unknown, length: number): value is Uint8Array => value instanceof Uint8Array && value.byteLength === length
 
-/** Decodes and shape-checks one auth message; throws ProtocolError otherwise. */
+/** Decodes and shape-checks one auth message; throws a PROTOCOL error otherwise. */
 export function decodeAuthMessage(bytes: Uint8Array): AuthMessage {
   // The largest honest one (a RESULT with a long reason) is far below this; a big CBOR array would cost its decode first.
-  if (bytes.byteLength > MAX_AUTH_MESSAGE_BYTES) throw new ProtocolError(`an auth message of ${bytes.byteLength} bytes`)
+  if (bytes.byteLength > MAX_AUTH_MESSAGE_BYTES) throw protocolError(`an auth message of ${bytes.byteLength} bytes`)
   let value: unknown
   try {
     value = decode(bytes)
   } catch (err) {
-    throw new ProtocolError(`auth message is not CBOR: ${(err as Error).message}`, { cause: err })
+    throw protocolError(`auth message is not CBOR: ${(err as Error).message}`, { cause: err })
   }
-  if (!Array.isArray(value)) throw new ProtocolError('auth message is not an array')
+  if (!Array.isArray(value)) throw protocolError('auth message is not an array')
   const [kind, a, b, c] = value as unknown[]
   if (kind === 0 && value.length === 4 && isBytes(a, 32) && isBytes(b, NONCE_BYTES) && typeof c === 'string' && c.length <= 256) {
     return { kind: 'hello', node: a, nonce: b, cluster: c }
@@ -67,7 +68,10 @@ export function decodeAuthMessage(bytes: Uint8Array): AuthMessage {
   if (kind === 1 && value.length === 4 && isBytes(a, 32) && isBytes(b, NONCE_BYTES) && isBytes(c, 64)) return { kind: 'challenge', node: a, nonce: b, sig: c }
   if (kind === 2 && value.length === 2 && isBytes(a, 64)) return { kind: 'proof', sig: a }
   if (kind === 3 && value.length === 3 && typeof a === 'boolean' && typeof b === 'string' && b.length <= 1024) return { kind: 'result', ok: a, reason: b }
-  throw new ProtocolError('auth message has an unknown kind or shape')
+  if (kind === 3 && value.length === 4 && typeof a === 'boolean' && typeof b === 'string' && b.length <= 1024 && c === true) {
+    return { kind: 'result', ok: a, reason: b, readOnly: true }
+  }
+  throw protocolError('auth message has an unknown kind or shape')
 }
 
 function transcript(role: 'server' | 'client', cluster: string, nonceC: Uint8Array, nonceS: Uint8Array, clientNode: Uint8Array, serverNode: Uint8Array): Uint8Array {

@@ -7,9 +7,10 @@
 import { splitUpdateByClient, type ApplyResult, type RefusalReason, type DurableLog } from '@ylog/core'
 import type { RawData, WebSocket } from 'ws'
 import * as Y from 'yjs'
+import { closeCodeFor, SYNC_CLOSE } from './close-codes.js'
 import { KnownClocks } from './known-clocks.js'
 import { CATCH_UP_BUFFER_BYTES, DEFAULT_MAX_BUFFERED_BYTES, isEmptyUpdate, readStateVector } from './limits.js'
-import { decodeMessage, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate, ProtocolError, type Message } from './protocol.js'
+import { decodeMessage, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate, describeDecodeFailure, type Message } from './protocol.js'
 
 /** Sync step 2 answers are cut to about this size, far below any sane frame limit. */
 export const STEP2_CHUNK_BYTES = 512 * 1024
@@ -35,46 +36,6 @@ export interface SyncLogger {
 
 export const silentLogger: SyncLogger = { info: () => undefined, warn: () => undefined }
 
-/**
- * Close codes. Refusals use the private range 4400-4499, which y-websocket
- * clients (3.x) read as "reconnecting will not help" and stop redialing;
- * with 1008 a stock client whose write was refused redials, resyncs and
- * writes again, in a loop. Our own dialer backs off to its cap after any of
- * them (peer.ts).
- */
-export const CLOSE_MALFORMED = 4400
-export const CLOSE_UNAUTHORIZED = 4401
-export const CLOSE_READ_ONLY = 4403
-export const CLOSE_REFUSED_UPDATE = 4422
-/** Awareness beyond its bounds; also the code a connection cut for not reading would get (it is cut without a close frame). */
-export const CLOSE_LIMIT = 4429
-/** Set by ws itself when a frame exceeds maxPayload. */
-export const CLOSE_TOO_BIG = 1009
-/** The node cannot take updates (its store failed); transient from the dialer's point of view. */
-export const CLOSE_INTERNAL = 1011
-
-export function closeCodeFor(reason: SyncRefusalReason): number {
-  switch (reason) {
-    case 'malformed-frame':
-    case 'malformed-update':
-      return CLOSE_MALFORMED
-    case 'auth-failed':
-    case 'auth-timeout':
-      return CLOSE_UNAUTHORIZED
-    case 'read-only':
-      return CLOSE_READ_ONLY
-    case 'frame-too-large':
-      return CLOSE_TOO_BIG
-    case 'awareness-limit':
-    case 'backpressure':
-      return CLOSE_LIMIT
-    default:
-      return CLOSE_REFUSED_UPDATE
-  }
-}
-
-/** Did the other side close because it refused something of ours (so redialing at once would only repeat it)? */
-export const isRefusalClose = (code: number): boolean => (code >= 4400 && code < 4500) || code === CLOSE_TOO_BIG
 
 /**
  * Refusals that concern one writer's entries, not the connection: this node
@@ -250,7 +211,7 @@ export class SyncChannel {
     try {
       message = decodeMessage(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
     } catch (err) {
-      this.refuse('malformed-frame', err instanceof ProtocolError ? err.message : String(err))
+      this.refuse('malformed-frame', describeDecodeFailure(err))
       return
     }
     switch (message.type) {
@@ -288,7 +249,7 @@ export class SyncChannel {
       chunks = this.#durable.committedDiffChunks(stateVector, STEP2_CHUNK_BYTES)
     } catch (err) {
       this.#logger.warn({ err: (err as Error).message }, 'cannot answer sync step 1')
-      this.close(CLOSE_INTERNAL, 'cannot answer sync step 1')
+      this.close(SYNC_CLOSE.internal.code, 'cannot answer sync step 1')
       return
     }
     for (let i = 0; i < chunks.length && !this.closed; i++) {
@@ -316,7 +277,7 @@ export class SyncChannel {
       else this.refuse(result.reason, result.detail)
     } catch (err) {
       this.#logger.warn({ err: (err as Error).message }, 'cannot apply a remote update')
-      this.close(CLOSE_INTERNAL, 'the log cannot take updates')
+      this.close(SYNC_CLOSE.internal.code, 'the log cannot take updates')
     }
   }
 

@@ -1,10 +1,11 @@
 import { YlogError, type DurableLog, type NodeId, type NodeIdentity } from '@ylog/core'
 import { WebSocket } from 'ws'
 import { ClientHandshake, decodeAuthMessage, encodeAuthMessage } from './auth.js'
-import { isRefusalClose, silentLogger, SyncChannel, type SyncLogger, type SyncRefusalReason } from './channel.js'
+import { isRefusalClose } from './close-codes.js'
+import { silentLogger, SyncChannel, type SyncLogger, type SyncRefusalReason } from './channel.js'
 import { KnownClocks, updateEnds } from './known-clocks.js'
-import { encodeSyncUpdate, encodeYlogAuth, ProtocolError } from './protocol.js'
-import { DEFAULT_CLUSTER, DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_FRAME_BYTES, READ_ONLY_RESULT } from './sync-server.js'
+import { encodeSyncUpdate, encodeYlogAuth, describeDecodeFailure } from './protocol.js'
+import { DEFAULT_CLUSTER, DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_FRAME_BYTES } from './sync-server.js'
 
 export interface PeerOptions {
   /** The peer's sync endpoint without the cluster, e.g. ws://10.0.0.2:4747/sync; `/<cluster>` is appended. */
@@ -172,7 +173,7 @@ export function connectPeer(options: PeerOptions): PeerHandle {
     try {
       message = decodeAuthMessage(payload)
     } catch (err) {
-      current.refuse('auth-failed', err instanceof ProtocolError ? err.message : String(err))
+      current.refuse('auth-failed', describeDecodeFailure(err))
       return
     }
     if (message.kind === 'challenge') {
@@ -184,7 +185,7 @@ export function connectPeer(options: PeerOptions): PeerHandle {
       server = step.value.server
       current.send(encodeYlogAuth(encodeAuthMessage(step.value.proof)))
     } else if (message.kind === 'result' && server !== null && !authenticated && state !== 'reading') {
-      if (!message.ok && message.reason.startsWith(READ_ONLY_RESULT) && options.readWhenRefused === true) {
+      if (!message.ok && message.readOnly === true && options.readWhenRefused === true) {
         // Not a member there, but allowed to read: take the log, send nothing (no step 2, no updates).
         logger.warn({ url, reason: message.reason, reading: true }, 'sync peer did not accept our proof')
         state = 'reading'

@@ -19,6 +19,7 @@
  * are decoded here into plain values and the caller hands step-2 and update
  * payloads to DurableLog.applyRemote.
  */
+import { YlogError } from '@ylog/core'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 
@@ -42,15 +43,17 @@ export type Message =
   | { type: 'query-awareness' }
   | { type: 'ylog-auth'; payload: Uint8Array }
 
-/** A frame that does not decode as a message; the connection is closed. */
-export class ProtocolError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ProtocolError'
-  }
+/** A frame that does not decode as a message (code PROTOCOL); the connection is closed. */
+export function protocolError(message: string, options?: { cause?: unknown }): YlogError {
+  return new YlogError('PROTOCOL', message, options)
 }
 
-/** Decodes one frame. Throws ProtocolError on anything malformed, trailing bytes included. */
+/** The message of a PROTOCOL error, or the text of anything else thrown while decoding. */
+export function describeDecodeFailure(err: unknown): string {
+  return err instanceof YlogError && err.code === 'PROTOCOL' ? err.message : String(err)
+}
+
+/** Decodes one frame. Throws a PROTOCOL error on anything malformed, trailing bytes included. */
 export function decodeMessage(frame: Uint8Array): Message {
   let message: Message
   const decoder = decoding.createDecoder(frame)
@@ -63,7 +66,7 @@ export function decodeMessage(frame: Uint8Array): Message {
         if (sub === messageYjsSyncStep1) message = { type: 'sync-step1', stateVector: payload }
         else if (sub === messageYjsSyncStep2) message = { type: 'sync-step2', update: payload }
         else if (sub === messageYjsUpdate) message = { type: 'sync-update', update: payload }
-        else throw new ProtocolError(`unknown sync message type ${sub}`)
+        else throw protocolError(`unknown sync message type ${sub}`)
         break
       }
       case messageAwareness:
@@ -71,7 +74,7 @@ export function decodeMessage(frame: Uint8Array): Message {
         break
       case messageAuth: {
         const sub = decoding.readVarUint(decoder)
-        if (sub !== 0) throw new ProtocolError(`unknown auth message type ${sub}`)
+        if (sub !== 0) throw protocolError(`unknown auth message type ${sub}`)
         message = { type: 'auth-denied', reason: decoding.readVarString(decoder) }
         break
       }
@@ -82,14 +85,14 @@ export function decodeMessage(frame: Uint8Array): Message {
         message = { type: 'ylog-auth', payload: decoding.readVarUint8Array(decoder) }
         break
       default:
-        throw new ProtocolError(`unknown message type ${type}`)
+        throw protocolError(`unknown message type ${type}`)
     }
   } catch (err) {
-    if (err instanceof ProtocolError) throw err
+    if (err instanceof YlogError && err.code === 'PROTOCOL') throw err
     // lib0 throws plain Errors (unexpected end of array, varint too long).
-    throw new ProtocolError(`malformed frame: ${(err as Error).message}`, { cause: err })
+    throw protocolError(`malformed frame: ${(err as Error).message}`, { cause: err })
   }
-  if (decoding.hasContent(decoder)) throw new ProtocolError('trailing bytes after the message')
+  if (decoding.hasContent(decoder)) throw protocolError('trailing bytes after the message')
   return message
 }
 

@@ -8,7 +8,7 @@ import { decodeAuthMessage, encodeAuthMessage, ServerHandshake, type AuthMessage
 import { silentLogger, SyncChannel, type SyncLogger, type SyncRefusalReason } from './channel.js'
 import { updateEnds } from './known-clocks.js'
 import { DEFAULT_MAX_AWARENESS_CLIENTS, DEFAULT_MAX_AWARENESS_STATE_BYTES, DEFAULT_MAX_BUFFERED_BYTES } from './limits.js'
-import { encodeAwareness, encodeSyncUpdate, encodeYlogAuth, ProtocolError } from './protocol.js'
+import { encodeAwareness, encodeSyncUpdate, encodeYlogAuth, describeDecodeFailure } from './protocol.js'
 
 /** The cluster name when none is given: the endpoint is /sync/ylog. */
 export const DEFAULT_CLUSTER = 'ylog'
@@ -17,7 +17,6 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000
 export const DEFAULT_HEARTBEAT_MS = 15_000
 /** How a RESULT ok=false starts when the server keeps the connection as a reader. */
-export const READ_ONLY_RESULT = 'read-only'
 
 export interface SyncServerOptions {
   /** The node's HTTP server; the sync endpoint shares its port via 'upgrade'. */
@@ -166,7 +165,7 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
     try {
       message = decodeAuthMessage(payload)
     } catch (err) {
-      conn.channel.refuse('auth-failed', err instanceof ProtocolError ? err.message : String(err))
+      conn.channel.refuse('auth-failed', describeDecodeFailure(err))
       return
     }
     const fail = (reason: string): void => {
@@ -182,7 +181,7 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
     const step = conn.handshake.proof(message)
     if (!step.ok && step.notMember === true && allowReadOnly) {
       // A node this one does not list may still read, like any stock client: it gets the log instead of nothing, and stops redialing.
-      conn.channel.send(encodeYlogAuth(encodeAuthMessage({ kind: 'result', ok: false, reason: `${READ_ONLY_RESULT}: ${step.reason}; this connection may read the log` })))
+      conn.channel.send(encodeYlogAuth(encodeAuthMessage({ kind: 'result', ok: false, readOnly: true, reason: `read-only: ${step.reason}; this connection may read the log` })))
       logger.warn({ reason: 'auth-failed', detail: step.reason, remoteAddress: conn.remoteAddress }, 'sync peer is not a member; kept as a reader')
       options.onRefused?.('auth-failed')
       return

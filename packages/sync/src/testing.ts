@@ -10,4 +10,5 @@ export { decodeMessage, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encod
 export { encodeYlogAuth, messageQueryAwareness } from './protocol.js'
 export type { Message } from './protocol.js'
 export { encodeAuthMessage } from './auth.js'
-export { closeCodeFor, STEP2_CHUNK_BYTES, type SyncRefusalReason } from './channel.js'
+export { STEP2_CHUNK_BYTES, type SyncRefusalReason } from './channel.js'
+export { closeCodeFor, SYNC_CLOSE } from './close-codes.js'
