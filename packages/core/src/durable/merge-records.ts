@@ -3,10 +3,11 @@ import type { UpdateRecord } from './update-store.js'
 
 /**
  * Records of a commit group are merged up to this size. Under a steady
- * trickle (1,000/s) a group holds a few one-entry updates; each one a peer
- * receives costs it a fixed ~135 µs in the guard (a signature check, a Yjs
- * transaction), while merging two costs the writer ~25 µs. Large records
- * (a busy turn's up to 256 entries) gain nothing and would cost the merge.
+ * trickle a group holds a few one-entry updates, and each update a peer
+ * receives costs it a fixed amount in the guard (a signature check, a Yjs
+ * transaction), several times what merging two costs the writer (figures
+ * in docs/benchmarks.md). Large records (a busy turn's up to 256 entries)
+ * gain nothing and would cost the merge.
  */
 export const MERGE_MAX_BYTES = 64 * 1024
 

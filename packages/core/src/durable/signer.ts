@@ -19,7 +19,7 @@ interface Waiting {
  * batches, at most two in flight, so the worker is never idle under load.
  *
  * When the worker is idle, the first request of an event-loop turn is signed
- * right here instead: one signature (~30 µs) is cheaper than two thread
+ * right here instead: one signature is cheaper than two thread
  * handoffs, each a wake-up that on a busy machine waits for a core. Under
  * load the worker is busy and this never happens; under a trickle of
  * appends every entry is signed without leaving the thread.

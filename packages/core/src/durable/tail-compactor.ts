@@ -8,9 +8,8 @@ import type { StoredState, UpdateStore } from './update-store.js'
 
 /**
  * Largest part a compaction writes. Parts load as fast as one big update
- * (measured: 42 parts of 4 MiB replay 300k entries in 0.35–0.58 s, one
- * 171 MB update in 0.48–0.73 s), and a store can write one without
- * holding a multi-megabyte buffer per row.
+ * (docs/benchmarks.md), and a store can write one without holding a
+ * buffer of the whole snapshot per row.
  */
 export const SNAPSHOT_PART_BYTES = 4 * 1024 * 1024
 
