@@ -1,12 +1,13 @@
 // @ylog/client against a real node (in this process, one node shared by the file): every call, its errors, and
 // the event stream resuming across a node restart without losing or repeating an entry.
-import { YlogClient, YlogClientError, isTransient, type StreamItem } from '@ylog/client'
+import { YlogClient, isTransient, type StreamItem } from '@ylog/client'
 import { waitFor } from '@ylog/core/testing'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../apps/node/src/config.js'
 import { startNode, type NodeHandle } from '../apps/node/src/node.js'
 import { tempDir } from './support/node-process.js'
+import { refusal } from './support/refusal.js'
 
 const silent = pino({ level: 'silent' })
 const data = tempDir('ylog-client-')
@@ -23,11 +24,6 @@ afterAll(async () => {
   await node.close()
 })
 
-async function refusal(promise: Promise<unknown>): Promise<YlogClientError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e)
-  expect(err).toBeInstanceOf(YlogClientError)
-  return err as YlogClientError
-}
 
 describe('YlogClient against a node', () => {
   it('appends, reads back, pages to the end and reports heads and nodes', async () => {

@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       port: 4747,
       writeToken: undefined,
+      store: 'sqlite',
       durability: 'full',
       compactAfter: 20_000,
       configFile: undefined,
@@ -142,7 +143,7 @@ describe('loadConfig', () => {
 
   it('refuses unknown config keys', () => {
     const file = configFile({ port: 1, prot: 2, write_token: 'x' })
-    expect(fails(['--config', file])).toBe(`config file ${file} has unknown key(s) "prot", "write_token"; allowed: data, host, port, writeToken, readToken, ingestCapacity, ingestPolicy, idempotencyTtl, maxClockSkew, durability, compactAfter, peers, cluster, members, openMembership, readOnlySync`)
+    expect(fails(['--config', file])).toBe(`config file ${file} has unknown key(s) "prot", "write_token"; allowed: data, host, port, writeToken, readToken, ingestCapacity, ingestPolicy, idempotencyTtl, maxClockSkew, store, durability, compactAfter, peers, cluster, members, openMembership, readOnlySync`)
   })
 
   it('refuses a missing, unparsable or non-object config file, naming it', () => {

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util'
 import { isLoopback } from './loopback.js'
 import { CONFIG_FILE_SETTING, configError, KEYS, SETTINGS, type Setting, type SettingKey, type Settings, type Where } from './settings.js'
 
-export { configError, KEYS, type Durability, type IngestPolicy, type ReadOnlySync } from './settings.js'
+export { configError, KEYS, type Durability, type IngestPolicy, type ReadOnlySync, type StoreKind } from './settings.js'
 
 /** The node's configuration: every setting (settings.ts), with `data` absolute, and the config file that was read. */
 export interface Config extends Settings {

@@ -82,7 +82,8 @@ async function main(): Promise<void> {
     close(handle)
     return
   }
-  logger.info({ url: handle.url, port: handle.port, node: handle.node, replaySeconds: handle.replaySeconds }, 'ready')
+  const volatile = handle.volatile ? { store: 'memory', note: 'nothing survives a restart' } : {}
+  logger.info({ url: handle.url, port: handle.port, node: handle.node, replaySeconds: handle.replaySeconds, ...volatile }, 'ready')
 }
 
 /** One line on stderr; a stack only for errors nobody anticipated. */

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { DurableLog, IngestQueue, memberList, NodeIdentity, openMembership, PLAUSIBLE_MIN_TIME_MS, YlogError, type Entry, type EntryInput, type NodeId, type NodeStore } from '@ylog/core'
+import { DurableLog, IngestQueue, memberList, MemoryUpdateStore, NodeIdentity, openMembership, PLAUSIBLE_MIN_TIME_MS, YlogError, type Entry, type EntryInput, type NodeId, type NodeStore } from '@ylog/core'
 import { ThreadedSqliteStore } from '@ylog/sqlite'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { ClockWatch } from './clock-watch.js'
@@ -18,6 +18,8 @@ export interface NodeHandle {
   port: number
   node: NodeId
   replaySeconds: number
+  /** True for `--store memory`: the log is gone when the process ends. */
+  volatile: boolean
   app: FastifyInstance
   durable: DurableLog
   /** The sync endpoint and the peer connections. */
@@ -61,10 +63,12 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
     const { identity, created } = NodeIdentity.loadOrCreate(keyFile)
     logger.info({ node: identity.id, keyFile, created }, created ? 'created a new node identity' : 'loaded node identity')
 
-    const dbFile = join(config.data, 'ylog.db')
-    const store = await (options.openStore ?? openSqliteStore)(dbFile, config.durability)
+    const volatile = options.openStore === undefined && config.store === 'memory'
+    const dbFile = volatile ? ':memory:' : join(config.data, 'ylog.db')
+    const store = volatile ? new MemoryUpdateStore() : await (options.openStore ?? openSqliteStore)(dbFile, config.durability)
     cleanup.push(() => store.close())
-    logger.info({ file: dbFile, durability: config.durability }, 'opened store')
+    if (volatile) logger.warn({ store: 'memory' }, 'the log is kept in memory only: nothing survives a restart (--store memory)')
+    else logger.info({ file: dbFile, durability: config.durability }, 'opened store')
 
     // This node is always a member; without a list or open membership it is the only one.
     const membership = config.openMembership ? openMembership : memberList([...config.members, identity.id])
@@ -135,6 +139,7 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
       metrics,
       logger,
       gaps,
+      volatile,
       write: (inputs, idempotency) => writeThrough(durable, ingest, inputs, idempotency),
       cluster: {
         name: config.cluster,
@@ -188,7 +193,7 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
       })()
       return closing
     }
-    return { url: `http://${reachableHost(config.host)}:${port}`, port, node: identity.id, replaySeconds: durable.replaySeconds, app, durable, cluster: joined, close }
+    return { url: `http://${reachableHost(config.host)}:${port}`, port, node: identity.id, replaySeconds: durable.replaySeconds, volatile, app, durable, cluster: joined, close }
   } catch (err) {
     await unwind()
     throw err

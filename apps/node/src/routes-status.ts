@@ -23,11 +23,13 @@ export interface StatusRoutesOptions {
   cluster: ClusterView
   gaps: GapCounter | undefined
   requireRead: Guard
+  /** The log lives in memory only (`--store memory`): /readyz says so. */
+  volatile?: boolean
   /** Why the node is not ready (a failed store, shutting down), or undefined when it is. */
   notReady: () => string | undefined
 }
 
-export function statusRoutes(app: FastifyInstance, { durable, identity, metrics, cluster, gaps, requireRead, notReady }: StatusRoutesOptions): void {
+export function statusRoutes(app: FastifyInstance, { durable, identity, metrics, cluster, gaps, requireRead, notReady, volatile = false }: StatusRoutesOptions): void {
   const gapsOf = (node: string): number => gaps?.get(node) ?? 0
 
   app.get('/api/heads', { schema: { summary: "Each node's committed length and last hash, holes, and gap entry counts" }, onRequest: requireRead }, async () => {
@@ -67,7 +69,7 @@ export function statusRoutes(app: FastifyInstance, { durable, identity, metrics,
     // Replay has finished before the server is built; what remains is a failed store or shutdown.
     const reason = notReady()
     if (reason !== undefined) return reply.code(503).send({ ok: false, reason })
-    return { ok: true, replaySeconds: durable.replaySeconds }
+    return { ok: true, replaySeconds: durable.replaySeconds, ...(volatile ? { store: 'memory', note: 'nothing survives a restart' } : {}) }
   })
 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics' } }, async (_request, reply) => {

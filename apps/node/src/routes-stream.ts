@@ -13,6 +13,7 @@ const streamQuery = {
     topic: { type: 'string' },
     kind: { type: 'string', enum: ENTRY_KINDS },
     buffer: { type: 'string', description: 'entries held for this client while it reads slowly, 1-100000 (default 1024); beyond it they are dropped and announced by a gap event' },
+    onLag: { type: 'string', enum: ['gap', 'close'], description: 'when this client falls behind its buffer: a gap event and go on (default), or an error event (LAGGED) and the end of the stream' },
   },
 } as const
 
@@ -38,15 +39,17 @@ export function streamRoutes(app: FastifyInstance, { durable, requireRead, onCli
     await Promise.all(open.values())
   })
 
-  app.get<{ Querystring: { after?: string; topic?: string; kind?: string; buffer?: string } }>(
+  app.get<{ Querystring: { after?: string; topic?: string; kind?: string; buffer?: string; onLag?: 'gap' | 'close' } }>(
     '/api/events/stream',
     { schema: { summary: 'Server-Sent Events: entries as they commit; event ids are cursors (Last-Event-ID resumes)', querystring: streamQuery }, onRequest: requireRead },
     async (request, reply) => {
-      const { topic, kind, buffer } = request.query
+      const { topic, kind, buffer, onLag = 'gap' } = request.query
       // Validated before the stream starts, so mistakes still get a 400 with a JSON body.
       const lastEventId = request.headers['last-event-id']
       const start = typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : (request.query.after ?? '')
-      const after = start === 'now' ? 'now' : decodeCursor(start)
+      // "now" becomes the cursor of what is committed now, which the opening comment names: a client that loses
+      // the connection before its first event resumes from there instead of from a later "now".
+      const after = start === 'now' ? new Map(durable.nodes().map((node) => [node, durable.committedLength(node)])) : decodeCursor(start)
       if (topic !== undefined) validateTopic(topic)
       const bufferSize = buffer === undefined ? undefined : parseBuffer(buffer)
       const abort = new AbortController()
@@ -64,13 +67,18 @@ export function streamRoutes(app: FastifyInstance, { durable, requireRead, onCli
         'x-accel-buffering': 'no',
         'x-ylog-node': durable.identity?.id ?? '',
       })
-      res.write(': ylog stream\n\n')
+      res.write(`: ylog stream after=${encodeCursor(after)}\n\n`)
       onClient?.(1)
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS)
       const closed = new Promise<void>((resolve) => res.once('close', () => resolve()))
       void closed.then(() => abort.abort())
       try {
         for await (const item of subscription) {
+          if (item.kind === 'gap' && onLag === 'close') {
+            const message = `this stream fell behind its buffer and entries ${item.node}:${item.from}-${item.to} were dropped for it; resume from the last event id`
+            res.write(`event: error\ndata: ${JSON.stringify({ error: { code: 'LAGGED', message } })}\n\n`)
+            break
+          }
           // A full socket buffer holds the loop here; the subscription's own bounded buffer then decides what is dropped.
           if (!res.write(formatEvent(item))) await Promise.race([new Promise((resolve) => res.once('drain', resolve)), closed])
           if (res.destroyed) break

@@ -10,6 +10,8 @@ import type { NodeMetrics } from './metrics.js'
 import { consumerRoutes } from './routes-consumers.js'
 import { eventRoutes } from './routes-events.js'
 import { streamRoutes } from './routes-stream.js'
+import { topicRoutes } from './routes-topics.js'
+import { allowedMethods, drainBody } from './unread-body.js'
 import { NO_CLUSTER, statusRoutes, type ClusterView } from './routes-status.js'
 
 export { BODY_LIMIT, type ErrorBody } from './http-errors.js'
@@ -28,14 +30,16 @@ export interface ServerOptions {
   cluster?: ClusterView
   /** Gap entry counts for /api/heads and /api/nodes; none without it. */
   gaps?: GapCounter
+  /** The log lives in memory only (`--store memory`): /readyz says so. */
+  volatile?: boolean
   /** The ingest path appends go through (default: straight to the log). */
   write?: (inputs: EntryInput[], idempotency?: { key: string; requestHash: Uint8Array }) => Promise<Entry[]>
 }
 
-const ROUTES = '/api/events, /api/events/batch, /api/events/stream, /api/events/:node/:seq, /api/heads, /api/nodes, /api/consumers/:name, /healthz, /readyz, /metrics, /openapi.json'
+const ROUTES = '/api/events, /api/events/batch, /api/events/stream, /api/events/:node/:seq, /api/heads, /api/nodes, /api/topics, /api/consumers/:name, /healthz, /readyz, /metrics, /openapi.json'
 
 /** The node's HTTP API. Listening is up to the caller. */
-export function buildServer({ durable, tables, identity, config, metrics, logger, cluster = NO_CLUSTER, gaps, write }: ServerOptions): FastifyInstance {
+export function buildServer({ durable, tables, identity, config, metrics, logger, cluster = NO_CLUSTER, gaps, volatile, write }: ServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: BODY_LIMIT,
@@ -60,8 +64,12 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
   app.addHook('onClose', async () => {
     closing = true
   })
-  app.addHook('onSend', async (_request, reply) => {
+  const routes = allowedMethods(app)
+  app.addHook('onSend', async (request, reply) => {
     reply.header('x-ylog-node', identity.id)
+    // A refusal sent before the body was read (401, 413, 415, 404): read the rest first, or a client still
+    // sending it sees EPIPE instead of the answer and takes it for a network error. Past the bound, close.
+    if (reply.statusCode >= 400 && !(await drainBody(request.raw))) reply.header('connection', 'close')
   })
 
   // JSON only: fastify would also take text/plain, and then complain it is not an object.
@@ -84,6 +92,12 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
     return reply.code(status).send({ error: { code, message } } satisfies ErrorBody)
   })
   app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? ''
+    const allow = routes.allowed(path)
+    if (allow.length > 0) {
+      const message = `${path} does not take ${request.method}; it takes ${allow.join(', ')}`
+      return reply.code(405).header('allow', allow.join(', ')).send({ error: { code: 'METHOD_NOT_ALLOWED', message } } satisfies ErrorBody)
+    }
     return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}; the API is ${ROUTES} (described in /openapi.json)` } } satisfies ErrorBody)
   })
 
@@ -102,6 +116,7 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
   void app.register(async (api) => {
     eventRoutes(api, { durable, tables, metrics, write: append, requireWrite, requireRead, idempotencyTtlMs: (config.idempotencyTtl ?? DEFAULTS.idempotencyTtl) * 1000 })
     streamRoutes(api, { durable, requireRead, onClient: (delta) => metrics.streams.inc(delta) })
+    topicRoutes(api, { durable, requireRead })
     consumerRoutes(api, new Consumers(durable, tables), { requireRead, requireWrite })
     statusRoutes(api, {
       durable,
@@ -109,6 +124,7 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
       metrics,
       cluster,
       gaps,
+      volatile,
       requireRead,
       notReady: () => (failed !== undefined ? `the store failed, writes are refused until restart: ${failed.message}` : closing ? 'shutting down' : undefined),
     })

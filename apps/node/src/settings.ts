@@ -10,6 +10,9 @@ import { DEFAULT_CLUSTER } from '@ylog/sync'
 
 export type Durability = 'full' | 'normal'
 
+/** Where the log lives: SQLite in the data directory, or memory only (a throwaway node: nothing survives a restart). */
+export type StoreKind = 'sqlite' | 'memory'
+
 /** Who may hold an unauthenticated, read-only sync connection: loopback addresses only, anyone, or nobody. */
 export type ReadOnlySync = 'loopback' | 'any' | 'none'
 
@@ -180,6 +183,14 @@ export const SETTINGS = {
     default: 60,
     help: "seconds a writer's `at` or `time` may lie ahead of this node's clock (further is `400 BAD_TIME`), and how far the system clock may jump before the node warns (see [Clock](#clock))",
     parse: integer(0, 86_400, 'is not a number of seconds: use an integer 0-86400 (60 is a minute)'),
+  },
+  store: {
+    flag: 'store',
+    value: 'sqlite|memory',
+    env: 'YLOG_STORE',
+    default: 'sqlite' as StoreKind,
+    help: '`sqlite` keeps the log in `<data>/ylog.db`; `memory` keeps it in memory only, for throwaway nodes in tests and demos: nothing survives a restart (the ready line and `/readyz` say so), though the key and lock still live in the data directory',
+    parse: oneOf<StoreKind>(['sqlite', 'memory'], 'is not a store: use "sqlite" (the log in <data>/ylog.db) or "memory" (nothing survives a restart)'),
   },
   durability: {
     flag: 'durability',
