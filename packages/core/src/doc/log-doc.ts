@@ -1,19 +1,19 @@
 import * as Y from 'yjs'
-import { bytesEqual, sha256, toHex, ZERO_HASH } from '../entry/bytes.js'
+import { bytesEqual, toHex, ZERO_HASH } from '../entry/bytes.js'
 import { verifyChains, type ChainsVerdict } from '../entry/chain.js'
-import { decodeEntry, peekEntry, signEntryTail, type Entry, type EntryInput } from '../entry/entry.js'
+import { decodeEntry, signEntryTail, type Entry, type EntryInput } from '../entry/entry.js'
 import { DEFAULT_MAX_CLOCK_SKEW_MS, type TimeLimits } from '../entry/entry-time.js'
 import { inBatch, prepareEntry, type PreparedEntry } from '../durable/prepare-entry.js'
 import { YlogError } from '../errors.js'
-import { clientIdOf, type NodeId, type NodeIdentity } from '../entry/identity.js'
-import { entriesBelowClock, entryClock, ROOT_MAP, segmentClock, SEGMENT_SIZE } from './layout.js'
+import type { NodeId, NodeIdentity } from '../entry/identity.js'
+import { entriesBelowClock, ROOT_MAP, SEGMENT_SIZE } from './layout.js'
 import { openMembership, type Membership } from './membership.js'
 import type { Cursor } from '../entry/cursor.js'
 import { readAfter, readAll, readMerged, readRange } from './reads.js'
 import { HeldUpdates } from './held-updates.js'
-import { NodeStates, type NodeState } from './node-states.js'
+import { NodeStates } from './node-states.js'
 import { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_REPLAY, type ApplyResult, type EntriesAdded, type Head, type LogDocOptions, type SeqRange, type SignedEntry, type UpdateOrigin } from './log-types.js'
-import { appliedAsChecked, checkUpdate, type ForkEvidence, type GuardView, type NodeHead, type RefusalReason, type Verdict } from './update-guard.js'
+import { appliedAsChecked, checkUpdate, type ForkEvidence, type GuardView, type Verdict } from './update-guard.js'
 
 export { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_REPLAY, type UpdateOrigin, type LogDocOptions, type Head, type SignedEntry, type SeqRange, type ApplyResult, type EntriesAdded } from './log-types.js'
 
@@ -30,7 +30,6 @@ export class LogDoc {
   readonly #timeLimits: TimeLimits
   readonly #root: Y.Map<Y.Array<Y.Array<Uint8Array>>>
   readonly #states: NodeStates
-  readonly #known = new Map<NodeId, number>()
   readonly #forks: ForkEvidence[] = []
   readonly #held: HeldUpdates
   readonly #entryListeners = new Set<(added: EntriesAdded) => void>()
@@ -164,26 +163,7 @@ export class LogDoc {
     const apply = format === 'v2' ? Y.applyUpdateV2 : Y.applyUpdate
     // One transaction for many updates: Yjs cleans up once instead of per update (about 2x faster).
     this.#applyForeign(() => this.doc.transact(() => updates.forEach((u) => apply(this.doc, u, ORIGIN_REPLAY)), ORIGIN_REPLAY))
-    for (const node of this.#root.keys()) {
-      const client = clientIdOf(node)
-      const state = this.#states.stateFor(node)
-      const next = entriesBelowClock(Y.getState(this.doc.store, client))
-      if (next === state.next) continue
-      state.next = next
-      const last = next > 0 ? this.getBytes(node, next - 1) : undefined
-      state.hash = last === undefined ? ZERO_HASH : sha256(last)
-      state.at = last === undefined ? 0 : (peekEntry(last)?.at ?? 0)
-      state.segments = undefined
-      state.segment = undefined
-    }
-  }
-
-  /** What applied updates left waiting for (structs or deletions of clocks never seen), or undefined when nothing is. */
-  missingDependencies(): string | undefined {
-    const { pendingStructs, pendingDs } = this.doc.store
-    if (pendingStructs !== null) return `structs wait for missing ones (${[...pendingStructs.missing].map(([client, clock]) => `client ${client} clock ${clock}`).join(', ')})`
-    if (pendingDs !== null) return 'deletions name structs that were never stored'
-    return undefined
+    this.#states.rebuild(this.#root.keys())
   }
 
   /**
@@ -198,7 +178,7 @@ export class LogDoc {
 
   /** Records that `node` has entries up to `seq` elsewhere; callers vouch for it (the guard: a validly signed held entry). */
   noteKnown(node: NodeId, seq: number): void {
-    if (seq > (this.#known.get(node) ?? -1)) this.#known.set(node, seq)
+    this.#states.noteKnown(node, seq)
   }
 
   getBytes(node: NodeId, seq: number): Uint8Array | undefined {
@@ -257,28 +237,12 @@ export class LogDoc {
    * of everything the document holds.
    */
   heads(lengthOf?: (node: NodeId) => number): Map<NodeId, Head> {
-    const forked = new Set(this.#forks.map((f) => f.node))
-    const heads = new Map<NodeId, Head>()
-    for (const node of this.nodes()) {
-      const s = this.#states.get(node) as NodeState
-      const length = lengthOf === undefined ? s.next : Math.min(lengthOf(node), s.next)
-      if (length === s.next) heads.set(node, { node, length, hash: toHex(s.hash), at: s.at, forked: forked.has(node) })
-      else if (length > 0) {
-        const last = this.getBytes(node, length - 1) as Uint8Array
-        heads.set(node, { node, length, hash: toHex(sha256(last)), at: peekEntry(last)?.at ?? 0, forked: forked.has(node) })
-      }
-    }
-    return heads
+    return this.#states.heads(new Set(this.#forks.map((f) => f.node)), lengthOf)
   }
 
   /** Per node, seq ranges known to exist (held updates, peers' heads) but missing here (below `lengthOf(node)` when given). */
-  holes(lengthOf: (node: NodeId) => number = (node) => this.length(node)): Map<NodeId, SeqRange[]> {
-    const holes = new Map<NodeId, SeqRange[]>()
-    for (const [node, known] of [...this.#known.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const next = lengthOf(node)
-      if (known >= next) holes.set(node, [{ from: next, to: known }])
-    }
-    return holes
+  holes(lengthOf?: (node: NodeId) => number): Map<NodeId, SeqRange[]> {
+    return this.#states.holes(lengthOf)
   }
 
   forks(): readonly ForkEvidence[] {
@@ -311,18 +275,7 @@ export class LogDoc {
     if (!exact) this.guardMismatches++
     // After a mismatch a run counts only as far as Yjs integrated it: heads never claim an entry that is not readable.
     const counts = runs.map((run) => (exact ? run.entries.length : Math.max(0, Math.min(run.entries.length, entriesBelowClock(Y.getState(this.doc.store, run.client)) - run.fromSeq))))
-    let added = 0
-    runs.forEach((run, i) => {
-      const count = counts[i] as number
-      if (count === 0) return
-      const state = this.#states.stateFor(run.node)
-      state.next = run.fromSeq + count
-      state.hash = run.hashes[count - 1] as Uint8Array
-      state.at = count === run.entries.length ? run.lastAt : (peekEntry(run.entries[count - 1] as Uint8Array)?.at ?? state.at)
-      state.segments = undefined
-      state.segment = undefined
-      added += count
-    })
+    const added = this.#states.advance(runs, counts)
     runs.forEach((run, i) => counts[i] !== 0 && this.#emit({ node: run.node, fromSeq: run.fromSeq, count: counts[i] as number, origin: ORIGIN_REMOTE }))
     return added
   }

@@ -9,6 +9,7 @@ import { LogDoc } from './log-doc.js'
 import { memberList } from './membership.js'
 import { encodeStructGroups } from './split-update.js'
 import { appendEvents, craftAppend, fingerprint, writer } from '../testing/test-support.js'
+import { missingDependencies } from './reads.js'
 
 /** A replica holding a's 5 entries, and a's next honest fields. */
 function setup(membership?: string[]) {
@@ -156,7 +157,7 @@ describe('checkUpdate reads an update as Yjs applies it', () => {
     expectRefused(replica, encodeStructGroups([s.slice(0, 4), s.slice(4)]), 'malformed-update')
     expect(replica.applyRemote(Y.encodeStateAsUpdate(m.log.doc))).toMatchObject({ status: 'accepted', added: 6 })
     expect(replica.range(m.id.id).map((e) => e.hash)).toEqual(m.log.range(m.id.id).map((e) => e.hash))
-    expect(replica.missingDependencies()).toBeUndefined()
+    expect(missingDependencies(replica)).toBeUndefined()
   })
 
   it("refuses the relayed variant with a third member's valid chain between the two groups", () => {
@@ -225,7 +226,7 @@ describe('appliedAsChecked', () => {
     const tail = s.filter((x) => x.id.clock >= entryClock(7))
     // Bypass the guard, as a Yjs reading the guard does not share would: seqs 7..9 wait for 5 and 6.
     Y.applyUpdate(replica.doc, encodeStructGroups([tail]))
-    expect(replica.missingDependencies()).toBeDefined()
+    expect(missingDependencies(replica)).toBeDefined()
     const warnings: string[] = []
     const onWarning = (w: Error): void => void warnings.push(w.message)
     process.on('warning', onWarning)
@@ -239,7 +240,7 @@ describe('appliedAsChecked', () => {
     }
     expect(replica.guardMismatches).toBe(1)
     expect(warnings.join()).toContain('applied otherwise than the guard checked it')
-    expect(replica.missingDependencies()).toBeUndefined()
+    expect(missingDependencies(replica)).toBeUndefined()
     expect(replica.length(a.id.id)).toBe(7)
     expect(replica.range(a.id.id)).toHaveLength(7)
   })

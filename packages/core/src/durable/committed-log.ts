@@ -92,6 +92,18 @@ export class CommittedLog {
     return this.log.verifyChains()
   }
 
+  /**
+   * The part of the document a peer with state vector `sv` lacks, holding
+   * only committed updates (the answer to a sync step 1), cut into updates
+   * of at most about `maxBytes` each, to send in order. Each node's
+   * committed entries end at a clock the layout fixes, so what is still
+   * pending is left out by clock, without waiting for a quiet moment (which
+   * under steady writes may never come).
+   */
+  committedDiffChunks(stateVector: Uint8Array | undefined, maxBytes: number): Uint8Array[] {
+    return encodeDiffChunks(this.log.doc, stateVector, maxBytes, clocksOf(this.committed))
+  }
+
   /** Everything committed here as one Yjs update (v1), for a replica or a stock client to load. */
   encodeCommitted(): Uint8Array {
     const chunks = encodeDiffChunks(this.log.doc, undefined, Number.MAX_SAFE_INTEGER, clocksOf(this.committed))

@@ -1,16 +1,14 @@
-import * as Y from 'yjs'
 import { CommittedLog } from './committed-log.js'
-import { peekEntry, peekTopicKind, type Entry, type EntryInput, type EntryKind } from '../entry/entry.js'
+import { indexRowAt, indexRowOfEntry } from './index-rows.js'
+import type { Entry, EntryInput } from '../entry/entry.js'
 import { YlogError } from '../errors.js'
 import { replayStored, RESTORE_ADVICE } from './replay.js'
 import { mergeSmallRecords } from './merge-records.js'
-import type { NodeId } from '../entry/identity.js'
-import { encodeDiffChunks } from '../doc/diff-chunks.js'
 import { clocksOf, TailCompactor } from './tail-compactor.js'
 import { WorkerSigner } from './signer.js'
-import { LogDoc, type ApplyResult, type Head, type SeqRange, type SignedEntry } from '../doc/log-doc.js'
+import { LogDoc, type ApplyResult, type SignedEntry } from '../doc/log-doc.js'
 import { inBatch, type PreparedEntry } from './prepare-entry.js'
-import type { EntryIndex, IndexQuery, IndexRow, StoreStats, UpdateRecord, UpdateStore } from './update-store.js'
+import type { UpdateRecord } from './update-store.js'
 import type { AppendOptions, CommitListener, CompactionListener, DurableLogOptions } from './durable-log-options.js'
 
 /** Compact when this many updates follow the snapshot, unless DurableLogOptions.compactAfterUpdates says otherwise. */
@@ -190,18 +188,6 @@ export class DurableLog extends CommittedLog {
     return this.#pending.length + (this.#committing ? 1 : 0)
   }
 
-  /**
-   * The part of the document a peer with state vector `sv` lacks, holding
-   * only committed updates (the answer to a sync step 1), cut into updates
-   * of at most about `maxBytes` each, to send in order. Each node's
-   * committed entries end at a clock the layout fixes, so what is still
-   * pending is left out by clock, without waiting for a quiet moment (which
-   * under steady writes may never come).
-   */
-  committedDiffChunks(stateVector: Uint8Array | undefined, maxBytes: number): Uint8Array[] {
-    return encodeDiffChunks(this.log.doc, stateVector, maxBytes, clocksOf(this.committed))
-  }
-
   /** Resolves when everything written so far is committed. */
   async flush(): Promise<void> {
     if (this.#pending.length > 0 || this.#committing) await this.#afterCommit()
@@ -261,20 +247,9 @@ export class DurableLog extends CommittedLog {
     this.log.onEntries(({ node, fromSeq, count, entry }) => {
       const record = this.#pending[this.#pending.length - 1]
       if (record === undefined) return
-      if (entry !== undefined) record.entries.push(withSubject({ node, seq: entry.seq, at: entry.at, topic: entry.topic, kind: entry.kind }, entry))
-      else for (let seq = fromSeq; seq < fromSeq + count; seq++) record.entries.push(this.#indexRow(node, seq))
+      if (entry !== undefined) record.entries.push(indexRowOfEntry(entry))
+      else for (let seq = fromSeq; seq < fromSeq + count; seq++) record.entries.push(indexRowAt(this.log, node, seq))
     })
-  }
-
-  // Read in place: these bytes passed the guard, so a full decode (CBOR, hash, hex) would only repeat it.
-  #indexRow(node: string, seq: number): IndexRow {
-    const bytes = this.log.getBytes(node, seq) as Uint8Array
-    const header = peekEntry(bytes)
-    const fields = peekTopicKind(bytes)
-    if (header === undefined || fields === undefined) throw new YlogError('MALFORMED_ENTRY', `entry ${node}:${seq} in the document does not have the version-1 layout`)
-    const row: IndexRow = { node, seq, at: header.at, topic: fields.topic, kind: fields.kind as EntryKind }
-    // Only a transition needs its data (the subject), so only a transition is decoded.
-    return row.kind === 'transition' ? withSubject(row, this.log.get(node, seq)) : row
   }
 
   #afterCommit(): Promise<void> {
@@ -359,10 +334,4 @@ function notify(what: string, call: () => void): void {
   } catch (err) {
     process.emitWarning(`a DurableLog ${what} listener threw: ${(err as Error).stack ?? String(err)}`, 'YlogListenerWarning')
   }
-}
-
-/** A transition's index row carries its subject, so one work item's history is an index lookup. */
-function withSubject(row: IndexRow, entry: Entry | undefined): IndexRow {
-  if (entry?.kind === 'transition') row.subject = entry.data.subject
-  return row
 }

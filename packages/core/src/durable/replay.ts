@@ -2,6 +2,7 @@ import { YlogError } from '../errors.js'
 import type { LogDoc } from '../doc/log-doc.js'
 import type { NodeId } from '../entry/identity.js'
 import type { StoredState } from './update-store.js'
+import { missingDependencies } from '../doc/reads.js'
 
 /** Updates applied per Yjs transaction while replaying: progress is reported between chunks. */
 const REPLAY_CHUNK = 10_000
@@ -25,7 +26,7 @@ export function replayStored(log: LogDoc, state: StoredState, onProgress?: (appl
   // The guard holds back updates whose dependencies are missing, so a stored
   // log never has any: structs left waiting mean stored bytes changed (a
   // client id or a clock), and entries would silently be missing.
-  const waiting = log.missingDependencies()
+  const waiting = missingDependencies(log)
   if (waiting !== undefined) throw new YlogError('STORE_CORRUPT', `stored log is incomplete: ${waiting}; ${RESTORE_ADVICE}`)
   return snapshotHeads
 }
