@@ -8,6 +8,7 @@ import type { GapCounter } from './gap-counter.js'
 import { BODY_LIMIT, classify, clientErrorResponse, formatSchemaErrors, type ErrorBody } from './http-errors.js'
 import type { NodeMetrics } from './metrics.js'
 import { consumerRoutes } from './routes-consumers.js'
+import { contextRoutes } from './routes-context.js'
 import { eventRoutes } from './routes-events.js'
 import { streamRoutes } from './routes-stream.js'
 import { topicRoutes } from './routes-topics.js'
@@ -117,6 +118,7 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
     eventRoutes(api, { durable, tables, metrics, write: append, requireWrite, requireRead, idempotencyTtlMs: (config.idempotencyTtl ?? DEFAULTS.idempotencyTtl) * 1000 })
     streamRoutes(api, { durable, requireRead, onClient: (delta) => metrics.streams.inc(delta) })
     topicRoutes(api, { durable, requireRead })
+    contextRoutes(api, { durable, requireRead })
     consumerRoutes(api, new Consumers(durable, tables), { requireRead, requireWrite })
     statusRoutes(api, {
       durable,
