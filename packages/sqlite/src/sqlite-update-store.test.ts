@@ -1,24 +1,14 @@
-import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import * as Y from 'yjs'
 import { afterAll, describe, expect, it } from 'vitest'
-import { DurableLog, LogDoc, MemoryUpdateStore, NodeIdentity, YlogError, type IndexQuery, type NodeStore } from '@ylog/core'
+import { DurableLog, MemoryUpdateStore, NodeIdentity, type IndexQuery, type NodeStore } from '@ylog/core'
 import { describeNodeStore } from '@ylog/core/testing'
 import { SCHEMA_VERSION, SqliteUpdateStore } from './index.js'
+import { appendEntries, downgradeToSchema3, downgradeToSchema4, expectStoreError, tempPaths, writer } from './test-support.js'
 
-const dirs: string[] = []
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-})
-
-function freshPath(name = 'log.db'): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ylog-sqlite-'))
-  dirs.push(dir)
-  return join(dir, name)
-}
+const { freshPath, cleanup } = tempPaths()
+afterAll(cleanup)
 
 describeNodeStore('SqliteUpdateStore', () => {
   let path = ''
@@ -27,32 +17,6 @@ describeNodeStore('SqliteUpdateStore', () => {
     reopen: async () => SqliteUpdateStore.open(path),
   }
 })
-
-async function expectStoreError(action: () => unknown, code: 'STORE_CORRUPT' | 'STORE_FAILED' | 'BAD_ARGUMENT' | 'CLOSED' | 'NOT_A_STORE' | 'STORE_TOO_NEW', pattern: RegExp): Promise<YlogError> {
-  let thrown: unknown
-  try {
-    await action()
-  } catch (err) {
-    thrown = err
-  }
-  expect(thrown).toBeInstanceOf(YlogError)
-  const err = thrown as YlogError
-  expect(err.code).toBe(code)
-  expect(err.message).toMatch(pattern)
-  return err
-}
-
-/** Collects the updates a writer produces, to feed them into another log as a peer would. */
-function writer(identity: NodeIdentity, now: () => number): { doc: LogDoc; updates: Uint8Array[] } {
-  const doc = new LogDoc({ identity, now })
-  const updates: Uint8Array[] = []
-  doc.onUpdate((u) => updates.push(u))
-  return { doc, updates }
-}
-
-async function appendEntries(durable: DurableLog, count: number, topic = (i: number) => `t${i % 3}`): Promise<void> {
-  await Promise.all(Array.from({ length: count }, (_, i) => durable.append({ topic: topic(i), kind: 'event', data: { i, pad: randomBytes(100).toString('hex') } })))
-}
 
 describe('SqliteUpdateStore', () => {
   it('migrates schema 1 and schema 2 stores in place, keeping their logs (updates from before schema 3 carry no CRC)', async () => {
@@ -312,187 +276,3 @@ describe('SqliteUpdateStore index queries with two writers', () => {
   })
 })
 
-describe('SqliteUpdateStore keeps compaction atomic', () => {
-  async function storeWithTail(path: string): Promise<Awaited<ReturnType<NodeStore['load']>>> {
-    const durableStore = SqliteUpdateStore.open(path)
-    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: durableStore })
-    await appendEntries(durable, 20)
-    for (let i = 0; i < 3; i++) await durable.append({ topic: 't', kind: 'event', data: i })
-    const state = await durableStore.load()
-    await durableStore.compact([Y.convertUpdateFormatV1ToV2(durable.encodeCommitted())], state.lastId - 2)
-    const compacted = await durableStore.load()
-    await durable.close()
-    return compacted
-  }
-
-  it('leaves load() unchanged when the transaction fails halfway', async () => {
-    const path = freshPath()
-    const before = await storeWithTail(path)
-    expect(before.tail).toHaveLength(2)
-    // A trigger makes the snapshot write fail after the covered updates were already deleted in the same transaction.
-    const db = new Database(path)
-    db.exec("CREATE TRIGGER fail_snapshot BEFORE INSERT ON snapshot_parts BEGIN SELECT RAISE(ABORT, 'simulated failure'); END")
-    db.close()
-    const store = SqliteUpdateStore.open(path)
-    await expectStoreError(() => store.compact([Uint8Array.of(1, 2, 3)], before.lastId), 'STORE_FAILED', /simulated failure/)
-    expect(await store.load()).toEqual(before)
-    await store.close()
-    expect(await reload(path)).toEqual(before)
-  })
-
-  it('refuses an upTo that is not a safe integer or beyond the last id, and changes nothing', async () => {
-    const path = freshPath()
-    const before = await storeWithTail(path)
-    const store = SqliteUpdateStore.open(path)
-    for (const upTo of [Number.NaN, 1.5, -1, 2 ** 53, before.lastId + 1]) {
-      await expectStoreError(() => store.compact([Uint8Array.of(1)], upTo), 'BAD_ARGUMENT', /upTo must be an update id/)
-    }
-    await expectStoreError(() => store.compact(Uint8Array.of(1) as unknown as Uint8Array[], before.lastId), 'BAD_ARGUMENT', /parts must be an array of Uint8Arrays/)
-    await expectStoreError(() => store.compact(['x'] as unknown as Uint8Array[], before.lastId), 'BAD_ARGUMENT', /parts must be an array of Uint8Arrays/)
-    expect(await store.load()).toEqual(before)
-    await store.close()
-  })
-})
-
-/** Turns a schema 5 file back into schema 4 (no subjects on index rows), as a store written by the code before schema 5. */
-function downgradeToSchema4(db: Database.Database): void {
-  db.exec('DROP INDEX entries_by_subject; ALTER TABLE entries DROP COLUMN subject_id; DROP TABLE subjects')
-  db.pragma('user_version = 4')
-}
-
-/** Turns a schema 5 file back into schema 3 (one snapshot blob), as a store written by the code before schema 4. */
-function downgradeToSchema3(db: Database.Database): void {
-  downgradeToSchema4(db)
-  const parts = db.prepare('SELECT sha256, bytes FROM snapshot_parts ORDER BY id').all() as Array<{ sha256: Buffer; bytes: Buffer }>
-  if (parts.length > 1) throw new Error('a schema 3 snapshot is one blob: compact this store once, into one part')
-  const upTo = db.prepare("SELECT value FROM meta WHERE key = 'snapshot_up_to'").pluck().get() as number
-  db.exec(`
-    CREATE TABLE snapshot (one INTEGER PRIMARY KEY CHECK (one = 1), up_to INTEGER NOT NULL, sha256 BLOB NOT NULL, bytes BLOB NOT NULL);
-    DROP TABLE snapshot_parts;
-    DELETE FROM meta WHERE key = 'snapshot_up_to';
-  `)
-  const part = parts[0]
-  if (part !== undefined) db.prepare('INSERT INTO snapshot (one, up_to, sha256, bytes) VALUES (1, ?, ?, ?)').run(upTo, part.sha256, part.bytes)
-  db.pragma('user_version = 3')
-}
-
-async function reload(path: string): Promise<Awaited<ReturnType<NodeStore['load']>>> {
-  const store = SqliteUpdateStore.open(path)
-  try {
-    return await store.load()
-  } finally {
-    await store.close()
-  }
-}
-
-describe('SqliteUpdateStore refuses damaged and foreign files', () => {
-  /** A closed store whose snapshot holds `entries` entries; returns the snapshot bytes. */
-  async function storeWithSnapshot(path: string, entries: number): Promise<Uint8Array> {
-    const durableStore = SqliteUpdateStore.open(path)
-    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: durableStore, compactAfterUpdates: 1_000_000 })
-    await appendEntries(durable, entries)
-    const { lastId } = await durableStore.load()
-    await durableStore.compact([Y.convertUpdateFormatV1ToV2(durable.encodeCommitted())], lastId)
-    const { snapshot } = await durableStore.load()
-    await durable.close()
-    expect(snapshot).toHaveLength(1)
-    return snapshot[0] as Uint8Array
-  }
-
-  async function openAndLoad(path: string): Promise<void> {
-    const store = SqliteUpdateStore.open(path)
-    try {
-      await store.load()
-    } finally {
-      await store.close()
-    }
-  }
-
-  it('a store truncated to half its size', async () => {
-    const path = freshPath()
-    await storeWithSnapshot(path, 500)
-    truncateSync(path, Math.floor(statSync(path).size / 2))
-    const err = await expectStoreError(() => openAndLoad(path), 'STORE_CORRUPT', /damaged/)
-    expect(err.message).toContain(path)
-  })
-
-  it('flipped bytes in the middle of the snapshot, found by its checksum', async () => {
-    const path = freshPath()
-    const snapshot = await storeWithSnapshot(path, 3_000)
-    // VACUUM drops the free pages that still hold the compacted updates' copies of the same entries.
-    const db = new Database(path)
-    db.exec('VACUUM')
-    db.close()
-    const file = readFileSync(path)
-    // Find where the middle of the snapshot landed in the file, so the damage is in bytes the checksum covers.
-    const probe = snapshot.subarray(snapshot.length >> 1, (snapshot.length >> 1) + 64)
-    const at = file.indexOf(probe)
-    expect(at).toBeGreaterThan(0)
-    expect(file.indexOf(probe, at + 1)).toBe(-1)
-    for (let i = 0; i < 16; i++) file[at + 8 + i] = (file[at + 8 + i] as number) ^ 0xa5
-    writeFileSync(path, file)
-
-    // Page structure is intact, so open passes; the damage is in the snapshot's content.
-    const store = SqliteUpdateStore.open(path)
-    const err = await expectStoreError(() => store.load(), 'STORE_CORRUPT', /snapshot .* fails its SHA-256 check/)
-    expect(err.message).toContain(path)
-    const check = store.checkIntegrity()
-    expect(check.ok).toBe(false)
-    expect(check.problems.join('\n')).toMatch(/SHA-256/)
-    await store.close()
-  })
-
-  it('flipped bytes in a b-tree page, found by quick_check at open', async () => {
-    const path = freshPath()
-    await storeWithSnapshot(path, 300)
-    const file = readFileSync(path)
-    const pageSize = file.readUInt16BE(16)
-    // Page 2 is the first table created (meta); wreck its b-tree header.
-    file.fill(0xff, pageSize, pageSize + 12)
-    writeFileSync(path, file)
-    const err = await expectStoreError(() => openAndLoad(path), 'STORE_CORRUPT', /damaged/)
-    expect(err.message).toContain(path)
-  })
-
-  it('a SQLite database of another application', async () => {
-    const path = freshPath('other.db')
-    const db = new Database(path)
-    db.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)')
-    db.close()
-    const err = await expectStoreError(() => SqliteUpdateStore.open(path), 'NOT_A_STORE', /is a SQLite database but not a ylog store/)
-    expect(err.message).toContain(path)
-    const untouched = new Database(path, { readonly: true })
-    expect(untouched.pragma('journal_mode', { simple: true })).toBe('delete')
-    untouched.close()
-  })
-
-  it('a text file', async () => {
-    const path = freshPath('notes.txt')
-    writeFileSync(path, 'these are my notes, not a database\n'.repeat(200))
-    const err = await expectStoreError(() => SqliteUpdateStore.open(path), 'NOT_A_STORE', /is not a SQLite database/)
-    expect(err.message).toContain(path)
-    expect(readFileSync(path, 'utf8')).toMatch(/^these are my notes/)
-  })
-
-  it('random bytes', async () => {
-    const path = freshPath('random.bin')
-    writeFileSync(path, Buffer.from(Array.from({ length: 8192 }, (_, i) => (i * 7919 + 13) % 251)))
-    await expectStoreError(() => SqliteUpdateStore.open(path), 'NOT_A_STORE', /is not a SQLite database/)
-  })
-
-  it('a store from a newer schema', async () => {
-    const path = freshPath()
-    await SqliteUpdateStore.open(path).close()
-    const db = new Database(path)
-    db.pragma('user_version = 99')
-    db.close()
-    const err = await expectStoreError(() => SqliteUpdateStore.open(path), 'STORE_TOO_NEW', /written by a newer ylog \(schema 99\); upgrade/)
-    expect(err.message).toContain(path)
-  })
-
-  it('an empty file becomes a fresh store', async () => {
-    const path = freshPath()
-    writeFileSync(path, '')
-    expect(await reload(path)).toEqual({ snapshot: [], tail: [], lastId: 0 })
-  })
-})
