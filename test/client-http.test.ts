@@ -69,6 +69,21 @@ describe('a node for clients', () => {
     expect(rewound.behind).toBe((await client.heads()).heads.reduce((n, h) => n + h.length, 0) - 1)
   })
 
+  it('reads the newest entries with last=, pages back with before=, and goes on live from next', async () => {
+    const written = await client.appendBatch(Array.from({ length: 7 }, (_, i) => ({ topic: 'tail.t', kind: 'event' as const, data: i })))
+    const last = await client.last(3, { topic: 'tail.t' })
+    expect(last.entries.map((e) => e.data)).toEqual([4, 5, 6])
+    const back = await client.before(last.prev as string, { topic: 'tail.t', limit: 3 })
+    expect(back.entries.map((e) => e.data)).toEqual([1, 2, 3])
+    const start = await client.before(back.prev as string, { topic: 'tail.t', limit: 3 })
+    expect([start.entries.map((e) => e.data), start.prev]).toEqual([[0], null])
+    const more = await client.append({ topic: 'tail.t', kind: 'event', data: 7 })
+    expect((await client.read({ topic: 'tail.t', after: last.next })).entries.map((e) => e.seq)).toEqual([more.seq])
+    expect(written).toHaveLength(7)
+    expect((await refusal(client.read({ after: last.next, last: 2 } as never))).code).toBe('BAD_ARGUMENT')
+    expect((await refusal(client.before('p1.nonsense'))).code).toBe('BAD_ARGUMENT')
+  })
+
   it('ends a lagging stream with LAGGED under onLag=close instead of skipping entries', async () => {
     const controller = new AbortController()
     const res = await fetch(`${node.url}/api/events/stream?after=now&topic=lag&buffer=1&onLag=close`, { signal: controller.signal })

@@ -17,37 +17,7 @@
 //   the signal on. So under npm the launcher also stops the daemon once its
 //   parent is gone. Outside npm it does not, so `nohup ylog-node &` survives
 //   its terminal.
-import { spawn } from 'node:child_process'
-import { constants } from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { launch } from './launch.js'
 
-const main = fileURLToPath(new URL('../src/main.ts', import.meta.url))
-// Resolved from this file, so the command works from any working directory.
-const tsx = import.meta.resolve('tsx')
-const PARENT_CHECK_MS = 250
-
-const child = spawn(process.execPath, ['--conditions=ylog-source', '--import', tsx, main, ...process.argv.slice(2)], {
-  stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-})
-
-const release = () => {
-  if (child.connected) child.disconnect()
-}
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, release)
-
-if (process.env.npm_lifecycle_event !== undefined) {
-  const parent = process.ppid
-  const watch = setInterval(() => {
-    if (process.ppid === parent) return
-    clearInterval(watch)
-    release()
-  }, PARENT_CHECK_MS)
-  watch.unref()
-}
-
-child.on('error', (err) => {
-  process.stderr.write(`ylog: cannot start ${process.execPath}: ${err.message}\n`)
-  process.exit(1)
-})
-// The daemon's exit status is the command's; a daemon killed by a signal exits like a shell reports it, 128 + n.
-child.on('exit', (code, signal) => process.exit(code ?? 128 + (signal === null ? 0 : constants.signals[signal])))
+launch(fileURLToPath(new URL('../src/main.ts', import.meta.url)))

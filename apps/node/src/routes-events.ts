@@ -4,6 +4,7 @@ import type { Guard } from './access.js'
 import { CLIENT_KINDS, quote, type ErrorBody } from './http-errors.js'
 import { IdempotencyKeys } from './idempotency.js'
 import type { NodeMetrics } from './metrics.js'
+import { decodePosition, readBackwards } from './read-backwards.js'
 
 export const MAX_LIMIT = 1000
 export const DEFAULT_LIMIT = 100
@@ -59,6 +60,8 @@ const listSchema = {
     topic: { type: 'string' },
     kind: { type: 'string', enum: ENTRY_KINDS },
     limit: { type: 'string', description: `1-${MAX_LIMIT}, default ${DEFAULT_LIMIT}` },
+    last: { type: 'string', description: `the newest n entries (1-${MAX_LIMIT}) by (at, node, seq), oldest first; "next" continues live, "prev" pages back. Not with after, since or before` },
+    before: { type: 'string', description: 'a "prev" position: the limit entries before it, oldest first, and the "prev" before them. Not with after or since' },
   },
 } as const
 
@@ -140,12 +143,18 @@ export function eventRoutes(app: FastifyInstance, { durable, tables, metrics, wr
     },
   )
 
-  app.get<{ Querystring: Record<'after' | 'since' | 'topic' | 'kind' | 'limit', string | undefined> }>(
+  app.get<{ Querystring: Record<'after' | 'since' | 'topic' | 'kind' | 'limit' | 'last' | 'before', string | undefined> }>(
     '/api/events',
     { schema: { summary: 'Committed entries in (node, seq) order, a page at a time', querystring: listSchema }, onRequest: requireRead },
     async (request) => {
-      const { after, since, topic, kind, limit } = request.query
+      const { after, since, topic, kind, limit, last, before } = request.query
       if (topic !== undefined) validateTopic(topic)
+      if (last !== undefined || before !== undefined) {
+        const clash = [last !== undefined && before !== undefined ? 'before' : undefined, after === undefined ? undefined : 'after', since === undefined ? undefined : 'since'].find((p) => p !== undefined)
+        if (clash !== undefined) throw new YlogError('BAD_ARGUMENT', `${last !== undefined ? 'last' : 'before'} reads backwards from the end and cannot be combined with ${clash}`)
+        const count = last !== undefined ? parseInteger('last', last, 1, MAX_LIMIT, `an integer 1-${MAX_LIMIT}`) : limit === undefined ? DEFAULT_LIMIT : parseInteger('limit', limit, 1, MAX_LIMIT, `an integer 1-${MAX_LIMIT} (default ${DEFAULT_LIMIT})`)
+        return readBackwards(durable, { before: before === undefined ? undefined : decodePosition(before), topic, kind: kind as EntryKind | undefined, limit: count })
+      }
       const page = await readPage(durable, {
         after: decodeCursor(after ?? ''),
         since: since === undefined ? undefined : parseInteger('since', since, 0, Number.MAX_SAFE_INTEGER, 'a time in ms since the epoch'),

@@ -1,6 +1,6 @@
 import { errorFromFetch, errorFromResponse, YlogClientError } from './errors.js'
 import { streamEvents, type StreamItem, type StreamOptions } from './stream.js'
-import type { Consumer, Entry, EntryInput, Heads, Nodes, Page, ReadQuery, Receipt, TopicView } from './types.js'
+import type { BackwardsPage, Consumer, Entry, EntryInput, Heads, Nodes, Page, ReadQuery, Receipt, TopicView } from './types.js'
 
 export const DEFAULT_URL = 'http://127.0.0.1:4747'
 
@@ -54,6 +54,16 @@ export class YlogClient {
   /** One page of committed entries in (node, seq) order; pass `next` as `after` to continue. */
   read(query: ReadQuery = {}): Promise<Page> {
     return this.#call<Page>('GET', '/api/events', { ...query })
+  }
+
+  /** The newest `last` entries (by time across nodes, 1-1000), oldest first; `next` continues live, `prev` pages back. */
+  last(last: number, query: Pick<ReadQuery, 'topic' | 'kind'> = {}): Promise<BackwardsPage> {
+    return this.#call<BackwardsPage>('GET', '/api/events', { last, ...query })
+  }
+
+  /** The `limit` entries before a `prev` position (of `last` or an earlier `before`), oldest first. */
+  before(prev: string, query: Pick<ReadQuery, 'topic' | 'kind' | 'limit'> = {}): Promise<BackwardsPage> {
+    return this.#call<BackwardsPage>('GET', '/api/events', { before: prev, ...query })
   }
 
   /** Every committed entry from `after` to the end as it is now, page by page. */

@@ -22,6 +22,16 @@ export interface Page {
   next: string
 }
 
+/** `GET /api/events?last=` or `before=`: a page read backwards from the end. */
+export interface BackwardsPage {
+  /** Oldest first. */
+  entries: Entry[]
+  /** Pass to `before` for the page before this one; null once the start is reached. */
+  prev: string | null
+  /** What was committed when the page was read: pass as `after` (or to `stream`) to go on live without a gap. */
+  next: string
+}
+
 export interface ReadQuery {
   /** A cursor (`next` of an earlier page); default the start. */
   after?: string
