@@ -3,7 +3,7 @@ import type { ContextFormat, ContextOptions, ContextOrder } from './types.js'
 
 export const DEFAULT_BUDGET = 8_000
 export const DEFAULT_MAX_ENTRY_TOKENS = 1_000
-export const DEFAULT_SUMMARY_SCAN = 1_000
+export const DEFAULT_SUMMARY_SCAN = 200
 /** Far beyond any model's window; it keeps a typo from asking for a billion-token scan. */
 export const MAX_BUDGET = 10_000_000
 export const FORMATS: readonly ContextFormat[] = ['text', 'markdown', 'jsonl']

@@ -49,7 +49,7 @@ export interface ContextOptions {
   render?: (entry: Entry) => string
   /** Says what the entries left out for the budget were, instead of the built-in counts; counted against the budget. */
   summarize?: (entries: readonly Entry[], info: OmissionInfo) => string | Promise<string>
-  /** How many of the entries left out are read for their summary at most; default 1,000. */
+  /** How many of the entries left out are read for their summary at most; default 200 (each is read and decoded). */
   summaryScan?: number
   /** Gap entries under these topics name losses of several topics, so they are named for every topic selection; default `ylog.gaps`. */
   gapTopics?: readonly string[]

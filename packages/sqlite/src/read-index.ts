@@ -109,7 +109,7 @@ export class ReadIndex {
   }
 
   #statement(shape: string, f: Filters, sql: () => string): Database.Statement {
-    const key = `${shape}:${f.since !== undefined}:${f.until !== undefined}:${f.topicId !== undefined}:${f.kind !== undefined}:${f.subjectId !== undefined}`
+    const key = `${shape}:${f.since !== undefined}:${f.until !== undefined}:${f.topicId !== undefined}:${f.kind ?? ''}:${f.subjectId !== undefined}`
     let statement = this.#queries.get(key)
     if (statement === undefined) {
       statement = this.#db.prepare(sql())
@@ -157,7 +157,8 @@ function whereFilters(f: Filters, table = ''): string {
     (f.since !== undefined ? ` AND ${table}at >= @since` : '') +
     (f.until !== undefined ? ` AND ${table}at < @until` : '') +
     (f.topicId !== undefined ? ` AND ${table}topic_id = @topic` : '') +
-    (f.kind !== undefined ? ` AND ${table}kind = @kind` : '') +
+    // A literal, not a parameter: SQLite uses the partial index of gap entries only for `kind = 2` written out.
+    (f.kind !== undefined ? ` AND ${table}kind = ${f.kind}` : '') +
     (f.subjectId !== undefined ? ` AND ${table}subject_id = @subject` : '')
   )
 }
@@ -167,7 +168,6 @@ function bindFilters(f: Filters): Record<string, number> {
   if (f.since !== undefined) params.since = f.since
   if (f.until !== undefined) params.until = f.until
   if (f.topicId !== undefined) params.topic = f.topicId
-  if (f.kind !== undefined) params.kind = f.kind
   if (f.subjectId !== undefined) params.subject = f.subjectId
   return params
 }

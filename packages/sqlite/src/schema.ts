@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import { LogDoc, type EntryKind } from '@ylog/core'
 
 /** The schema version this code writes; stored in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 5
+export const SCHEMA_VERSION = 6
 
 /** "ylog" in ASCII, stored in `PRAGMA application_id` so a ylog store can be told apart from any other SQLite file. */
 export const APPLICATION_ID = 0x796c6f67
@@ -154,10 +154,20 @@ function backfillSubjects(db: Database.Database): void {
 }
 
 /**
+ * Schema 6: an index over gap entries only (partial, a few rows), so naming
+ * every loss in a log is a lookup: a kind filter otherwise scans every row
+ * of the node (45 ms at a million entries). Queries write the kind as a
+ * literal, which is what lets SQLite use a partial index.
+ */
+function addV6(db: Database.Database): void {
+  db.exec(`CREATE INDEX entries_gaps ON entries (node_id, seq) WHERE kind = ${KIND_CODES.gap}`)
+}
+
+/**
  * `migrations[v]` upgrades a store from schema v to v + 1 (v = 0 is an empty
  * file). A new schema is one function appended here and SCHEMA_VERSION bumped.
  */
-const migrations: readonly Migration[] = [createV1, addV2, addV3, addV4, addV5]
+const migrations: readonly Migration[] = [createV1, addV2, addV3, addV4, addV5, addV6]
 
 if (migrations.length !== SCHEMA_VERSION) throw new Error(`schema.ts: ${migrations.length} migrations for schema version ${SCHEMA_VERSION}`)
 
