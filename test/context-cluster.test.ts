@@ -1,8 +1,13 @@
 // GET /api/context across three real daemons: node 2 writes while it is cut off; node 1's context then holds
 // none of those entries (and does not pretend to: no range of node 2 is reported as shown); after the heal the
-// same request shows them, and the manifest's ranges cover node 2's whole log.
+// same request shows them, and the manifest's ranges cover node 2's whole log. Then a real hole: node 1 gets
+// node 2's newest entries before the ones they follow, and its context names the seqs it knows it lacks.
+import { join } from 'node:path'
+import { clientIdOf, encodeStructGroups, entryClock, LogDoc, NodeIdentity } from '@ylog/core'
+import { authenticate, encodeSyncStep1, encodeSyncUpdate, rawClient, untilReceived } from '@ylog/sync/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { getJson, ProxiedCluster, waitIdentical } from './support/cluster.js'
+import * as Y from 'yjs'
+import { getJson, ProxiedCluster, waitIdentical, waitUntil } from './support/cluster.js'
 import { postEvent } from './support/node-process.js'
 
 interface Context {
@@ -43,3 +48,54 @@ describe('GET /api/context in a cluster', () => {
     expect(after.tokens).toBeLessThanOrEqual(4000)
   }, 60_000)
 })
+
+describe('GET /api/context names a hole on a real node', () => {
+  it('says which seqs of a node are known to exist but not here, until they arrive', async () => {
+    const [, b, c] = cluster.urls() as [string, string, string]
+    const first = await postEvent(c, { step: 'seen' }, 'agents')
+    await waitIdentical(cluster.urls())
+    for (const proxy of cluster.around(2)) proxy.partition('blackhole')
+    for (let i = 0; i < 4; i++) await postEvent(c, { step: `held-${i}` }, 'agents')
+    const cNode = first.node
+    const base = (await getJson<{ heads: Array<{ node: string; length: number }> }>(`${b}/api/heads`)).heads.find((h) => h.node === cNode)?.length as number
+
+    // Node 2's newest entries alone, sent to node 1 as node 2 itself would relay them: node 1 holds them and knows what lies before.
+    const whole = await replicaOf(portOf(c))
+    const newest = Y.decodeUpdate(Y.encodeStateAsUpdate(whole.doc)).structs.filter((s) => s.id.client === clientIdOf(cNode) && s.id.clock >= entryClock(base + 2))
+    const writer = await rawClient(portOf(b))
+    expect((await authenticate(writer, NodeIdentity.load(join(cluster.members[2]?.data as string, 'node.key')))).ok).toBe(true)
+    writer.send(encodeSyncUpdate(encodeStructGroups([newest])))
+    const lastSeq = base + 3
+    await waitUntil(
+      async () => (await getJson<{ holes: Record<string, unknown> }>(`${b}/api/heads`)).holes[cNode] !== undefined,
+      () => 'the hole at node 1',
+    )
+    const during = await getJson<Context>(`${b}/api/context?budget=4000`)
+    expect(during.manifest.nodes.find((n) => n.node === cNode)?.missing).toEqual([{ from: base, to: lastSeq }])
+    expect(during.text).toMatch(new RegExp(`node ${cNode.slice(0, 8)}\\w*: seqs ${base}.${lastSeq} exist but have not reached this node yet`))
+    expect(during.text).not.toContain('held-')
+    writer.ws.close()
+
+    for (const proxy of cluster.around(2)) proxy.heal()
+    await waitIdentical(cluster.urls())
+    const after = await getJson<Context>(`${b}/api/context?budget=4000`)
+    expect(after.manifest.nodes.find((n) => n.node === cNode)?.missing).toEqual([])
+    expect(after.text).not.toContain('have not reached this node yet')
+    for (let i = 0; i < 4; i++) expect(after.text).toContain(`"step":"held-${i}"`)
+  }, 60_000)
+})
+
+/** Everything a node holds, read over its sync endpoint as a read-only client, into a replica (checked by the guard). */
+async function replicaOf(port: number): Promise<LogDoc> {
+  const client = await rawClient(port)
+  const replica = new LogDoc()
+  client.send(encodeSyncStep1(Y.encodeStateVector(replica.doc)))
+  await untilReceived(client, () => client.messages.some((m) => m.type === 'sync-step2'), 'the catch-up')
+  for (const m of client.messages) if (m.type === 'sync-step2' || m.type === 'sync-update') replica.applyRemote(m.update)
+  client.ws.close()
+  return replica
+}
+
+function portOf(url: string): number {
+  return Number(new URL(url).port)
+}
