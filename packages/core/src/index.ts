@@ -50,6 +50,7 @@ export { DurableLog, DEFAULT_COMPACT_AFTER_UPDATES, type DurableLogOptions, type
 export { encodeDiffChunks } from './doc/diff-chunks.js'
 export { readPage, type PageQuery, type Page } from './consume/read-page.js'
 export { splitUpdateByClient, encodeStructGroups } from './doc/split-update.js'
+export { encodeEntriesUpdate } from './doc/entries-update.js'
 export { scanUpdate, ScanRefusal, MIN_ENTRY_BYTES, MAX_UPDATE_CLIENTS, type UpdateScan, type ScannedGroup } from './doc/update-scan.js'
 export { subscribe, type Subscription, type SubscribeOptions, type SubscriptionItem, type SubscriptionEntry, type SubscriptionGap } from './consume/subscription.js'
 export { IngestQueue, type IngestQueueOptions, type IngestPolicy, type IngestGap, type IngestResult, type IngestStats } from './consume/ingest-queue.js'
