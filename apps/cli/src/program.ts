@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from '@commander-js/extra-typings'
 import { DEFAULT_URL } from '@ylog/client'
+import { contextCommands } from './commands/context.js'
 import { localCommands } from './commands/local.js'
 import { readCommands } from './commands/read.js'
 import { statusCommands } from './commands/status.js'
@@ -34,6 +35,7 @@ export function buildProgram(): Command<[], { url: string; token?: string; json?
   verifyCommands(program)
   transferCommands(program)
   localCommands(program)
+  contextCommands(program)
   return program
 }
 

@@ -111,3 +111,39 @@ export interface TopicView {
   count: number
   latest: { id: string; node: string; seq: number; at: number }
 }
+
+/** `GET /api/context` options; lists go comma-separated. */
+export interface ContextQuery {
+  topics?: readonly string[]
+  kinds?: ReadonlyArray<'transition' | 'event'>
+  nodes?: readonly string[]
+  /** Only this transition subject's history. */
+  subject?: string
+  /** Entries appended at or after (ms since the epoch). */
+  since?: number
+  /** Entries appended before (ms, exclusive). */
+  until?: number
+  /** Tokens the text may take. */
+  budget?: number
+  encoding?: string
+  order?: 'time' | 'node'
+  format?: string
+  maxEntryTokens?: number
+}
+
+/** What `GET /api/context` answers: the text, its token count, and the manifest (see the node's OpenAPI for every field). */
+export interface ContextAnswer {
+  text: string
+  tokens: number
+  manifest: {
+    tokenizer: string
+    budget: number
+    tokens: number
+    format: string
+    order: string
+    counts: { included: number; omitted: number | null; dropped: number; missing: number; forked: number }
+    nodes: Array<{ node: string; included: SeqRange[]; omitted: SeqRange[]; missing: SeqRange[]; dropped: Array<{ id: string; from: number; to: number; stream: string }>; forkedFrom?: number }>
+    entries: Array<{ id: string; hash: string }>
+    [field: string]: unknown
+  }
+}
