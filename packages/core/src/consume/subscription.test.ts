@@ -4,10 +4,8 @@ import type { Entry, EntryInput, EntryKind } from '../entry/entry.js'
 import { NodeIdentity } from '../entry/identity.js'
 import { MemoryUpdateStore } from '../durable/memory-update-store.js'
 import type { ApplyResult } from '../doc/log-doc.js'
-import type { UpdateRecord } from '../durable/update-store.js'
 import { subscribe, type Subscription, type SubscriptionEntry, type SubscriptionGap, type SubscriptionItem } from './subscription.js'
-import { waitFor } from '../testing/test-support.js'
-import { seededRandom } from '../testing/test-support.js'
+import { GatedStore, seededRandom, waitFor } from '../testing/test-support.js'
 import { logDocOf } from '../durable/committed-log.js'
 
 const open = (): Promise<DurableLog> => DurableLog.open({ identity: NodeIdentity.generate(), store: new MemoryUpdateStore() })
@@ -21,27 +19,6 @@ async function pair(): Promise<{ a: DurableLog; b: DurableLog; relayed: Array<Pr
     for (const update of updates) relayed.push(a.applyRemote(update))
   })
   return { a, b, relayed }
-}
-
-/** Commits wait for release(); `committed` counts the entries it has stored. */
-class GatedStore extends MemoryUpdateStore {
-  committed = 0
-  #gates: Array<() => void> = []
-
-  override async append(records: readonly UpdateRecord[]): Promise<number> {
-    await new Promise<void>((resolve) => this.#gates.push(resolve))
-    const id = await super.append(records)
-    this.committed += records.reduce((n, r) => n + r.entries.length, 0)
-    return id
-  }
-
-  get waiting(): number {
-    return this.#gates.length
-  }
-
-  release(): void {
-    for (const gate of this.#gates.splice(0)) gate()
-  }
 }
 
 /** One pull that fails the test instead of hanging when nothing comes. */
@@ -347,60 +324,5 @@ describe('subscribe', () => {
     for (let i = 3; i < 7; i++) await durable.append(event('t', i))
     expect(entriesOf(await take(sub, 2)).map((e) => e.seq)).toEqual([5, 6])
     await sub.return()
-  })
-
-  it('closes by break, return() and abort, unregistering from the log each time', async () => {
-    const durable = await open()
-    let active = 0
-    const onCommit = durable.onCommit.bind(durable)
-    vi.spyOn(durable, 'onCommit').mockImplementation((listener) => {
-      active++
-      const off = onCommit(listener)
-      return () => {
-        active--
-        off()
-      }
-    })
-    await Promise.all(Array.from({ length: 5 }, (_, i) => durable.append(event('t', i))))
-
-    let seen = 0
-    for await (const item of subscribe(durable)) {
-      expect(item.kind).toBe('entry')
-      if (++seen === 3) break
-    }
-    expect(active).toBe(0)
-
-    const returned = subscribe(durable, { after: 'now' })
-    const waiting = returned.next()
-    await until(() => active === 1)
-    await returned.return()
-    expect(await waiting).toEqual({ done: true, value: undefined })
-    expect(await returned.next()).toEqual({ done: true, value: undefined })
-    expect(active).toBe(0)
-
-    const controller = new AbortController()
-    const aborted = subscribe(durable, { after: 'now', signal: controller.signal })
-    const pending = aborted.next()
-    await until(() => active === 1)
-    controller.abort()
-    expect(await pending).toEqual({ done: true, value: undefined })
-    expect(active).toBe(0)
-
-    // Closed before it ever registered: it must not register afterwards.
-    const early = new AbortController()
-    const never = subscribe(durable, { signal: early.signal })
-    early.abort()
-    const preAborted = subscribe(durable, { signal: AbortSignal.abort() })
-    expect(await never.next()).toEqual({ done: true, value: undefined })
-    expect(await preAborted.next()).toEqual({ done: true, value: undefined })
-    await durable.append(event('t', 99))
-    expect(active).toBe(0)
-  })
-
-  it('refuses a bufferSize below 1, an empty kinds list and a malformed start cursor', async () => {
-    const durable = await open()
-    expect(() => subscribe(durable, { after: new Map([['a'.repeat(64), -1]]) })).toThrow(expect.objectContaining({ code: 'BAD_CURSOR' }))
-    expect(() => subscribe(durable, { bufferSize: 0 })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }))
-    expect(() => subscribe(durable, { kinds: [] })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }))
   })
 })

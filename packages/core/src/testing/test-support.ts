@@ -70,12 +70,21 @@ export class GatedStore extends MemoryUpdateStore {
   #gates: Array<() => void> = []
   #credits = 0
   failing = false
+  /** Entries stored so far (index rows of the committed records). */
+  committed = 0
 
   override async append(records: readonly UpdateRecord[]): Promise<number> {
     if (this.#credits > 0) this.#credits--
     else await new Promise<void>((resolve) => this.#gates.push(resolve))
     if (this.failing) throw new Error('disk full')
-    return super.append(records)
+    const id = await super.append(records)
+    this.committed += records.reduce((n, r) => n + r.entries.length, 0)
+    return id
+  }
+
+  /** Commits waiting at the gate. */
+  get waiting(): number {
+    return this.#gates.length
   }
 
   /** Lets one commit through: the one waiting now, or else the next. */
