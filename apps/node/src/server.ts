@@ -12,6 +12,7 @@ import { contextRoutes } from './routes-context.js'
 import { eventRoutes } from './routes-events.js'
 import { streamRoutes } from './routes-stream.js'
 import { topicRoutes } from './routes-topics.js'
+import { transferRoutes } from './routes-transfer.js'
 import { allowedMethods, drainBody } from './unread-body.js'
 import { NO_CLUSTER, statusRoutes, type ClusterView } from './routes-status.js'
 
@@ -119,6 +120,7 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
     streamRoutes(api, { durable, requireRead, onClient: (delta) => metrics.streams.inc(delta) })
     topicRoutes(api, { durable, requireRead })
     contextRoutes(api, { durable, requireRead })
+    transferRoutes(api, { durable, self: identity.id, requireRead, requireWrite })
     consumerRoutes(api, new Consumers(durable, tables), { requireRead, requireWrite })
     statusRoutes(api, {
       durable,

@@ -20,6 +20,9 @@ export const ERROR_CODES = {
   BAD_CURSOR: 'a cursor string that does not decode',
   BAD_ARGUMENT: 'an argument out of range or of the wrong form',
   NOT_MEMBER: 'a node that is not a member of the log',
+  BROKEN_CHAIN: "entries that do not continue their node's chain: a missing seq, a wrong prev hash, time going back",
+  FORKED: 'a validly signed entry that differs from the one held for its (node, seq): the node forked',
+  OWN_ENTRIES: "entries of a running node's own chain that it does not hold (restore them into its stopped data directory)",
   // The log's own state.
   CLOSED: 'the log, the store or the queue is closed',
   INGEST_FULL: 'the ingest queue is full and the event was dropped (recorded in a gap entry)',

@@ -1,0 +1,179 @@
+import { encodeEntriesUpdate, isNodeId, peekEntry, sha256, signatureValid, verifyRun, YlogError, ZERO_HASH, type ChainStart, type DurableLog, type NodeId, type RunVerdict } from '@ylog/core'
+
+/**
+ * One line of `GET /api/export` (and of `ylog export`): an entry's signed
+ * bytes, which are all an import needs and all a verifier trusts, plus the
+ * header fields read from them so that tools like jq can select lines
+ * without decoding CBOR.
+ */
+export interface ExportLine {
+  node: string
+  seq: number
+  at: number
+  topic: string
+  kind: string
+  /** The signed entry (see @ylog/core's entry format), base64. */
+  bytes: string
+}
+
+/** A line as an import reads it: where the entry claims to belong, and its bytes (verified later). */
+export interface SignedLine {
+  node: NodeId
+  seq: number
+  bytes: Uint8Array
+}
+
+/** Reads one export line; `where` names it in errors (e.g. "line 12"). */
+export function parseExportLine(text: string, where: string): SignedLine {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new YlogError('BAD_JSON', `${where} is not JSON: ${(err as Error).message}`)
+  }
+  const { node, seq, bytes } = (typeof value === 'object' && value !== null ? value : {}) as Partial<Record<keyof ExportLine, unknown>>
+  if (typeof node !== 'string' || !isNodeId(node)) throw new YlogError('BAD_REQUEST', `${where}: "node" must be a node id (64 lowercase hex digits); is this a ylog export?`)
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) throw new YlogError('BAD_REQUEST', `${where}: "seq" must be an integer 0 or more`)
+  if (typeof bytes !== 'string' || bytes === '') throw new YlogError('BAD_REQUEST', `${where}: "bytes" must be the signed entry in base64`)
+  const buffer = Buffer.from(bytes, 'base64')
+  return { node, seq, bytes: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength) }
+}
+
+/** Entries per verifyRun: one signature check each, memory bounded. */
+const RUN = 4096
+
+interface Chain {
+  key: Uint8Array
+  start: ChainStart
+  run: Uint8Array[]
+  first: number
+  next: number
+}
+
+/**
+ * Checks the entries of an export as they come, node by node (lines of
+ * different nodes may interleave; each node's must be contiguous and
+ * ascending): every hash link, seq, time order and signature, RUN entries
+ * per signature check. Where a node's lines start is taken from
+ * `startOf` (a node's held head, or the first line's own prev for a file
+ * read alone, whose link to what came before the receiver checks).
+ */
+export class ChainVerifier {
+  readonly #chains = new Map<NodeId, Chain>()
+  readonly #startOf: (line: SignedLine) => ChainStart
+
+  constructor(startOf: (line: SignedLine) => ChainStart = startOfLine) {
+    this.#startOf = startOf
+  }
+
+  add(line: SignedLine): void {
+    let chain = this.#chains.get(line.node)
+    if (chain === undefined) {
+      chain = { key: Buffer.from(line.node, 'hex'), start: this.#startOf(line), run: [], first: line.seq, next: line.seq }
+      this.#chains.set(line.node, chain)
+    }
+    if (line.seq !== chain.next) throw brokenChain(line.node, line.seq, `seq ${line.seq} follows seq ${chain.next - 1}; an import takes whole chains (an export without --topic, --kind or time filters)`)
+    chain.run.push(line.bytes)
+    chain.next++
+    if (chain.run.length >= RUN) verify(line.node, chain)
+  }
+
+  /** Checks what is left of every chain; returns each node's seq range. */
+  finish(): Array<{ node: NodeId; from: number; to: number }> {
+    for (const [node, chain] of this.#chains) verify(node, chain)
+    return [...this.#chains].map(([node, chain]) => ({ node, from: chain.first, to: chain.next }))
+  }
+}
+
+function verify(node: NodeId, chain: Chain): void {
+  if (chain.run.length === 0) return
+  const verdict = verifyRun(chain.key, chain.run, chain.start)
+  if (!verdict.ok) throw runError(node, verdict)
+  const last = chain.run[chain.run.length - 1] as Uint8Array
+  chain.start = { seq: chain.start.seq + chain.run.length, prev: verdict.hashes[verdict.hashes.length - 1] as Uint8Array, at: peekEntry(last)?.at ?? 0 }
+  chain.run = []
+}
+
+/** A line read alone: trust its own prev and at, and check everything after it. */
+function startOfLine(line: SignedLine): ChainStart {
+  const header = peekEntry(line.bytes)
+  return { seq: line.seq, prev: header?.prev ?? ZERO_HASH, at: 0 }
+}
+
+function runError(node: NodeId, verdict: Extract<RunVerdict, { ok: false }>): YlogError {
+  const code = verdict.reason === 'bad-signature' ? 'BAD_SIGNATURE' : verdict.reason === 'bad-entry' ? 'MALFORMED_ENTRY' : 'BROKEN_CHAIN'
+  return new YlogError(code, `node ${node} seq ${verdict.seq}: ${verdict.reason}: ${verdict.detail}`)
+}
+
+function brokenChain(node: NodeId, seq: number, detail: string): YlogError {
+  return new YlogError('BROKEN_CHAIN', `node ${node} seq ${seq}: ${detail}`)
+}
+
+export interface ImportResult {
+  /** Entries new to the log, now committed. */
+  imported: number
+  /** Entries the log held already, byte for byte. */
+  present: number
+  nodes: Array<{ node: NodeId; from: number; to: number; imported: number }>
+}
+
+/**
+ * Imports signed entries into a log as synced entries: every entry is
+ * checked (held ones byte for byte, new ones linked to the held head,
+ * membership, signatures) before anything is applied, then each node's new
+ * entries go to DurableLog.applyRemote as the update their writer made
+ * (encodeEntriesUpdate), through the same guard as sync. Entries held
+ * already are skipped, so importing twice changes nothing. `own` (a running
+ * node's id) refuses entries of its chain it does not hold: its signer would
+ * write those seqs again.
+ */
+export async function importEntries(durable: DurableLog, lines: readonly SignedLine[], own?: NodeId): Promise<ImportResult> {
+  const plans: Array<{ node: NodeId; from: number; fresh: Uint8Array[]; to: number }> = []
+  let present = 0
+  const verifier = new ChainVerifier((line) => headAt(durable, line.node, line.seq))
+  const byNode = new Map<NodeId, SignedLine[]>()
+  for (const line of lines) {
+    const list = byNode.get(line.node) ?? []
+    if (list.length === 0) byNode.set(line.node, list)
+    list.push(line)
+  }
+  for (const [node, list] of byNode) {
+    if (!durable.membership.isMember(node)) throw new YlogError('NOT_MEMBER', `node ${node} is not a member of this log; its entries cannot be imported here`)
+    const held = durable.committedLength(node)
+    let skip = 0
+    for (; skip < list.length && (list[skip] as SignedLine).seq < held; skip++) sameAsHeld(durable, list[skip] as SignedLine, skip === 0 ? undefined : list[skip - 1])
+    present += skip
+    const fresh = list.slice(skip)
+    if (fresh.length === 0) continue
+    const from = (fresh[0] as SignedLine).seq
+    if (from !== held) throw brokenChain(node, from, `this node holds seqs ${held === 0 ? 'none' : `0-${held - 1}`} of it; the import continues at ${from}: the seqs between are missing`)
+    if (node === own) throw new YlogError('OWN_ENTRIES', `node ${node} is this node, which holds its seqs below ${held} only: stop it and import into its data directory (ylog import --data), or its next appends would fork`)
+    for (const line of fresh) verifier.add(line)
+    plans.push({ node, from, fresh: fresh.map((l) => l.bytes), to: from + fresh.length })
+  }
+  verifier.finish()
+  for (const plan of plans) {
+    const result = await durable.applyRemote(encodeEntriesUpdate(plan.node, plan.from, plan.fresh))
+    if (result.status === 'refused') throw new YlogError(result.reason === 'not-member' ? 'NOT_MEMBER' : 'BROKEN_CHAIN', `node ${plan.node}: ${result.reason}: ${result.detail}`)
+    if (result.status === 'held') throw brokenChain(plan.node, plan.from, 'the log holds fewer of its entries than it did a moment ago (a bug); nothing was committed')
+  }
+  const nodes = plans.map((p) => ({ node: p.node, from: p.from, to: p.to, imported: p.fresh.length }))
+  return { imported: nodes.reduce((n, p) => n + p.imported, 0), present, nodes }
+}
+
+/** The chain start of a node's new entries: its held head. */
+function headAt(durable: DurableLog, node: NodeId, seq: number): ChainStart {
+  const before = seq === 0 ? undefined : durable.getBytes(node, seq - 1)
+  return { seq, prev: before === undefined ? ZERO_HASH : sha256(before), at: before === undefined ? 0 : (peekEntry(before)?.at ?? 0) }
+}
+
+function sameAsHeld(durable: DurableLog, line: SignedLine, previous: SignedLine | undefined): void {
+  if (previous !== undefined && line.seq !== previous.seq + 1) throw brokenChain(line.node, line.seq, `seq ${line.seq} follows seq ${previous.seq}`)
+  const held = durable.getBytes(line.node, line.seq) as Uint8Array
+  if (Buffer.compare(held, line.bytes) === 0) return
+  const key = Buffer.from(line.node, 'hex')
+  if (peekEntry(line.bytes)?.seq === line.seq && signatureValid(key, line.bytes)) {
+    throw new YlogError('FORKED', `node ${line.node} seq ${line.seq}: the import holds a validly signed entry other than the one held here: the node forked`)
+  }
+  throw new YlogError('BAD_SIGNATURE', `node ${line.node} seq ${line.seq}: the import holds other bytes than the entry held here, not signed by the node`)
+}

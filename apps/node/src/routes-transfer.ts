@@ -1,0 +1,205 @@
+import { Readable } from 'node:stream'
+import { ENTRY_KINDS, isNodeId, peekEntry, peekTopicKind, validateTopic, YlogError, type DurableLog, type NodeId } from '@ylog/core'
+import type { FastifyInstance } from 'fastify'
+import type { Guard } from './access.js'
+import { quote } from './http-errors.js'
+import { parseInteger } from './routes-events.js'
+import { importEntries, parseExportLine, type SignedLine } from './import-entries.js'
+
+export { ChainVerifier, importEntries, parseExportLine, type ExportLine, type ImportResult, type SignedLine } from './import-entries.js'
+
+export const NDJSON = 'application/x-ndjson'
+/** An import request's body: about 90,000 entries of the usual size; `ylog import` sends far less per request. */
+export const IMPORT_BODY_LIMIT = 64 * 1024 * 1024
+/** Characters of NDJSON per chunk of an export: large enough to amortize the stream, small enough not to hold the event loop. */
+const CHUNK_CHARS = 256 * 1024
+
+const NODE_ID = '^[0-9a-f]{64}$'
+const WHOLE = '^[0-9]{1,16}$'
+
+const errorBody = {
+  type: 'object',
+  required: ['error'],
+  properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+} as const
+const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: errorBody } } })
+
+const exportQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    topic: { type: 'string', minLength: 1, maxLength: 256, description: 'only entries of this topic' },
+    kind: { type: 'string', enum: ENTRY_KINDS, description: 'only entries of this kind' },
+    node: { type: 'string', pattern: NODE_ID, description: "only this node's entries" },
+    fromSeq: { type: 'string', pattern: WHOLE, description: 'only seqs at or above this (per node)' },
+    toSeq: { type: 'string', pattern: WHOLE, description: 'only seqs at or below this (per node)' },
+    since: { type: 'string', pattern: WHOLE, description: 'only entries with at >= since (ms since the epoch)' },
+    until: { type: 'string', pattern: WHOLE, description: 'only entries with at < until (ms since the epoch)' },
+  },
+} as const
+
+const exportLine = {
+  type: 'object',
+  required: ['node', 'seq', 'at', 'topic', 'kind', 'bytes'],
+  properties: {
+    node: { type: 'string', pattern: NODE_ID },
+    seq: { type: 'integer', minimum: 0 },
+    at: { type: 'integer', minimum: 0 },
+    topic: { type: 'string' },
+    kind: { type: 'string', enum: ENTRY_KINDS },
+    bytes: { type: 'string', contentEncoding: 'base64', description: "the signed entry (canonical CBOR); its hash is SHA-256 of these bytes" },
+  },
+} as const
+
+const importResult = {
+  type: 'object',
+  required: ['imported', 'present', 'nodes'],
+  properties: {
+    imported: { type: 'integer', description: 'entries new to this node, now committed' },
+    present: { type: 'integer', description: 'entries it held already, byte for byte' },
+    nodes: {
+      type: 'array',
+      items: { type: 'object', required: ['node', 'from', 'to', 'imported'], properties: { node: { type: 'string' }, from: { type: 'integer' }, to: { type: 'integer' }, imported: { type: 'integer' } } },
+    },
+  },
+} as const
+
+type ExportQuery = Partial<Record<'topic' | 'kind' | 'node' | 'fromSeq' | 'toSeq' | 'since' | 'until', string>>
+
+interface ExportFilter {
+  topic?: string
+  kind?: string
+  node?: NodeId
+  fromSeq: number
+  toSeq: number
+  since: number
+  until: number
+}
+
+export interface TransferRoutesOptions {
+  durable: DurableLog
+  /** This node's id: a running node never takes entries of its own chain it does not hold. */
+  self: NodeId
+  requireRead: Guard
+  requireWrite: Guard
+}
+
+/** GET /api/export and POST /api/import: the signed entries as they are, out and in (`ylog export`, `ylog import`). */
+export function transferRoutes(app: FastifyInstance, options: TransferRoutesOptions): void {
+  // Its own scope: the NDJSON body parser and the larger body limit are for the import route alone.
+  void app.register(async (scope) => {
+    scope.addContentTypeParser(NDJSON, { parseAs: 'buffer', bodyLimit: IMPORT_BODY_LIMIT }, (_request, body, done) => done(null, body))
+    routes(scope, options)
+  })
+}
+
+function routes(app: FastifyInstance, { durable, self, requireRead, requireWrite }: TransferRoutesOptions): void {
+  app.get<{ Querystring: ExportQuery }>(
+    '/api/export',
+    {
+      schema: {
+        operationId: 'exportEntries',
+        summary: "Committed entries as NDJSON, each with its signed bytes, in (node, seq) order",
+        description:
+          "One line per entry (the schema of a line is given). Each node's committed length is taken when the request arrives: " +
+          'entries committed later are not in this export. Without filters, every chain is whole, and the file imports anywhere (POST /api/import).',
+        querystring: exportQuery,
+        response: {
+          200: { description: 'NDJSON, one entry per line', content: { [NDJSON]: { schema: exportLine } } },
+          400: errorResponse('a parameter is malformed (BAD_REQUEST, BAD_ARGUMENT, BAD_TOPIC)'),
+          401: errorResponse('a read token is configured and was not presented (UNAUTHORIZED)'),
+        },
+        security: [{ bearer: [] }, {}],
+      },
+      onRequest: requireRead,
+    },
+    async (request, reply) => {
+      const filter = exportFilter(request.query)
+      return reply.type(NDJSON).header('cache-control', 'no-store').send(Readable.from(exportChunks(durable, filter)))
+    },
+  )
+
+  app.post<{ Body: Buffer }>(
+    '/api/import',
+    {
+      bodyLimit: IMPORT_BODY_LIMIT,
+      schema: {
+        operationId: 'importEntries',
+        summary: 'Import exported entries (NDJSON lines of GET /api/export) as synced entries: all verified, then all committed, or none',
+        description:
+          "Every entry is checked before anything is written: its signature, its link to the node's previous entry, its seq, the node's membership. " +
+          'Entries held already (byte for byte) are skipped, so an import can be repeated. Each node\'s entries must continue what this node holds.',
+        body: { type: 'string', description: `NDJSON export lines, at most ${IMPORT_BODY_LIMIT / 1024 / 1024} MiB` },
+        response: {
+          200: { description: 'what was imported and what was held already', content: { 'application/json': { schema: importResult } } },
+          400: errorResponse('a line is malformed, or an entry does not verify (BAD_JSON, BAD_REQUEST, MALFORMED_ENTRY, BAD_SIGNATURE, BROKEN_CHAIN)'),
+          401: errorResponse('the write token was not presented (UNAUTHORIZED)'),
+          403: errorResponse('entries of a node that is not a member (NOT_MEMBER)'),
+          409: errorResponse("entries that fork a held chain (FORKED), or of this node's own chain that it does not hold (OWN_ENTRIES)"),
+          413: errorResponse('the body is too large (BODY_TOO_LARGE)'),
+          415: errorResponse(`the body is not ${NDJSON} (UNSUPPORTED_MEDIA_TYPE)`),
+          503: errorResponse('the log cannot take writes now (CLOSED, STORE_FAILED)'),
+        },
+        security: [{ bearer: [] }, {}],
+      },
+      // The body is NDJSON text, not a JSON value: validated line by line below.
+      validatorCompiler: () => () => true,
+      onRequest: requireWrite,
+    },
+    async (request) => importEntries(durable, parseLines(request.body), self),
+  )
+}
+
+function parseLines(body: Buffer): SignedLine[] {
+  const lines: SignedLine[] = []
+  const text = body.toString('utf8').split('\n')
+  for (let i = 0; i < text.length; i++) {
+    const line = text[i] as string
+    if (line.trim() !== '') lines.push(parseExportLine(line, `line ${i + 1}`))
+  }
+  if (lines.length === 0) throw new YlogError('BAD_REQUEST', 'the body holds no lines; send the NDJSON lines of an export')
+  return lines
+}
+
+function exportFilter(q: ExportQuery): ExportFilter {
+  // The schema's patterns document these; the checks here word the errors (and hold whatever validates the schema).
+  if (q.topic !== undefined) validateTopic(q.topic)
+  if (q.node !== undefined && !isNodeId(q.node)) throw new YlogError('BAD_ARGUMENT', `node ${quote(q.node)} is not a node id: use 64 lowercase hex digits`)
+  const whole = (name: string, text: string | undefined, fallback: number): number =>
+    text === undefined ? fallback : parseInteger(name, text, 0, Number.MAX_SAFE_INTEGER, 'an integer 0 or more')
+  return {
+    topic: q.topic,
+    kind: q.kind,
+    node: q.node,
+    fromSeq: whole('fromSeq', q.fromSeq, 0),
+    toSeq: whole('toSeq', q.toSeq, Number.MAX_SAFE_INTEGER),
+    since: whole('since', q.since, 0),
+    until: whole('until', q.until, Number.MAX_SAFE_INTEGER),
+  }
+}
+
+/** The export's lines in chunks, reading only the committed prefix of each node as it stood at the start. */
+function* exportChunks(durable: DurableLog, filter: ExportFilter): Generator<string> {
+  const nodes = filter.node === undefined ? durable.nodes() : [filter.node]
+  const ends = nodes.map((node) => Math.min(durable.committedLength(node), filter.toSeq + 1))
+  const timed = filter.since > 0 || filter.until < Number.MAX_SAFE_INTEGER
+  let chunk = ''
+  for (let n = 0; n < nodes.length; n++) {
+    const node = nodes[n] as NodeId
+    for (let seq = filter.fromSeq; seq < (ends[n] as number); seq++) {
+      const bytes = durable.getBytes(node, seq)
+      if (bytes === undefined) break
+      const at = peekEntry(bytes)?.at ?? 0
+      if (timed && (at < filter.since || at >= filter.until)) continue
+      const tk = peekTopicKind(bytes)
+      if ((filter.topic !== undefined && tk?.topic !== filter.topic) || (filter.kind !== undefined && tk?.kind !== filter.kind)) continue
+      const base64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+      chunk += `{"node":"${node}","seq":${seq},"at":${at},"topic":${JSON.stringify(tk?.topic ?? '')},"kind":"${tk?.kind ?? ''}","bytes":"${base64}"}\n`
+      if (chunk.length >= CHUNK_CHARS) {
+        yield chunk
+        chunk = ''
+      }
+    }
+  }
+  if (chunk !== '') yield chunk
+}
