@@ -4,6 +4,7 @@ import { contextCommands } from './commands/context.js'
 import { localCommands } from './commands/local.js'
 import { readCommands } from './commands/read.js'
 import { statusCommands } from './commands/status.js'
+import { tailCommands } from './commands/tail.js'
 import { transferCommands } from './commands/transfer.js'
 import { verifyCommands } from './commands/verify.js'
 import { writeCommands } from './commands/write.js'
@@ -36,6 +37,7 @@ export function buildProgram(): Command<[], { url: string; token?: string; json?
   transferCommands(program)
   localCommands(program)
   contextCommands(program)
+  tailCommands(program)
   return program
 }
 

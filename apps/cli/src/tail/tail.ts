@@ -1,0 +1,62 @@
+import type { EntryKind } from '@ylog/client'
+import { Dedupe } from './dedupe.js'
+import type { TailItem } from './lines.js'
+import { NodeSource } from './node-source.js'
+
+export interface SourceSpec {
+  label: string
+  url: string
+}
+
+export interface TailOptions {
+  sources: readonly SourceSpec[]
+  last: number
+  follow: boolean
+  topic?: string
+  kind?: EntryKind
+  /** Print an entry (node, seq) once, under the first source that delivered it (default true). */
+  dedupe?: boolean
+  token?: string
+  retryDelayMs?: number
+  signal: AbortSignal
+  /** Every line for stdout, in the order it is to be printed. */
+  onItem(item: TailItem): void
+  /** `+ source` / `- source`: a source answers, or stopped answering and is being retried. */
+  onPresence(source: string, up: boolean, detail: string): void
+}
+
+/** `label=URL` or `URL` (labelled host:port); anything else is refused by name. */
+export function parseSource(text: string): SourceSpec {
+  const eq = text.indexOf('=')
+  const scheme = text.indexOf('://')
+  const [label, url] = eq > 0 && (scheme < 0 || eq < scheme) ? [text.slice(0, eq), text.slice(eq + 1)] : [undefined, text]
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new Error(`source ${JSON.stringify(text)} is not a node URL: use http://host:port or label=http://host:port`)
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`source ${JSON.stringify(text)}: only http and https node URLs`)
+  return { label: label ?? parsed.host, url: url.replace(/\/+$/, '') }
+}
+
+/**
+ * Follows several sources at once. Resolves when every source is done
+ * (without follow: after its last N; with follow: when `signal` aborts);
+ * rejects with the first refusal a retry cannot fix.
+ */
+export async function tail(options: TailOptions): Promise<void> {
+  const dedupe = options.dedupe === false ? undefined : new Dedupe()
+  const emit = (item: TailItem): void => {
+    // Markers are always printed; entries once per (node, seq, hash) across sources.
+    if (item.type === 'entry' && dedupe !== undefined && !dedupe.first(item.entry.node, item.entry.seq, item.entry.hash)) return
+    options.onItem(item)
+  }
+  const runs = options.sources.map((spec) =>
+    new NodeSource(
+      { ...spec, token: options.token, last: options.last, follow: options.follow, topic: options.topic, kind: options.kind, retryDelayMs: options.retryDelayMs, signal: options.signal },
+      { item: emit, presence: (up, detail) => options.onPresence(spec.label, up, detail) },
+    ).run(),
+  )
+  await Promise.all(runs)
+}
