@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import { LogDoc, type EntryKind } from '@ylog/core'
 
 /** The schema version this code writes; stored in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 6
+export const SCHEMA_VERSION = 7
 
 /** "ylog" in ASCII, stored in `PRAGMA application_id` so a ylog store can be told apart from any other SQLite file. */
 export const APPLICATION_ID = 0x796c6f67
@@ -164,10 +164,19 @@ function addV6(db: Database.Database): void {
 }
 
 /**
+ * Schema 7: a named consumer's filter (a topic, a kind, or both), kept with
+ * its position so its `behind` counts what it reads. NULL reads everything,
+ * which is what every consumer stored before schema 7 did.
+ */
+function addV7(db: Database.Database): void {
+  db.exec('ALTER TABLE consumers ADD COLUMN topic TEXT; ALTER TABLE consumers ADD COLUMN kind TEXT;')
+}
+
+/**
  * `migrations[v]` upgrades a store from schema v to v + 1 (v = 0 is an empty
  * file). A new schema is one function appended here and SCHEMA_VERSION bumped.
  */
-const migrations: readonly Migration[] = [createV1, addV2, addV3, addV4, addV5, addV6]
+const migrations: readonly Migration[] = [createV1, addV2, addV3, addV4, addV5, addV6, addV7]
 
 if (migrations.length !== SCHEMA_VERSION) throw new Error(`schema.ts: ${migrations.length} migrations for schema version ${SCHEMA_VERSION}`)
 

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import type { ConsumerRecord, IdempotencyRecord, NodeId } from '@ylog/core'
+import type { ConsumerRecord, EntryKind, IdempotencyRecord, NodeId } from '@ylog/core'
 import type { ReadIndex } from './read-index.js'
 
 /**
@@ -12,7 +12,7 @@ export class SideTables {
   readonly #findKey: Database.Statement<[string]>
   readonly #pruneKeys: Database.Statement<[number]>
   readonly #readConsumer: Database.Statement<[string]>
-  readonly #writeConsumer: Database.Statement<[string, string, number]>
+  readonly #writeConsumer: Database.Statement<[string, string, number, string | null, string | null]>
 
   constructor(db: Database.Database, index: ReadIndex) {
     this.#index = index
@@ -21,8 +21,11 @@ export class SideTables {
     // A key's age is its first entry's `at`, read from the index: no column of its own to keep in step.
     this.#pruneKeys = db.prepare('DELETE FROM idempotency WHERE (SELECT e.at FROM entries AS e WHERE e.node_id = idempotency.node_id AND e.seq = idempotency.seq) < ?')
     this.#findKey = db.prepare('SELECT i.request_sha256 AS hash, n.node AS node, i.seq AS seq, i.count AS count FROM idempotency AS i JOIN nodes AS n ON n.id = i.node_id WHERE i.key = ?')
-    this.#readConsumer = db.prepare('SELECT cursor, acked_at FROM consumers WHERE name = ?')
-    this.#writeConsumer = db.prepare('INSERT INTO consumers (name, cursor, acked_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, acked_at = excluded.acked_at')
+    this.#readConsumer = db.prepare('SELECT cursor, acked_at, topic, kind FROM consumers WHERE name = ?')
+    this.#writeConsumer = db.prepare(
+      'INSERT INTO consumers (name, cursor, acked_at, topic, kind) VALUES (?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, acked_at = excluded.acked_at, topic = excluded.topic, kind = excluded.kind',
+    )
   }
 
   /** Call inside the append transaction, so the key commits with the entries it names. */
@@ -41,11 +44,12 @@ export class SideTables {
   }
 
   readConsumer(name: string): ConsumerRecord | undefined {
-    const row = this.#readConsumer.get(name) as { cursor: string; acked_at: number } | undefined
-    return row === undefined ? undefined : { name, cursor: row.cursor, ackedAt: row.acked_at }
+    const row = this.#readConsumer.get(name) as { cursor: string; acked_at: number; topic: string | null; kind: EntryKind | null } | undefined
+    if (row === undefined) return undefined
+    return { name, cursor: row.cursor, ackedAt: row.acked_at, ...(row.topic === null ? {} : { topic: row.topic }), ...(row.kind === null ? {} : { kind: row.kind }) }
   }
 
   writeConsumer(record: ConsumerRecord): void {
-    this.#writeConsumer.run(record.name, record.cursor, record.ackedAt)
+    this.#writeConsumer.run(record.name, record.cursor, record.ackedAt, record.topic ?? null, record.kind ?? null)
   }
 }

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { DurableLog, MemoryUpdateStore, NodeIdentity, type IndexQuery, type NodeStore } from '@ylog/core'
 import { describeNodeStore } from '@ylog/core/testing'
 import { SCHEMA_VERSION, SqliteUpdateStore } from './index.js'
-import { appendEntries, downgradeToSchema3, downgradeToSchema4, expectStoreError, tempPaths, writer } from './test-support.js'
+import { appendEntries, downgradeToSchema3, downgradeToSchema4, downgradeToSchema6, expectStoreError, tempPaths, writer } from './test-support.js'
 
 const { freshPath, cleanup } = tempPaths()
 afterAll(cleanup)
@@ -104,6 +104,21 @@ describe('SqliteUpdateStore', () => {
     expect((await store.query({ subject: 'story-0', limit: 100 })).map((r) => r.seq)).toEqual([0, 2, 4, 6])
     expect((await store.query({ subject: 'story-1', newestFirst: true, limit: 100 })).map((r) => r.seq)).toEqual([9, 7, 5, 3, 1])
     await store.close()
+  })
+
+  it('upgrades a schema 6 store: its consumers keep their positions and read everything', async () => {
+    const path = freshPath()
+    const store = SqliteUpdateStore.open(path)
+    await store.writeConsumer({ name: 'billing', cursor: 'c1.x', ackedAt: 5 })
+    await store.close()
+    const db = new Database(path)
+    downgradeToSchema6(db)
+    db.close()
+    const again = SqliteUpdateStore.open(path)
+    expect(await again.readConsumer('billing')).toEqual({ name: 'billing', cursor: 'c1.x', ackedAt: 5 })
+    await again.writeConsumer({ name: 'billing', cursor: 'c1.y', ackedAt: 6, topic: 't', kind: 'event' })
+    expect(await again.readConsumer('billing')).toEqual({ name: 'billing', cursor: 'c1.y', ackedAt: 6, topic: 't', kind: 'event' })
+    await again.close()
   })
 
   it('refuses at load an update whose bytes no longer match their CRC-32, naming the file and the update', async () => {

@@ -49,8 +49,15 @@ export async function appendEntries(durable: DurableLog, count: number, topic = 
   await Promise.all(Array.from({ length: count }, (_, i) => durable.append({ topic: topic(i), kind: 'event', data: { i, pad: randomBytes(100).toString('hex') } })))
 }
 
-/** Turns a schema 6 file back into schema 4 (no subjects on index rows, no gap index), as a store written by the code before schema 5. */
+/** Turns a schema 7 file back into schema 6 (consumers without filters), as a store written by the code before schema 7. */
+export function downgradeToSchema6(db: Database.Database): void {
+  db.exec('ALTER TABLE consumers DROP COLUMN topic; ALTER TABLE consumers DROP COLUMN kind')
+  db.pragma('user_version = 6')
+}
+
+/** Turns a schema 7 file back into schema 4 (no subjects on index rows, no gap index), as a store written by the code before schema 5. */
 export function downgradeToSchema4(db: Database.Database): void {
+  downgradeToSchema6(db)
   db.exec('DROP INDEX entries_gaps; DROP INDEX entries_by_subject; ALTER TABLE entries DROP COLUMN subject_id; DROP TABLE subjects')
   db.pragma('user_version = 4')
 }

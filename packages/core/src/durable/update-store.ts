@@ -42,6 +42,10 @@ export interface ConsumerRecord {
   cursor: string
   /** ms since the epoch of the last ack. */
   ackedAt: number
+  /** The consumer reads only this topic (absent: every topic); set by its owner, kept with the position. */
+  topic?: string
+  /** The consumer reads only this kind (absent: every kind). */
+  kind?: EntryKind
 }
 
 export interface StoredState {

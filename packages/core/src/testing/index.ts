@@ -272,5 +272,20 @@ export function describeNodeTables(name: string, factory: () => StoreFactory): v
       expect(await again.readConsumer('audit')).toEqual({ name: 'audit', cursor: 'c1.other', ackedAt: 3 })
       await again.close()
     })
+
+    it("keeps a consumer's topic and kind filter with its position, and forgets it when a write leaves it out", async () => {
+      const f = factory()
+      const store = await f.create()
+      await store.writeConsumer({ name: 'builds', cursor: 'c1.a', ackedAt: 1, topic: 'pipeline.build', kind: 'transition' })
+      await store.writeConsumer({ name: 'gaps', cursor: 'c1.b', ackedAt: 2, kind: 'gap' })
+      await store.writeConsumer({ name: 'dropped', cursor: 'c1.c', ackedAt: 3, topic: 'old' })
+      await store.writeConsumer({ name: 'dropped', cursor: 'c1.d', ackedAt: 4 })
+      await store.close()
+      const again = await f.reopen()
+      expect(await again.readConsumer('builds')).toEqual({ name: 'builds', cursor: 'c1.a', ackedAt: 1, topic: 'pipeline.build', kind: 'transition' })
+      expect(await again.readConsumer('gaps')).toEqual({ name: 'gaps', cursor: 'c1.b', ackedAt: 2, kind: 'gap' })
+      expect(await again.readConsumer('dropped')).toEqual({ name: 'dropped', cursor: 'c1.d', ackedAt: 4 })
+      await again.close()
+    })
   })
 }
