@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from '@commander-js/extra-typings'
 import { DEFAULT_URL } from '@ylog/client'
 import { contextCommands } from './commands/context.js'
+import { forwardCommands } from './commands/forward.js'
 import { localCommands } from './commands/local.js'
 import { readCommands } from './commands/read.js'
 import { statusCommands } from './commands/status.js'
@@ -38,6 +39,7 @@ export function buildProgram(): Command<[], { url: string; token?: string; json?
   localCommands(program)
   contextCommands(program)
   tailCommands(program)
+  forwardCommands(program)
   return program
 }
 

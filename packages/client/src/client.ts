@@ -51,6 +51,17 @@ export class YlogClient {
     return (await this.#call<{ entries: Receipt[] }>('POST', '/api/events/batch', {}, inputs, options.idempotencyKey)).entries
   }
 
+  /**
+   * Appends a batch under an Idempotency-Key and says whether the node had
+   * already committed it (`replayed`: the same key and body were seen before,
+   * nothing was written again). What a forwarder needs to count duplicates.
+   */
+  async appendBatchOnce(inputs: readonly EntryInput[], idempotencyKey: string): Promise<{ entries: Receipt[]; replayed: boolean }> {
+    const res = await this.#send('POST', '/api/events/batch', {}, inputs, idempotencyKey)
+    const { entries } = await this.#parse<{ entries: Receipt[] }>(res, 'POST /api/events/batch')
+    return { entries, replayed: res.headers.get('idempotent-replayed') === 'true' }
+  }
+
   /** One page of committed entries in (node, seq) order; pass `next` as `after` to continue. */
   read(query: ReadQuery = {}): Promise<Page> {
     return this.#call<Page>('GET', '/api/events', { ...query })
@@ -144,12 +155,17 @@ export class YlogClient {
   }
 
   async #call<T>(method: string, path: string, query: Query = {}, body?: unknown, idempotencyKey?: string): Promise<T> {
-    const res = await this.#send(method, path, query, body, idempotencyKey)
-    if (!res.ok) throw await errorFromResponse(res, `${method} ${path}`)
+    return this.#parse<T>(await this.#send(method, path, query, body, idempotencyKey), `${method} ${path}`)
+  }
+
+  async #parse<T>(res: Response, what: string): Promise<T> {
+    if (!res.ok) throw await errorFromResponse(res, what)
     try {
       return (await res.json()) as T
     } catch (err) {
-      throw new YlogClientError('BAD_RESPONSE', `${method} ${path}: the answer is not JSON`, { status: res.status, cause: err })
+      // A body cut off mid-way is a broken connection (a retry may help), not a node that answers nonsense.
+      if ((err as Error).name !== 'SyntaxError') throw errorFromFetch(err, what, false)
+      throw new YlogClientError('BAD_RESPONSE', `${what}: the answer is not JSON`, { status: res.status, cause: err })
     }
   }
 }
