@@ -1,10 +1,9 @@
 // The `ylog` command end to end: real processes against one real node (`--store memory`) shared by the file.
-import { spawn, spawnSync } from 'node:child_process'
-import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runYlog, type Run } from './support/cli.js'
 import { ROOT, startNode, tempDir, type RunningNode } from './support/node-process.js'
 
-const MAIN = join(ROOT, 'apps', 'cli', 'src', 'main.ts')
 let node: RunningNode
 
 beforeAll(async () => {
@@ -14,31 +13,9 @@ afterAll(async () => {
   await node.stop()
 })
 
-interface Run {
-  status: number | null
-  stdout: string
-  stderr: string
-  lines: Array<Record<string, unknown>>
-}
-
-/** Runs `ylog <args>` against the node, as the bin does (tsx, the ylog-source condition). */
+/** Runs `ylog <args>` against the shared node. */
 function ylog(args: string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const child = spawn(process.execPath, ['--conditions=ylog-source', '--import', 'tsx', MAIN, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, YLOG_URL: node.url, NO_COLOR: '1', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  child.stdin.end(input ?? '')
-  return new Promise((resolve) =>
-    child.on('close', (status) => {
-      const lines = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
-      resolve({ status, stdout, stderr, lines })
-    }),
-  )
+  return runYlog(node.url, args, input, env)
 }
 
 describe('ylog', () => {

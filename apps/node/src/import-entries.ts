@@ -1,4 +1,17 @@
-import { encodeEntriesUpdate, isNodeId, peekEntry, sha256, signatureValid, verifyRun, YlogError, ZERO_HASH, type ChainStart, type DurableLog, type NodeId, type RunVerdict } from '@ylog/core'
+import {
+  encodeEntriesUpdate,
+  isNodeId,
+  peekEntry,
+  sha256,
+  signatureValid,
+  verifyRun,
+  YlogError,
+  ZERO_HASH,
+  type ChainStart,
+  type DurableLog,
+  type NodeId,
+  type RunVerdict,
+} from '@ylog/core'
 
 /**
  * One line of `GET /api/export` (and of `ylog export`): an entry's signed
@@ -32,8 +45,12 @@ export function parseExportLine(text: string, where: string): SignedLine {
     throw new YlogError('BAD_JSON', `${where} is not JSON: ${(err as Error).message}`)
   }
   const { node, seq, bytes } = (typeof value === 'object' && value !== null ? value : {}) as Partial<Record<keyof ExportLine, unknown>>
-  if (typeof node !== 'string' || !isNodeId(node)) throw new YlogError('BAD_REQUEST', `${where}: "node" must be a node id (64 lowercase hex digits); is this a ylog export?`)
-  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) throw new YlogError('BAD_REQUEST', `${where}: "seq" must be an integer 0 or more`)
+  if (typeof node !== 'string' || !isNodeId(node)) {
+    throw new YlogError('BAD_REQUEST', `${where}: "node" must be a node id (64 lowercase hex digits); is this a ylog export?`)
+  }
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
+    throw new YlogError('BAD_REQUEST', `${where}: "seq" must be an integer 0 or more`)
+  }
   if (typeof bytes !== 'string' || bytes === '') throw new YlogError('BAD_REQUEST', `${where}: "bytes" must be the signed entry in base64`)
   const buffer = Buffer.from(bytes, 'base64')
   return { node, seq, bytes: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength) }
@@ -72,7 +89,10 @@ export class ChainVerifier {
       chain = { key: Buffer.from(line.node, 'hex'), start: this.#startOf(line), run: [], first: line.seq, next: line.seq }
       this.#chains.set(line.node, chain)
     }
-    if (line.seq !== chain.next) throw brokenChain(line.node, line.seq, `seq ${line.seq} follows seq ${chain.next - 1}; an import takes whole chains (an export without --topic, --kind or time filters)`)
+    if (line.seq !== chain.next) {
+      const hint = 'an import takes whole chains (an export without --topic, --kind or time filters)'
+      throw brokenChain(line.node, line.seq, `seq ${line.seq} follows seq ${chain.next - 1}; ${hint}`)
+    }
     chain.run.push(line.bytes)
     chain.next++
     if (chain.run.length >= RUN) verify(line.node, chain)
@@ -90,7 +110,8 @@ function verify(node: NodeId, chain: Chain): void {
   const verdict = verifyRun(chain.key, chain.run, chain.start)
   if (!verdict.ok) throw runError(node, verdict)
   const last = chain.run[chain.run.length - 1] as Uint8Array
-  chain.start = { seq: chain.start.seq + chain.run.length, prev: verdict.hashes[verdict.hashes.length - 1] as Uint8Array, at: peekEntry(last)?.at ?? 0 }
+  const prev = verdict.hashes[verdict.hashes.length - 1] as Uint8Array
+  chain.start = { seq: chain.start.seq + chain.run.length, prev, at: peekEntry(last)?.at ?? 0 }
   chain.run = []
 }
 
@@ -138,24 +159,36 @@ export async function importEntries(durable: DurableLog, lines: readonly SignedL
     list.push(line)
   }
   for (const [node, list] of byNode) {
-    if (!durable.membership.isMember(node)) throw new YlogError('NOT_MEMBER', `node ${node} is not a member of this log; its entries cannot be imported here`)
+    if (!durable.membership.isMember(node)) {
+      throw new YlogError('NOT_MEMBER', `node ${node} is not a member of this log; its entries cannot be imported here`)
+    }
     const held = durable.committedLength(node)
     let skip = 0
-    for (; skip < list.length && (list[skip] as SignedLine).seq < held; skip++) sameAsHeld(durable, list[skip] as SignedLine, skip === 0 ? undefined : list[skip - 1])
+    for (; skip < list.length && (list[skip] as SignedLine).seq < held; skip++) {
+      sameAsHeld(durable, list[skip] as SignedLine, skip === 0 ? undefined : list[skip - 1])
+    }
     present += skip
     const fresh = list.slice(skip)
     if (fresh.length === 0) continue
     const from = (fresh[0] as SignedLine).seq
-    if (from !== held) throw brokenChain(node, from, `this node holds seqs ${held === 0 ? 'none' : `0-${held - 1}`} of it; the import continues at ${from}: the seqs between are missing`)
-    if (node === own) throw new YlogError('OWN_ENTRIES', `node ${node} is this node, which holds its seqs below ${held} only: stop it and import into its data directory (ylog import --data), or its next appends would fork`)
+    if (from !== held) {
+      const holds = held === 0 ? 'none' : `0-${held - 1}`
+      throw brokenChain(node, from, `this node holds seqs ${holds} of it; the import continues at ${from}: the seqs between are missing`)
+    }
+    if (node === own) {
+      const advice = 'stop it and import into its data directory (ylog import --data), or its next appends would fork'
+      throw new YlogError('OWN_ENTRIES', `node ${node} is this node, which holds its seqs below ${held} only: ${advice}`)
+    }
     for (const line of fresh) verifier.add(line)
     plans.push({ node, from, fresh: fresh.map((l) => l.bytes), to: from + fresh.length })
   }
   verifier.finish()
   for (const plan of plans) {
     const result = await durable.applyRemote(encodeEntriesUpdate(plan.node, plan.from, plan.fresh))
-    if (result.status === 'refused') throw new YlogError(result.reason === 'not-member' ? 'NOT_MEMBER' : 'BROKEN_CHAIN', `node ${plan.node}: ${result.reason}: ${result.detail}`)
-    if (result.status === 'held') throw brokenChain(plan.node, plan.from, 'the log holds fewer of its entries than it did a moment ago (a bug); nothing was committed')
+    if (result.status === 'refused') {
+      throw new YlogError(result.reason === 'not-member' ? 'NOT_MEMBER' : 'BROKEN_CHAIN', `node ${plan.node}: ${result.reason}: ${result.detail}`)
+    }
+    if (result.status === 'held') throw brokenChain(plan.node, plan.from, 'the log holds fewer of its entries than a moment ago (a bug)')
   }
   const nodes = plans.map((p) => ({ node: p.node, from: p.from, to: p.to, imported: p.fresh.length }))
   return { imported: nodes.reduce((n, p) => n + p.imported, 0), present, nodes }
@@ -168,12 +201,16 @@ function headAt(durable: DurableLog, node: NodeId, seq: number): ChainStart {
 }
 
 function sameAsHeld(durable: DurableLog, line: SignedLine, previous: SignedLine | undefined): void {
-  if (previous !== undefined && line.seq !== previous.seq + 1) throw brokenChain(line.node, line.seq, `seq ${line.seq} follows seq ${previous.seq}`)
+  if (previous !== undefined && line.seq !== previous.seq + 1) {
+    throw brokenChain(line.node, line.seq, `seq ${line.seq} follows seq ${previous.seq}`)
+  }
   const held = durable.getBytes(line.node, line.seq) as Uint8Array
   if (Buffer.compare(held, line.bytes) === 0) return
   const key = Buffer.from(line.node, 'hex')
   if (peekEntry(line.bytes)?.seq === line.seq && signatureValid(key, line.bytes)) {
-    throw new YlogError('FORKED', `node ${line.node} seq ${line.seq}: the import holds a validly signed entry other than the one held here: the node forked`)
+    const what = 'the import holds a validly signed entry other than the one held here: the node forked'
+    throw new YlogError('FORKED', `node ${line.node} seq ${line.seq}: ${what}`)
   }
-  throw new YlogError('BAD_SIGNATURE', `node ${line.node} seq ${line.seq}: the import holds other bytes than the entry held here, not signed by the node`)
+  const what = 'the import holds other bytes than the entry held here, not signed by the node'
+  throw new YlogError('BAD_SIGNATURE', `node ${line.node} seq ${line.seq}: ${what}`)
 }

@@ -23,7 +23,12 @@ async function side(options: { members?: NodeId[]; identity?: NodeIdentity } = {
   return { app, durable, identity }
 }
 
-const importBody = (payload: string) => ({ method: 'POST' as const, url: '/api/import', headers: { 'content-type': 'application/x-ndjson' }, payload })
+const importBody = (payload: string) => ({
+  method: 'POST' as const,
+  url: '/api/import',
+  headers: { 'content-type': 'application/x-ndjson' },
+  payload,
+})
 
 let source: Side
 let full: string
@@ -50,7 +55,7 @@ describe('GET /api/export', () => {
   })
 
   it('filters by topic, node, seq range and time; refuses malformed parameters', async () => {
-    const lines = async (query: string) => (await source.app.inject({ url: `/api/export?${query}` })).body.trim().split('\n').filter(Boolean)
+    const lines = async (query: string) => (await source.app.inject({ url: `/api/export?${query}` })).body.split('\n').filter(Boolean)
     expect(await lines('topic=odd')).toHaveLength(350)
     expect(await lines(`node=${source.identity.id}&fromSeq=10&toSeq=19`)).toHaveLength(10)
     const at = source.durable.get(source.identity.id, 600)?.at as number
@@ -107,9 +112,11 @@ describe('POST /api/import', () => {
   })
 
   it('is described in the OpenAPI document with operationIds, parameters and error responses', async () => {
-    const doc = (await source.app.inject({ url: '/openapi.json' })).json<{ paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>> }>()
+    type Operation = { operationId: string; responses: Record<string, unknown> }
+    const doc = (await source.app.inject({ url: '/openapi.json' })).json<{ paths: Record<string, Record<string, Operation>> }>()
     expect(doc.paths['/api/export']?.get?.operationId).toBe('exportEntries')
     expect(doc.paths['/api/import']?.post?.operationId).toBe('importEntries')
-    expect(Object.keys(doc.paths['/api/import']?.post?.responses ?? {})).toEqual(expect.arrayContaining(['200', '400', '403', '409', '413']))
+    const statuses = Object.keys(doc.paths['/api/import']?.post?.responses ?? {})
+    expect(statuses).toEqual(expect.arrayContaining(['200', '400', '403', '409', '413']))
   })
 })

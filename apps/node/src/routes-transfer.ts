@@ -20,7 +20,9 @@ const WHOLE = '^[0-9]{1,16}$'
 const errorBody = {
   type: 'object',
   required: ['error'],
-  properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+  properties: {
+    error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
+  },
 } as const
 const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: errorBody } } })
 
@@ -47,7 +49,7 @@ const exportLine = {
     at: { type: 'integer', minimum: 0 },
     topic: { type: 'string' },
     kind: { type: 'string', enum: ENTRY_KINDS },
-    bytes: { type: 'string', contentEncoding: 'base64', description: "the signed entry (canonical CBOR); its hash is SHA-256 of these bytes" },
+    bytes: { type: 'string', contentEncoding: 'base64', description: 'the signed entry (canonical CBOR); its hash is their SHA-256' },
   },
 } as const
 
@@ -59,7 +61,11 @@ const importResult = {
     present: { type: 'integer', description: 'entries it held already, byte for byte' },
     nodes: {
       type: 'array',
-      items: { type: 'object', required: ['node', 'from', 'to', 'imported'], properties: { node: { type: 'string' }, from: { type: 'integer' }, to: { type: 'integer' }, imported: { type: 'integer' } } },
+      items: {
+        type: 'object',
+        required: ['node', 'from', 'to', 'imported'],
+        properties: { node: { type: 'string' }, from: { type: 'integer' }, to: { type: 'integer' }, imported: { type: 'integer' } },
+      },
     },
   },
 } as const
@@ -102,7 +108,8 @@ function routes(app: FastifyInstance, { durable, self, requireRead, requireWrite
         summary: "Committed entries as NDJSON, each with its signed bytes, in (node, seq) order",
         description:
           "One line per entry (the schema of a line is given). Each node's committed length is taken when the request arrives: " +
-          'entries committed later are not in this export. Without filters, every chain is whole, and the file imports anywhere (POST /api/import).',
+          'entries committed later are not in this export. Without filters, every chain is whole, ' +
+          'and the file imports anywhere (POST /api/import).',
         querystring: exportQuery,
         response: {
           200: { description: 'NDJSON, one entry per line', content: { [NDJSON]: { schema: exportLine } } },
@@ -127,12 +134,14 @@ function routes(app: FastifyInstance, { durable, self, requireRead, requireWrite
         operationId: 'importEntries',
         summary: 'Import exported entries (NDJSON lines of GET /api/export) as synced entries: all verified, then all committed, or none',
         description:
-          "Every entry is checked before anything is written: its signature, its link to the node's previous entry, its seq, the node's membership. " +
-          'Entries held already (byte for byte) are skipped, so an import can be repeated. Each node\'s entries must continue what this node holds.',
+          "Every entry is checked before anything is written: its signature, its link to the node's previous entry, its seq, " +
+          "the node's membership. Entries held already (byte for byte) are skipped, so an import can be repeated. " +
+          "Each node's entries must continue what this node holds.",
         body: { type: 'string', description: `NDJSON export lines, at most ${IMPORT_BODY_LIMIT / 1024 / 1024} MiB` },
         response: {
           200: { description: 'what was imported and what was held already', content: { 'application/json': { schema: importResult } } },
-          400: errorResponse('a line is malformed, or an entry does not verify (BAD_JSON, BAD_REQUEST, MALFORMED_ENTRY, BAD_SIGNATURE, BROKEN_CHAIN)'),
+          400: errorResponse('a malformed line or an entry that does not verify (BAD_JSON, BAD_REQUEST, MALFORMED_ENTRY, ' +
+            'BAD_SIGNATURE, BROKEN_CHAIN)'),
           401: errorResponse('the write token was not presented (UNAUTHORIZED)'),
           403: errorResponse('entries of a node that is not a member (NOT_MEMBER)'),
           409: errorResponse("entries that fork a held chain (FORKED), or of this node's own chain that it does not hold (OWN_ENTRIES)"),
@@ -164,7 +173,9 @@ function parseLines(body: Buffer): SignedLine[] {
 function exportFilter(q: ExportQuery): ExportFilter {
   // The schema's patterns document these; the checks here word the errors (and hold whatever validates the schema).
   if (q.topic !== undefined) validateTopic(q.topic)
-  if (q.node !== undefined && !isNodeId(q.node)) throw new YlogError('BAD_ARGUMENT', `node ${quote(q.node)} is not a node id: use 64 lowercase hex digits`)
+  if (q.node !== undefined && !isNodeId(q.node)) {
+    throw new YlogError('BAD_ARGUMENT', `node ${quote(q.node)} is not a node id: use 64 lowercase hex digits`)
+  }
   const whole = (name: string, text: string | undefined, fallback: number): number =>
     text === undefined ? fallback : parseInteger(name, text, 0, Number.MAX_SAFE_INTEGER, 'an integer 0 or more')
   return {
@@ -194,7 +205,8 @@ function* exportChunks(durable: DurableLog, filter: ExportFilter): Generator<str
       const tk = peekTopicKind(bytes)
       if ((filter.topic !== undefined && tk?.topic !== filter.topic) || (filter.kind !== undefined && tk?.kind !== filter.kind)) continue
       const base64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
-      chunk += `{"node":"${node}","seq":${seq},"at":${at},"topic":${JSON.stringify(tk?.topic ?? '')},"kind":"${tk?.kind ?? ''}","bytes":"${base64}"}\n`
+      const topic = JSON.stringify(tk?.topic ?? '')
+      chunk += `{"node":"${node}","seq":${seq},"at":${at},"topic":${topic},"kind":"${tk?.kind ?? ''}","bytes":"${base64}"}\n`
       if (chunk.length >= CHUNK_CHARS) {
         yield chunk
         chunk = ''

@@ -44,7 +44,8 @@ describe('encodeEntriesUpdate', () => {
     expect(new LogDoc().applyRemote(encodeEntriesUpdate(id.id, 0, forged))).toMatchObject({ status: 'refused' })
     const other = writer()
     const closed = new LogDoc({ identity: other.id, membership: memberList([other.id.id]) })
-    expect(closed.applyRemote(encodeEntriesUpdate(id.id, 0, bytesOf(log, id.id, 0, 20)))).toMatchObject({ status: 'refused', reason: 'not-member' })
+    const update = encodeEntriesUpdate(id.id, 0, bytesOf(log, id.id, 0, 20))
+    expect(closed.applyRemote(update)).toMatchObject({ status: 'refused', reason: 'not-member' })
   })
 
   it('refuses what is not a node id or a seq, and encodes no entries as an empty update', () => {

@@ -28,7 +28,9 @@ const Y_ARRAY = 0
  */
 export function encodeEntriesUpdate(node: NodeId, fromSeq: number, entries: readonly Uint8Array[]): Uint8Array {
   if (!isNodeId(node)) throw new YlogError('BAD_ARGUMENT', `${JSON.stringify(node)} is not a node id`)
-  if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw new YlogError('BAD_ARGUMENT', `fromSeq must be a non-negative integer, got ${fromSeq}`)
+  if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
+    throw new YlogError('BAD_ARGUMENT', `fromSeq must be a non-negative integer, got ${fromSeq}`)
+  }
   const client = clientIdOf(node)
   const e = encoding.createEncoder()
   if (entries.length === 0) {

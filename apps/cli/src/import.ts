@@ -1,0 +1,104 @@
+import { existsSync, mkdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { DurableLog, NodeIdentity, openMembership } from '@ylog/core'
+import { loadConfig } from '@ylog/node/config'
+import { acquireLock, openSqliteStore } from '@ylog/node/node'
+import { ChainVerifier, importEntries, parseExportLine, type ImportResult, type SignedLine } from '@ylog/node/transfer'
+import type { GlobalOptions } from './context.js'
+import { request } from './http.js'
+import { batchesOf, linesOf, readableTwice } from './ndjson.js'
+import type { Progress } from './progress.js'
+
+export interface ImportSummary {
+  /** Lines (entries) in the file. */
+  entries: number
+  imported: number
+  present: number
+  nodes: Array<{ node: string; from: number; to: number }>
+  target: string
+}
+
+interface ImportOptions {
+  globals: GlobalOptions
+  /** A stopped node's data directory; else the node at globals.url. */
+  data?: string
+  batch: number
+  progress: Progress
+}
+
+/** Entries per commit into a data directory: one update and one transaction each. */
+const OFFLINE_BATCH = 16_384
+
+/**
+ * Verifies every line of the file (a first pass that writes nothing), then
+ * imports it: into a running node through POST /api/import, which checks
+ * everything again against what it holds, or into a stopped node's data
+ * directory through the same importEntries, under the directory's lock.
+ */
+export async function importFile(file: string, options: ImportOptions): Promise<ImportSummary> {
+  const source = await readableTwice(file)
+  try {
+    const verifier = new ChainVerifier()
+    let entries = 0
+    for await (const line of linesOf(source.path)) {
+      verifier.add(parseExportLine(line.text, `${file} line ${line.number}`))
+      options.progress.add(1)
+      entries++
+    }
+    const nodes = verifier.finish()
+    options.progress.end()
+    options.progress.phase('importing', entries)
+    const totals = options.data === undefined ? await toNode(source.path, options) : await toDataDir(source.path, file, options)
+    options.progress.end()
+    return { entries, imported: totals.imported, present: totals.present, nodes, target: options.data ?? options.globals.url }
+  } finally {
+    source.done()
+  }
+}
+
+type Totals = Pick<ImportResult, 'imported' | 'present'>
+
+async function toNode(path: string, { globals, batch, progress }: ImportOptions): Promise<Totals> {
+  const totals = { imported: 0, present: 0 }
+  // The lines go as they are: the node parses and checks them itself.
+  for await (const lines of batchesOf(linesOf(path), batch)) {
+    const body = Buffer.from(`${lines.map((l) => l.text).join('\n')}\n`)
+    const res = await request(globals, 'POST', '/api/import', { body, type: 'application/x-ndjson' })
+    const result = (await res.json()) as ImportResult
+    totals.imported += result.imported
+    totals.present += result.present
+    progress.add(lines.length)
+  }
+  return totals
+}
+
+async function toDataDir(path: string, file: string, { data = '', progress }: ImportOptions): Promise<Totals> {
+  const config = loadConfig(['--data', data], {})
+  mkdirSync(resolve(config.data), { recursive: true, mode: 0o700 })
+  const release = acquireLock(join(config.data, 'ylog.lock'))
+  try {
+    const keyFile = join(config.data, 'node.key')
+    // Without a key the directory is a replica's; with one, the node's own chain is restored too.
+    const identity = existsSync(keyFile) ? NodeIdentity.load(keyFile) : undefined
+    const store = await openSqliteStore(join(config.data, 'ylog.db'), config.durability)
+    const durable = await DurableLog.open({ identity, store, membership: openMembership }).catch(async (err: unknown) => {
+      await store.close().catch(() => undefined)
+      throw err
+    })
+    const totals = { imported: 0, present: 0 }
+    try {
+      for await (const lines of batchesOf(linesOf(path), OFFLINE_BATCH)) {
+        const signed: SignedLine[] = lines.map((l) => parseExportLine(l.text, `${file} line ${l.number}`))
+        const result = await importEntries(durable, signed)
+        totals.imported += result.imported
+        totals.present += result.present
+        progress.add(lines.length)
+      }
+    } finally {
+      await durable.close()
+    }
+    return totals
+  } finally {
+    release()
+  }
+}
