@@ -142,7 +142,7 @@ describe('named consumers', () => {
     let node = await setup()
     for (let i = 0; i < 5; i++) await node.app.inject({ method: 'POST', url: '/api/events', payload: event(i) })
     const fresh = await node.app.inject({ url: '/api/consumers/billing' })
-    expect(fresh.json()).toEqual({ name: 'billing', cursor: null, ackedAt: null, behind: 5 })
+    expect(fresh.json()).toEqual({ name: 'billing', cursor: null, ackedAt: null, behind: 5, topic: null, kind: null })
     const page = (await node.app.inject({ url: '/api/events?limit=3' })).json()
     const ack = await node.app.inject({ method: 'PUT', url: '/api/consumers/billing', payload: { cursor: page.next } })
     expect(ack.statusCode).toBe(200)
@@ -158,6 +158,29 @@ describe('named consumers', () => {
     await node.durable.append({ topic: 't', kind: 'event', data: 'x' })
     const done = await node.app.inject({ method: 'PUT', url: '/api/consumers/billing', payload: { cursor: (await node.app.inject({ url: '/api/events?limit=100' })).json().next } })
     expect(done.json().behind).toBe(0)
+  })
+
+  it('keep a topic/kind filter set on PUT, count behind through it, and clear it with null', async () => {
+    let node = await setup()
+    const append = (topic: string, kind: 'event' | 'transition') =>
+      node.app.inject({ method: 'POST', url: '/api/events', payload: { topic, kind, data: kind === 'event' ? 1 : { subject: 's', from: 'a', to: 'b', event: 'e' } } })
+    for (let i = 0; i < 6; i++) await append(i % 2 === 0 ? 'builds' : 'deploys', i < 4 ? 'event' : 'transition')
+    const start = (await node.app.inject({ url: '/api/events?limit=1' })).json().next as string
+    const put = (body: Record<string, unknown>) => node.app.inject({ method: 'PUT', url: '/api/consumers/ci', payload: { cursor: start, ...body } })
+    // Entries 0-5: builds are 0, 2, 4 (4 a transition); the cursor is past entry 0.
+    expect((await put({ topic: 'builds' })).json()).toMatchObject({ topic: 'builds', kind: null, behind: 2 })
+    expect((await put({})).json()).toMatchObject({ topic: 'builds', behind: 2 })
+    expect((await put({ kind: 'transition' })).json()).toMatchObject({ topic: 'builds', kind: 'transition', behind: 1 })
+    node = await restart(node)
+    expect((await node.app.inject({ url: '/api/consumers/ci' })).json()).toMatchObject({ cursor: start, topic: 'builds', kind: 'transition', behind: 1 })
+    await append('builds', 'transition')
+    await append('deploys', 'transition')
+    expect((await node.app.inject({ url: '/api/consumers/ci' })).json().behind).toBe(2)
+    expect((await put({ topic: null })).json()).toMatchObject({ topic: null, kind: 'transition', behind: 4 })
+    expect((await put({ kind: null })).json()).toMatchObject({ topic: null, kind: null, behind: 7 })
+    expect((await put({ topic: 'bad topic' })).json().error.code).toBe('BAD_TOPIC')
+    expect((await put({ kind: 'note' })).statusCode).toBe(400)
+    expect((await node.app.inject({ url: '/api/consumers/ci' })).json()).toMatchObject({ topic: null, kind: null })
   })
 
   it('refuse bad names, bad cursors and cursors past the log', async () => {

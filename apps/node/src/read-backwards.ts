@@ -35,7 +35,8 @@ export function encodePosition(entry: { at: number; node: string; seq: number })
 }
 
 export function decodePosition(text: string): TimePosition {
-  const m = /^p1\.([0-9]{1,16})\.([0-9a-f]{64})\.([0-9]{1,16})$/.exec(text)
+  // At most 15 digits: every match is a safe integer, so the pattern in the OpenAPI document is the whole rule.
+  const m = /^p1\.([0-9]{1,15})\.([0-9a-f]{64})\.([0-9]{1,15})$/.exec(text)
   const at = Number(m?.[1])
   const seq = Number(m?.[3])
   if (m === null || !isNodeId(m[2] as string) || !Number.isSafeInteger(at) || !Number.isSafeInteger(seq)) {

@@ -2,6 +2,7 @@ import type { DurableLog, NodeIdentity } from '@ylog/core'
 import type { SyncConnectionInfo } from '@ylog/sync'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
+import { errorResponses, NODE_ID, type Auth } from './api-schemas.js'
 import type { PeerInfo } from './cluster.js'
 import type { GapCounter } from './gap-counter.js'
 import type { NodeMetrics } from './metrics.js'
@@ -14,6 +15,84 @@ export interface ClusterView {
   connections(): SyncConnectionInfo[]
 }
 
+const range = { type: 'object', additionalProperties: false, required: ['from', 'to'], properties: { from: { type: 'integer' }, to: { type: 'integer' } } } as const
+const ranges = { type: 'array', items: range, description: 'seq ranges known to exist elsewhere but missing here' } as const
+const headFields = {
+  node: NODE_ID,
+  length: { type: 'integer', minimum: 0, description: 'committed entries held' },
+  hash: { type: 'string', description: 'the last entry\'s hash' },
+  at: { type: ['integer', 'null'], description: 'the last entry\'s at; null for a node known only from a hole' },
+  forked: { type: 'boolean' },
+  gaps: { type: 'integer', minimum: 0, description: 'gap entries it wrote' },
+} as const
+
+const headsSchema = {
+  description: 'per node heads, and holes by node',
+  type: 'object',
+  additionalProperties: false,
+  required: ['heads', 'holes'],
+  properties: {
+    heads: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['node', 'length', 'hash', 'at', 'forked', 'gaps'], properties: headFields } },
+    holes: { type: 'object', additionalProperties: ranges },
+  },
+} as const
+
+const nodesSchema = {
+  description: 'the cluster as this node sees it',
+  type: 'object',
+  additionalProperties: false,
+  required: ['self', 'cluster', 'membership', 'nodes', 'peers', 'connections'],
+  properties: {
+    self: NODE_ID,
+    cluster: { type: 'string' },
+    membership: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mode'],
+      properties: { mode: { type: 'string', enum: ['open', 'list'] }, members: { type: 'array', items: NODE_ID } },
+    },
+    nodes: {
+      type: 'array',
+      items: { type: 'object', additionalProperties: false, required: ['node', 'length', 'hash', 'at', 'forked', 'holes', 'gaps'], properties: { ...headFields, holes: ranges } },
+    },
+    // Peer and connection records come from @ylog/sync and the cluster; open, so a field added there is not dropped here.
+    peers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: true,
+        properties: { url: { type: 'string' }, state: { type: 'string' }, node: { type: ['string', 'null'] }, lastMessageAt: { type: ['integer', 'null'] }, lag: { type: ['integer', 'null'] } },
+      },
+    },
+    connections: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: true,
+        properties: { remoteAddress: { type: ['string', 'null'] }, node: { type: ['string', 'null'] }, lastMessageAt: { type: ['integer', 'null'] }, messagesIn: { type: 'integer' }, messagesOut: { type: 'integer' } },
+      },
+    },
+  },
+} as const
+
+const readyResponses = {
+  200: {
+    description: 'ready; store and note say when the log lives in memory only',
+    type: 'object',
+    additionalProperties: false,
+    required: ['ok', 'replaySeconds'],
+    properties: { ok: { type: 'boolean', enum: [true] }, replaySeconds: { type: 'number' }, store: { type: 'string', enum: ['memory'] }, note: { type: 'string' } },
+  },
+  503: {
+    description: 'not ready: the store failed, or the node is shutting down',
+    type: 'object',
+    additionalProperties: false,
+    required: ['ok', 'reason'],
+    properties: { ok: { type: 'boolean', enum: [false] }, reason: { type: 'string' } },
+  },
+  ...errorResponses([]),
+} as const
+
 export const NO_CLUSTER: ClusterView = { name: 'ylog', peers: () => [], connections: () => [] }
 
 export interface StatusRoutesOptions {
@@ -23,21 +102,23 @@ export interface StatusRoutesOptions {
   cluster: ClusterView
   gaps: GapCounter | undefined
   requireRead: Guard
+  auth: Auth
   /** The log lives in memory only (`--store memory`): /readyz says so. */
   volatile?: boolean
   /** Why the node is not ready (a failed store, shutting down), or undefined when it is. */
   notReady: () => string | undefined
 }
 
-export function statusRoutes(app: FastifyInstance, { durable, identity, metrics, cluster, gaps, requireRead, notReady, volatile = false }: StatusRoutesOptions): void {
+export function statusRoutes(app: FastifyInstance, { durable, identity, metrics, cluster, gaps, requireRead, auth, notReady, volatile = false }: StatusRoutesOptions): void {
   const gapsOf = (node: string): number => gaps?.get(node) ?? 0
 
-  app.get('/api/heads', { schema: { summary: "Each node's committed length and last hash, holes, and gap entry counts" }, onRequest: requireRead }, async () => {
+  const readErrors = errorResponses(auth.codes)
+  app.get('/api/heads', { schema: { operationId: 'getHeads', summary: "Each node's committed length and last hash, holes, and gap entry counts", security: auth.security, response: { 200: headsSchema, ...readErrors } }, onRequest: requireRead }, async () => {
     const heads = [...durable.heads().values()].map((head) => ({ ...head, gaps: gapsOf(head.node) }))
     return { heads, holes: Object.fromEntries(durable.holes()) }
   })
 
-  app.get('/api/nodes', { schema: { summary: 'Known nodes, membership, peers and sync connections' }, onRequest: requireRead }, async () => {
+  app.get('/api/nodes', { schema: { operationId: 'getNodes', summary: 'Known nodes, membership, peers and sync connections', security: auth.security, response: { 200: nodesSchema, ...readErrors } }, onRequest: requireRead }, async () => {
     const heads = durable.heads()
     const holes = durable.holes()
     const nodes = [...new Set([...heads.keys(), ...holes.keys()])].sort().map((node) => {
@@ -63,16 +144,18 @@ export function statusRoutes(app: FastifyInstance, { durable, identity, metrics,
     }
   })
 
-  app.get('/healthz', { schema: { summary: 'Alive' } }, async () => ({ ok: true }))
+  const ok = { type: 'object', additionalProperties: false, required: ['ok'], properties: { ok: { type: 'boolean', enum: [true] } } } as const
+  app.get('/healthz', { schema: { operationId: 'health', summary: 'Alive', response: { 200: { description: 'the process serves', ...ok }, ...errorResponses([]) } } }, async () => ({ ok: true }))
 
-  app.get('/readyz', { schema: { summary: 'Replay finished and the store takes writes' } }, async (_request, reply) => {
+  app.get('/readyz', { schema: { operationId: 'ready', summary: 'Replay finished and the store takes writes', response: readyResponses } }, async (_request, reply) => {
     // Replay has finished before the server is built; what remains is a failed store or shutdown.
     const reason = notReady()
     if (reason !== undefined) return reply.code(503).send({ ok: false, reason })
     return { ok: true, replaySeconds: durable.replaySeconds, ...(volatile ? { store: 'memory', note: 'nothing survives a restart' } : {}) }
   })
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics' } }, async (_request, reply) => {
+  const text = { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } }
+  app.get('/metrics', { schema: { operationId: 'metrics', summary: 'Prometheus metrics', response: { 200: text, ...errorResponses([]) } } }, async (_request, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 }

@@ -1,25 +1,46 @@
-import { decodeCursor, encodeCursor, ENTRY_KINDS, subscribe, validateTopic, YlogError, type DurableLog, type EntryKind, type SubscriptionItem } from '@ylog/core'
+import { decodeCursor, encodeCursor, subscribe, validateTopic, YlogError, type DurableLog, type EntryKind, type SubscriptionItem } from '@ylog/core'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
+import { CURSOR, errorResponses, KIND, TOPIC, type Auth } from './api-schemas.js'
 
 /** A comment line this often keeps proxies and load balancers from closing an idle stream. */
 const HEARTBEAT_MS = 15_000
+
+const MAX_BUFFER = 100_000
 
 const streamQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    after: { type: 'string', description: 'a cursor to start after, or "now" for only entries committed from now on; the Last-Event-ID header, when present, wins' },
-    topic: { type: 'string' },
-    kind: { type: 'string', enum: ENTRY_KINDS },
-    buffer: { type: 'string', description: 'entries held for this client while it reads slowly, 1-100000 (default 1024); beyond it they are dropped and announced by a gap event' },
+    after: {
+      type: 'string',
+      pattern: `^(now|${CURSOR.pattern.slice(1, -1)})$`,
+      maxLength: CURSOR.maxLength,
+      examples: ['now', ...CURSOR.examples],
+      description: 'a cursor to start after, or "now" for only entries committed from now on; the Last-Event-ID header, when present, wins',
+    },
+    topic: TOPIC,
+    kind: KIND,
+    buffer: {
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_BUFFER,
+      default: 1024,
+      description: 'entries held for this client while it reads slowly; beyond it they are dropped and announced by a gap event',
+    },
     onLag: { type: 'string', enum: ['gap', 'close'], description: 'when this client falls behind its buffer: a gap event and go on (default), or an error event (LAGGED) and the end of the stream' },
   },
+} as const
+
+const lastEventId = {
+  type: 'object',
+  properties: { 'last-event-id': { ...CURSOR, description: 'the id of the last event processed: the stream resumes after it (EventSource sends it when it reconnects)' } },
 } as const
 
 export interface StreamRoutesOptions {
   durable: DurableLog
   requireRead: Guard
+  auth: Auth
   onClient?: (delta: 1 | -1) => void
 }
 
@@ -30,7 +51,7 @@ export interface StreamRoutesOptions {
  * reads too slowly gets `event: gap` with the node and seq range it missed
  * (re-read them with GET /api/events) instead of an ever-growing buffer.
  */
-export function streamRoutes(app: FastifyInstance, { durable, requireRead, onClient }: StreamRoutesOptions): void {
+export function streamRoutes(app: FastifyInstance, { durable, requireRead, auth, onClient }: StreamRoutesOptions): void {
   // Streams never end by themselves; shutdown ends them, or closing the server would wait for them forever.
   const open = new Map<AbortController, Promise<void>>()
   app.addHook('preClose', async () => {
@@ -41,12 +62,31 @@ export function streamRoutes(app: FastifyInstance, { durable, requireRead, onCli
 
   app.get<{ Querystring: { after?: string; topic?: string; kind?: string; buffer?: string; onLag?: 'gap' | 'close' } }>(
     '/api/events/stream',
-    { schema: { summary: 'Server-Sent Events: entries as they commit; event ids are cursors (Last-Event-ID resumes)', querystring: streamQuery }, onRequest: requireRead },
+    {
+      schema: {
+        operationId: 'streamEvents',
+        summary: 'Server-Sent Events: entries as they commit; event ids are cursors (Last-Event-ID resumes)',
+        querystring: streamQuery,
+        headers: lastEventId,
+        security: auth.security,
+        response: {
+          200: {
+            description: 'events "entry" (data: an entry), "gap" (entries dropped for this slow client) and, with onLag=close, "error" (LAGGED) before the end',
+            content: { 'text/event-stream': { schema: { type: 'string' } } },
+          },
+          ...errorResponses(['BAD_ARGUMENT', 'BAD_CURSOR', 'BAD_TOPIC', ...auth.codes]),
+        },
+      },
+      onRequest: requireRead,
+    },
     async (request, reply) => {
       const { topic, kind, buffer, onLag = 'gap' } = request.query
       // Validated before the stream starts, so mistakes still get a 400 with a JSON body.
       const lastEventId = request.headers['last-event-id']
-      const start = typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : (request.query.after ?? '')
+      const queried = request.query.after
+      // A malformed after is refused even when Last-Event-ID overrides it: the document calls the request invalid.
+      if (queried !== undefined && queried !== 'now') decodeCursor(queried)
+      const start = typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : (queried ?? '')
       // "now" becomes the cursor of what is committed now, which the opening comment names: a client that loses
       // the connection before its first event resumes from there instead of from a later "now".
       const after = start === 'now' ? new Map(durable.nodes().map((node) => [node, durable.committedLength(node)])) : decodeCursor(start)
@@ -107,7 +147,7 @@ function formatEvent(item: SubscriptionItem): string {
 
 function parseBuffer(text: string): number {
   const n = /^[0-9]{1,6}$/.test(text) ? Number(text) : Number.NaN
-  if (!Number.isSafeInteger(n) || n < 1 || n > 100_000) {
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_BUFFER) {
     throw new YlogError('BAD_ARGUMENT', `buffer ${JSON.stringify(text.slice(0, 40))} is not a buffer size: use an integer 1-100000 (default 1024)`)
   }
   return n

@@ -1,6 +1,7 @@
 import { peekEntry, peekTopicKind, type DurableLog, type NodeId } from '@ylog/core'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
+import { errorResponses, NODE_ID, type Auth } from './api-schemas.js'
 
 export interface TopicView {
   topic: string
@@ -63,8 +64,37 @@ export class TopicCounts {
   }
 }
 
-export function topicRoutes(app: FastifyInstance, { durable, requireRead }: { durable: DurableLog; requireRead: Guard }): void {
+const topicsSchema = {
+  description: 'every topic with committed entries, sorted',
+  type: 'object',
+  additionalProperties: false,
+  required: ['topics'],
+  properties: {
+    topics: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['topic', 'count', 'latest'],
+        properties: {
+          topic: { type: 'string' },
+          count: { type: 'integer', minimum: 1 },
+          latest: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['id', 'node', 'seq', 'at'],
+            description: 'the newest entry by (at, node, seq)',
+            properties: { id: { type: 'string' }, node: NODE_ID, seq: { type: 'integer', minimum: 0 }, at: { type: 'integer' } },
+          },
+        },
+      },
+    },
+  },
+} as const
+
+export function topicRoutes(app: FastifyInstance, { durable, requireRead, auth }: { durable: DurableLog; requireRead: Guard; auth: Auth }): void {
   const counts = new TopicCounts(durable)
   app.addHook('onClose', async () => counts.close())
-  app.get('/api/topics', { schema: { summary: 'Each topic with its entry count and newest entry' }, onRequest: requireRead }, async () => ({ topics: counts.list() }))
+  const schema = { operationId: 'listTopics', summary: 'Each topic with its entry count and newest entry', security: auth.security, response: { 200: topicsSchema, ...errorResponses(auth.codes) } }
+  app.get('/api/topics', { schema, onRequest: requireRead }, async () => ({ topics: counts.list() }))
 }

@@ -152,7 +152,7 @@ describe('client mistakes', () => {
     ['kind of the wrong type', { payload: { ...event(0), kind: ['event'] } }, 400, 'BAD_REQUEST', 'body.kind must be a string, got an array'],
     ['at not an integer', { payload: { ...event(0), at: 1.5 } }, 400, 'BAD_REQUEST', 'body.at must be an integer, got number 1.5'],
     ['at as a string', { payload: { ...event(0), at: '1700000000000' } }, 400, 'BAD_REQUEST', 'body.at must be an integer'],
-    ['negative at', { payload: { ...event(0), at: -1 } }, 400, 'BAD_REQUEST', 'body.at must be >= 0'],
+    ['negative at', { payload: { ...event(0), at: -1 } }, 400, 'BAD_TIME', 'at must be a non-negative integer of milliseconds'],
     ['incomplete transition', { payload: { topic: 'p', kind: 'transition', data: { subject: 's', from: 'a', to: 'b' } } }, 400, 'BAD_DATA', 'transition data.event is missing'],
     ['unsafe integer in data', { payload: '{"topic":"a","kind":"event","data":{"n":12345678901234567890}}', headers: json }, 400, 'BAD_DATA', 'integers must lie within'],
     ['__proto__ in data', { payload: '{"topic":"a","kind":"event","data":{"__proto__":{"x":1}}}', headers: json }, 400, 'BAD_DATA', '"__proto__" key'],

@@ -1,7 +1,9 @@
+import AjvCompiler from '@fastify/ajv-compiler'
 import swagger from '@fastify/swagger'
 import { YlogError, type DurableLog, type Entry, type EntryInput, type NodeIdentity, type NodeTables } from '@ylog/core'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import { bearerGuard } from './access.js'
+import { authOf, forValidation } from './api-schemas.js'
 import { DEFAULTS, type Config } from './config.js'
 import { Consumers } from './consumers.js'
 import type { GapCounter } from './gap-counter.js'
@@ -48,6 +50,8 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
     // One log line per request would dwarf the log itself under load; errors are logged below.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, verbose: true } },
+    // Route schemas document every constraint; fastify's ajv checks the part of them the handlers do not (see forValidation).
+    schemaController: { compilersFactory: { buildValidator: documentedValidator() } },
     schemaErrorFormatter: formatSchemaErrors,
     clientErrorHandler: (err, socket) => {
       const response = clientErrorResponse(err)
@@ -105,23 +109,25 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
 
   const requireWrite = bearerGuard([config.writeToken], 'writes')
   const requireRead = bearerGuard(config.readToken === undefined ? [] : [config.readToken, config.writeToken], 'reads')
+  const auth = { write: authOf(config.writeToken, 'writes'), read: authOf(config.readToken, 'reads') }
   const append = write ?? ((inputs, idempotency) => (inputs.length === 1 && idempotency === undefined ? durable.append(inputs[0] as EntryInput).then((e) => [e]) : durable.appendBatch(inputs, { idempotency })))
 
   void app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'ylog node', version: '1', description: 'A replicated, signed, grow-only event log. Errors answer {"error": {"code", "message"}}.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the write token (writes) or the read token (reads), when the node has one' } } },
     },
+    transformObject: (document) => ('openapiObject' in document ? withLinks(document.openapiObject as OpenApiDocument) : document.swaggerObject),
   })
   // Routes go in a plugin registered after swagger, so it sees every one of them.
   void app.register(async (api) => {
-    eventRoutes(api, { durable, tables, metrics, write: append, requireWrite, requireRead, idempotencyTtlMs: (config.idempotencyTtl ?? DEFAULTS.idempotencyTtl) * 1000 })
-    streamRoutes(api, { durable, requireRead, onClient: (delta) => metrics.streams.inc(delta) })
-    topicRoutes(api, { durable, requireRead })
+    eventRoutes(api, { durable, tables, metrics, write: append, requireWrite, requireRead, auth, idempotencyTtlMs: (config.idempotencyTtl ?? DEFAULTS.idempotencyTtl) * 1000 })
+    streamRoutes(api, { durable, requireRead, auth: auth.read, onClient: (delta) => metrics.streams.inc(delta) })
+    topicRoutes(api, { durable, requireRead, auth: auth.read })
     contextRoutes(api, { durable, requireRead })
     transferRoutes(api, { durable, self: identity.id, requireRead, requireWrite })
-    consumerRoutes(api, new Consumers(durable, tables), { requireRead, requireWrite })
+    consumerRoutes(api, new Consumers(durable, tables), { requireRead, requireWrite, auth })
     statusRoutes(api, {
       durable,
       identity,
@@ -130,10 +136,33 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
       gaps,
       volatile,
       requireRead,
+      auth: auth.read,
       notReady: () => (failed !== undefined ? `the store failed, writes are refused until restart: ${failed.message}` : closing ? 'shutting down' : undefined),
     })
     api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   })
 
   return app
+}
+
+/** fastify's own ajv compiler, given the schema to validate with rather than the documented one. */
+function documentedValidator(): AjvCompiler.BuildCompilerFromPool {
+  const base = AjvCompiler()
+  return (externalSchemas, options) => {
+    const compile = base(externalSchemas, options)
+    return (route) => compile({ ...route, schema: forValidation(route.schema as Record<string, unknown>, route.httpPart) })
+  }
+}
+
+interface OpenApiDocument {
+  paths?: Record<string, Record<string, { operationId?: string; responses?: Record<string, { links?: Record<string, unknown> }> }>>
+}
+
+/** @fastify/swagger has no place for links in a route schema: an append's receipt names the entry that getEvent reads. */
+function withLinks(doc: OpenApiDocument): OpenApiDocument {
+  const created = doc.paths?.['/api/events']?.post?.responses?.['201']
+  if (created !== undefined) {
+    created.links = { getEvent: { operationId: 'getEvent', parameters: { node: '$response.body#/node', seq: '$response.body#/seq' }, description: 'the entry just appended' } }
+  }
+  return doc
 }
