@@ -22,7 +22,7 @@ describe('ylog', () => {
   it('npx ylog --help works from the repository root and lists every command and the exit codes', () => {
     const r = spawnSync('npx', ['ylog', '--help'], { cwd: ROOT, encoding: 'utf8' })
     expect(r.status).toBe(0)
-    for (const command of ['append', 'read', 'get', 'heads', 'nodes', 'topics', 'consumers', 'verify', 'export', 'serve', 'keygen', 'id']) expect(r.stdout).toContain(`\n  ${command}`)
+    for (const command of ['append', 'read', 'get', 'heads', 'nodes', 'topics', 'consumers', 'verify', 'export', 'import', 'doctor', 'serve', 'keygen', 'id']) expect(r.stdout).toContain(`\n  ${command}`)
     expect(r.stdout).toContain('Exit codes:')
   })
 

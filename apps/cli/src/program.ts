@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from '@commander-js/extra-typings'
 import { DEFAULT_URL } from '@ylog/client'
 import { contextCommands } from './commands/context.js'
+import { doctorCommands } from './commands/doctor.js'
 import { forwardCommands } from './commands/forward.js'
 import { localCommands } from './commands/local.js'
 import { readCommands } from './commands/read.js'
@@ -36,6 +37,7 @@ export function buildProgram(): Command<[], { url: string; token?: string; json?
   statusCommands(program)
   verifyCommands(program)
   transferCommands(program)
+  doctorCommands(program)
   localCommands(program)
   contextCommands(program)
   tailCommands(program)

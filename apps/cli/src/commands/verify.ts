@@ -6,6 +6,7 @@ import { loadConfig } from '@ylog/node/config'
 import { encode, rfc8949EncodeOptions } from 'cborg'
 import { contextOf, type GlobalOptions } from '../context.js'
 import { EXIT } from '../output.js'
+import { Progress } from '../progress.js'
 
 /** Entries per verifyRun call: one signature check per run, memory bounded. */
 const RUN = 4096
@@ -32,7 +33,10 @@ export function verifyCommands(program: Command<[], GlobalOptions>): void {
         process.exitCode = report.ok ? EXIT.OK : EXIT.FAILED
         return
       }
-      const verdicts = await verifyNode(client)
+      const total = (await client.heads()).heads.reduce((n, h) => n + h.length, 0)
+      const progress = new Progress({ json: out.json, command: 'verify', phase: 'verifying', total })
+      const verdicts = await verifyNode(client, () => progress.add(1))
+      progress.end()
       for (const v of verdicts) {
         out.result(v, (x: NodeVerdict) => (x.break === undefined ? `${x.node} 0..${x.entries - 1} ok` : out.red(`${x.node} break at ${x.break.seq}: ${x.break.reason}: ${x.break.detail}`)))
       }
@@ -41,7 +45,7 @@ export function verifyCommands(program: Command<[], GlobalOptions>): void {
 }
 
 /** Reads every entry the node serves, in (node, seq) order, and checks each node's chain from seq 0. */
-export async function verifyNode(client: YlogClient): Promise<NodeVerdict[]> {
+export async function verifyNode(client: YlogClient, onEntry: () => void = () => undefined): Promise<NodeVerdict[]> {
   const verdicts: NodeVerdict[] = []
   let current: ChainCheck | undefined
   for await (const entry of client.readAll()) {
@@ -50,6 +54,7 @@ export async function verifyNode(client: YlogClient): Promise<NodeVerdict[]> {
       current = new ChainCheck(entry.node)
     }
     current.add(entry)
+    onEntry()
   }
   if (current !== undefined) verdicts.push(current.finish())
   return verdicts
