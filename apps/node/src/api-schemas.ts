@@ -63,7 +63,7 @@ export const ANY_ROUTE: readonly YlogErrorCode[] = ['BAD_REQUEST', 'BAD_URL', 'H
 /** Codes of a route that reads a JSON body. */
 export const WITH_BODY: readonly YlogErrorCode[] = ['BAD_JSON', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE']
 /** Codes of a route that writes to the log. */
-export const WRITES: readonly YlogErrorCode[] = ['STORE_FAILED', 'CLOSED', 'SIGNER_FAILED']
+export const WRITES: readonly YlogErrorCode[] = ['STORE_FAILED', 'STORE_FULL', 'STORE_IO', 'CLOSED', 'SIGNER_FAILED']
 
 export type ResponseSchemas = Record<string, unknown>
 

@@ -33,6 +33,8 @@ export const HTTP_STATUS: Readonly<Record<YlogErrorCode, number>> = {
   CHAIN_MISMATCH: 500,
   SIGNER_FAILED: 503,
   STORE_FAILED: 503,
+  STORE_FULL: 503,
+  STORE_IO: 503,
   STORE_CORRUPT: 500,
   NOT_A_STORE: 500,
   STORE_TOO_NEW: 500,

@@ -22,7 +22,7 @@ export class YlogClientError extends YlogError {
 }
 
 /** Codes after which the same request can succeed later: the node was busy, restarting or unreachable. */
-const TRANSIENT_CODES: ReadonlySet<YlogErrorCode> = new Set(['NETWORK', 'TIMEOUT', 'REQUEST_TIMEOUT', 'INGEST_FULL', 'CLOSED', 'STORE_FAILED', 'SIGNER_FAILED'])
+const TRANSIENT_CODES: ReadonlySet<YlogErrorCode> = new Set(['NETWORK', 'TIMEOUT', 'REQUEST_TIMEOUT', 'INGEST_FULL', 'CLOSED', 'STORE_FAILED', 'STORE_FULL', 'STORE_IO', 'SIGNER_FAILED'])
 
 /**
  * Whether retrying the same request can help: a network error or timeout,

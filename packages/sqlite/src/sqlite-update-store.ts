@@ -120,6 +120,15 @@ export class SqliteUpdateStore implements NodeStore {
     return this.#lastId
   }
 
+  /**
+   * A write of one page with the store's durability (meta.last_id set to
+   * itself: SQLite rewrites the page and, in 'full', fsyncs the WAL), so a
+   * disk that is still full refuses it like it would refuse a commit.
+   */
+  async probe(): Promise<void> {
+    this.#guarded('probing whether writes go through', () => this.#setLastId.run(this.#lastId))
+  }
+
   async load(): Promise<StoredState> {
     this.#open()
     const corrupt = (problem: string): YlogError => new YlogError('STORE_CORRUPT', `${this.path}: ${problem}; ${RESTORE_ADVICE}`)

@@ -75,6 +75,10 @@ export class ThreadedSqliteStore implements NodeStore {
     return this.#write(() => this.#store.append(records))
   }
 
+  probe(): Promise<void> {
+    return this.#write(() => this.#store.probe())
+  }
+
   load(): Promise<StoredState> {
     return this.#store.load()
   }

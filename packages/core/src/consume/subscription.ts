@@ -107,7 +107,7 @@ interface GapSlot {
 type Slot = EntrySlot | GapSlot
 
 class LogSubscription implements Subscription {
-  readonly #log: LogDoc
+  readonly #durable: DurableLog
   readonly #topic: string | undefined
   readonly #kinds: ReadonlySet<EntryKind> | undefined
   readonly #bufferSize: number
@@ -144,11 +144,16 @@ class LogSubscription implements Subscription {
   readonly #pulls = new Serial()
   readonly #ready: Promise<void>
 
+  // Read each time: a DurableLog that recovered from a failed commit holds a new document (the committed entries are the same).
+  get #log(): LogDoc {
+    return logDocOf(this.#durable)
+  }
+
   constructor(durable: DurableLog, options: SubscribeOptions) {
     const bufferSize = options.bufferSize ?? DEFAULT_BUFFER
     if (!Number.isSafeInteger(bufferSize) || bufferSize < 1) throw new YlogError('BAD_ARGUMENT', `bufferSize must be a positive integer, got ${bufferSize}`)
     if (options.kinds !== undefined && options.kinds.length === 0) throw new YlogError('BAD_ARGUMENT', 'kinds is empty, so nothing would match; omit it to take every kind')
-    this.#log = logDocOf(durable)
+    this.#durable = durable
     this.#topic = options.topic
     this.#kinds = options.kinds === undefined ? undefined : new Set(options.kinds)
     this.#bufferSize = bufferSize

@@ -22,7 +22,8 @@ export class CommittedLog {
   /** Entries per node known to be in the store. */
   protected readonly committed = new Map<NodeId, number>()
   protected readonly store: UpdateStore & EntryIndex
-  readonly [LOG_DOC]: LogDoc
+  // Replaced only when a DurableLog rebuilds itself from its store after a failed commit (recovery): readers fetch it each time.
+  [LOG_DOC]: LogDoc
 
   protected constructor(log: LogDoc, store: UpdateStore & EntryIndex) {
     this[LOG_DOC] = log
@@ -31,6 +32,11 @@ export class CommittedLog {
 
   protected get log(): LogDoc {
     return this[LOG_DOC]
+  }
+
+  /** Swaps in a document rebuilt from the store; it must hold every committed entry (the caller checks). */
+  protected replaceLog(log: LogDoc): void {
+    this[LOG_DOC] = log
   }
 
   /** The node that writes here, if any (a replica has none). */

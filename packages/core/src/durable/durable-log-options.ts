@@ -1,6 +1,7 @@
 // The options and callbacks DurableLog's API speaks in (durable-log.ts).
 import type { LogDocOptions } from '../doc/log-types.js'
 import type { EntryIndex, IndexRow, UpdateStore } from './update-store.js'
+import type { RetryOptions } from './store-health.js'
 
 export interface DurableLogOptions extends LogDocOptions {
   /** The update log, and the read index its records write to (a NodeStore has both). */
@@ -32,6 +33,11 @@ export interface DurableLogOptions extends LogDocOptions {
    * the Yjs and store work of other appends (the node daemon's choice).
    */
   signing?: 'inline' | 'thread'
+  /**
+   * After a commit fails for a reason that can pass (STORE_FULL, STORE_IO),
+   * how often to try again (default: after 250 ms, doubling up to 10 s).
+   */
+  retry?: RetryOptions
 }
 
 /** Called after each commit with what it wrote: the updates (for peers) and the entries they added (for readers), in order. */

@@ -2,12 +2,15 @@ import { CommittedLog } from './committed-log.js'
 import { indexRowAt, indexRowOfEntry } from './index-rows.js'
 import type { Entry, EntryInput } from '../entry/entry.js'
 import { YlogError } from '../errors.js'
-import { replayStored, RESTORE_ADVICE } from './replay.js'
+import { loadLog, type LoadedLog } from './replay.js'
 import { mergeSmallRecords } from './merge-records.js'
 import { clocksOf, TailCompactor } from './tail-compactor.js'
 import { WorkerSigner } from './signer.js'
-import { LogDoc, type ApplyResult, type SignedEntry } from '../doc/log-doc.js'
+import { StoreRecovery, type HealthListener, type StoreHealth } from './store-health.js'
+import { chainHeadOf } from './chain-signer.js'
+import type { ApplyResult } from '../doc/log-doc.js'
 import { inBatch, type PreparedEntry } from './prepare-entry.js'
+import { SignedTurn, type SignedItem } from './signed-turn.js'
 import type { UpdateRecord } from './update-store.js'
 import type { AppendOptions, CommitListener, CompactionListener, DurableLogOptions } from './durable-log-options.js'
 
@@ -18,13 +21,7 @@ export const DEFAULT_COMPACT_AFTER_UPDATES = 20_000
 const GROUP_COMMIT_RECORDS = 256
 
 export type { DurableLogOptions, CommitListener, AppendOptions, CommitInfo, CompactionInfo, CompactionListener } from './durable-log-options.js'
-
-interface SignedItem {
-  signed: SignedEntry[]
-  options: AppendOptions
-  resolve: (entries: Entry[]) => void
-  reject: (err: Error) => void
-}
+export type { StoreHealth, HealthListener, RetryOptions } from './store-health.js'
 
 /**
  * A LogDoc whose every update is committed to an UpdateStore before it is
@@ -32,53 +29,58 @@ interface SignedItem {
  * into the next one (group commit), so many concurrent writers share one
  * transaction and one fsync.
  *
- * If a commit fails the log stops accepting writes: the document would
- * otherwise hold entries the store does not, and a restart could reuse
- * their seqs. Restarting replays exactly what was committed.
+ * If a commit fails the log stops accepting writes: the document then
+ * holds entries the store does not (never acknowledged, never sent: peers
+ * get committed updates only). A failure that can pass (disk full, an I/O
+ * error: STORE_FULL, STORE_IO) is retried with backoff; once the store
+ * takes writes again the document is rebuilt from what is committed, those
+ * entries are gone and their seqs are signed again for new appends. Any
+ * other failure stops writes until a restart, which replays the store.
  */
 export class DurableLog extends CommittedLog {
   /** Seconds the last open spent replaying and verifying. */
   replaySeconds = 0
-  readonly #tail: TailCompactor
+  #tail: TailCompactor
+  readonly #options: DurableLogOptions
+  readonly #recovery: StoreRecovery
   #pending: UpdateRecord[] = []
   #waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = []
   #committing = false
   #turnScheduled = false
-  #failure: Error | undefined
   #closed = false
+  // The signer and the document disagreed about the chain (a bug): no more writes, whatever the store does.
+  #broken: Error | undefined
   #lastId = 0
   #signer: WorkerSigner | undefined
-  // Signed entries waiting for this turn's single Yjs transaction (#applyQueued).
-  #signedQueue: SignedItem[] = []
+  // Signed entries waiting for this turn's single Yjs transaction.
+  readonly #signedTurn = new SignedTurn((items) => this.#applyRun(items))
   readonly #commitListeners = new Set<CommitListener>()
   readonly #compactionListeners = new Set<CompactionListener>()
 
-  private constructor(log: LogDoc, options: DurableLogOptions, tail: TailCompactor) {
-    super(log, options.store)
-    this.#tail = tail
+  private constructor(loaded: LoadedLog, options: DurableLogOptions) {
+    super(loaded.log, options.store)
+    this.#options = options
+    this.#tail = this.#adopt(loaded)
+    this.#recovery = new StoreRecovery(() => this.#rebuild(), options.retry)
   }
 
   /** Replays the store (snapshot, then tail), verifies every chain, and starts recording. */
   static async open(options: DurableLogOptions): Promise<DurableLog> {
     const started = performance.now()
-    const log = new LogDoc(options)
-    const state = await options.store.load()
-    const snapshotHeads = replayStored(log, state, options.onReplayProgress)
-    const thresholds = { afterUpdates: options.compactAfterUpdates ?? DEFAULT_COMPACT_AFTER_UPDATES, afterBytes: options.compactAfterBytes ?? 16 * 1024 * 1024 }
-    const durable = new DurableLog(log, options, new TailCompactor(options.store, log.doc, thresholds, { snapshotHeads, state }))
-    const check = log.verifyChains(options.verify === 'full' ? undefined : snapshotHeads)
-    if (!check.ok) {
-      throw new YlogError('STORE_CORRUPT', `stored log does not verify: node ${check.node} seq ${check.seq}: ${check.detail}; ${RESTORE_ADVICE}`)
-    }
-    durable.#lastId = state.lastId
-    for (const [node, head] of log.heads()) durable.committed.set(node, head.length)
-    durable.#record()
-    if (options.signing === 'thread' && options.identity !== undefined) {
-      const head = log.heads().get(options.identity.id)
-      durable.#signer = new WorkerSigner(options.identity, { next: head?.length ?? 0, prev: head === undefined ? new Uint8Array(32) : new Uint8Array(Buffer.from(head.hash, 'hex')), at: head?.at ?? 0 })
-    }
+    const durable = new DurableLog(await loadLog(options), options)
+    if (options.signing === 'thread' && options.identity !== undefined) durable.#signer = new WorkerSigner(options.identity, chainHeadOf(durable.log, options.identity))
     durable.replaySeconds = (performance.now() - started) / 1000
     return durable
+  }
+
+  /** Whether the log takes writes; if not, why, and when it last tried again (`retrying`) or that it never will (`stopped`). */
+  get health(): StoreHealth {
+    return this.#recovery.health
+  }
+
+  /** Listens for changes of `health`: a failed commit, a retry, a recovery. */
+  onHealth(listener: HealthListener): () => void {
+    return this.#recovery.onChange(listener)
   }
 
   /** Appends one entry; resolves once it is committed. */
@@ -90,7 +92,7 @@ export class DurableLog extends CommittedLog {
       return this.#afterCommit().then(() => entry)
     }
     const { topic, body, at, time, tail } = this.log.prepare(input)
-    return this.#signer.sign({ tail, at, time }).then((signed) => this.#applySigned([{ ...signed, topic, body }], options).then((entries) => entries[0] as Entry))
+    return this.#signer.sign({ tail, at, time }).then((signed) => this.#signedTurn.add([{ ...signed, topic, body }], options).then((entries) => entries[0] as Entry))
   }
 
   /**
@@ -108,37 +110,7 @@ export class DurableLog extends CommittedLog {
     const prepared = inputs.map((input, i) => inBatch(inputs.length, i, () => this.log.prepare(input)))
     return this.#signer
       .signGroup(prepared.map(({ tail, at, time }) => ({ tail, at, time })))
-      .then((group) => this.#applySigned(group.map((signed, i) => ({ ...signed, topic: (prepared[i] as PreparedEntry).topic, body: (prepared[i] as PreparedEntry).body })), options))
-  }
-
-  /**
-   * Queues entries the signing thread returned and applies everything queued
-   * in this turn as one Yjs transaction: the signer answers up to 256
-   * appends in one message, and one update for all of them costs Yjs and
-   * the store a fraction of 256 updates. A request with an idempotency key
-   * gets an update (and so a record) of its own, to carry its key.
-   */
-  #applySigned(signed: SignedEntry[], options: AppendOptions): Promise<Entry[]> {
-    return new Promise((resolve, reject) => {
-      if (this.#signedQueue.length === 0) queueMicrotask(() => this.#applyQueued())
-      this.#signedQueue.push({ signed, options, resolve, reject })
-    })
-  }
-
-  #applyQueued(): void {
-    const queue = this.#signedQueue
-    this.#signedQueue = []
-    let run: SignedItem[] = []
-    for (const item of queue) {
-      if (item.options.idempotency === undefined) {
-        run.push(item)
-        continue
-      }
-      this.#applyRun(run)
-      this.#applyRun([item])
-      run = []
-    }
-    this.#applyRun(run)
+      .then((group) => this.#signedTurn.add(group.map((signed, i) => ({ ...signed, topic: (prepared[i] as PreparedEntry).topic, body: (prepared[i] as PreparedEntry).body })), options))
   }
 
   #applyRun(items: SignedItem[]): void {
@@ -154,7 +126,7 @@ export class DurableLog extends CommittedLog {
       entries = this.log.appendSignedBatch(items.flatMap((item) => item.signed))
     } catch (err) {
       // The signer and the log disagree about the chain: nothing more can be appended safely.
-      this.#failure ??= err as Error
+      this.#broken ??= err as Error
       for (const item of items) item.reject(err as Error)
       return
     }
@@ -232,24 +204,31 @@ export class DurableLog extends CommittedLog {
       await this.flush()
     } finally {
       this.#closed = true
+      this.#recovery.close()
       await this.#signer?.close()
       await this.store.close()
     }
   }
 
+  #stopRecording: () => void = () => undefined
+
   #record(): void {
-    this.log.onUpdate((update) => {
+    const stopUpdates = this.log.onUpdate((update) => {
       this.#pending.push({ update, entries: [] })
       // Not #schedule(): a commit started here would take this record before
       // onEntries below has attached its index rows.
       this.#scheduleTurn()
     })
-    this.log.onEntries(({ node, fromSeq, count, entry }) => {
+    const stopEntries = this.log.onEntries(({ node, fromSeq, count, entry }) => {
       const record = this.#pending[this.#pending.length - 1]
       if (record === undefined) return
       if (entry !== undefined) record.entries.push(indexRowOfEntry(entry))
       else for (let seq = fromSeq; seq < fromSeq + count; seq++) record.entries.push(indexRowAt(this.log, node, seq))
     })
+    this.#stopRecording = () => {
+      stopUpdates()
+      stopEntries()
+    }
   }
 
   #afterCommit(): Promise<void> {
@@ -305,8 +284,9 @@ export class DurableLog extends CommittedLog {
       for (const w of waiters) w.resolve()
       if (this.#tail.due) await this.#compact()
     } catch (err) {
-      this.#failure ??= new YlogError('STORE_FAILED', `commit failed, the log stopped accepting writes (restart the node to replay what was committed): ${(err as Error).message}`, { cause: err })
-      for (const w of [...waiters, ...this.#waiters]) w.reject(this.#failure)
+      // Entries in the document past what is committed stay there, refused to readers and peers, until a recovery drops them.
+      const refusal = this.#recovery.refusal ?? this.#recovery.failed(err)
+      for (const w of [...waiters, ...this.#waiters]) w.reject(refusal)
       this.#waiters = []
       this.#pending = []
       return
@@ -322,8 +302,39 @@ export class DurableLog extends CommittedLog {
   }
 
   #writable(): void {
-    if (this.#failure !== undefined) throw this.#failure
+    const refusal = this.#broken ?? this.#recovery.refusal
+    if (refusal !== undefined) throw refusal
     if (this.#closed) throw new YlogError('CLOSED', 'the log is closed')
+  }
+
+  /** Takes a document loaded from the store as the log: what is committed, the update id, a compactor over it. */
+  #adopt({ log, state, snapshotHeads }: LoadedLog): TailCompactor {
+    const options = this.#options
+    this.replaceLog(log)
+    this.#lastId = state.lastId
+    this.committed.clear()
+    for (const [node, head] of log.heads()) this.committed.set(node, head.length)
+    this.#record()
+    const thresholds = { afterUpdates: options.compactAfterUpdates ?? DEFAULT_COMPACT_AFTER_UPDATES, afterBytes: options.compactAfterBytes ?? 16 * 1024 * 1024 }
+    return new TailCompactor(options.store, log.doc, thresholds, { snapshotHeads, state })
+  }
+
+  /**
+   * One retry: the store takes a write (its probe), then the document is rebuilt from it. The old document's uncommitted
+   * entries were never acknowledged or sent, so dropping them changes nothing anyone saw.
+   */
+  async #rebuild(): Promise<void> {
+    if (this.#closed) throw new YlogError('STORE_FAILED', 'the log closed while it was recovering')
+    await this.store.probe?.()
+    const loaded = await loadLog({ ...this.#options, onReplayProgress: undefined })
+    for (const [node, length] of this.committed) {
+      if (loaded.log.length(node) < length) throw new YlogError('STORE_CORRUPT', `after a failed commit the store holds ${loaded.log.length(node)} entries of ${node}, but ${length} were committed`)
+    }
+    if (this.#committing || this.#closed) throw new YlogError('STORE_IO', 'a commit was in flight during the recovery; trying again')
+    this.#stopRecording()
+    this.#tail = this.#adopt(loaded)
+    this.#pending = []
+    this.#signer?.rewind(chainHeadOf(this.log, this.#options.identity), this.#recovery.refusal ?? new YlogError('STORE_FAILED', 'the log recovered'))
   }
 }
 

@@ -1,7 +1,8 @@
 import { YlogError } from '../errors.js'
-import type { LogDoc } from '../doc/log-doc.js'
+import { LogDoc } from '../doc/log-doc.js'
+import type { LogDocOptions } from '../doc/log-types.js'
 import type { NodeId } from '../entry/identity.js'
-import type { StoredState } from './update-store.js'
+import type { StoredState, UpdateStore } from './update-store.js'
 import { missingDependencies } from '../doc/reads.js'
 
 /** Updates applied per Yjs transaction while replaying: progress is reported between chunks. */
@@ -37,4 +38,22 @@ function replayStep(step: () => void, what: string): void {
   } catch (err) {
     throw new YlogError('STORE_CORRUPT', `cannot replay ${what}: the bytes do not decode as Yjs updates (${(err as Error).message}); ${RESTORE_ADVICE}`, { cause: err })
   }
+}
+
+/** A document rebuilt from a store: what `DurableLog.open` starts from, and what a recovery after a failed commit returns to. */
+export interface LoadedLog {
+  log: LogDoc
+  state: StoredState
+  /** Each node's length as of the snapshot (the tail after it was verified here). */
+  snapshotHeads: Map<NodeId, number>
+}
+
+/** Loads the store into a new document and verifies the chains the snapshot does not vouch for (all of them with `verify: 'full'`). */
+export async function loadLog(options: LogDocOptions & { store: UpdateStore; verify?: 'tail' | 'full'; onReplayProgress?: (applied: number, total: number) => void }): Promise<LoadedLog> {
+  const log = new LogDoc(options)
+  const state = await options.store.load()
+  const snapshotHeads = replayStored(log, state, options.onReplayProgress)
+  const check = log.verifyChains(options.verify === 'full' ? undefined : snapshotHeads)
+  if (!check.ok) throw new YlogError('STORE_CORRUPT', `stored log does not verify: node ${check.node} seq ${check.seq}: ${check.detail}; ${RESTORE_ADVICE}`)
+  return { log, state, snapshotHeads }
 }

@@ -27,7 +27,10 @@ interface Waiting {
 export class WorkerSigner {
   readonly #worker: Worker
   #queue: Waiting[] = []
-  readonly #inFlight: Waiting[][] = []
+  readonly #inFlight: Array<{ epoch: number; waiting: Waiting[] }> = []
+  // Bumped by rewind(): answers to batches sent before it were signed on a chain that no longer holds.
+  #epoch = 0
+  #rewoundBy: YlogError | undefined
   #dead: YlogError | undefined
   /** Signs here; its head follows every entry signed, here or by the worker (whose answers are all in when nothing is in flight). */
   readonly #here: ChainSigner
@@ -41,7 +44,12 @@ export class WorkerSigner {
     this.#worker = startModuleWorker(import.meta.url, 'sign-worker', workerData)
     this.#worker.unref()
     this.#worker.on('message', (results: JobResult[]) => {
-      const batch = this.#inFlight.shift() ?? []
+      const { epoch, waiting: batch } = this.#inFlight.shift() ?? { epoch: this.#epoch, waiting: [] }
+      if (epoch !== this.#epoch) {
+        for (const w of batch) w.reject(this.#rewoundBy ?? new YlogError('SIGNER_FAILED', 'the chain was rewound'))
+        this.#pump()
+        return
+      }
       results.forEach((result, i) => {
         const last = !result.ok ? undefined : 'group' in result ? result.group[result.group.length - 1] : result
         if (last !== undefined) this.#here.head = { next: last.seq + 1, prev: last.hash, at: last.at }
@@ -51,7 +59,7 @@ export class WorkerSigner {
     })
     const fail = (why: string): void => {
       this.#dead ??= new YlogError('SIGNER_FAILED', `the signing thread ${why}`)
-      for (const w of [...this.#inFlight.flat(), ...this.#queue]) w.reject(this.#dead)
+      for (const w of [...this.#inFlight.flatMap((b) => b.waiting), ...this.#queue]) w.reject(this.#dead)
       this.#inFlight.length = 0
       this.#queue = []
     }
@@ -82,6 +90,20 @@ export class WorkerSigner {
     })
   }
 
+  /**
+   * Puts the chain back to `head` (the log was rebuilt from its store after
+   * a failed commit, and the entries signed since were dropped). Answers
+   * still coming for batches sent before are rejected with `reason`; what is
+   * queued is signed from `head`, and the worker gets `head` with its next
+   * message.
+   */
+  rewind(head: ChainHead, reason: YlogError): void {
+    this.#epoch++
+    this.#rewoundBy = reason
+    this.#here.head = { ...head }
+    this.#workerBehind = true
+  }
+
   async close(): Promise<void> {
     this.#worker.removeAllListeners('exit')
     await this.#worker.terminate()
@@ -96,7 +118,7 @@ export class WorkerSigner {
   #pump(): void {
     if (this.#inFlight.length >= 2 || this.#queue.length === 0) return
     const batch = this.#queue.splice(0, 256)
-    this.#inFlight.push(batch)
+    this.#inFlight.push({ epoch: this.#epoch, waiting: batch })
     const message: SignMessage = { jobs: batch.map((w) => w.request) }
     if (this.#workerBehind) {
       message.head = this.#here.head

@@ -123,6 +123,13 @@ export interface UpdateStore {
    */
   compact(parts: readonly Uint8Array[], upTo: number): Promise<void>
   stats(): Promise<StoreStats>
+  /**
+   * Writes something small with the store's durability and resolves if it
+   * took it: after a failed commit, whether writes can go on (the disk has
+   * room again). Rejects like `append` would. Without it, a DurableLog
+   * retries with the next commit itself.
+   */
+  probe?(): Promise<void>
   /** The backend's own deep check (e.g. SQLite's integrity_check and checksums), if it has one. */
   checkIntegrity?(): Promise<{ ok: boolean; problems: string[] }> | { ok: boolean; problems: string[] }
   close(): Promise<void>

@@ -14,6 +14,7 @@ import type { NodeStore, UpdateRecord } from '../durable/update-store.js'
 import { logDocOf } from '../durable/committed-log.js'
 
 export { craftAppend, fingerprint, GatedStore, seededRandom, waitFor } from './test-support.js'
+export { FaultyStore, FAULTS, type FaultPoint } from './faulty-store.js'
 
 export interface StoreFactory {
   /** A new, empty store. */
