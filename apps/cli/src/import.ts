@@ -58,10 +58,13 @@ export async function importFile(file: string, options: ImportOptions): Promise<
 
 type Totals = Pick<ImportResult, 'imported' | 'present'>
 
+/** Requests in flight: the node takes them one at a time, so the next one is read and sent while one commits. */
+const IN_FLIGHT = 2
+
 async function toNode(path: string, { globals, batch, progress }: ImportOptions): Promise<Totals> {
   const totals = { imported: 0, present: 0 }
-  // The lines go as they are: the node parses and checks them itself.
-  for await (const lines of batchesOf(linesOf(path), batch)) {
+  const send = async (lines: Array<{ text: string }>): Promise<void> => {
+    // The lines go as they are: the node parses and checks them itself.
     const body = Buffer.from(`${lines.map((l) => l.text).join('\n')}\n`)
     const res = await request(globals, 'POST', '/api/import', { body, type: 'application/x-ndjson' })
     const result = (await res.json()) as ImportResult
@@ -69,6 +72,23 @@ async function toNode(path: string, { globals, batch, progress }: ImportOptions)
     totals.present += result.present
     progress.add(lines.length)
   }
+  const inFlight: Array<Promise<void>> = []
+  let failure: { reason: unknown } | undefined
+  try {
+    for await (const lines of batchesOf(linesOf(path), batch)) {
+      if (inFlight.length >= IN_FLIGHT) await inFlight.shift()
+      const sent = send(lines)
+      // Awaited in order; a failure must not count as unhandled while an earlier request is awaited.
+      sent.catch(() => undefined)
+      inFlight.push(sent)
+    }
+  } catch (err) {
+    failure = { reason: err }
+  }
+  // The first failure is the one to report: the requests after it fail for it (they no longer continue the chain).
+  const settled = await Promise.allSettled(inFlight)
+  failure ??= settled.find((s) => s.status === 'rejected')
+  if (failure !== undefined) throw failure.reason
   return totals
 }
 

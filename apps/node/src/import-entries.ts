@@ -10,7 +10,9 @@ import {
   type ChainStart,
   type DurableLog,
   type NodeId,
+  type RefusalReason,
   type RunVerdict,
+  type YlogErrorCode,
 } from '@ylog/core'
 
 /**
@@ -130,6 +132,14 @@ function brokenChain(node: NodeId, seq: number, detail: string): YlogError {
   return new YlogError('BROKEN_CHAIN', `node ${node} seq ${seq}: ${detail}`)
 }
 
+/** The guard's refusals in the error vocabulary; the rest are BROKEN_CHAIN. */
+const REFUSAL_CODES: Partial<Record<RefusalReason, YlogErrorCode>> = {
+  'not-member': 'NOT_MEMBER',
+  'bad-signature': 'BAD_SIGNATURE',
+  'bad-entry': 'MALFORMED_ENTRY',
+  fork: 'FORKED',
+}
+
 export interface ImportResult {
   /** Entries new to the log, now committed. */
   imported: number
@@ -179,14 +189,16 @@ export async function importEntries(durable: DurableLog, lines: readonly SignedL
       const advice = 'stop it and import into its data directory (ylog import --data), or its next appends would fork'
       throw new YlogError('OWN_ENTRIES', `node ${node} is this node, which holds its seqs below ${held} only: ${advice}`)
     }
-    for (const line of fresh) verifier.add(line)
+    if (byNode.size > 1) for (const line of fresh) verifier.add(line)
     plans.push({ node, from, fresh: fresh.map((l) => l.bytes), to: from + fresh.length })
   }
-  verifier.finish()
+  // One node's entries go in as one update, which the guard takes whole or not at all: checking them here
+  // first would only repeat its work. Several nodes' updates are applied one by one, so all are checked first.
+  if (plans.length > 1) verifier.finish()
   for (const plan of plans) {
     const result = await durable.applyRemote(encodeEntriesUpdate(plan.node, plan.from, plan.fresh))
     if (result.status === 'refused') {
-      throw new YlogError(result.reason === 'not-member' ? 'NOT_MEMBER' : 'BROKEN_CHAIN', `node ${plan.node}: ${result.reason}: ${result.detail}`)
+      throw new YlogError(REFUSAL_CODES[result.reason] ?? 'BROKEN_CHAIN', `node ${plan.node}: ${result.reason}: ${result.detail}`)
     }
     if (result.status === 'held') throw brokenChain(plan.node, plan.from, 'the log holds fewer of its entries than a moment ago (a bug)')
   }

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream'
 import { ENTRY_KINDS, isNodeId, peekEntry, peekTopicKind, validateTopic, YlogError, type DurableLog, type NodeId } from '@ylog/core'
+import { Serial } from '@ylog/core/internal'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
 import { quote } from './http-errors.js'
@@ -100,6 +101,9 @@ export function transferRoutes(app: FastifyInstance, options: TransferRoutesOpti
 }
 
 function routes(app: FastifyInstance, { durable, self, requireRead, requireWrite }: TransferRoutesOptions): void {
+  // One import at a time: each continues the chains the one before it committed, so a client may send the
+  // next request while this one commits (its lines are parsed meanwhile).
+  const imports = new Serial()
   app.get<{ Querystring: ExportQuery }>(
     '/api/export',
     {
@@ -155,7 +159,10 @@ function routes(app: FastifyInstance, { durable, self, requireRead, requireWrite
       validatorCompiler: () => () => true,
       onRequest: requireWrite,
     },
-    async (request) => importEntries(durable, parseLines(request.body), self),
+    async (request) => {
+      const lines = parseLines(request.body)
+      return imports.run(() => importEntries(durable, lines, self))
+    },
   )
 }
 

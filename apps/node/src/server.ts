@@ -9,6 +9,7 @@ import { Consumers } from './consumers.js'
 import type { GapCounter } from './gap-counter.js'
 import { BODY_LIMIT, classify, clientErrorResponse, formatSchemaErrors, type ErrorBody } from './http-errors.js'
 import type { NodeMetrics } from './metrics.js'
+import { consoleRoutes } from './routes-console.js'
 import { consumerRoutes } from './routes-consumers.js'
 import { contextRoutes } from './routes-context.js'
 import { eventRoutes } from './routes-events.js'
@@ -126,6 +127,7 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
     streamRoutes(api, { durable, requireRead, auth: auth.read, onClient: (delta) => metrics.streams.inc(delta) })
     topicRoutes(api, { durable, requireRead, auth: auth.read })
     contextRoutes(api, { durable, requireRead })
+    consoleRoutes(api)
     transferRoutes(api, { durable, self: identity.id, requireRead, requireWrite })
     consumerRoutes(api, new Consumers(durable, tables), { requireRead, requireWrite, auth })
     statusRoutes(api, {
