@@ -1,0 +1,79 @@
+// The Nodes page on a 3-node cluster with node 2 cut off: node 1 gets node 2's
+// newest entries before the ones they follow (as a relay would deliver them),
+// so it holds a real hole; the page shows it, then shows it gone once the
+// partition heals, with every peer open and no lag.
+import { join } from 'node:path'
+import { clientIdOf, encodeStructGroups, entryClock, LogDoc, NodeIdentity } from '@ylog/core'
+import { authenticate, encodeSyncStep1, encodeSyncUpdate, rawClient, untilReceived } from '@ylog/sync/testing'
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { DOCS, ensureConsoleBuilt, launch, openConsole } from './support/console-browser.js'
+import { getJson, ProxiedCluster, waitIdentical } from './support/cluster.js'
+import { postEvent } from './support/node-process.js'
+
+let cluster: ProxiedCluster
+let browser: Browser
+
+beforeAll(async () => {
+  ensureConsoleBuilt()
+  ;[cluster, browser] = await Promise.all([ProxiedCluster.start(3, ProxiedCluster.mesh(3)), launch()])
+}, 60_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await cluster?.close()
+})
+
+const portOf = (url: string): number => Number(new URL(url).port)
+
+describe('console: Nodes page on a partitioned cluster', () => {
+  it('shows a hole at node 1 while node 2 is cut off, and clears it after the heal', async () => {
+    const [, b, c] = cluster.urls() as [string, string, string]
+    const first = await postEvent(c, { step: 'seen' }, 'agents')
+    await waitIdentical(cluster.urls())
+    for (const proxy of cluster.around(2)) proxy.partition('blackhole')
+    for (let i = 0; i < 4; i++) await postEvent(c, { step: `held-${i}` }, 'agents')
+    const cNode = first.node
+    const base = (await getJson<{ heads: Array<{ node: string; length: number }> }>(`${b}/api/heads`)).heads.find((h) => h.node === cNode)?.length as number
+
+    const ui = await openConsole(browser, `${b}/#/nodes`)
+    const row = ui.page.locator(`table.nodes tr[data-node="${cNode}"]`)
+    await row.locator('td[data-holes="0"]').waitFor()
+
+    // Node 2's two newest entries alone, sent to node 1 as node 2 itself: node 1 now knows what lies before them.
+    const whole = await replicaOf(portOf(c))
+    const newest = Y.decodeUpdate(Y.encodeStateAsUpdate(whole.doc)).structs.filter((s) => s.id.client === clientIdOf(cNode) && s.id.clock >= entryClock(base + 2))
+    const writer = await rawClient(portOf(b))
+    expect((await authenticate(writer, NodeIdentity.load(join(cluster.members[2]?.data as string, 'node.key')))).ok).toBe(true)
+    writer.send(encodeSyncUpdate(encodeStructGroups([newest])))
+
+    const hole = row.locator('td[data-holes="1"]')
+    await hole.waitFor()
+    expect(await hole.textContent()).toBe(`${base}–${base + 3}`)
+    expect(await row.getAttribute('class')).toContain('warn')
+    await ui.page.screenshot({ path: join(DOCS, 'nodes.png'), fullPage: true })
+    writer.ws.close()
+
+    for (const proxy of cluster.around(2)) proxy.heal()
+    await waitIdentical(cluster.urls())
+    await row.locator('td[data-holes="0"]').waitFor()
+    // Every peer of node 1 open again, and none lagging: what the page shows is what /api/nodes says.
+    const peers = ui.page.locator('table.peers tr[data-peer]')
+    await ui.page.locator('table.peers tr[data-peer].warn').waitFor({ state: 'detached' })
+    expect(await peers.count()).toBe(2)
+    expect(await ui.page.locator('table.peers td[data-lag="0"]').count()).toBe(2)
+    expect(ui.problems).toEqual([])
+  }, 60_000)
+})
+
+/** Everything a node holds, read over its sync endpoint as a read-only client, into a replica (checked by the guard). */
+async function replicaOf(port: number): Promise<LogDoc> {
+  const client = await rawClient(port)
+  const replica = new LogDoc()
+  client.send(encodeSyncStep1(Y.encodeStateVector(replica.doc)))
+  await untilReceived(client, () => client.messages.some((m) => m.type === 'sync-step2'), 'the catch-up')
+  for (const m of client.messages) if (m.type === 'sync-step2' || m.type === 'sync-update') replica.applyRemote(m.update)
+  client.ws.close()
+  return replica
+}
