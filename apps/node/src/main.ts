@@ -39,11 +39,12 @@ async function main(): Promise<void> {
   let handle: NodeHandle | undefined
   let stopping = false
   let signalled: NodeJS.Signals | undefined
+  let exitCode = 0
   const close = (node: NodeHandle): void => {
     node.close().then(
       () => {
         logger.info('stopped')
-        process.exit(0)
+        process.exit(exitCode)
       },
       (err: unknown) => {
         process.stderr.write(`ylog: shutdown failed: ${(err as Error).message}\n`)
@@ -84,6 +85,16 @@ async function main(): Promise<void> {
   }
   const volatile = handle.volatile ? { store: 'memory', note: 'nothing survives a restart' } : {}
   logger.info({ url: handle.url, port: handle.port, node: handle.node, replaySeconds: handle.replaySeconds, ...volatile }, 'ready')
+  // A store that failed for a reason that does not pass (permissions, a failed fsync) stops the node; a full disk does not.
+  const running = handle
+  running.durable.onHealth((health) => {
+    if (health.state !== 'stopped' || stopping) return
+    const advice = 'stopping; fix the cause and start the node again: it replays what was committed'
+    process.stderr.write(`ylog: ${health.error?.message ?? 'the store failed'}\nylog: ${advice}\n`)
+    exitCode = EXIT_FAILURE
+    stopping = true
+    close(running)
+  })
 }
 
 /** One line on stderr; a stack only for errors nobody anticipated. */

@@ -20,6 +20,9 @@ export interface NodeMetrics {
   readonly ingestDropped: Counter
   /** Open Server-Sent Events streams. */
   readonly streams: Gauge
+  /** Commits (or compactions) that failed, by the code they failed with; and recoveries that brought writes back. */
+  readonly storeFailures: Counter<'code'>
+  readonly storeRecoveries: Counter
   /** Tells the ylog_sync_connections gauge how to count (server connections plus open peers); 0 until called. */
   countSyncConnections(count: () => number): void
   /** Stops listening to the log; the registry keeps its last values. */
@@ -106,6 +109,31 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
     commitSeconds.observe(info.seconds)
   })
   const stopCompactions = durable.onCompaction((info) => compactionSeconds.observe(info.seconds))
+  const storeFailures = new Counter({
+    name: 'ylog_store_failures_total',
+    help: 'Commits or compactions that failed, by code: STORE_FULL and STORE_IO are retried, anything else stops writes until restart',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  })
+  const storeRecoveries = new Counter({
+    name: 'ylog_store_recoveries_total',
+    help: 'Times writes resumed after a failed commit, without a restart',
+    registers: [registry],
+  })
+  new Gauge({
+    name: 'ylog_store_writable',
+    help: '1 while the store takes writes, 0 while the node retries a failed store or has stopped writing',
+    registers: [registry],
+    collect() {
+      this.set(durable.health.state === 'ok' ? 1 : 0)
+    },
+  })
+  let seen = durable.health
+  const stopHealth = durable.onHealth((health) => {
+    if (health.failures > seen.failures) storeFailures.inc({ code: health.error?.code ?? 'unknown' }, health.failures - seen.failures)
+    if (health.recoveries > seen.recoveries) storeRecoveries.inc(health.recoveries - seen.recoveries)
+    seen = health
+  })
 
   return {
     registry,
@@ -119,12 +147,15 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
     gaps,
     ingestDropped,
     streams,
+    storeFailures,
+    storeRecoveries,
     countSyncConnections: (count) => {
       syncConnections = count
     },
     close: () => {
       stopCommits()
       stopCompactions()
+      stopHealth()
     },
   }
 }

@@ -110,6 +110,13 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
     cleanup.push(() => durable.close())
     const entries = [...durable.heads().values()].reduce((n, h) => n + h.length, 0)
     logger.info({ replaySeconds: durable.replaySeconds, entries, nodes: durable.nodes().length }, 'replayed the stored log')
+    cleanup.push(durable.onHealth((health) => {
+      const { attempts, nextTryAt, failures, recoveries } = health
+      const detail = { code: health.error?.code, err: health.error?.message, attempts, nextTryAt, failures }
+      if (health.state === 'ok') logger.info({ failures, recoveries }, 'the store takes writes again; uncommitted entries were dropped')
+      else if (health.state === 'retrying') logger.warn(detail, 'the store refuses writes (commits are refused meanwhile); retrying')
+      else logger.error(detail, 'the store failed for a reason that does not pass: writes stop until a restart')
+    }))
 
     const metrics = createMetrics(durable)
     cleanup.push(() => metrics.close())

@@ -1,4 +1,4 @@
-import type { DurableLog, NodeIdentity } from '@ylog/core'
+import type { DurableLog, NodeIdentity, StoreHealth } from '@ylog/core'
 import type { SyncConnectionInfo } from '@ylog/sync'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
@@ -84,11 +84,24 @@ const readyResponses = {
     properties: { ok: { type: 'boolean', enum: [true] }, replaySeconds: { type: 'number' }, store: { type: 'string', enum: ['memory'] }, note: { type: 'string' } },
   },
   503: {
-    description: 'not ready: the store failed, or the node is shutting down',
+    description: 'not ready: the store failed (retrying, or stopped for good), or the node is shutting down',
     type: 'object',
     additionalProperties: false,
     required: ['ok', 'reason'],
-    properties: { ok: { type: 'boolean', enum: [false] }, reason: { type: 'string' } },
+    properties: {
+      ok: { type: 'boolean', enum: [false] },
+      reason: { type: 'string' },
+      store: {
+        type: 'string',
+        enum: ['retrying', 'stopped'],
+        description: 'retrying: the failure can pass (disk full, I/O) and the node tries again; stopped: it needs a restart',
+      },
+      code: { type: 'string', description: 'the error writes are refused with (STORE_FULL, STORE_IO, STORE_FAILED, …)' },
+      since: { type: 'string', format: 'date-time', description: 'when writes stopped' },
+      lastTryAt: { type: 'string', format: 'date-time', description: 'when the node last tried the store again' },
+      nextTryAt: { type: 'string', format: 'date-time', description: 'when it tries next' },
+      attempts: { type: 'integer', minimum: 0, description: 'tries since writes stopped' },
+    },
   },
   ...errorResponses([]),
 } as const
@@ -151,6 +164,8 @@ export function statusRoutes(app: FastifyInstance, { durable, identity, metrics,
     // Replay has finished before the server is built; what remains is a failed store or shutdown.
     const reason = notReady()
     if (reason !== undefined) return reply.code(503).send({ ok: false, reason })
+    const health = durable.health
+    if (health.state !== 'ok') return reply.code(503).send(storeNotReady(health))
     return { ok: true, replaySeconds: durable.replaySeconds, ...(volatile ? { store: 'memory', note: 'nothing survives a restart' } : {}) }
   })
 
@@ -158,4 +173,19 @@ export function statusRoutes(app: FastifyInstance, { durable, identity, metrics,
   app.get('/metrics', { schema: { operationId: 'metrics', summary: 'Prometheus metrics', response: { 200: text, ...errorResponses([]) } } }, async (_request, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
+}
+
+/** /readyz while the store refuses writes: why, since when, and when the node last tried and tries next. */
+function storeNotReady(health: StoreHealth): Record<string, unknown> {
+  const retrying = 'the store refuses writes for now; the node retries by itself'
+  const what = health.state === 'retrying' ? retrying : 'the store failed, writes are refused until restart'
+  const times = { since: health.since, lastTryAt: health.lastTryAt, nextTryAt: health.nextTryAt }
+  return {
+    ok: false,
+    reason: `${what}: ${health.error?.message ?? 'unknown'}`,
+    store: health.state,
+    ...(health.error === undefined ? {} : { code: health.error.code }),
+    ...Object.fromEntries(Object.entries(times).flatMap(([key, ms]) => (ms === undefined ? [] : [[key, new Date(ms).toISOString()]]))),
+    attempts: health.attempts,
+  }
 }

@@ -66,7 +66,6 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
       void (reply as FastifyReply).code(status).send({ error: { code, message } } satisfies ErrorBody)
     },
   })
-  let failed: YlogError | undefined
   let closing = false
   app.addHook('onClose', async () => {
     closing = true
@@ -93,7 +92,6 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const { status, code, message } = classify(err)
-    if (err instanceof YlogError && err.code === 'STORE_FAILED') failed = err
     if (status >= 500) request.log.error({ err, method: request.method, url: request.url }, 'request failed')
     else request.log.debug({ status, code, message, method: request.method, url: request.url }, 'request refused')
     return reply.code(status).send({ error: { code, message } } satisfies ErrorBody)
@@ -139,7 +137,8 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
       volatile,
       requireRead,
       auth: auth.read,
-      notReady: () => (failed !== undefined ? `the store failed, writes are refused until restart: ${failed.message}` : closing ? 'shutting down' : undefined),
+      // A failed store is read from the log itself (durable.health), which knows when it recovers.
+      notReady: () => (closing ? 'shutting down' : undefined),
     })
     api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   })

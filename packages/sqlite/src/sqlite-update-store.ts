@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, statfsSync, statSync } from 'node:fs'
 import { crc32 } from 'node:zlib'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
@@ -19,6 +19,9 @@ export interface SqliteUpdateStoreOptions {
    */
   durability?: 'full' | 'normal'
 }
+
+/** Free bytes the file system must have before writes resume after a full disk: a group commit under load and a checkpoint fit. */
+export const RESUME_FREE_BYTES = 1024 * 1024
 
 /**
  * A NodeStore (update log, read index, node tables) in one SQLite file (WAL mode), through better-sqlite3.
@@ -121,11 +124,19 @@ export class SqliteUpdateStore implements NodeStore {
   }
 
   /**
-   * A write of one page with the store's durability (meta.last_id set to
-   * itself: SQLite rewrites the page and, in 'full', fsyncs the WAL), so a
-   * disk that is still full refuses it like it would refuse a commit.
+   * Whether writes can go on after a failed commit: RESUME_FREE_BYTES free
+   * on the file system, then a write of one page with the store's
+   * durability (meta.last_id set to itself; in 'full' the WAL is fsynced).
+   * The write alone is not enough: it lands where the failed commit's WAL
+   * frames were, so it goes through on a disk that is still full.
    */
   async probe(): Promise<void> {
+    const fs = statfsSync(dirname(this.path))
+    const free = fs.bavail * fs.bsize
+    if (free < RESUME_FREE_BYTES) {
+      const why = `${free} bytes free on its file system; writes resume above ${RESUME_FREE_BYTES}`
+      throw new YlogError('STORE_FULL', `${this.path}: the disk is still full (${why})`)
+    }
     this.#guarded('probing whether writes go through', () => this.#setLastId.run(this.#lastId))
   }
 

@@ -4,6 +4,7 @@ import { validateTopic, type Entry, type EntryInput } from '../entry/entry.js'
 import { YlogError } from '../errors.js'
 import { Fifo } from './fifo.js'
 import { logDocOf } from '../durable/committed-log.js'
+import { isPassable } from '../durable/store-health.js'
 
 /** Most queue items the writer hands to the log in one turn of the event loop, so a long queue does not block the process while it signs. */
 const WRITE_BATCH = 256
@@ -359,6 +360,9 @@ export class IngestQueue {
       }
     }
     for (const item of blocked) item.reject(err)
+    // A full disk or an I/O error can pass (the log retries and recovers by itself): what was queued is refused and reported,
+    // but the queue takes new events, which the log refuses in turn until it has recovered.
+    if (isPassable(err)) this.#failure = undefined
     return true
   }
 

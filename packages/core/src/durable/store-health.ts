@@ -75,13 +75,15 @@ export class StoreRecovery {
     const message = err instanceof Error ? err.message : String(err)
     const failures = current.failures + 1
     if (!isPassable(err)) {
-      const error = new YlogError('STORE_FAILED', `commit failed, the log stopped accepting writes (restart the node to replay what was committed): ${message}`, { cause: err })
+      const why = `commit failed, the log stopped accepting writes (restart the node to replay what was committed): ${message}`
+      const error = new YlogError('STORE_FAILED', why, { cause: err })
       this.#set({ ...current, state: 'stopped', error, since: current.since ?? Date.now(), nextTryAt: undefined, failures })
       this.close()
       return error
     }
     const code = (err as YlogError).code
-    const error = new YlogError(code, `commit failed, writes are refused until the store takes them again (retrying, at most every ${this.#max / 1000} s): ${message}`, { cause: err })
+    const why = `commit failed, writes are refused until the store takes them (retrying, every ${this.#max / 1000} s at most): ${message}`
+    const error = new YlogError(code, why, { cause: err })
     this.#set({ ...current, state: 'retrying', error, since: current.since ?? Date.now(), failures, nextTryAt: Date.now() + this.#delay })
     this.#schedule()
     return error
@@ -117,7 +119,8 @@ export class StoreRecovery {
         this.failed(err)
         return
       }
-      this.#set({ ...failed, attempts: failed.attempts + 1, lastTryAt, nextTryAt: Date.now() + this.#delay, error: refreshed(failed.error, err) })
+      const error = refreshed(failed.error, err)
+      this.#set({ ...failed, attempts: failed.attempts + 1, lastTryAt, nextTryAt: Date.now() + this.#delay, error })
       this.#schedule()
       return
     }
@@ -142,5 +145,6 @@ export class StoreRecovery {
 function refreshed(previous: YlogError | undefined, err: unknown): YlogError {
   const code = (err as YlogError).code
   const message = `commit failed, writes are refused until the store takes them again (retrying): ${(err as Error).message}`
-  return previous !== undefined && previous.code === code && previous.message === message ? previous : new YlogError(code, message, { cause: err })
+  const same = previous !== undefined && previous.code === code && previous.message === message
+  return same ? previous : new YlogError(code, message, { cause: err })
 }

@@ -64,7 +64,8 @@ describe.each(['inline', 'thread'] as const)('DurableLog under storage pressure 
     const seen: StoreHealth[] = []
     durable.onHealth((h) => seen.push(h))
     store.fail('append', () => FAULTS.permission())
-    await expect(durable.append(event('lost'))).rejects.toMatchObject({ code: 'STORE_FAILED', message: expect.stringMatching(/stopped accepting writes.*SQLITE_READONLY/) })
+    const refusal = { code: 'STORE_FAILED', message: expect.stringMatching(/stopped accepting writes.*SQLITE_READONLY/) }
+    await expect(durable.append(event('lost'))).rejects.toMatchObject(refusal)
     expect(seen.map((h) => h.state)).toEqual(['stopped'])
     store.heal()
     expect(() => durable.append(event('after'))).toThrow(/stopped accepting writes/)

@@ -1,5 +1,6 @@
 import { YlogError } from '../errors.js'
-import type { ConsumerRecord, IdempotencyRecord, IndexQuery, NodeStore, StoredState, StoreStats, UpdateRecord } from '../durable/update-store.js'
+import type { ConsumerRecord, IdempotencyRecord, IndexQuery, NodeStore } from '../durable/update-store.js'
+import type { StoredState, StoreStats, UpdateRecord } from '../durable/update-store.js'
 import type { NodeId } from '../entry/identity.js'
 
 /**
@@ -12,10 +13,10 @@ export type FaultPoint = 'append' | 'compact' | 'load' | 'probe' | 'fsync'
 
 /** The errors a real store maps disk trouble to, named after the file like SqliteUpdateStore's. */
 export const FAULTS = {
-  full: (file = 'test.db') => new YlogError('STORE_FULL', `${file}: appending failed: the disk is full (SQLITE_FULL: database or disk is full)`),
+  full: (file = 'test.db') => new YlogError('STORE_FULL', `${file}: appending failed: the disk is full (SQLITE_FULL: disk is full)`),
   io: (file = 'test.db') => new YlogError('STORE_IO', `${file}: appending failed with an I/O error (SQLITE_IOERR_WRITE: disk I/O error)`),
   fsync: (file = 'test.db') => new YlogError('STORE_FAILED', `${file}: appending failed (SQLITE_IOERR_FSYNC: disk I/O error)`),
-  permission: (file = 'test.db') => new YlogError('STORE_FAILED', `${file}: appending failed (SQLITE_READONLY: attempt to write a readonly database)`),
+  permission: (file = 'test.db') => new YlogError('STORE_FAILED', `${file}: appending failed (SQLITE_READONLY: a readonly database)`),
 } as const
 
 /**
