@@ -58,37 +58,30 @@ export async function importFile(file: string, options: ImportOptions): Promise<
 
 type Totals = Pick<ImportResult, 'imported' | 'present'>
 
-/** Requests in flight: the node takes them one at a time, so the next one is read and sent while one commits. */
-const IN_FLIGHT = 2
-
 async function toNode(path: string, { globals, batch, progress }: ImportOptions): Promise<Totals> {
   const totals = { imported: 0, present: 0 }
-  const send = async (lines: Array<{ text: string }>): Promise<void> => {
-    // The lines go as they are: the node parses and checks them itself.
-    const body = Buffer.from(`${lines.map((l) => l.text).join('\n')}\n`)
+  const send = async (body: Buffer, lines: unknown[]): Promise<void> => {
     const res = await request(globals, 'POST', '/api/import', { body, type: 'application/x-ndjson' })
     const result = (await res.json()) as ImportResult
     totals.imported += result.imported
     totals.present += result.present
     progress.add(lines.length)
   }
-  const inFlight: Array<Promise<void>> = []
-  let failure: { reason: unknown } | undefined
+  // One request at a time (two in flight could arrive out of order, and each must continue the chains the one
+  // before it committed), but the next batch is read while the node works on this one.
+  let sending: Promise<void> | undefined
   try {
     for await (const lines of batchesOf(linesOf(path), batch)) {
-      if (inFlight.length >= IN_FLIGHT) await inFlight.shift()
-      const sent = send(lines)
-      // Awaited in order; a failure must not count as unhandled while an earlier request is awaited.
-      sent.catch(() => undefined)
-      inFlight.push(sent)
+      // The lines go as they are: the node parses and checks them itself.
+      const body = Buffer.from(`${lines.map((l) => l.text).join('\n')}\n`)
+      await sending
+      sending = send(body, lines)
+      // Awaited on the next turn; meanwhile a failure must not count as unhandled.
+      sending.catch(() => undefined)
     }
-  } catch (err) {
-    failure = { reason: err }
+  } finally {
+    await sending
   }
-  // The first failure is the one to report: the requests after it fail for it (they no longer continue the chain).
-  const settled = await Promise.allSettled(inFlight)
-  failure ??= settled.find((s) => s.status === 'rejected')
-  if (failure !== undefined) throw failure.reason
   return totals
 }
 

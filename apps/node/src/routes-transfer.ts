@@ -101,8 +101,7 @@ export function transferRoutes(app: FastifyInstance, options: TransferRoutesOpti
 }
 
 function routes(app: FastifyInstance, { durable, self, requireRead, requireWrite }: TransferRoutesOptions): void {
-  // One import at a time: each continues the chains the one before it committed, so a client may send the
-  // next request while this one commits (its lines are parsed meanwhile).
+  // One import at a time: two at once could both find a chain's same head and continue it, and one be refused.
   const imports = new Serial()
   app.get<{ Querystring: ExportQuery }>(
     '/api/export',
