@@ -2,7 +2,7 @@
 // replay after compaction, bytes on disk, and raw better-sqlite3 as baseline.
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { rmSync, statSync } from 'node:fs'
+import { readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { DurableLog, NodeIdentity } from '@ylog/core'
@@ -13,6 +13,7 @@ const TOTAL = Number(process.env.YLOG_BENCH_STORE_ENTRIES ?? 1_000_000)
 const APPENDERS = Number(process.env.YLOG_BENCH_APPENDERS ?? 1024)
 const figures: Figures = {}
 const label = TOTAL >= 1_000_000 ? '1m' : String(TOTAL)
+const TRICKLE = Number(process.env.YLOG_BENCH_TRICKLE_ENTRIES ?? 2000)
 
 // Baseline: plain better-sqlite3 inserts of entry-sized blobs, 1000 rows per transaction, fsync per commit.
 {
@@ -27,12 +28,16 @@ const label = TOTAL >= 1_000_000 ? '1m' : String(TOTAL)
   })
   const rows = Array.from({ length: 1000 }, () => randomBytes(470))
   const t = performance.now()
+  const written = writtenBytes()
   for (let i = 0; i < 200; i++) batch(rows)
   figures['store.baseline.sqlite_insert_rate'] = rate(200_000, performance.now() - t)
+  db.pragma('wal_checkpoint(TRUNCATE)')
+  figures['store.baseline.write_amplification_load'] = amplification(writtenBytes() - written, 200_000 * 470)
   db.close()
   rmSync(dir, { recursive: true, force: true })
 }
 
+await trickle()
 const data = tempDir('ylog-bench-')
 const path = join(data, 'ylog.db')
 const identity = NodeIdentity.generate()
@@ -54,6 +59,7 @@ async function fill(): Promise<void> {
   let windowStart = 0
   const window = Math.min(50_000, Math.floor(TOTAL / 4))
   const t0 = performance.now()
+  const written = writtenBytes()
   await Promise.all(
     Array.from({ length: APPENDERS }, async () => {
       while (next < TOTAL) {
@@ -77,9 +83,66 @@ async function fill(): Promise<void> {
   const entryBytes = encoded / Math.ceil(TOTAL / 101)
   await durable.compact()
   await durable.close()
+  figures[`store.write_amplification_load`] = amplification(writtenBytes() - written, TOTAL * entryBytes)
   const dbBytes = statSync(path).size
   figures['store.bytes_per_entry'] = Math.round(dbBytes / TOTAL)
   figures['store.size_ratio'] = Number((dbBytes / TOTAL / entryBytes).toFixed(3))
+}
+
+/**
+ * TRICKLE single appends, each awaited (one entry per commit, fsynced), then a
+ * checkpoint into the main file (close); and the baseline: the same bytes as
+ * plain rows, one per transaction, in a table with the store file's pragmas.
+ */
+async function trickle(): Promise<void> {
+  const dir = tempDir('ylog-bench-')
+  const file = join(dir, 'trickle.db')
+  const writer = NodeIdentity.generate()
+  const durable = await DurableLog.open({ identity: writer, store: await ThreadedSqliteStore.open(file, { durability: 'full' }), signing: 'thread' })
+  let commits = 0
+  durable.onCommit(() => commits++)
+  const written = writtenBytes()
+  for (let i = 0; i < TRICKLE; i++) await durable.append({ topic: 'pipeline/stages', kind: 'event', data: sampleData(i) })
+  if (commits !== TRICKLE) throw new Error(`trickle: ${commits} commits for ${TRICKLE} appends`)
+  let entryBytes = 0
+  for (let seq = 0; seq < TRICKLE; seq++) entryBytes += (durable.getBytes(writer.id, seq) as Uint8Array).byteLength
+  await durable.close()
+  figures['store.write_amplification_trickle'] = amplification(writtenBytes() - written, entryBytes)
+  figures['store.trickle_bytes_per_commit'] = Math.round((writtenBytes() - written) / TRICKLE)
+
+  const stored = new Database(file, { readonly: true })
+  const pageSize = stored.pragma('page_size', { simple: true }) as number
+  stored.close()
+  figures['store.page_size'] = pageSize
+  const db = new Database(join(dir, 'baseline.db'))
+  db.pragma(`page_size = ${pageSize}`)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = FULL')
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)')
+  const insert = db.prepare('INSERT INTO t (bytes) VALUES (?)')
+  const row = randomBytes(Math.round(entryBytes / TRICKLE))
+  const before = writtenBytes()
+  for (let i = 0; i < TRICKLE; i++) insert.run(row)
+  db.pragma('wal_checkpoint(TRUNCATE)')
+  figures['store.baseline.write_amplification_trickle'] = amplification(writtenBytes() - before, row.byteLength * TRICKLE)
+  db.close()
+  rmSync(dir, { recursive: true, force: true })
+}
+
+/**
+ * Bytes this process sent toward storage so far: Linux's write_bytes (page
+ * cache pages it dirtied, counted when they become dirty) less
+ * cancelled_write_bytes (dirty pages dropped by a truncation before writeback).
+ * File system journal writes are not in it.
+ */
+function writtenBytes(): number {
+  const io = readFileSync('/proc/self/io', 'utf8')
+  const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? Number.NaN)
+  return field('write_bytes') - field('cancelled_write_bytes')
+}
+
+function amplification(written: number, payload: number): number {
+  return Number((written / payload).toFixed(2))
 }
 
 // Replay in a fresh process: open to ready, as a restarting node does.
