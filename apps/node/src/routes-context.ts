@@ -1,7 +1,8 @@
 import { assembleContext, DEFAULT_BUDGET, ENCODINGS, FORMATS, MAX_BUDGET, ORDERS, type ContextFormat, type ContextKind, type ContextOptions, type ContextOrder } from '@ylog/context'
-import { isNodeId, validateTopic, YlogError, type DurableLog } from '@ylog/core'
+import { isNodeId, MAX_FIELD_LENGTH, TOPIC_PATTERN, validateTopic, YlogError, type DurableLog } from '@ylog/core'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
+import { errorResponses, MILLIS, type Auth } from './api-schemas.js'
 import { quote } from './http-errors.js'
 import { parseInteger } from './routes-events.js'
 
@@ -11,22 +12,30 @@ const range = { type: 'object', required: ['from', 'to'], additionalProperties: 
 const ranges = { type: 'array', items: range } as const
 const list = (what: string) => ({ type: 'array', items: { type: 'string' }, description: what }) as const
 
-// Query values stay strings, parsed by hand (as in routes-events.ts), so each mistake gets a message naming its parameter.
+// Query values stay strings, parsed by hand (as in routes-events.ts), so each mistake gets a message naming its parameter;
+// the document states every constraint (see forValidation in api-schemas.ts for which fastify checks itself).
+const TOPIC_ITEM = TOPIC_PATTERN.source.slice(1, -1)
+const oneOfText = (values: readonly string[]): string => `^(${values.join('|')})$`
 const querystring = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    topic: { type: 'string', description: 'only these topics, comma-separated' },
-    kind: { type: 'string', description: 'only these kinds, comma-separated: transition, event (gap entries are always named, as what is missing)' },
-    node: { type: 'string', description: 'only entries of these nodes, comma-separated ids' },
-    subject: { type: 'string', description: 'only the transitions of this subject: one work item\'s history' },
-    since: { type: 'string', description: 'only entries appended at or after this time (ms since the epoch, the entry\'s at)' },
-    until: { type: 'string', description: 'only entries appended before this time (ms, exclusive)' },
-    budget: { type: 'string', description: `tokens the text may take, 1-${MAX_BUDGET}; default ${DEFAULT_BUDGET}` },
-    encoding: { type: 'string', description: `the tokenizer: ${ENCODINGS.join(', ')}; default o200k_base` },
-    order: { type: 'string', description: `${ORDERS.join(' or ')}: oldest first across nodes (default), or grouped by node in seq order` },
-    format: { type: 'string', description: `${FORMATS.join(', ')} (default text)` },
-    maxEntryTokens: { type: 'string', description: 'an entry line longer than this is shortened with a visible marker; default 1000, at least 128' },
+    topic: { type: 'string', pattern: `^${TOPIC_ITEM}(,${TOPIC_ITEM})*$`, maxLength: 4096, description: 'only these topics, comma-separated', examples: ['pipeline'] },
+    kind: {
+      type: 'string',
+      pattern: '^(transition|event)(,(transition|event))*$',
+      description: 'only these kinds, comma-separated: transition, event (gap entries are always named, as what is missing)',
+    },
+    node: { type: 'string', pattern: '^[0-9a-f]{64}(,[0-9a-f]{64})*$', description: 'only entries of these nodes, comma-separated ids' },
+    subject: { type: 'string', minLength: 1, maxLength: MAX_FIELD_LENGTH, description: "only the transitions of this subject: one work item's history", examples: ['story-7'] },
+    since: { ...MILLIS, description: "only entries appended at or after this time (ms since the epoch, the entry's at)" },
+    until: { ...MILLIS, description: 'only entries appended before this time (ms, exclusive)' },
+    // Any budget in range is taken, but one too small for the lines about what is missing answers 400: the examples always fit.
+    budget: { type: 'integer', minimum: 1, maximum: MAX_BUDGET, description: `tokens the text may take; default ${DEFAULT_BUDGET}`, examples: [2000, DEFAULT_BUDGET] },
+    encoding: { type: 'string', pattern: oneOfText(ENCODINGS), description: `the tokenizer: ${ENCODINGS.join(', ')}; default o200k_base` },
+    order: { type: 'string', pattern: oneOfText(ORDERS), description: `${ORDERS.join(' or ')}: oldest first across nodes (default), or grouped by node in seq order` },
+    format: { type: 'string', pattern: oneOfText(FORMATS), description: `${FORMATS.join(', ')} (default text)` },
+    maxEntryTokens: { type: 'integer', minimum: 128, maximum: MAX_BUDGET, description: 'an entry line longer than this is shortened with a visible marker; default 1000' },
   },
 } as const
 
@@ -90,12 +99,6 @@ const manifest = {
   },
 } as const
 
-const errorBody = {
-  type: 'object',
-  required: ['error'],
-  properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
-} as const
-
 const response = {
   200: {
     description: 'the context: JSON by default, the text alone with Accept: text/plain',
@@ -106,7 +109,6 @@ const response = {
       'text/plain': { schema: { type: 'string' } },
     },
   },
-  400: { description: 'a parameter is malformed, or the budget cannot hold the lines about what is missing', content: { 'application/json': { schema: errorBody } } },
 } as const
 
 function csv(text: string | undefined): string[] | undefined {
@@ -127,6 +129,9 @@ export function contextOptions(q: ContextQuery): ContextOptions {
   const nodes = csv(q.node)
   for (const node of nodes ?? []) if (!isNodeId(node)) throw new YlogError('BAD_ARGUMENT', `node ${quote(node)} is not a node id: use 64 lowercase hex digits`)
   if (q.subject === '') throw new YlogError('BAD_ARGUMENT', 'subject is empty: name a transition subject, e.g. story-7')
+  if (q.subject !== undefined && q.subject.length > MAX_FIELD_LENGTH) {
+    throw new YlogError('BAD_ARGUMENT', `subject is ${q.subject.length} characters; a transition subject has at most ${MAX_FIELD_LENGTH}`)
+  }
   const time = (name: string, text: string | undefined) => (text === undefined ? undefined : parseInteger(name, text, 0, Number.MAX_SAFE_INTEGER, 'a time in ms since the epoch'))
   const encoding = q.encoding
   if (encoding !== undefined && !ENCODINGS.includes(encoding)) throw new YlogError('BAD_ARGUMENT', `encoding ${quote(encoding)} is unknown; known: ${ENCODINGS.join(', ')}`)
@@ -151,14 +156,17 @@ export function contextOptions(q: ContextQuery): ContextOptions {
 }
 
 /** GET /api/context: the committed log as context for a language model, every missing range named. */
-export function contextRoutes(app: FastifyInstance, { durable, requireRead }: { durable: DurableLog; requireRead: Guard }): void {
+export function contextRoutes(app: FastifyInstance, { durable, requireRead, auth }: { durable: DurableLog; requireRead: Guard; auth: Auth }): void {
   app.get<{ Querystring: ContextQuery }>(
     '/api/context',
     {
       schema: {
+        operationId: 'assembleContext',
         summary: 'The newest selected entries within a token budget, with every dropped, missing, forked and left-out range named',
         querystring,
-        response,
+        security: auth.security,
+        // BAD_ARGUMENT: a malformed parameter, or a budget that cannot hold the lines about what is missing.
+        response: { ...response, ...errorResponses(['BAD_ARGUMENT', 'BAD_TOPIC', ...auth.codes]) },
       },
       onRequest: requireRead,
     },

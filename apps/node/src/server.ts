@@ -124,7 +124,7 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
     eventRoutes(api, { durable, tables, metrics, write: append, requireWrite, requireRead, auth, idempotencyTtlMs: (config.idempotencyTtl ?? DEFAULTS.idempotencyTtl) * 1000 })
     streamRoutes(api, { durable, requireRead, auth: auth.read, onClient: (delta) => metrics.streams.inc(delta) })
     topicRoutes(api, { durable, requireRead, auth: auth.read })
-    contextRoutes(api, { durable, requireRead })
+    contextRoutes(api, { durable, requireRead, auth: auth.read })
     consoleRoutes(api)
     transferRoutes(api, { durable, self: identity.id, requireRead, requireWrite })
     consumerRoutes(api, new Consumers(durable, tables), { requireRead, requireWrite, auth })
