@@ -26,6 +26,8 @@ export interface LiveState {
   needsToken: boolean
   /** Live entries received since the page opened (for the bench and the status line). */
   received: number
+  /** Entries the node skipped for this tab because it read the stream too slowly (the stream's gap items). */
+  missed: number
 }
 
 const NO_FILTERS: Filters = { topic: '', kind: '', node: '', subject: '' }
@@ -37,7 +39,7 @@ const NO_FILTERS: Filters = { topic: '', kind: '', node: '', subject: '' }
  * at most once per animation frame however fast entries arrive.
  */
 export class LiveStore {
-  #state: LiveState = { rows: [], paused: false, pending: 0, prev: null, loading: false, error: undefined, needsToken: false, received: 0 }
+  #state: LiveState = { rows: [], paused: false, pending: 0, prev: null, loading: false, error: undefined, needsToken: false, received: 0, missed: 0 }
   #filters: Filters = NO_FILTERS
   #held: Entry[] = []
   #controller: AbortController | undefined
@@ -85,6 +87,7 @@ export class LiveStore {
       this.#set({ rows: [...page.entries].reverse(), prev: page.prev, loading: false })
       for await (const item of client().stream({ ...filter, after: page.next, signal: controller.signal })) {
         if (item.type === 'entry') this.#arrive(item.entry)
+        else this.#set({ missed: this.#state.missed + item.to - item.from + 1 })
       }
     } catch (err) {
       if (controller.signal.aborted) return

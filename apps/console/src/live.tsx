@@ -43,10 +43,11 @@ export function LivePage() {
         ) : (
           <button type="button" onClick={() => live.pause()}>Pause</button>
         )}
-        <span class="status" role="status" data-rows={rows.length}>
+        <span class="status" role="status" data-rows={rows.length} data-received={state.received + state.missed} data-skipped={state.missed}>
           {state.loading ? 'loading… ' : ''}
           {rows.length} rows{state.rows.length >= ROW_CAP ? ` (cap ${ROW_CAP}: oldest dropped)` : ''}
           {state.paused ? ' · paused' : ' · live'}
+          {state.missed > 0 ? ` · ${state.missed} skipped: this tab fell behind the stream` : ''}
         </span>
       </div>
       {state.needsToken ? <TokenForm /> : state.error !== undefined && <p class="error" role="alert">{state.error}</p>}
