@@ -1,5 +1,6 @@
 // CLI figures against a node process holding N entries (YLOG_BENCH_CLI_ENTRIES, default 1M): `ylog export`
-// (entries/s to NDJSON), `GET /api/events?last=100` p99 through the client, and `ylog verify --data` offline.
+// (entries/s to NDJSON), `ylog import` of that file (verified, then into an empty node process, and into an
+// empty data directory), `GET /api/events?last=100` p99 through the client, and `ylog verify --data` offline.
 import { spawnSync } from 'node:child_process'
 import { rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -14,7 +15,8 @@ const data = tempDir('ylog-bench-cli-')
 
 function ylog(args: string[]): number {
   const started = performance.now()
-  const r = spawnSync(process.execPath, ['--conditions=ylog-source', '--import', 'tsx', CLI, ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 })
+  const argv = ['--conditions=ylog-source', '--import', 'tsx', CLI, ...args]
+  const r = spawnSync(process.execPath, argv, { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 })
   if (r.status !== 0) throw new Error(`ylog ${args.join(' ')} exited ${r.status}: ${r.stderr}`)
   return performance.now() - started
 }
@@ -28,11 +30,15 @@ try {
     while (next < ENTRIES) {
       const from = next
       next += 1000
-      await client.appendBatch(Array.from({ length: Math.min(1000, ENTRIES - from) }, (_, i) => ({ topic: `bench/${(from + i) % 10}`, kind: 'event' as const, data: sampleData(from + i) })))
+      const event = (i: number) => ({ topic: `bench/${(from + i) % 10}`, kind: 'event' as const, data: sampleData(from + i) })
+      await client.appendBatch(Array.from({ length: Math.min(1000, ENTRIES - from) }, (_, i) => event(i)))
     }
   }
   await Promise.all(Array.from({ length: 8 }, writer))
 
+  // The bulk load leaves commits and compaction behind it: wait for the node to be idle, warm up, then sample.
+  await waitQuiet(client)
+  for (let i = 0; i < 50; i++) await client.last(100)
   const samples: number[] = []
   for (let i = 0; i < 300; i++) {
     const started = performance.now()
@@ -51,11 +57,37 @@ try {
 } finally {
   await node.stop()
 }
+const size = ENTRIES >= 1_000_000 ? '1m' : `${ENTRIES / 1000}k`
 try {
   const verifyMs = ylog(['verify', '--data', data])
-  figures[`cli.verify_${ENTRIES >= 1_000_000 ? '1m' : `${ENTRIES / 1000}k`}_s`] = Math.round(verifyMs / 10) / 100
+  figures[`cli.verify_${size}_s`] = Math.round(verifyMs / 10) / 100
+
+  const targetArgs = ['--data', join(data, 'import-node'), '--durability', 'normal', '--open-membership']
+  const target = await startNode(targetArgs, { LOG_LEVEL: 'warn' })
+  try {
+    const importMs = ylog(['--url', target.url, 'import', join(data, 'export.ndjson')])
+    figures['cli.import_rate'] = rate(ENTRIES, importMs)
+    const held = (await new YlogClient({ url: target.url }).heads()).heads.reduce((n, h) => n + h.length, 0)
+    if (held !== ENTRIES) throw new Error(`the import left ${held} entries, not ${ENTRIES}`)
+  } finally {
+    await target.stop()
+  }
+  const offlineMs = ylog(['import', join(data, 'export.ndjson'), '--data', join(data, 'import-dir')])
+  figures['cli.import_offline_rate'] = rate(ENTRIES, offlineMs)
 } finally {
   rmSync(data, { recursive: true, force: true })
 }
 figures['cli.entries'] = ENTRIES
 report(figures)
+
+/** Until two readings of the commit, compaction and database metrics a second apart agree. */
+async function waitQuiet(client: YlogClient): Promise<void> {
+  let last = ''
+  for (let i = 0; i < 120; i++) {
+    const now = await (await fetch(`${client.url}/metrics`)).text()
+    const state = now.split('\n').filter((l) => /^ylog_(commit|compaction|database)/.test(l)).join('\n')
+    if (state === last) return
+    last = state
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+  }
+}
