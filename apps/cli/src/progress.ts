@@ -6,21 +6,25 @@
  * animated into a pipe or a file.
  */
 type Tty = Pick<NodeJS.WriteStream, 'isTTY'>
+type Sink = Pick<NodeJS.WriteStream, 'isTTY' | 'write'>
 
 export class Progress {
   readonly #mode: 'line' | 'json' | 'off'
+  readonly #err: Sink
   readonly #command: string
   #started = performance.now()
   #phase: string
   #total: number | undefined
   #done = 0
-  #shown = 0
+  // When the last figure was shown: the first one is shown at once.
+  #shown = Number.NEGATIVE_INFINITY
   #width = 0
 
-  constructor(options: { json: boolean; command: string; phase: string; total?: number; stdout?: Tty; stderr?: Tty }) {
+  constructor(options: { json: boolean; command: string; phase: string; total?: number; stdout?: Tty; stderr?: Sink }) {
     const stderr = options.stderr ?? process.stderr
     const stdout = options.stdout ?? process.stdout
     this.#mode = options.json ? 'json' : stdout.isTTY === true && stderr.isTTY === true ? 'line' : 'off'
+    this.#err = stderr
     this.#command = options.command
     this.#phase = options.phase
     this.#total = options.total
@@ -32,7 +36,7 @@ export class Progress {
     this.#phase = name
     this.#total = total
     this.#done = 0
-    this.#shown = 0
+    this.#shown = Number.NEGATIVE_INFINITY
     this.#started = performance.now()
   }
 
@@ -57,19 +61,19 @@ export class Progress {
     if (this.#mode === 'json') {
       const total = this.#total === undefined ? {} : { total: this.#total }
       const progress = { command: this.#command, phase: this.#phase, done: this.#done, ...total, rate, ...(done ? { end: true } : {}) }
-      process.stderr.write(`${JSON.stringify({ progress })}\n`)
+      this.#err.write(`${JSON.stringify({ progress })}\n`)
       return
     }
     const percent = this.#total === undefined ? 0 : Math.floor((100 * this.#done) / Math.max(1, this.#total))
     const of = this.#total === undefined ? '' : ` of ${this.#total.toLocaleString('en')} (${percent}%)`
     const text = `${this.#phase} ${this.#done.toLocaleString('en')}${of}, ${rate.toLocaleString('en')}/s`
-    process.stderr.write(`\r${text.padEnd(this.#width)}`)
+    this.#err.write(`\r${text.padEnd(this.#width)}`)
     this.#width = text.length
   }
 
   #clear(): void {
     if (this.#mode !== 'line' || this.#width === 0) return
-    process.stderr.write(`\r${' '.repeat(this.#width)}\r`)
+    this.#err.write(`\r${' '.repeat(this.#width)}\r`)
     this.#width = 0
   }
 }
