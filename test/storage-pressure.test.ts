@@ -1,34 +1,19 @@
 // A real disk that fills up: a 6 MB tmpfs (needs root to mount), the real daemon as a child process, and a ballast file
 // to delete when the test "frees space". Without root the cases say why they did not run, and pass.
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { waitFor } from '@ylog/core/testing'
-import { readAll, startNode, tempDir, type RunningNode } from './support/node-process.js'
+import { readAll, startNode, type RunningNode } from './support/node-process.js'
+import { mountSmallDisk, SKIPPED, unmountSmallDisks } from './support/small-disk.js'
 
-const mounts: string[] = []
 const nodes: RunningNode[] = []
-
-function mountSmallDisk(): string | undefined {
-  if (process.getuid?.() !== 0) return undefined
-  const dir = join(tempDir('ylog-pressure-'), 'disk')
-  mkdirSync(dir)
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', dir], { stdio: 'pipe' })
-  } catch {
-    return undefined
-  }
-  mounts.push(dir)
-  return dir
-}
 
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)))
-  for (const dir of mounts) execFileSync('umount', ['-l', dir])
+  unmountSmallDisks()
 })
 
-const SKIPPED = 'skipped: mounting a size-limited tmpfs needs root (this run is not root, or mount is not allowed here)'
 const body = (i: number): string => JSON.stringify({ topic: 'pressure', kind: 'event', data: { i, pad: 'x'.repeat(1000) } })
 
 async function post(url: string, i: number): Promise<Response> {

@@ -8,6 +8,8 @@ describe('storeError sorts what can pass from what cannot', () => {
   it.each([
     ['SQLITE_FULL', 'STORE_FULL', true],
     ['ENOSPC', 'STORE_FULL', true],
+    // Opening (even to read) on a full disk: the -shm index cannot be allocated.
+    ['SQLITE_IOERR_SHMSIZE', 'STORE_FULL', true],
     ['SQLITE_IOERR_WRITE', 'STORE_IO', true],
     ['SQLITE_BUSY', 'STORE_IO', true],
     // After a failed fsync the kernel may have dropped pages it marked clean: only a restart knows what is on disk.

@@ -21,7 +21,8 @@ export function isCorruption(err: unknown): boolean {
 export function passableKind(err: unknown): 'STORE_FULL' | 'STORE_IO' | undefined {
   const code = codeOf(err)
   if (code === undefined) return undefined
-  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return 'STORE_FULL'
+  // SHMSIZE: the -shm index could not be allocated, which a reader needs too; on a full disk that is how opening fails.
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_IOERR_SHMSIZE') return 'STORE_FULL'
   if (code === 'SQLITE_IOERR_FSYNC' || code === 'SQLITE_IOERR_DIR_FSYNC' || code === 'SQLITE_IOERR_ACCESS') return undefined
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'EIO' || code === 'EAGAIN') return 'STORE_IO'
   if (code === 'SQLITE_IOERR' || code === 'SQLITE_IOERR_WRITE' || code === 'SQLITE_IOERR_READ' || code === 'SQLITE_IOERR_SHORT_READ') return 'STORE_IO'
