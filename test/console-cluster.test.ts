@@ -8,7 +8,7 @@ import { authenticate, encodeSyncStep1, encodeSyncUpdate, rawClient, untilReceiv
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { DOCS, ensureConsoleBuilt, launch, openConsole } from './support/console-browser.js'
+import { ensureConsoleBuilt, launch, openConsole, screenshot } from './support/console-browser.js'
 import { getJson, ProxiedCluster, waitIdentical } from './support/cluster.js'
 import { postEvent } from './support/node-process.js'
 
@@ -52,7 +52,7 @@ describe('console: Nodes page on a partitioned cluster', () => {
     await hole.waitFor()
     expect(await hole.textContent()).toBe(`${base}–${base + 3}`)
     expect(await row.getAttribute('class')).toContain('warn')
-    await ui.page.screenshot({ path: join(DOCS, 'nodes.png'), fullPage: true })
+    await screenshot(ui.page, 'nodes.png', { fullPage: true })
     writer.ws.close()
 
     for (const proxy of cluster.around(2)) proxy.heal()

@@ -4,7 +4,7 @@
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DOCS, ensureConsoleBuilt, launch, openConsole, type ConsolePage } from './support/console-browser.js'
+import { ensureConsoleBuilt, launch, openConsole, screenshot, type ConsolePage } from './support/console-browser.js'
 import { postEvent, startNode, tempDir, type RunningNode } from './support/node-process.js'
 
 let node: RunningNode
@@ -95,7 +95,7 @@ describe('console: live log', () => {
     const badge = page.locator('.detail-pane .badge')
     await page.locator('.detail-pane .badge[data-verdict="verified"]').waitFor()
     expect(await page.locator('.detail-pane .checks').textContent()).toContain('Ed25519 signature by the node')
-    await page.screenshot({ path: join(DOCS, 'live.png') })
+    await screenshot(page, 'live.png')
 
     // The same bytes with one byte of the data changed, as a tampering server or proxy would serve them.
     await page.route('**/api/export?**', async (route) => {
@@ -125,7 +125,7 @@ describe('console: live log', () => {
     await page.getByRole('button', { name: 'Pause' }).waitFor()
     const phone = await openConsole(browser, `${node.url}/`, { width: 390, height: 844 })
     await phone.page.locator('.live .status[data-rows="200"]').waitFor()
-    await phone.page.screenshot({ path: join(DOCS, 'live-phone.png') })
+    await screenshot(phone.page, 'live-phone.png')
     expect(phone.problems).toEqual([])
     await phone.page.close()
   })

@@ -1,9 +1,8 @@
 // The console's Gaps, Nodes and Context pages in a real browser, against a
 // node whose ingest queue drops events (so it writes gap entries).
-import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DOCS, ensureConsoleBuilt, launch, openConsole, type ConsolePage } from './support/console-browser.js'
+import { ensureConsoleBuilt, launch, openConsole, screenshot, type ConsolePage } from './support/console-browser.js'
 import { startNode, tempDir, type RunningNode } from './support/node-process.js'
 
 let node: RunningNode
@@ -43,7 +42,7 @@ describe('console: gaps, nodes, context', () => {
       total = (await page.locator('table.gaps td.num').allTextContents()).reduce((sum, c) => sum + Number(c), 0)
     }
     expect(total).toBe(dropped)
-    await page.screenshot({ path: join(DOCS, 'gaps.png'), fullPage: true })
+    await screenshot(page, 'gaps.png', { fullPage: true })
   })
 
   it('shows this node on the Nodes page with its gap entries and no holes', async () => {
@@ -53,7 +52,7 @@ describe('console: gaps, nodes, context', () => {
     await mine.waitFor()
     expect(await mine.locator('td[data-holes]').textContent()).toBe('none')
     expect(await mine.textContent()).toContain('(self)')
-    await page.screenshot({ path: join(DOCS, 'nodes-single.png'), fullPage: true })
+    await screenshot(page, 'nodes-single.png', { fullPage: true })
   })
 
   it('assembles context on the Context page with its manifest, dropped ranges marked', async () => {
@@ -64,7 +63,7 @@ describe('console: gaps, nodes, context', () => {
     await manifest.waitFor()
     expect(await manifest.locator('mark').count()).toBeGreaterThan(0)
     expect(await page.locator('pre.context-text').textContent()).toContain('burst')
-    await page.screenshot({ path: join(DOCS, 'context.png'), fullPage: true })
+    await screenshot(page, 'context.png', { fullPage: true })
     expect(ui.problems).toEqual([])
   })
 })

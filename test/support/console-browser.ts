@@ -11,6 +11,15 @@ export const CHROMIUM = process.env.YLOG_CHROMIUM ?? '/usr/bin/chromium'
 const CONSOLE = join(ROOT, 'apps', 'console')
 export const DOCS = join(ROOT, 'docs', 'console')
 
+/**
+ * Takes a page's screenshot: into docs/console/ (the README shows them) when
+ * YLOG_SCREENSHOTS=1, else only in memory, so a test run renders the page
+ * the same way but leaves the working tree as it was.
+ */
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
+  await page.screenshot({ ...options, ...(process.env.YLOG_SCREENSHOTS === '1' ? { path: join(DOCS, name) } : {}) })
+}
+
 // Without the background-networking flags Chromium keeps dialing Google's hosts, which this network refuses.
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
