@@ -2,15 +2,12 @@
 // newest entries before the ones they follow (as a relay would deliver them),
 // so it holds a real hole; the page shows it, then shows it gone once the
 // partition heals, with every peer open and no lag.
-import { join } from 'node:path'
-import { clientIdOf, encodeStructGroups, entryClock, LogDoc, NodeIdentity } from '@ylog/core'
-import { authenticate, encodeSyncStep1, encodeSyncUpdate, rawClient, untilReceived } from '@ylog/sync/testing'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import * as Y from 'yjs'
 import { ensureConsoleBuilt, launch, openConsole, screenshot } from './support/console-browser.js'
 import { getJson, ProxiedCluster, waitIdentical } from './support/cluster.js'
 import { postEvent } from './support/node-process.js'
+import { sendAhead } from './support/real-hole.js'
 
 let cluster: ProxiedCluster
 let browser: Browser
@@ -25,7 +22,6 @@ afterAll(async () => {
   await cluster?.close()
 })
 
-const portOf = (url: string): number => Number(new URL(url).port)
 
 describe('console: Nodes page on a partitioned cluster', () => {
   it('shows a hole at node 1 while node 2 is cut off, and clears it after the heal', async () => {
@@ -42,11 +38,7 @@ describe('console: Nodes page on a partitioned cluster', () => {
     await row.locator('td[data-holes="0"]').waitFor()
 
     // Node 2's two newest entries alone, sent to node 1 as node 2 itself: node 1 now knows what lies before them.
-    const whole = await replicaOf(portOf(c))
-    const newest = Y.decodeUpdate(Y.encodeStateAsUpdate(whole.doc)).structs.filter((s) => s.id.client === clientIdOf(cNode) && s.id.clock >= entryClock(base + 2))
-    const writer = await rawClient(portOf(b))
-    expect((await authenticate(writer, NodeIdentity.load(join(cluster.members[2]?.data as string, 'node.key')))).ok).toBe(true)
-    writer.send(encodeSyncUpdate(encodeStructGroups([newest])))
+    const writer = await sendAhead(cluster, 2, b, base + 2)
 
     const hole = row.locator('td[data-holes="1"]')
     await hole.waitFor()
@@ -66,14 +58,3 @@ describe('console: Nodes page on a partitioned cluster', () => {
     expect(ui.problems).toEqual([])
   }, 60_000)
 })
-
-/** Everything a node holds, read over its sync endpoint as a read-only client, into a replica (checked by the guard). */
-async function replicaOf(port: number): Promise<LogDoc> {
-  const client = await rawClient(port)
-  const replica = new LogDoc()
-  client.send(encodeSyncStep1(Y.encodeStateVector(replica.doc)))
-  await untilReceived(client, () => client.messages.some((m) => m.type === 'sync-step2'), 'the catch-up')
-  for (const m of client.messages) if (m.type === 'sync-step2' || m.type === 'sync-update') replica.applyRemote(m.update)
-  client.ws.close()
-  return replica
-}

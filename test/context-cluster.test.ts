@@ -2,13 +2,10 @@
 // none of those entries (and does not pretend to: no range of node 2 is reported as shown); after the heal the
 // same request shows them, and the manifest's ranges cover node 2's whole log. Then a real hole: node 1 gets
 // node 2's newest entries before the ones they follow, and its context names the seqs it knows it lacks.
-import { join } from 'node:path'
-import { clientIdOf, encodeStructGroups, entryClock, LogDoc, NodeIdentity } from '@ylog/core'
-import { authenticate, encodeSyncStep1, encodeSyncUpdate, rawClient, untilReceived } from '@ylog/sync/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import * as Y from 'yjs'
 import { getJson, ProxiedCluster, waitIdentical, waitUntil } from './support/cluster.js'
 import { postEvent } from './support/node-process.js'
+import { sendAhead } from './support/real-hole.js'
 
 interface Context {
   text: string
@@ -60,11 +57,7 @@ describe('GET /api/context names a hole on a real node', () => {
     const base = (await getJson<{ heads: Array<{ node: string; length: number }> }>(`${b}/api/heads`)).heads.find((h) => h.node === cNode)?.length as number
 
     // Node 2's newest entries alone, sent to node 1 as node 2 itself would relay them: node 1 holds them and knows what lies before.
-    const whole = await replicaOf(portOf(c))
-    const newest = Y.decodeUpdate(Y.encodeStateAsUpdate(whole.doc)).structs.filter((s) => s.id.client === clientIdOf(cNode) && s.id.clock >= entryClock(base + 2))
-    const writer = await rawClient(portOf(b))
-    expect((await authenticate(writer, NodeIdentity.load(join(cluster.members[2]?.data as string, 'node.key')))).ok).toBe(true)
-    writer.send(encodeSyncUpdate(encodeStructGroups([newest])))
+    const writer = await sendAhead(cluster, 2, b, base + 2)
     const lastSeq = base + 3
     await waitUntil(
       async () => (await getJson<{ holes: Record<string, unknown> }>(`${b}/api/heads`)).holes[cNode] !== undefined,
@@ -84,18 +77,3 @@ describe('GET /api/context names a hole on a real node', () => {
     for (let i = 0; i < 4; i++) expect(after.text).toContain(`"step":"held-${i}"`)
   }, 60_000)
 })
-
-/** Everything a node holds, read over its sync endpoint as a read-only client, into a replica (checked by the guard). */
-async function replicaOf(port: number): Promise<LogDoc> {
-  const client = await rawClient(port)
-  const replica = new LogDoc()
-  client.send(encodeSyncStep1(Y.encodeStateVector(replica.doc)))
-  await untilReceived(client, () => client.messages.some((m) => m.type === 'sync-step2'), 'the catch-up')
-  for (const m of client.messages) if (m.type === 'sync-step2' || m.type === 'sync-update') replica.applyRemote(m.update)
-  client.ws.close()
-  return replica
-}
-
-function portOf(url: string): number {
-  return Number(new URL(url).port)
-}
