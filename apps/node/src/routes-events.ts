@@ -54,7 +54,7 @@ const idempotencyHeader = {
   },
 } as const
 
-const receiptSchema = {
+export const receiptSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['node', 'seq', 'id', 'hash', 'at'],

@@ -13,6 +13,7 @@ import { consoleRoutes } from './routes-console.js'
 import { consumerRoutes } from './routes-consumers.js'
 import { contextRoutes } from './routes-context.js'
 import { eventRoutes } from './routes-events.js'
+import { gapRoutes } from './routes-gaps.js'
 import { streamRoutes } from './routes-stream.js'
 import { topicRoutes } from './routes-topics.js'
 import { transferRoutes } from './routes-transfer.js'
@@ -122,6 +123,7 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
   // Routes go in a plugin registered after swagger, so it sees every one of them.
   void app.register(async (api) => {
     eventRoutes(api, { durable, tables, metrics, write: append, requireWrite, requireRead, auth, idempotencyTtlMs: (config.idempotencyTtl ?? DEFAULTS.idempotencyTtl) * 1000 })
+    gapRoutes(api, { durable, tables, metrics, requireWrite, auth: auth.write, idempotencyTtlMs: (config.idempotencyTtl ?? DEFAULTS.idempotencyTtl) * 1e3 })
     streamRoutes(api, { durable, requireRead, auth: auth.read, onClient: (delta) => metrics.streams.inc(delta) })
     topicRoutes(api, { durable, requireRead, auth: auth.read })
     contextRoutes(api, { durable, requireRead, auth: auth.read })

@@ -35,7 +35,7 @@ export function forwardCommands(program: Command<[], GlobalOptions>): void {
     .option('--exit-at-end', 'stop at the current end of every source instead of following it')
     .option('--from-end', 'first run only: skip what the sources hold now')
     .option('--checkpoint-dir <dir>', 'where checkpoints are kept', defaultCheckpointDir())
-    .option('--dead-letter <file>', 'write refused lines here, record the skipped range on the node, and go on')
+    .option('--dead-letter <file>', 'write refused lines here, record the skipped range on the node as a gap entry, and go on')
     .option('--max-retries <n>', 'retries of a batch after transient failures (default: for as long as they last)', wholeNumber('--max-retries', 0))
     .option('--timeout <ms>', 'per request', wholeNumber('--timeout', 100), 30_000)
     .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics', wholeNumber('--metrics-port', 1, 65535))
@@ -77,6 +77,7 @@ export function forwardCommands(program: Command<[], GlobalOptions>): void {
             toEvent: (text) => lineToEvent(text, { topic: options.topic, kind: options.kind as 'event' | 'transition' | undefined, timeField: options.timeField }),
             checkpointDir: options.checkpointDir,
             deadLetterFile: options.deadLetter,
+            gapTopic: options.topic,
             metricsPort: options.metricsPort,
             signal: controller.signal,
             onNotice: notice,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { mkdir, open, rename } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { EntryInput } from '@ylog/client'
@@ -11,6 +12,9 @@ import type { EntryInput } from '@ylog/client'
  * Idempotency-Key, same body) is sent again first, and the node, which
  * stored the key with the entries in one commit, answers it as a replay
  * instead of writing it twice, however the following batches are cut.
+ * `next` is the batch after it, recorded while `inflight` is still being
+ * sent (the forwarder's pipeline): it is sent only after `inflight` was
+ * acknowledged, and a restart sends both again, in order.
  */
 export interface Checkpoint {
   version: 1
@@ -23,7 +27,16 @@ export interface Checkpoint {
   forwarded: number
   duplicates: number
   skipped: number
-  inflight?: { key: string; from: number; to: number; events: EntryInput[] }
+  inflight?: InflightBatch
+  next?: InflightBatch
+}
+
+/** A batch as recorded before it is sent: its key, its source bytes and the very events. */
+export interface InflightBatch {
+  key: string
+  from: number
+  to: number
+  events: EntryInput[]
 }
 
 /** `$XDG_STATE_HOME/ylog/forward`, else `~/.local/state/ylog/forward`. */
@@ -77,6 +90,32 @@ export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
     fsyncSync(dirFd)
   } finally {
     closeSync(dirFd)
+  }
+}
+
+/**
+ * `writeCheckpoint` off the main thread, so the forwarder can send a batch
+ * while the record of the next one is being synced. The state is serialised
+ * when called: later changes to `checkpoint` are not part of this write.
+ */
+export async function writeCheckpointAsync(path: string, checkpoint: Checkpoint): Promise<void> {
+  const text = JSON.stringify(checkpoint)
+  const dir = join(path, '..')
+  await mkdir(dir, { recursive: true })
+  const temp = `${path}.tmp`
+  const file = await open(temp, 'w', 0o600)
+  try {
+    await file.writeFile(text)
+    await file.sync()
+  } finally {
+    await file.close()
+  }
+  await rename(temp, path)
+  const dirHandle = await open(dir, 'r')
+  try {
+    await dirHandle.sync()
+  } finally {
+    await dirHandle.close()
   }
 }
 

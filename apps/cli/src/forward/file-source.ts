@@ -75,7 +75,8 @@ export class FileSource {
         this.#onNotice(`${this.path}: rotated while stopped; finishing ${old} from ${at.offset} first`)
         this.#attachPath(old, at.ino, at.offset, at.truncations)
       } else {
-        this.#onNotice(`${this.path}: rotated while stopped and the old file (inode ${at.ino}) is gone: lines after byte ${at.offset} of it were not forwarded`)
+        const lost = `lines after byte ${at.offset} of it were not forwarded`
+        this.#onNotice(`${this.path}: rotated while stopped and the old file (inode ${at.ino}) is gone: ${lost}`)
         this.#attach(st.ino, 0, 0)
       }
     }

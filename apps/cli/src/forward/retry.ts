@@ -16,7 +16,12 @@ export const DEFAULT_RETRY: RetryPolicy = { maxRetries: Number.POSITIVE_INFINITY
  * a retry can fix), or the retries are used up. Waits are capped
  * exponential with full jitter, and never shorter than a Retry-After.
  */
-export async function withRetry<T>(attempt: () => Promise<T>, policy: RetryPolicy, onRetry: (err: unknown, waitMs: number) => void, signal?: AbortSignal): Promise<T> {
+export async function withRetry<T>(
+  attempt: () => Promise<T>,
+  policy: RetryPolicy,
+  onRetry: (err: unknown, waitMs: number) => void,
+  signal?: AbortSignal,
+): Promise<T> {
   const random = policy.random ?? Math.random
   for (let n = 0; ; n++) {
     try {

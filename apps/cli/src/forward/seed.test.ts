@@ -1,5 +1,5 @@
 // The seed forwarder's 13 tests (ito event_forwarder.rs), translated: a fake ingest client, real files and checkpoints.
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isTransient, YlogClientError, type EntryInput } from '@ylog/client'
@@ -22,7 +22,11 @@ class FakeIngestClient implements IngestSink {
   }
 }
 
-const line = (id: string): string => `${JSON.stringify({ topic: 'audit', data: { entity: 'task', entity_id: id }, time: '2026-02-28T10:00:00.000Z' })}\n`
+const line = (id: string): string =>
+  `${JSON.stringify({ topic: 'audit', data: { entity: 'task', entity_id: id }, time: '2026-02-28T10:00:00.000Z' })}\n`
+/** A checkpoint with nothing counted yet. */
+const fresh = (source: string, target: string, ino: number, offset: number): Checkpoint =>
+  ({ version: 1, source, target, ino, truncations: 0, offset, forwarded: 0, duplicates: 0, skipped: 0 })
 
 function setup(n: number): { file: string; ckpt: string; size: number } {
   const dir = mkdtempSync(join(tmpdir(), 'ylog-fwd-'))
@@ -73,7 +77,7 @@ describe('forward (the seed tests)', () => {
   it('respects the checkpoint: from 3 of 5, only 2 are sent', async () => {
     const { file, ckpt, size } = setup(5)
     const ino = (await import('node:fs')).statSync(file).ino
-    writeCheckpoint(ckpt, { version: 1, source: file, target: 'http://node', ino, truncations: 0, offset: offsetAfter(3), forwarded: 3, duplicates: 0, skipped: 0 })
+    writeCheckpoint(ckpt, { ...fresh(file, 'http://node', ino, offsetAfter(3)), forwarded: 3 })
     const r = await forward(file, ckpt, new FakeIngestClient())
     expect(r).toMatchObject({ forwarded: 2, newOffset: size })
   })
@@ -124,7 +128,7 @@ describe('forward (the seed tests)', () => {
   it('checkpoint round trip', () => {
     const { ckpt } = setup(0)
     expect(readCheckpoint(ckpt)).toBeUndefined()
-    const c: Checkpoint = { version: 1, source: 's', target: 't', ino: 1, truncations: 0, offset: 42, forwarded: 0, duplicates: 0, skipped: 0 }
+    const c = fresh('s', 't', 1, 42)
     writeCheckpoint(ckpt, c)
     expect(readCheckpoint(ckpt)?.offset).toBe(42)
     writeCheckpoint(ckpt, { ...c, offset: 100 })
@@ -134,7 +138,7 @@ describe('forward (the seed tests)', () => {
   it('a missing checkpoint is a first run (undefined, start at 0); an unreadable one is an error that says what to do', () => {
     const { ckpt } = setup(0)
     expect(readCheckpoint(ckpt)).toBeUndefined()
-    writeCheckpoint(ckpt, { version: 1, source: 's', target: 't', ino: 1, truncations: 0, offset: 1, forwarded: 0, duplicates: 0, skipped: 0 })
+    writeCheckpoint(ckpt, fresh('s', 't', 1, 1))
     appendFileSync(ckpt, 'garbage')
     expect(() => readCheckpoint(ckpt)).toThrow(/cannot be read: it is not JSON.*--from-end/)
   })
@@ -148,12 +152,40 @@ describe('forward (the seed tests)', () => {
     expect(isTransient(new YlogClientError('BAD_ARGUMENT', 'no', { status: 400 }))).toBe(false)
   })
 
-  it('persists the checkpoint per batch: 4 in batches of 2 end at the end', async () => {
-    const { file, ckpt, size } = setup(4)
-    const seen: number[] = []
-    await forward(file, ckpt, new FakeIngestClient(), { batchCount: 2, onBatch: () => seen.push(readCheckpoint(ckpt)?.offset ?? -1) })
-    expect(seen).toEqual([offsetAfter(2), size, size])
-    expect(readCheckpoint(ckpt)?.offset).toBe(size)
+  it('persists the checkpoint per batch: 6 in batches of 2, every answered batch covered, end at the end', async () => {
+    const { file, ckpt, size } = setup(6)
+    const seen: Array<{ acked: number; offset: number; covered: number }> = []
+    const onBatch = (p: { newOffset: number }): void => {
+      const c = readCheckpoint(ckpt)
+      // Pipelined: an answer is written with the record of the batch after next; until then its batch stays recorded.
+      seen.push({ acked: p.newOffset, offset: c?.offset ?? -1, covered: c?.next?.to ?? c?.inflight?.to ?? c?.offset ?? -1 })
+    }
+    await forward(file, ckpt, new FakeIngestClient(), { batchCount: 2, onBatch })
+    for (const s of seen) expect(s.covered).toBeGreaterThanOrEqual(s.acked)
+    expect(seen.map((s) => s.offset)).toEqual([0, offsetAfter(2), size, size])
+    expect(readCheckpoint(ckpt)).toMatchObject({ offset: size, forwarded: 6 })
+    expect(readCheckpoint(ckpt)?.inflight).toBeUndefined()
+  })
+
+  it('a restart sends both recorded batches again, in order, before reading on', async () => {
+    const { file, ckpt, size } = setup(6)
+    const events = [0, 1, 2, 3].map((i) => lineToEvent(line(`1.${i}`), { timeField: 'time' }))
+    const c = fresh(file, 'http://node', statSync(file).ino, 0)
+    writeCheckpoint(ckpt, {
+      ...c,
+      inflight: { key: 'k1', from: 0, to: offsetAfter(2), events: events.slice(0, 2) },
+      next: { key: 'k2', from: offsetAfter(2), to: offsetAfter(4), events: events.slice(2) },
+    })
+    const keys: string[] = []
+    const sink: IngestSink = {
+      send: async (batch, key) => {
+        keys.push(key)
+        return key.startsWith('k') ? { accepted: 0, duplicates: batch.length } : { accepted: batch.length, duplicates: 0 }
+      },
+    }
+    const r = await forward(file, ckpt, sink, { batchCount: 2 })
+    expect(keys.slice(0, 2)).toEqual(['k1', 'k2'])
+    expect(r).toMatchObject({ forwarded: 2, duplicates: 4, newOffset: size })
   })
 
   it('results compare by value', async () => {
