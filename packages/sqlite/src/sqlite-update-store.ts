@@ -8,7 +8,7 @@ import { checkStoreFile } from './open-checks.js'
 import { ReadIndex } from './read-index.js'
 import { SideTables } from './side-tables.js'
 import { RESTORE_ADVICE, storeError } from './store-errors.js'
-import { addSnapshotParts, checkCompactArgs, deepCheck, tuneConnection, SELECT_PARTS, SELECT_SNAPSHOT_UP_TO, SELECT_TAIL, verifyPart, verifyUpdate, type PartRow, type TailRow } from './store-maintenance.js'
+import { addSnapshotParts, checkCompactArgs, deepCheck, tuneConnection, SELECT_LAST_ID, SELECT_PARTS, SELECT_SNAPSHOT_UP_TO, SELECT_TAIL, verifyPart, verifyUpdate, type PartRow, type TailRow } from './store-maintenance.js'
 
 export interface SqliteUpdateStoreOptions {
   /**
@@ -54,13 +54,15 @@ export class SqliteUpdateStore implements NodeStore {
     this.#side = new SideTables(db, this.#index)
     this.#insertUpdate = db.prepare('INSERT INTO updates (id, bytes, crc32) VALUES (?, ?, ?)')
     this.#setLastId = db.prepare("UPDATE meta SET value = ? WHERE key = 'last_id'")
-    this.#getLastId = db.prepare("SELECT value FROM meta WHERE key = 'last_id'").pluck()
+    this.#getLastId = db.prepare(SELECT_LAST_ID).pluck()
     this.#getParts = db.prepare(SELECT_PARTS)
     this.#getSnapshotUpTo = db.prepare(SELECT_SNAPSHOT_UP_TO).pluck()
     this.#getTail = db.prepare(SELECT_TAIL).raw()
     this.#lastId = this.#readLastId()
-    // Ids come from meta.last_id, not max(id): compaction deletes updates, and
-    // a reused id could hide a new update behind an old snapshot's upTo.
+    // Ids never come from max(id) alone: compaction deletes updates, and a
+    // reused id could hide a new update behind an old snapshot's upTo. Nor is
+    // meta.last_id written by every commit (one more page per commit): it is
+    // a floor that compaction raises before it deletes (SELECT_LAST_ID).
     this.#appendTx = db.transaction((records: readonly UpdateRecord[]) => {
       let id = this.#lastId
       for (const record of records) {
@@ -68,7 +70,6 @@ export class SqliteUpdateStore implements NodeStore {
         this.#index.insert(record.entries)
         if (record.idempotency !== undefined) this.#side.insertIdempotency(record.idempotency)
       }
-      this.#setLastId.run(id)
       return id
     })
   }
@@ -94,10 +95,11 @@ export class SqliteUpdateStore implements NodeStore {
       // the new parts do not reuse back to the file system (only settable
       // while the file has no tables).
       if (version === 0) {
-        // Snapshot parts are big blobs read through chains of overflow pages:
-        // 16 KiB pages read and write them several times faster than 4 KiB
-        // pages (docs/benchmarks.md). Only settable on an empty file.
-        db.pragma('page_size = 16384')
+        // Every fsynced commit writes each page it touches whole: 4 KiB pages
+        // cut a single append's bytes on disk to a quarter of 16 KiB pages'.
+        // Snapshot parts, big blobs in overflow chains, read as fast and
+        // write slower on the worker (docs/benchmarks.md). Only settable on an empty file.
+        db.pragma('page_size = 4096')
         db.pragma('auto_vacuum = INCREMENTAL')
       }
       db.pragma('journal_mode = WAL')
@@ -244,7 +246,7 @@ export class SqliteUpdateStore implements NodeStore {
   #readLastId(): number {
     const value = this.#getLastId.get() as number | undefined
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-      throw new YlogError('STORE_CORRUPT', `${this.path} has no valid last update id (meta.last_id = ${String(value)}); ${RESTORE_ADVICE}`)
+      throw new YlogError('STORE_CORRUPT', `${this.path} has no valid last update id (${String(value)}); ${RESTORE_ADVICE}`)
     }
     return value
   }
