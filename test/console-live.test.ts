@@ -1,7 +1,6 @@
 // The web console's live log in a real browser (Debian's Chromium): the
 // stream, filters, paging back to the first entry, and the entry view's own
 // signature check, including an entry whose bytes were altered on the way.
-import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureConsoleBuilt, launch, openConsole, screenshot, type ConsolePage } from './support/console-browser.js'

@@ -19,7 +19,7 @@ export function blocks(file: string, lang: string): Block[] {
   const lines = readFileSync(join(ROOT, file), 'utf8').split('\n')
   const found: Block[] = []
   for (let i = 0; i < lines.length; i++) {
-    if (lines[i] !== '```' + lang) continue
+    if (lines[i] !== `\`\`\`${lang}`) continue
     const end = lines.indexOf('```', i + 1)
     if (end < 0) throw new Error(`${file}:${i + 1}: a \`\`\`${lang} block that never ends`)
     found.push({ file, line: i + 1, code: `${lines.slice(i + 1, end).join('\n')}\n` })

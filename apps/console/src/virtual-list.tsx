@@ -75,6 +75,9 @@ export function VirtualList<T>({ items, version, keyOf, row, selected, onSelect,
   for (let i = first; i < last; i++) {
     const item = items[i] as T
     shown.push(
+      // The listbox pattern: the list holds the focus and the keys (aria-activedescendant names the row); a row only takes clicks.
+      // biome-ignore lint/a11y/useKeyWithClickEvents: the listbox above handles the keyboard for its rows
+      // biome-ignore lint/a11y/useFocusableInteractive: rows are options of a focused listbox, not focus targets
       <div
         key={keyOf(item)}
         id={`row-${i}`}

@@ -40,7 +40,7 @@ const json = (payload: unknown): Pick<InjectOptions, 'payload' | 'headers'> => (
 // Values that are wrong for the field they are put in.
 const wrongTypes = [null, 5, -1, 1.5, true, [], {}, '', 'x'.repeat(300), [1, 2], { a: 1 }, 1e308, -0]
 const badTopics = ['', ' ', 'a b', '/lead', 'x'.repeat(300), 'tab\t', 'emoji\u{1f600}', 'semi;colon']
-const badCursors = ['x', 'c1.', 'c1.!!!', 'c2.gA', 'c1.' + 'A'.repeat(50), 'c1.oWFhAQ', 'c1.gYKAAQ', '%00', 'c1.gA%20']
+const badCursors = ['x', 'c1.', 'c1.!!!', 'c2.gA', `c1.${'A'.repeat(50)}`, 'c1.oWFhAQ', 'c1.gYKAAQ', '%00', 'c1.gA%20']
 const badLimits = ['0', '-1', '1001', '1e3', 'ten', '99999999999999999999', '', ' 5', '0x10', '2.5']
 
 const generators: Gen[] = [

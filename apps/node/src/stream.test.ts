@@ -74,7 +74,7 @@ describe('GET /api/events/stream', () => {
     expect(history.every((e) => e.event === 'entry' && e.id?.startsWith('c1.'))).toBe(true)
     await post(n.url, 3)
     const [live] = await stream.take(1)
-    expect((live?.data as { seq: number }).seq).toBe(3)
+    expect((live?.data as { seq: number } | undefined)?.seq).toBe(3)
     stream.close()
 
     for (let i = 4; i < 6; i++) await post(n.url, i)
@@ -124,7 +124,7 @@ describe('GET /api/events/stream', () => {
           seen.add(seq)
         }
       } else {
-        const seq = (event?.data as { seq: number }).seq
+        const seq = (event?.data as { seq: number } | undefined)?.seq as number
         expect(seen.has(seq)).toBe(false)
         seen.add(seq)
       }

@@ -86,7 +86,7 @@ describe('YlogClient.stream', () => {
       if (items.length === 4) break
     }
     expect(items.map((i) => (i.type === 'entry' ? i.entry.seq : `gap ${i.from}-${i.to}`))).toEqual([0, 1, 'gap 2-4', 5])
-    expect(requests.map((r) => (r.init?.headers as Record<string, string>)['last-event-id'])).toEqual([undefined, 'c2', 'c2'])
+    expect(requests.map((r) => (r.init?.headers as Record<string, string> | undefined)?.['last-event-id'])).toEqual([undefined, 'c2', 'c2'])
     expect(requests[0]?.url).toBe('http://node.test/api/events/stream?topic=t')
   })
 
@@ -97,7 +97,7 @@ describe('YlogClient.stream', () => {
       expect(item.cursor).toBe('c8')
       break
     }
-    expect((requests[1]?.init?.headers as Record<string, string>)['last-event-id']).toBe('c7')
+    expect((requests[1]?.init?.headers as Record<string, string> | undefined)?.['last-event-id']).toBe('c7')
   })
 
   it('throws the error event of onLag=close, and refusals a retry cannot fix', async () => {

@@ -1,4 +1,4 @@
-import { type Entry, type IndexQuery, type NodeId, type TimePosition } from '@ylog/core'
+import type { Entry, IndexQuery, NodeId, TimePosition } from '@ylog/core'
 import type { ContextOptions, ContextSource } from './types.js'
 
 /** The first page of each index stream is small (most contexts need a few hundred entries); later pages grow to this. */

@@ -124,7 +124,6 @@ describe('peer authentication on the wire', () => {
     const writer = await startNode({ identity: strangerId })
     cleanup.push(() => writer.close())
     await writer.append(1)
-    const { encodeStateAsUpdate } = await import('yjs')
     stranger.send(encodeSyncUpdate(writer.durable.encodeCommitted()))
     expect((await stranger.closed).code).toBe(CLOSE_READ_ONLY)
     expect(n.durable.nodes()).toEqual([server.id])
@@ -144,7 +143,6 @@ describe('peer authentication on the wire', () => {
     const writer = await startNode()
     cleanup.push(() => writer.close())
     await writer.append(1)
-    const { encodeStateAsUpdate } = await import('yjs')
     const client = await rawClient(n.port)
     client.send(encodeSyncUpdate(writer.durable.encodeCommitted()))
     const closed = await client.closed

@@ -6,7 +6,6 @@
  */
 import { splitUpdateByClient, type ApplyResult, type RefusalReason, type DurableLog } from '@ylog/core'
 import type { RawData, WebSocket } from 'ws'
-import * as Y from 'yjs'
 import { closeCodeFor, SYNC_CLOSE } from './close-codes.js'
 import { KnownClocks } from './known-clocks.js'
 import { CATCH_UP_BUFFER_BYTES, DEFAULT_MAX_BUFFERED_BYTES, isEmptyUpdate, readStateVector } from './limits.js'

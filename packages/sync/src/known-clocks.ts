@@ -1,5 +1,4 @@
 import { entriesBelowClock, scanUpdate } from '@ylog/core'
-import * as Y from 'yjs'
 
 /**
  * What the other side of a connection is known to hold, per Yjs client: its

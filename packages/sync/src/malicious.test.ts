@@ -10,7 +10,6 @@ import { authenticate, craftAppend, fingerprint, rawClient, trackedNodes, waitFo
 import { logDocOf } from '@ylog/core/internal'
 
 const tracked = trackedNodes(afterEach)
-const cleanup = tracked.cleanup
 
 /** A node holding 5 entries of its own. */
 async function node(options: Parameters<typeof tracked.node>[0] = {}): Promise<TestNode> {

@@ -1,6 +1,6 @@
 import { YlogError, type DurableLog, type NodeId, type NodeIdentity } from '@ylog/core'
 import { WebSocket } from 'ws'
-import { ClientHandshake, decodeAuthMessage, encodeAuthMessage } from './auth.js'
+import { ClientHandshake, decodeAuthMessage, encodeAuthMessage, type AuthMessage } from './auth.js'
 import { isRefusalClose } from './close-codes.js'
 import { silentLogger, SyncChannel, type SyncLogger, type SyncRefusalReason } from './channel.js'
 import { KnownClocks, updateEnds } from './known-clocks.js'
@@ -169,7 +169,7 @@ export function connectPeer(options: PeerOptions): PeerHandle {
   }
 
   function onAuth(current: SyncChannel, handshake: ClientHandshake, payload: Uint8Array, outcome: { refused: boolean }): void {
-    let message
+    let message: AuthMessage
     try {
       message = decodeAuthMessage(payload)
     } catch (err) {

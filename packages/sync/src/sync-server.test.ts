@@ -100,7 +100,7 @@ describe('a stock y-websocket client', () => {
     await waitFor(() => a.provider.synced && b.provider.synced, 'both synced')
     const before = fingerprint(logDocOf(n.durable))
     a.provider.awareness.setLocalStateField('user', 'alice')
-    await waitFor(() => [...b.provider.awareness.getStates().values()].some((s) => s['user'] === 'alice'), 'awareness at b')
+    await waitFor(() => [...b.provider.awareness.getStates().values()].some((s) => s.user === 'alice'), 'awareness at b')
     expect(fingerprint(logDocOf(n.durable))).toBe(before)
     expect(n.refused).toEqual([])
   })

@@ -5,7 +5,6 @@ import type { Entry, GapData } from '../entry/entry.js'
 import { NodeIdentity } from '../entry/identity.js'
 import { IngestQueue, type IngestGap, type IngestResult } from './ingest-queue.js'
 import { LogDoc } from '../doc/log-doc.js'
-import { MemoryUpdateStore } from '../durable/memory-update-store.js'
 import { GatedStore, seededRandom, waitFor } from '../testing/test-support.js'
 import { logDocOf } from '../durable/committed-log.js'
 
