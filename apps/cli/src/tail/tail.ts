@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs'
 import type { EntryKind } from '@ylog/client'
 import { Dedupe } from './dedupe.js'
 import type { TailItem } from './lines.js'
@@ -25,8 +26,19 @@ export interface TailOptions {
   onPresence(source: string, up: boolean, detail: string): void
 }
 
-/** `label=URL` or `URL` (labelled host:port); anything else is refused by name. */
+/**
+ * `label=URL` or `URL` (labelled host:port); anything else is refused by name. A data directory is refused
+ * with what to do instead: reading the store of a running node from outside would decode its Yjs updates
+ * from SQLite beside the node's own writer and compactions, which nothing checks yet; the node's URL serves
+ * the same entries, resumable and deduplicated.
+ */
 export function parseSource(text: string): SourceSpec {
+  if (!text.includes('://') && existsSync(text) && statSync(text).isDirectory()) {
+    throw new Error(
+      `source ${JSON.stringify(text)} is a directory: ylog tail reads nodes over HTTP. Tail the URL of the node that runs on ` +
+        `it (its log says "ready" with the url), or start one: ylog serve --data ${text}`,
+    )
+  }
   const eq = text.indexOf('=')
   const scheme = text.indexOf('://')
   const [label, url] = eq > 0 && (scheme < 0 || eq < scheme) ? [text.slice(0, eq), text.slice(eq + 1)] : [undefined, text]
@@ -36,7 +48,9 @@ export function parseSource(text: string): SourceSpec {
   } catch {
     throw new Error(`source ${JSON.stringify(text)} is not a node URL: use http://host:port or label=http://host:port`)
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`source ${JSON.stringify(text)}: only http and https node URLs`)
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new Error(`source ${JSON.stringify(text)}: only http and https node URLs`)
+  }
   return { label: label ?? parsed.host, url: url.replace(/\/+$/, '') }
 }
 
@@ -54,7 +68,16 @@ export async function tail(options: TailOptions): Promise<void> {
   }
   const runs = options.sources.map((spec) =>
     new NodeSource(
-      { ...spec, token: options.token, last: options.last, follow: options.follow, topic: options.topic, kind: options.kind, retryDelayMs: options.retryDelayMs, signal: options.signal },
+      {
+        ...spec,
+        token: options.token,
+        last: options.last,
+        follow: options.follow,
+        topic: options.topic,
+        kind: options.kind,
+        retryDelayMs: options.retryDelayMs,
+        signal: options.signal,
+      },
       { item: emit, presence: (up, detail) => options.onPresence(spec.label, up, detail) },
     ).run(),
   )
