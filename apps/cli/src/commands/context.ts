@@ -19,9 +19,17 @@ export function contextCommands(program: Command<[], GlobalOptions>): void {
     .option('--until <time>', 'entries appended before (exclusive)', parseTime)
     .option('--budget <tokens>', 'tokens the text may take', wholeNumber('--budget', 1))
     .option('--encoding <name>', 'the tokenizer, e.g. o200k_base, cl100k_base')
-    .option('--order <order>', 'time (oldest first across nodes) or node (grouped by node in seq order)', oneOf('--order', ['time', 'node'] as const))
+    .option(
+      '--order <order>',
+      'time (oldest first across nodes) or node (grouped by node in seq order)',
+      oneOf('--order', ['time', 'node'] as const),
+    )
     .option('--format <format>', 'text, markdown or jsonl', oneOf('--format', ['text', 'markdown', 'jsonl'] as const))
-    .option('--max-entry-tokens <n>', 'longer entry lines are shortened with a visible marker (at least 128)', wholeNumber('--max-entry-tokens', 128))
+    .option(
+      '--max-entry-tokens <n>',
+      'longer entry lines are shortened with a visible marker (at least 128)',
+      wholeNumber('--max-entry-tokens', 128),
+    )
     .action(async (options, command) => {
       const { out, client } = contextOf(command.optsWithGlobals())
       const query: ContextQuery = {
@@ -40,20 +48,25 @@ export function contextCommands(program: Command<[], GlobalOptions>): void {
       const answer = await client.context(query)
       out.result(answer, (a: ContextAnswer) => a.text.replace(/\n$/, ''))
       const c = answer.manifest.counts
-      out.note(out.dim(`${answer.tokens}/${answer.manifest.budget} tokens (${answer.manifest.tokenizer}): ${c.included} included, ${c.omitted ?? '?'} omitted, ${c.dropped} gaps, ${c.missing} missing`))
+      const budget = `${answer.tokens}/${answer.manifest.budget} tokens (${answer.manifest.tokenizer})`
+      out.note(out.dim(`${budget}: ${c.included} included, ${c.omitted ?? '?'} omitted, ${c.dropped} gaps, ${c.missing} missing`))
     })
 }
 
 function kinds(text: string): Array<'transition' | 'event'> {
   return list(text).map((k) => {
-    if (k !== 'transition' && k !== 'event') throw new UsageError(`--kind ${JSON.stringify(k)} is not a kind here: use transition or event (gaps are always named)`)
+    if (k !== 'transition' && k !== 'event') {
+      throw new UsageError(`--kind ${JSON.stringify(k)} is not a kind here: use transition or event (gaps are always named)`)
+    }
     return k
   })
 }
 
 function oneOf<T extends string>(name: string, allowed: readonly T[]): (text: string) => T {
   return (text) => {
-    if (!(allowed as readonly string[]).includes(text)) throw new UsageError(`${name} ${JSON.stringify(text)} is not one of ${allowed.join(', ')}`)
+    if (!(allowed as readonly string[]).includes(text)) {
+      throw new UsageError(`${name} ${JSON.stringify(text)} is not one of ${allowed.join(', ')}`)
+    }
     return text as T
   }
 }

@@ -30,13 +30,22 @@ export function forwardCommands(program: Command<[], GlobalOptions>): void {
     .option('--kind <kind>', 'transition or event (else the line\'s "kind", else event)', kind)
     .option('--time-field <name>', "the field with the event's own time", 'time')
     .option('--batch <n>', 'events per batch, 1-1000', wholeNumber('--batch', 1, 1000), 100)
-    .option('--batch-bytes <n>', 'bytes of lines per batch (the node takes 1 MiB bodies)', wholeNumber('--batch-bytes', 1024, 900 * 1024), 512 * 1024)
+    .option(
+      '--batch-bytes <n>',
+      'bytes of lines per batch (the node takes 1 MiB bodies)',
+      wholeNumber('--batch-bytes', 1024, 900 * 1024),
+      512 * 1024,
+    )
     .option('--linger <ms>', 'send a batch that is not full after this long', wholeNumber('--linger', 0, 60_000), 200)
     .option('--exit-at-end', 'stop at the current end of every source instead of following it')
     .option('--from-end', 'first run only: skip what the sources hold now')
     .option('--checkpoint-dir <dir>', 'where checkpoints are kept', defaultCheckpointDir())
     .option('--dead-letter <file>', 'write refused lines here, record the skipped range on the node as a gap entry, and go on')
-    .option('--max-retries <n>', 'retries of a batch after transient failures (default: for as long as they last)', wholeNumber('--max-retries', 0))
+    .option(
+      '--max-retries <n>',
+      'retries of a batch after transient failures (default: for as long as they last)',
+      wholeNumber('--max-retries', 0),
+    )
     .option('--timeout <ms>', 'per request', wholeNumber('--timeout', 100), 30_000)
     .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics', wholeNumber('--metrics-port', 1, 65535))
     .addHelpText('after', HELP)
@@ -56,6 +65,7 @@ export function forwardCommands(program: Command<[], GlobalOptions>): void {
         } else if (existsSync(spec) || follow) sources.push(new FollowedFile(spec, notice))
         else throw new UsageError(`${spec}: no such file (without --exit-at-end a missing file is waited for)`)
       }
+      const mapping = { topic: options.topic, kind: options.kind as 'event' | 'transition' | undefined, timeField: options.timeField }
       const controller = new AbortController()
       const stop = (): void => controller.abort()
       process.once('SIGTERM', stop)
@@ -74,7 +84,7 @@ export function forwardCommands(program: Command<[], GlobalOptions>): void {
             lingerMs: options.linger,
             follow,
             fromEnd: options.fromEnd === true,
-            toEvent: (text) => lineToEvent(text, { topic: options.topic, kind: options.kind as 'event' | 'transition' | undefined, timeField: options.timeField }),
+            toEvent: (text) => lineToEvent(text, mapping),
             checkpointDir: options.checkpointDir,
             deadLetterFile: options.deadLetter,
             gapTopic: options.topic,
@@ -86,8 +96,16 @@ export function forwardCommands(program: Command<[], GlobalOptions>): void {
           (add) => watchDirs(dirs, new Set(sources.map((s) => s.name)), add, notice, controller.signal, follow),
         )
         status.done()
-        const total = results.reduce((a, r) => ({ forwarded: a.forwarded + r.forwarded, duplicates: a.duplicates + r.duplicates, retries: a.retries + r.retries, skipped: a.skipped + r.skipped }), { forwarded: 0, duplicates: 0, retries: 0, skipped: 0 })
-        out.result({ done: true, ...total, sources: results.length }, (t: typeof total) => `forwarded ${t.forwarded}, duplicates ${t.duplicates}, retries ${t.retries}, skipped ${t.skipped}`)
+        const total = { forwarded: 0, duplicates: 0, retries: 0, skipped: 0 }
+        for (const r of results) {
+          total.forwarded += r.forwarded
+          total.duplicates += r.duplicates
+          total.retries += r.retries
+          total.skipped += r.skipped
+        }
+        const text = (t: typeof total): string =>
+          `forwarded ${t.forwarded}, duplicates ${t.duplicates}, retries ${t.retries}, skipped ${t.skipped}`
+        out.result({ done: true, ...total, sources: results.length }, text)
       } catch (err) {
         status.done()
         if (!(err instanceof ForwardStopped)) throw err
@@ -112,10 +130,13 @@ function statusLine(out: Output): { update(all: SourceProgress[]): void; done():
       if ((!tty && !out.json) || now - last < 1000) return
       last = now
       const sum = (f: (p: SourceProgress) => number): number => all.reduce((a, p) => a + f(p), 0)
-      if (out.json) process.stdout.write(`${JSON.stringify({ progress: all.map(({ source, forwarded, duplicates, retries, skipped, lagBytes, lagLines }) => ({ source, forwarded, duplicates, retries, skipped, lagBytes, lagLines })) })}\n`)
+      const pick = ({ source, forwarded, duplicates, retries, skipped, lagBytes, lagLines }: SourceProgress): object =>
+        ({ source, forwarded, duplicates, retries, skipped, lagBytes, lagLines })
+      if (out.json) process.stdout.write(`${JSON.stringify({ progress: all.map(pick) })}\n`)
       else {
         shown = true
-        process.stderr.write(`\r\x1b[Kforwarded ${sum((p) => p.forwarded)}  duplicates ${sum((p) => p.duplicates)}  retries ${sum((p) => p.retries)}  behind ${sum((p) => p.lagBytes)} B / ${sum((p) => p.lagLines)} lines`)
+        const counts = `forwarded ${sum((p) => p.forwarded)}  duplicates ${sum((p) => p.duplicates)}  retries ${sum((p) => p.retries)}`
+        process.stderr.write(`\r\x1b[K${counts}  behind ${sum((p) => p.lagBytes)} B / ${sum((p) => p.lagLines)} lines`)
       }
     },
     done() {
@@ -125,7 +146,14 @@ function statusLine(out: Output): { update(all: SourceProgress[]): void; done():
 }
 
 /** New files in followed directories become sources (announced with +), polled once a second. */
-function watchDirs(dirs: string[], known: Set<string>, add: (s: LineSource) => void, notice: (t: string) => void, signal: AbortSignal, follow: boolean): void {
+function watchDirs(
+  dirs: string[],
+  known: Set<string>,
+  add: (s: LineSource) => void,
+  notice: (t: string) => void,
+  signal: AbortSignal,
+  follow: boolean,
+): void {
   if (dirs.length === 0 || !follow) return
   const timer = setInterval(() => {
     if (signal.aborted) return clearInterval(timer)

@@ -62,6 +62,8 @@ export function tailCommands(program: Command<[], GlobalOptions>): void {
 }
 
 function kind(text: string): string {
-  if (!['transition', 'event', 'gap'].includes(text)) throw new UsageError(`--kind ${JSON.stringify(text)} is not a kind: use transition, event or gap`)
+  if (!['transition', 'event', 'gap'].includes(text)) {
+    throw new UsageError(`--kind ${JSON.stringify(text)} is not a kind: use transition, event or gap`)
+  }
   return text
 }

@@ -34,7 +34,12 @@ export class LinePrinter {
   line(item: TailItem): string {
     if (this.#style.json) return JSON.stringify(jsonOf(item))
     if (item.type === 'entry' && this.#style.format !== undefined) return template(this.#style.format, item.source, item.entry)
-    const body = item.type === 'entry' ? entryText(item.entry) : item.type === 'lag' ? this.#marker(`!! missed ${short(item.node)}:${item.from}-${item.to}: the node dropped them for this slow reader (ylog read reads them)`) : this.#marker(`!! reset: ${item.reason}; the last entries again`)
+    const missed = (lag: { node: string; from: number; to: number }): string =>
+      `!! missed ${short(lag.node)}:${lag.from}-${lag.to}: the node dropped them for this slow reader (ylog read reads them)`
+    const body =
+      item.type === 'entry'
+        ? entryText(item.entry)
+        : this.#marker(item.type === 'lag' ? missed(item) : `!! reset: ${item.reason}; the last entries again`)
     return this.#style.prefix ? `${this.#label(item.source)} ${body}` : body
   }
 
@@ -57,7 +62,8 @@ function short(node: string): string {
 function entryText(entry: Entry): string {
   if (entry.kind === 'gap') {
     const d = entry.data as { stream?: string; from?: number; to?: number; count?: number }
-    return `${short(entry.node)}:${entry.seq} GAP ${entry.topic}: events ${d.from ?? '?'}-${d.to ?? '?'} of ${d.stream ?? '?'} were dropped before the log`
+    const range = `${d.from ?? '?'}-${d.to ?? '?'} of ${d.stream ?? '?'}`
+    return `${short(entry.node)}:${entry.seq} GAP ${entry.topic}: events ${range} were dropped before the log`
   }
   return `${short(entry.node)}:${entry.seq} ${new Date(entry.at).toISOString()} ${entry.topic} ${entry.kind} ${JSON.stringify(entry.data)}`
 }

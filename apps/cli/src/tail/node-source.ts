@@ -92,7 +92,8 @@ export class NodeSource {
   }
 
   async #stream(): Promise<void> {
-    const stream = this.#client.stream({ after: this.#cursor, topic: this.#o.topic, kind: this.#o.kind, reconnect: false, signal: this.#o.signal })
+    const { topic, kind, signal } = this.#o
+    const stream = this.#client.stream({ after: this.#cursor, topic, kind, reconnect: false, signal })
     for await (const item of stream) {
       if (item.type === 'entry') this.#deliver(item.entry)
       else this.#events.item({ type: 'lag', source: this.#o.label, node: item.node, from: item.from, to: item.to })
@@ -108,7 +109,9 @@ export class NodeSource {
 
   /** Why what this source delivered is no longer in its log, or undefined when it still is. */
   async #resetReason(self: string): Promise<string | undefined> {
-    if (this.#self !== undefined && self !== this.#self) return `another node answers at ${this.#o.url} (${self.slice(0, 8)}, was ${this.#self.slice(0, 8)})`
+    if (this.#self !== undefined && self !== this.#self) {
+      return `another node answers at ${this.#o.url} (${self.slice(0, 8)}, was ${this.#self.slice(0, 8)})`
+    }
     const { heads } = await this.#client.heads()
     const lengths = new Map(heads.map((h) => [h.node, h.length]))
     for (const [node, { seq, hash }] of this.#delivered) {
