@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeJson, type Figures } from './harness.js'
 
-const SUITES = ['core', 'store', 'http', 'sync', 'consumers', 'context', 'cli', 'console']
+const SUITES = ['core', 'store', 'http', 'sync', 'consumers', 'context', 'cli', 'console', 'forward']
 const root = join(import.meta.dirname, '..')
 const filter = process.argv[2]
 const resultsPath = join(root, 'bench-results.json')
