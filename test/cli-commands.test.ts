@@ -61,7 +61,7 @@ describe('ylog', () => {
       await ylog(['append', '--topic', 'cli.live', '--data', String(i)])
     }
     const r = await following
-    expect(r.status).toBe(0)
+    expect(r.status, `ylog read -f: ${r.stderr} ${JSON.stringify(r.lines.filter((l) => l.error !== undefined))}`).toBe(0)
     expect(r.lines.filter((l) => l.topic === 'cli.live')).toHaveLength(2)
   })
 

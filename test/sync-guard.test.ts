@@ -1,13 +1,13 @@
 // Issue 13, 1 and 2, over the wire: a member peer with a real key and the real handshake sends
 // updates that Y.decodeUpdate and Y.applyUpdate read differently, or a held entry that is not signed.
 import { afterEach, describe, expect, it } from 'vitest'
-import { DurableLog, encodeStructGroups, missingDependencies, LogDoc, MemoryUpdateStore, NodeIdentity, signEntry } from '@ylog/core'
+import { DurableLog, missingDependencies, LogDoc, MemoryUpdateStore, NodeIdentity, signEntry } from '@ylog/core'
 import { fingerprint } from '@ylog/core/testing'
 import { connectPeer } from '@ylog/sync'
 import { authenticate, closeCodeFor, encodeSyncUpdate, entryStruct, rawClient } from '@ylog/sync/testing'
 import { trackedNodes, waitFor, type TestNode } from '@ylog/sync/testing'
 import * as Y from 'yjs'
-import { logDocOf } from '@ylog/core/internal'
+import { encodeStructGroups, logDocOf } from '@ylog/core/internal'
 
 const { cleanup, node } = trackedNodes(afterEach)
 

@@ -2,7 +2,8 @@
 // entries before the ones they follow, sent as that node itself would
 // relay them, so it holds them and knows the seqs before them exist.
 import { join } from 'node:path'
-import { clientIdOf, encodeStructGroups, entryClock, LogDoc, NodeIdentity } from '@ylog/core'
+import { clientIdOf, LogDoc, NodeIdentity } from '@ylog/core'
+import { encodeStructGroups, entryClock } from '@ylog/core/internal'
 import { authenticate, encodeSyncStep1, encodeSyncUpdate, rawClient, untilReceived, type RawClient } from '@ylog/sync/testing'
 import * as Y from 'yjs'
 import type { ProxiedCluster } from './cluster.js'

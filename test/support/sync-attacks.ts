@@ -1,6 +1,7 @@
 // Malicious sync messages for test/sync-fuzz.test.ts: each kind crafts its frames from a seeded PRNG and
 // says how the node must answer. Kinds follow issue 13's list (and the README's "Attacks covered").
-import { clientIdOf, encodeStructGroups, LogDoc, NodeIdentity, ROOT_MAP, SEGMENT_SIZE, sha256, signEntry, type NodeId } from '@ylog/core'
+import { clientIdOf, LogDoc, NodeIdentity, sha256, signEntry, type NodeId } from '@ylog/core'
+import { encodeStructGroups, ROOT_MAP, SEGMENT_SIZE } from '@ylog/core/internal'
 import { craftAppend } from '@ylog/core/testing'
 import { awarenessFrame, encodeAuthMessage, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate } from '@ylog/sync/testing'
 import { encodeYlogAuth, entryStruct, type SyncRefusalReason } from '@ylog/sync/testing'

@@ -30,7 +30,6 @@ export { verifyRun, signatureValid, type ChainStart, type RunVerdict } from './e
 export { openMembership, memberList, type Membership } from './doc/membership.js'
 export { encodeCursor, decodeCursor, START, type Cursor } from './entry/cursor.js'
 export { checkUpdate, type Verdict, type RefusalReason, type ForkEvidence, type GuardView, type NodeHead, type AcceptedRun } from './doc/update-guard.js'
-export { ROOT_MAP, SEGMENT_SIZE, entryClock, segmentClock, entriesBelowClock } from './doc/layout.js'
 export {
   LogDoc,
   ORIGIN_LOCAL,
@@ -49,11 +48,8 @@ export type { UpdateStore, EntryIndex, NodeTables, NodeStore, UpdateRecord, Stor
 export { MemoryUpdateStore } from './durable/memory-update-store.js'
 export { DurableLog, DEFAULT_COMPACT_AFTER_UPDATES, type DurableLogOptions, type AppendOptions, type CommitInfo, type CommitListener, type CompactionInfo, type CompactionListener, type StoreHealth, type HealthListener, type RetryOptions } from './durable/durable-log.js'
 export { isPassable } from './durable/store-health.js'
-export { encodeDiffChunks } from './doc/diff-chunks.js'
 export { readPage, type PageQuery, type Page } from './consume/read-page.js'
-export { splitUpdateByClient, encodeStructGroups } from './doc/split-update.js'
 export { encodeEntriesUpdate } from './doc/entries-update.js'
-export { scanUpdate, ScanRefusal, MIN_ENTRY_BYTES, MAX_UPDATE_CLIENTS, type UpdateScan, type ScannedGroup } from './doc/update-scan.js'
 export { subscribe, type Subscription, type SubscribeOptions, type SubscriptionItem, type SubscriptionEntry, type SubscriptionGap } from './consume/subscription.js'
 export { IngestQueue, type IngestQueueOptions, type IngestPolicy, type IngestGap, type IngestResult, type IngestStats } from './consume/ingest-queue.js'
 export { missingDependencies } from './doc/reads.js'

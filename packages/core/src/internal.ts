@@ -9,3 +9,9 @@ export { KeyedSerial, Serial } from './consume/serial.js'
 export { RESTORE_ADVICE } from './durable/replay.js'
 /** A DurableLog's document, for tests that must craft updates against it or plant what a peer announced. */
 export { logDocOf } from './durable/committed-log.js'
+/** The document's layout (doc/layout.ts): where each node's entries sit, by Yjs client and clock. */
+export { ROOT_MAP, SEGMENT_SIZE, entryClock, segmentClock, entriesBelowClock } from './doc/layout.js'
+/** Updates taken apart and put together, for the sync package and for tests that craft what peers send. */
+export { encodeDiffChunks } from './doc/diff-chunks.js'
+export { splitUpdateByClient, encodeStructGroups } from './doc/split-update.js'
+export { scanUpdate, ScanRefusal, MIN_ENTRY_BYTES, MAX_UPDATE_CLIENTS, type UpdateScan, type ScannedGroup } from './doc/update-scan.js'

@@ -4,7 +4,8 @@
  * to DurableLog.applyRemote, i.e. the guard; nothing here calls
  * Y.applyUpdate. What it sends is only ever committed state.
  */
-import { splitUpdateByClient, type ApplyResult, type RefusalReason, type DurableLog } from '@ylog/core'
+import { type ApplyResult, type RefusalReason, type DurableLog } from '@ylog/core'
+import { splitUpdateByClient } from '@ylog/core/internal'
 import type { RawData, WebSocket } from 'ws'
 import { closeCodeFor, SYNC_CLOSE } from './close-codes.js'
 import { KnownClocks } from './known-clocks.js'

@@ -1,4 +1,4 @@
-import { entriesBelowClock, scanUpdate } from '@ylog/core'
+import { entriesBelowClock, scanUpdate } from '@ylog/core/internal'
 
 /**
  * What the other side of a connection is known to hold, per Yjs client: its

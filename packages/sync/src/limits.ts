@@ -3,7 +3,7 @@
  * far above what an honest peer or stock client needs; see the README's
  * "Limits" and "Attacks covered" sections.
  */
-import { MAX_UPDATE_CLIENTS } from '@ylog/core'
+import { MAX_UPDATE_CLIENTS } from '@ylog/core/internal'
 import * as decoding from 'lib0/decoding'
 import * as Y from 'yjs'
 

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { NodeIdentity, ROOT_MAP, sha256, signEntry } from '@ylog/core'
+import { NodeIdentity, sha256, signEntry } from '@ylog/core'
 import * as Y from 'yjs'
 import type { SyncRefusalReason } from './channel.js'
 import { closeCodeFor } from './close-codes.js'
 import { encodeSyncStep2, encodeSyncUpdate } from './protocol.js'
 import { authenticate, craftAppend, fingerprint, rawClient, trackedNodes, waitFor, type TestNode } from './test-support.js'
-import { logDocOf } from '@ylog/core/internal'
+import { logDocOf, ROOT_MAP } from '@ylog/core/internal'
 
 const tracked = trackedNodes(afterEach)
 

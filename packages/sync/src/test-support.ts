@@ -1,7 +1,8 @@
 // Helpers for this package's tests: real nodes on 127.0.0.1:0, raw clients, polling.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { DurableLog, entryClock, MemoryUpdateStore, NodeIdentity, type Membership } from '@ylog/core'
+import { DurableLog, MemoryUpdateStore, NodeIdentity, type Membership } from '@ylog/core'
+import { entryClock } from '@ylog/core/internal'
 import { WebSocket } from 'ws'
 import { ClientHandshake, decodeAuthMessage, encodeAuthMessage } from './auth.js'
 import * as encoding from 'lib0/encoding'
