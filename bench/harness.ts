@@ -34,7 +34,12 @@ export function writeJson(path: string, value: unknown): void {
 
 /** ~300 bytes of JSON data, varied per entry. */
 export function sampleData(i: number): { step: string; status: string; attempt: number; detail: string } {
-  return { step: `stage-${i % 17}`, status: i % 3 === 0 ? 'ok' : 'running', attempt: i % 5, detail: `${'payload-'.repeat(30)}${i}`.slice(0, 240) }
+  return {
+    step: `stage-${i % 17}`,
+    status: i % 3 === 0 ? 'ok' : 'running',
+    attempt: i % 5,
+    detail: `${'payload-'.repeat(30)}${i}`.slice(0, 240),
+  }
 }
 
 export function tempDir(prefix = 'ylog-bench-'): string {

@@ -18,12 +18,16 @@ for (const suite of SUITES.filter((s) => filter === undefined || s.includes(filt
   if (!existsSync(file)) continue
   console.error(`== ${suite}`)
   const started = performance.now()
-  const child = spawnSync(process.execPath, ['--conditions=ylog-source', '--import', 'tsx', '--expose-gc', '--max-old-space-size=12000', file], {
-    cwd: root,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 1 << 26,
-  })
+  const child = spawnSync(
+    process.execPath,
+    ['--conditions=ylog-source', '--import', 'tsx', '--expose-gc', '--max-old-space-size=12000', file],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 1 << 26,
+    },
+  )
   const last = child.stdout.trim().split('\n').at(-1) ?? ''
   if (child.status !== 0 || !last.startsWith('{')) {
     console.error(`suite ${suite} failed (exit ${child.status})`)

@@ -22,7 +22,11 @@ afterEach(async () => {
 async function appendMany(durable: DurableLog, n: number, tag: string): Promise<void> {
   const pad = 'x'.repeat(300) // entries of about the size the benchmarks use (~450 bytes)
   for (let i = 0; i < n; i += 1000) {
-    await Promise.all(Array.from({ length: Math.min(1000, n - i) }, (_, k) => durable.append({ topic: 'catchup', kind: 'event', data: { tag, i: i + k, pad } })))
+    await Promise.all(
+      Array.from({ length: Math.min(1000, n - i) }, (_, k) =>
+        durable.append({ topic: 'catchup', kind: 'event', data: { tag, i: i + k, pad } }),
+      ),
+    )
   }
 }
 
@@ -107,7 +111,9 @@ describe('catch-up after an absence', () => {
     // B only said hello and what it has.
     expect(up).toBeLessThan(64 * 1024)
     console.info(
-      `catch-up of ${MISSING} entries after a shared ${PREFIX}: ${(down / 1e6).toFixed(1)} MB down (${(down / missingBytes).toFixed(3)}x the missing entries' ${(missingBytes / 1e6).toFixed(1)} MB; prefix ${(prefixBytes / 1e6).toFixed(1)} MB), ${up} B up, ${seconds.toFixed(1)} s`,
+      `catch-up of ${MISSING} entries after a shared ${PREFIX}: ${(down / 1e6).toFixed(1)} MB down ` +
+        `(${(down / missingBytes).toFixed(3)}x the missing entries' ${(missingBytes / 1e6).toFixed(1)} MB; ` +
+        `prefix ${(prefixBytes / 1e6).toFixed(1)} MB), ${up} B up, ${seconds.toFixed(1)} s`,
     )
   })
 })

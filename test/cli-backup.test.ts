@@ -79,7 +79,12 @@ describe('backup and restore', () => {
       expect(first.lines).toHaveLength(1)
       expect(first.lines[0]).toMatchObject({ entries: 600, imported: 600, present: 0 })
       // --json progress goes to stderr as JSON lines, never to stdout.
-      expect(first.stderr.split('\n').filter(Boolean).map((l) => Object.keys(JSON.parse(l) as object))).toContainEqual(['progress'])
+      expect(
+        first.stderr
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => Object.keys(JSON.parse(l) as object)),
+      ).toContainEqual(['progress'])
       const second = await runYlog(fresh.url, ['import', backup, '--json'])
       expect(second.lines[0]).toMatchObject({ imported: 0, present: 600 })
       const served = Object.fromEntries((await sortedHeads(fresh.url)).map((h) => [h.node, h.length]))

@@ -22,7 +22,23 @@ describe('ylog', () => {
   it('npx ylog --help works from the repository root and lists every command and the exit codes', () => {
     const r = spawnSync('npx', ['ylog', '--help'], { cwd: ROOT, encoding: 'utf8' })
     expect(r.status).toBe(0)
-    for (const command of ['append', 'read', 'get', 'heads', 'nodes', 'topics', 'consumers', 'verify', 'export', 'import', 'doctor', 'serve', 'keygen', 'id']) expect(r.stdout).toContain(`\n  ${command}`)
+    for (const command of [
+      'append',
+      'read',
+      'get',
+      'heads',
+      'nodes',
+      'topics',
+      'consumers',
+      'verify',
+      'export',
+      'import',
+      'doctor',
+      'serve',
+      'keygen',
+      'id',
+    ])
+      expect(r.stdout).toContain(`\n  ${command}`)
     expect(r.stdout).toContain('Exit codes:')
   })
 
@@ -83,7 +99,12 @@ describe('ylog', () => {
     expect(verified.status).toBe(0)
     expect(verified.lines[0]).toEqual({ node: node.node, entries: expect.any(Number) })
     const exported = await ylog(['export', '--topic', 'cli.b'])
-    expect(exported.stdout.trim().split('\n').map((l) => JSON.parse(l).topic)).toEqual(Array(5).fill('cli.b'))
+    expect(
+      exported.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).topic),
+    ).toEqual(Array(5).fill('cli.b'))
     const refused = await ylog(['append', '--json', '--topic', '', '--data', '1'])
     expect([refused.status, refused.lines[0]]).toEqual([1, { error: { code: 'BAD_TOPIC', message: expect.any(String) } }])
     const unreachable = await ylog(['heads', '--json'], undefined, { YLOG_URL: 'http://127.0.0.1:1' })

@@ -49,7 +49,7 @@ describe('ylog doctor', () => {
     expect(lock).toMatchObject({ level: 'ok', message: expect.stringContaining(String(node.process.pid)) })
   })
 
-  it('opens a stopped node\'s store (healthy: exit 0), and names a readable key and an unreachable node (exit 1)', async () => {
+  it("opens a stopped node's store (healthy: exit 0), and names a readable key and an unreachable node (exit 1)", async () => {
     await node.stop()
     chmodSync(join(data, 'ylog.db'), 0o600)
     const healthy = await runYlog(node.url, ['doctor', '--data', data])

@@ -44,7 +44,15 @@ function run(options: Partial<TailOptions> & { sources: TailOptions['sources'] }
   const controller = new AbortController()
   const items: TailItem[] = []
   const presence: string[] = []
-  const done = tail({ last: 10, follow: false, retryDelayMs: 10, ...options, signal: controller.signal, onItem: (i) => items.push(i), onPresence: (s, up) => presence.push(`${up ? '+' : '-'} ${s}`) })
+  const done = tail({
+    last: 10,
+    follow: false,
+    retryDelayMs: 10,
+    ...options,
+    signal: controller.signal,
+    onItem: (i) => items.push(i),
+    onPresence: (s, up) => presence.push(`${up ? '+' : '-'} ${s}`),
+  })
   return {
     items,
     presence,
@@ -72,7 +80,10 @@ describe('ylog tail (the seed tests)', () => {
     await waitFor(() => r.items.length === 1, 'the first entry')
     await postEvent(a.url, { id: 'n.2' }, 'seed.new')
     await postEvent(a.url, { id: 'n.3' }, 'seed.new')
-    await waitFor(() => r.items.length === 3, () => JSON.stringify(r.entries()))
+    await waitFor(
+      () => r.items.length === 3,
+      () => JSON.stringify(r.entries()),
+    )
     await r.stop()
     expect(r.entries()).toEqual(['main {"id":"n.1"}', 'main {"id":"n.2"}', 'main {"id":"n.3"}'])
   })
@@ -127,7 +138,11 @@ describe('ylog tail through faults', () => {
         if (i % 3 === 0) await postEvent(b.url, { i, extra: true }, 'fault.tail')
       }
       const log = (await readAll(b.url)).filter((e) => e.topic === 'fault.tail')
-      await waitFor(() => r.items.length >= log.length, () => `${r.items.length} of ${log.length} printed`, { timeoutMs: 20_000 })
+      await waitFor(
+        () => r.items.length >= log.length,
+        () => `${r.items.length} of ${log.length} printed`,
+        { timeoutMs: 20_000 },
+      )
       await r.stop()
       const printed = r.items.map((i) => (i.type === 'entry' ? `${i.entry.node}:${i.entry.seq}` : i.type))
       expect(printed).toEqual(log.map((e) => `${e.node}:${e.seq}`))
@@ -150,7 +165,10 @@ describe('ylog tail through faults', () => {
         proxy.target = port(next)
         await postEvent(next.url, { step }, 'reset.step')
         proxy.cut()
-        await waitFor(() => r.items.filter((i) => i.type === 'reset').length === before + 1, () => `reset ${step + 1}: ${JSON.stringify(r.items.slice(-3))}`)
+        await waitFor(
+          () => r.items.filter((i) => i.type === 'reset').length === before + 1,
+          () => `reset ${step + 1}: ${JSON.stringify(r.items.slice(-3))}`,
+        )
         await waitFor(() => JSON.stringify(r.items.at(-1)).includes(`"step":${step}`), `the last entry after reset ${step + 1}`)
       }
       await r.stop()

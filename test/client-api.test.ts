@@ -14,7 +14,8 @@ const data = tempDir('ylog-client-')
 let node: NodeHandle
 let client: YlogClient
 
-const start = (port: number): Promise<NodeHandle> => startNode(loadConfig(['--data', data, '--port', String(port), '--durability', 'normal'], {}), silent)
+const start = (port: number): Promise<NodeHandle> =>
+  startNode(loadConfig(['--data', data, '--port', String(port), '--durability', 'normal'], {}), silent)
 
 beforeAll(async () => {
   node = await start(0)
@@ -23,7 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await node.close()
 })
-
 
 describe('YlogClient against a node', () => {
   it('appends, reads back, pages to the end and reports heads and nodes', async () => {
@@ -74,7 +74,8 @@ describe('YlogClient against a node', () => {
     const controller = new AbortController()
     const seen: StreamItem[] = []
     const following = (async () => {
-      for await (const item of client.stream({ topic: 'client.live', after: 'now', retryDelayMs: 20, signal: controller.signal })) seen.push(item)
+      for await (const item of client.stream({ topic: 'client.live', after: 'now', retryDelayMs: 20, signal: controller.signal }))
+        seen.push(item)
     })()
     // The stream is open once the node counts it; appends from then on must all arrive.
     await waitFor(async () => (await (await fetch(`${node.url}/metrics`)).text()).includes('ylog_event_streams 1'))

@@ -16,7 +16,6 @@ afterAll(async () => {
   await node.stop()
 })
 
-
 describe('a node for clients', () => {
   it('says in its ready line and /readyz that a memory store keeps nothing across a restart', async () => {
     expect(node.logs.find((r) => r.msg === 'ready')).toMatchObject({ store: 'memory', note: 'nothing survives a restart' })
@@ -27,7 +26,12 @@ describe('a node for clients', () => {
     for (const mib of [2, 5, 12]) {
       for (const streamed of [false, true]) {
         const body = JSON.stringify({ topic: 't', kind: 'event', data: 'x'.repeat(mib << 20) })
-        const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: streamed ? new Blob([body]).stream() : body, duplex: 'half' }
+        const init = {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: streamed ? new Blob([body]).stream() : body,
+          duplex: 'half',
+        }
         const res = await fetch(`${node.url}/api/events`, init as RequestInit)
         expect(`${mib} MiB ${streamed ? 'streamed' : 'whole'}: ${res.status}`).toBe(`${mib} MiB ${streamed ? 'streamed' : 'whole'}: 413`)
         expect(((await res.json()) as { error: { code: string } }).error.code).toBe('BODY_TOO_LARGE')
@@ -54,7 +58,11 @@ describe('a node for clients', () => {
     const last = await client.append({ topic: 'topics.a', kind: 'event', data: 4 })
     await client.append({ topic: 'topics.b', kind: 'event', data: 5 })
     const topics = await client.topics()
-    expect(topics.find((t) => t.topic === 'topics.a')).toEqual({ topic: 'topics.a', count: 4, latest: { id: last.id, node: last.node, seq: last.seq, at: last.at } })
+    expect(topics.find((t) => t.topic === 'topics.a')).toEqual({
+      topic: 'topics.a',
+      count: 4,
+      latest: { id: last.id, node: last.node, seq: last.seq, at: last.at },
+    })
     expect(topics.map((t) => t.topic)).toEqual([...topics.map((t) => t.topic)].sort())
   })
 
@@ -90,7 +98,8 @@ describe('a node for clients', () => {
     expect(res.status).toBe(200)
     // Unread, the stream backs up: the socket fills, then the one-entry buffer overflows.
     const data = 'y'.repeat(8000)
-    for (let i = 0; i < 10; i++) await client.appendBatch(Array.from({ length: 100 }, () => ({ topic: 'lag', kind: 'event' as const, data })))
+    for (let i = 0; i < 10; i++)
+      await client.appendBatch(Array.from({ length: 100 }, () => ({ topic: 'lag', kind: 'event' as const, data })))
     const text = await res.text()
     expect(text).toMatch(/^: ylog stream after=c1\.\S+\n\n/)
     expect(text).toMatch(/event: error\ndata: \{"error":\{"code":"LAGGED","message":"this stream fell behind/)

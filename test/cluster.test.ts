@@ -44,7 +44,12 @@ describe('a cluster of real daemons', () => {
     await Promise.all([append(a, 200, 'a'), append(c, 100, 'c')])
 
     const converged = await waitConverged([a.url, b.url, c.url], 300)
-    expect(converged.map((h) => [h.node, h.length]).sort()).toEqual([[a.node, 200], [c.node, 100]].sort())
+    expect(converged.map((h) => [h.node, h.length]).sort()).toEqual(
+      [
+        [a.node, 200],
+        [c.node, 100],
+      ].sort(),
+    )
     const entries = await entrySet(a.url)
     expect(entries).toHaveLength(300)
     expect(await entrySet(b.url)).toEqual(entries)

@@ -46,12 +46,20 @@ describe('a 5-node cluster (ring plus chords)', () => {
     const others = all.filter((i) => i !== victim)
     const inFlight = writeTo(c, others, 80, 'during')
     const toVictim = writeTo(c, [victim], 200, 'victim').catch(() => undefined)
-    await waitUntil(async () => [...acked.keys()].filter((id) => id.startsWith(victimId)).length >= 80, () => 'some writes to node 2 acknowledged', 20_000, 20)
+    await waitUntil(
+      async () => [...acked.keys()].filter((id) => id.startsWith(victimId)).length >= 80,
+      () => 'some writes to node 2 acknowledged',
+      20_000,
+      20,
+    )
     await c.stop(victim, 'kill')
     await toVictim
     await inFlight
     const ackedByVictim = [...acked.keys()].filter((id) => id.startsWith(victimId)).length
-    await waitIdentical(others.map((i) => (c.members[i] as { node: { url: string } }).node.url), 20_000)
+    await waitIdentical(
+      others.map((i) => (c.members[i] as { node: { url: string } }).node.url),
+      20_000,
+    )
 
     await c.start(victim)
     expect(c.members[victim]?.node.node).toBe(victimId)

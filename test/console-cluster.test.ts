@@ -22,7 +22,6 @@ afterAll(async () => {
   await cluster?.close()
 })
 
-
 describe('console: Nodes page on a partitioned cluster', () => {
   it('shows a hole at node 1 while node 2 is cut off, and clears it after the heal', async () => {
     const [, b, c] = cluster.urls() as [string, string, string]
@@ -31,7 +30,8 @@ describe('console: Nodes page on a partitioned cluster', () => {
     for (const proxy of cluster.around(2)) proxy.partition('blackhole')
     for (let i = 0; i < 4; i++) await postEvent(c, { step: `held-${i}` }, 'agents')
     const cNode = first.node
-    const base = (await getJson<{ heads: Array<{ node: string; length: number }> }>(`${b}/api/heads`)).heads.find((h) => h.node === cNode)?.length as number
+    const base = (await getJson<{ heads: Array<{ node: string; length: number }> }>(`${b}/api/heads`)).heads.find((h) => h.node === cNode)
+      ?.length as number
 
     const ui = await openConsole(browser, `${b}/#/nodes`)
     const row = ui.page.locator(`table.nodes tr[data-node="${cNode}"]`)

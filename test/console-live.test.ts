@@ -23,7 +23,11 @@ beforeAll(async () => {
   ensureConsoleBuilt()
   ;[node, browser] = await Promise.all([startNode(['--data', tempDir(), '--store', 'memory']), launch()])
   const batch = Array.from({ length: HISTORY }, (_, i) => ({ topic: i % 2 === 0 ? 'alpha' : 'beta', kind: 'event', data: { i } }))
-  const res = await fetch(`${node.url}/api/events/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch) })
+  const res = await fetch(`${node.url}/api/events/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(batch),
+  })
   expect(res.status).toBe(201)
   ui = await openConsole(browser, `${node.url}/`)
   page = ui.page
@@ -78,7 +82,10 @@ describe('console: live log', () => {
     const older = page.getByRole('button', { name: 'Older entries' })
     while (!(await page.locator('[data-start="true"]').isVisible())) {
       await older.click()
-      await page.locator('[data-start="true"]').or(older.and(page.locator(':enabled'))).waitFor()
+      await page
+        .locator('[data-start="true"]')
+        .or(older.and(page.locator(':enabled')))
+        .waitFor()
     }
     await expect(status().textContent()).resolves.toContain(`${HISTORY + 3} rows`)
     await page.getByRole('listbox').focus()

@@ -12,7 +12,10 @@ let page: Page
 
 beforeAll(async () => {
   ensureConsoleBuilt()
-  ;[node, browser] = await Promise.all([startNode(['--data', tempDir(), '--store', 'memory', '--ingest-capacity', '2', '--ingest-policy', 'drop']), launch()])
+  ;[node, browser] = await Promise.all([
+    startNode(['--data', tempDir(), '--store', 'memory', '--ingest-capacity', '2', '--ingest-policy', 'drop']),
+    launch(),
+  ])
   ui = await openConsole(browser, `${node.url}/#/gaps`)
   page = ui.page
 }, 60_000)

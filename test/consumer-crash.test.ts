@@ -10,11 +10,17 @@ const SEEDS = Number(process.env.YLOG_CONSUMER_CRASH_SEEDS ?? 4)
 const CLIENTS = 8
 
 function post(url: string, path: string, key: string, body: unknown): Promise<Response> {
-  return fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) })
+  return fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    body: JSON.stringify(body),
+  })
 }
 
 const requestFor = (key: string): { path: string; body: unknown } =>
-  key.endsWith('b') ? { path: '/api/events/batch', body: [1, 2, 3].map((part) => ({ topic: 'orders', kind: 'event', data: { key, part } })) } : { path: '/api/events', body: { topic: 'orders', kind: 'event', data: { key } } }
+  key.endsWith('b')
+    ? { path: '/api/events/batch', body: [1, 2, 3].map((part) => ({ topic: 'orders', kind: 'event', data: { key, part } })) }
+    : { path: '/api/events', body: { topic: 'orders', kind: 'event', data: { key } } }
 
 async function crashRound(seed: number): Promise<void> {
   const random = seededRandom(seed)
@@ -44,8 +50,14 @@ async function crashRound(seed: number): Promise<void> {
   const consumer = (async () => {
     while (!stop) {
       try {
-        const page = (await (await fetch(`${first.url}/api/events?limit=50${lastAck ? `&after=${lastAck}` : ''}`)).json()) as { next: string }
-        const res = await fetch(`${first.url}/api/consumers/audit`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cursor: page.next }) })
+        const page = (await (await fetch(`${first.url}/api/events?limit=50${lastAck ? `&after=${lastAck}` : ''}`)).json()) as {
+          next: string
+        }
+        const res = await fetch(`${first.url}/api/consumers/audit`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ cursor: page.next }),
+        })
         if (res.status === 200) lastAck = page.next
       } catch {
         return
@@ -82,7 +94,11 @@ async function crashRound(seed: number): Promise<void> {
     if (lastAck !== undefined) {
       const stored = (await (await fetch(`${second.url}/api/consumers/audit`)).json()) as { cursor: string }
       // The stored cursor is the last acknowledged ack or one that was in flight after it; an older one is refused as backwards.
-      const back = await fetch(`${second.url}/api/consumers/audit`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cursor: lastAck }) })
+      const back = await fetch(`${second.url}/api/consumers/audit`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ cursor: lastAck }),
+      })
       expect([200, 409], `re-ack of the last acknowledged cursor (seed ${seed})`).toContain(back.status)
       if (back.status === 200) expect(stored.cursor).toBe(lastAck)
     }

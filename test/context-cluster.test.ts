@@ -54,7 +54,8 @@ describe('GET /api/context names a hole on a real node', () => {
     for (const proxy of cluster.around(2)) proxy.partition('blackhole')
     for (let i = 0; i < 4; i++) await postEvent(c, { step: `held-${i}` }, 'agents')
     const cNode = first.node
-    const base = (await getJson<{ heads: Array<{ node: string; length: number }> }>(`${b}/api/heads`)).heads.find((h) => h.node === cNode)?.length as number
+    const base = (await getJson<{ heads: Array<{ node: string; length: number }> }>(`${b}/api/heads`)).heads.find((h) => h.node === cNode)
+      ?.length as number
 
     // Node 2's newest entries alone, sent to node 1 as node 2 itself would relay them: node 1 holds them and knows what lies before.
     const writer = await sendAhead(cluster, 2, b, base + 2)
@@ -65,7 +66,9 @@ describe('GET /api/context names a hole on a real node', () => {
     )
     const during = await getJson<Context>(`${b}/api/context?budget=4000`)
     expect(during.manifest.nodes.find((n) => n.node === cNode)?.missing).toEqual([{ from: base, to: lastSeq }])
-    expect(during.text).toMatch(new RegExp(`node ${cNode.slice(0, 8)}\\w*: seqs ${base}.${lastSeq} exist but have not reached this node yet`))
+    expect(during.text).toMatch(
+      new RegExp(`node ${cNode.slice(0, 8)}\\w*: seqs ${base}.${lastSeq} exist but have not reached this node yet`),
+    )
     expect(during.text).not.toContain('held-')
     writer.ws.close()
 

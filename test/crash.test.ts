@@ -30,7 +30,11 @@ async function crashRound(seed: number): Promise<void> {
   const clients = Array.from({ length: CLIENTS }, async (_, c) => {
     for (let i = 0; !stop; i++) {
       try {
-        const res = await fetch(`${first.url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'crash', kind: 'event', data: { c, i } }) })
+        const res = await fetch(`${first.url}/api/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ topic: 'crash', kind: 'event', data: { c, i } }),
+        })
         if (res.status === 201) acked.push((await res.json()) as Appended)
         if (acked.length >= target) reached()
       } catch {
@@ -51,7 +55,11 @@ async function crashRound(seed: number): Promise<void> {
     expect(new Set(acked.map((a) => a.seq)).size).toBe(acked.length)
     checkChain(entries, first.node)
     // The next append continues after everything committed: no seq is reused.
-    const res = await fetch(`${second.url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'crash', kind: 'event', data: 'after' }) })
+    const res = await fetch(`${second.url}/api/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ topic: 'crash', kind: 'event', data: 'after' }),
+    })
     expect(res.status).toBe(201)
     expect(((await res.json()) as Appended).seq).toBe(byseq.size)
   } finally {

@@ -60,7 +60,13 @@ function client(port: number): Client {
   return { socket, received: () => received, closed }
 }
 
-const until = (check: () => boolean, what: string, ms = 5000): Promise<void> => waitUntil(async () => check(), () => what, ms, 5)
+const until = (check: () => boolean, what: string, ms = 5000): Promise<void> =>
+  waitUntil(
+    async () => check(),
+    () => what,
+    ms,
+    5,
+  )
 
 /** Asserts that `check` stays true for `ms`: how a test shows that something does not happen. */
 async function staysTrueFor(ms: number, check: () => boolean): Promise<void> {
@@ -115,7 +121,11 @@ describe('FaultProxy', () => {
     old.socket.write('held')
     const fresh = client(proxy.port)
     fresh.socket.write('new')
-    await staysTrueFor(300, () => echo.received.length === 1 && echo.received[0] === 1 && old.received() === 1 && !old.socket.destroyed && !fresh.socket.destroyed)
+    await staysTrueFor(
+      300,
+      () =>
+        echo.received.length === 1 && echo.received[0] === 1 && old.received() === 1 && !old.socket.destroyed && !fresh.socket.destroyed,
+    )
     expect(proxy.bytes).toEqual({ up: 1, down: 1 })
     proxy.heal()
     await until(() => old.received() === 5 && fresh.received() === 3, 'the held bytes, delivered after heal')

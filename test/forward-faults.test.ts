@@ -33,7 +33,23 @@ afterAll(async () => {
 function forwarder(file: string, dir: string, batch: number): { child: ChildProcess; exited: Promise<number | null> } {
   const child = spawn(
     process.execPath,
-    ['--conditions=ylog-source', '--import', 'tsx', MAIN, 'forward', '--exit-at-end', '--linger', '0', '--batch', String(batch), '--timeout', '250', '--checkpoint-dir', dir, file],
+    [
+      '--conditions=ylog-source',
+      '--import',
+      'tsx',
+      MAIN,
+      'forward',
+      '--exit-at-end',
+      '--linger',
+      '0',
+      '--batch',
+      String(batch),
+      '--timeout',
+      '250',
+      '--checkpoint-dir',
+      dir,
+      file,
+    ],
     { cwd: ROOT, env: { ...process.env, YLOG_URL: `http://127.0.0.1:${proxy.port}`, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] },
   )
   let stderr = ''
@@ -72,8 +88,14 @@ describe('ylog forward through faults', () => {
             plan.push(`kill@${at}`)
             run.child.kill('SIGKILL')
           }
-          if (fault === 1) (plan.push('reset'), proxy.reset())
-          if (fault === 2) (plan.push('cut'), proxy.cut())
+          if (fault === 1) {
+            plan.push('reset')
+            proxy.reset()
+          }
+          if (fault === 2) {
+            plan.push('cut')
+            proxy.cut()
+          }
           if (fault === 3) {
             // Answers later than the forwarder's timeout: the node commits, the forwarder retries, the node replays.
             plan.push('slow')
@@ -94,7 +116,10 @@ describe('ylog forward through faults', () => {
         expect(code === 0 || code === -9, `forwarder exit ${code} (seed ${seed}, ${plan.join(' ')})`).toBe(true)
       }
       const entries = (await readAll(node.url)).filter((e) => e.topic === topic)
-      expect(entries.map((e) => (e.data as { i: number }).i), `seed ${seed}: ${plan.join(' ')}`).toEqual(Array.from({ length: LINES }, (_, i) => i))
+      expect(
+        entries.map((e) => (e.data as { i: number }).i),
+        `seed ${seed}: ${plan.join(' ')}`,
+      ).toEqual(Array.from({ length: LINES }, (_, i) => i))
       const ckpt = readCheckpoint(checkpointPath(join(dir, 'ckpt'), file, `http://127.0.0.1:${proxy.port}`))
       expect(ckpt?.inflight).toBeUndefined()
       expect((ckpt?.forwarded ?? 0) + (ckpt?.duplicates ?? 0), `seed ${seed}: ${plan.join(' ')}`).toBe(LINES)

@@ -54,7 +54,14 @@ function follow(sources: LineSource[], dir: string, extra: Partial<RunOptions> =
     },
     add,
   )
-  return { notices, done, stop: async () => (controller.abort(), done) }
+  return {
+    notices,
+    done,
+    stop: async () => {
+      controller.abort()
+      return done
+    },
+  }
 }
 
 describe('ylog forward, following', () => {
@@ -69,10 +76,16 @@ describe('ylog forward, following', () => {
     renameSync(file, `${file}.1`)
     appendFileSync(`${file}.1`, lines('fol.rot', 7, 8))
     writeFileSync(file, lines('fol.rot', 8, 10))
-    await waitFor(async () => (await held('fol.rot')).length === 10, async () => JSON.stringify(await held('fol.rot')))
+    await waitFor(
+      async () => (await held('fol.rot')).length === 10,
+      async () => JSON.stringify(await held('fol.rot')),
+    )
     truncateSync(file, 0)
     writeFileSync(file, lines('fol.rot', 10, 11))
-    await waitFor(async () => (await held('fol.rot')).length === 11, async () => JSON.stringify(await held('fol.rot')))
+    await waitFor(
+      async () => (await held('fol.rot')).length === 11,
+      async () => JSON.stringify(await held('fol.rot')),
+    )
     await again.stop()
     expect(await held('fol.rot')).toEqual(Array.from({ length: 11 }, (_, i) => i))
     expect(notices.join('\n')).toMatch(/has been replaced; following the new file\n.*file truncated; reading it from 0/)
@@ -117,10 +130,13 @@ describe('ylog forward, the command', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
     await waitFor(async () => (await held('fol.term')).length === 50, 'the 50 lines')
     let metrics = ''
-    await waitFor(async () => {
-      metrics = (await (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined))?.text()) ?? ''
-      return /ylog_forward_forwarded_total\{source="[^"]+"\} 50/.test(metrics)
-    }, () => metrics)
+    await waitFor(
+      async () => {
+        metrics = (await (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined))?.text()) ?? ''
+        return /ylog_forward_forwarded_total\{source="[^"]+"\} 50/.test(metrics)
+      },
+      () => metrics,
+    )
     expect(metrics).toMatch(/ylog_forward_lag_bytes\{source="[^"]+"\} 0/)
     // A batch is in flight when the signal comes: the lines just appended.
     appendFileSync(file, lines('fol.term', 50, 60))

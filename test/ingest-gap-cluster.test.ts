@@ -25,7 +25,13 @@ describe('ingest gaps in a cluster', () => {
 
     // 300 events at once against a queue of 2: most are refused with 503 and recorded.
     const answers = await Promise.all(
-      Array.from({ length: 300 }, (_, i) => fetch(`${a.url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'burst', kind: 'event', data: { i } }) })),
+      Array.from({ length: 300 }, (_, i) =>
+        fetch(`${a.url}/api/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ topic: 'burst', kind: 'event', data: { i } }),
+        }),
+      ),
     )
     const accepted = answers.filter((r) => r.status === 201).length
     const dropped = answers.filter((r) => r.status === 503).length
@@ -34,7 +40,8 @@ describe('ingest gaps in a cluster', () => {
 
     // Each node ends with the same entries: the accepted events plus the gap entries, which account for every drop.
     const gapsOf = (entries: WireEntry[]): WireEntry[] => entries.filter((e) => e.kind === 'gap')
-    const named = (gaps: WireEntry[]): number => gaps.reduce((n, g) => n + (g.data as { to: number }).to - (g.data as { from: number }).from + 1, 0)
+    const named = (gaps: WireEntry[]): number =>
+      gaps.reduce((n, g) => n + (g.data as { to: number }).to - (g.data as { from: number }).from + 1, 0)
     let gapsAtA: WireEntry[] = []
     for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
       gapsAtA = gapsOf(await readAll(a.url))

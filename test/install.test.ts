@@ -14,7 +14,10 @@ interface LockedPackage {
   hasInstallScript?: boolean
 }
 
-const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string }; allowScripts?: Record<string, boolean> }
+const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  engines: { node: string }
+  allowScripts?: Record<string, boolean>
+}
 const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockedPackage> }
 const installed = Object.entries(lock.packages).filter(([path]) => path.startsWith('node_modules/'))
 const nameOf = (path: string): string => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length)
@@ -23,11 +26,17 @@ it('installs nothing that refuses the oldest Node the project supports, or the o
   const oldest = semver.minVersion(manifest.engines.node)?.version ?? ''
   const refusing = installed
     .filter(([, p]) => p.engines?.node !== undefined)
-    .flatMap(([path, p]) => [oldest, process.version].filter((v) => !semver.satisfies(v, p.engines?.node ?? '*')).map((v) => `${nameOf(path)}@${p.version} wants node ${p.engines?.node}, not ${v}`))
+    .flatMap(([path, p]) =>
+      [oldest, process.version]
+        .filter((v) => !semver.satisfies(v, p.engines?.node ?? '*'))
+        .map((v) => `${nameOf(path)}@${p.version} wants node ${p.engines?.node}, not ${v}`),
+    )
   expect(refusing).toEqual([])
 })
 
 it('decides on every install script: allowScripts allows or denies each', () => {
-  const undecided = installed.filter(([path, p]) => p.hasInstallScript === true && typeof manifest.allowScripts?.[nameOf(path)] !== 'boolean').map(([path]) => nameOf(path))
+  const undecided = installed
+    .filter(([path, p]) => p.hasInstallScript === true && typeof manifest.allowScripts?.[nameOf(path)] !== 'boolean')
+    .map(([path]) => nameOf(path))
   expect(undecided).toEqual([])
 })

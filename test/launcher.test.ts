@@ -39,7 +39,11 @@ interface Started {
 
 async function start(command: string, args: string[], options: { detached?: boolean } = {}): Promise<Started> {
   const data = join(tempDir(), 'data')
-  const child = spawn(command, [...args, '--port', '0', '--data', data], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false })
+  const child = spawn(command, [...args, '--port', '0', '--data', data], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  })
   let stdout = ''
   let stderr = ''
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -62,7 +66,10 @@ async function stopped(run: Started): Promise<void> {
   const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STOP_DEADLINE_MS)))
   const outcome = await Promise.race([run.drained.then(() => 'drained' as const), deadline])
   clearTimeout(timer)
-  if (outcome === 'late') throw new Error(`node ${run.pid} still holds its output ${STOP_DEADLINE_MS} ms after its parent was stopped (alive: ${isAlive(run.pid)})`)
+  if (outcome === 'late')
+    throw new Error(
+      `node ${run.pid} still holds its output ${STOP_DEADLINE_MS} ms after its parent was stopped (alive: ${isAlive(run.pid)})`,
+    )
   // Its output closed after its last line; whether an orphan has been reaped yet is up to init, so not asked here.
   expect(run.stdout()).toContain('"msg":"stopped"')
   expect(existsSync(join(run.data, 'ylog.lock'))).toBe(false)
@@ -94,7 +101,11 @@ describe('the ylog-node bin', () => {
 
   it('serves under npx and stops when npx is sent SIGTERM', async () => {
     const run = await start('npx', ['ylog-node'])
-    const res = await fetch(`${run.node.url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"topic":"t","kind":"event","data":1}' })
+    const res = await fetch(`${run.node.url}/api/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"topic":"t","kind":"event","data":1}',
+    })
     expect(res.status).toBe(201)
     run.child.kill('SIGTERM')
     await stopped(run)

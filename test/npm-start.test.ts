@@ -17,7 +17,11 @@ it('`npm start` comes up ready on a fresh data directory and serves an append', 
   try {
     expect(node.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect(statSync(join(data, 'node.key')).mode & 0o777).toBe(0o600)
-    const res = await fetch(`${node.url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'hello', kind: 'event', data: { from: 'readme' } }) })
+    const res = await fetch(`${node.url}/api/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ topic: 'hello', kind: 'event', data: { from: 'readme' } }),
+    })
     expect(res.status).toBe(201)
     expect(await res.json()).toMatchObject({ node: node.node, seq: 0 })
     expect((await fetch(`${node.url}/readyz`)).status).toBe(200)

@@ -66,7 +66,10 @@ const compiled = new Map<Schema, ValidateFunction>()
 
 beforeAll(async () => {
   data = tempDir('ylog-openapi-fuzz-')
-  const config = loadConfig(['--data', data, '--port', '0', '--durability', 'normal', '--write-token', WRITE_TOKEN, '--read-token', READ_TOKEN], {})
+  const config = loadConfig(
+    ['--data', data, '--port', '0', '--durability', 'normal', '--write-token', WRITE_TOKEN, '--read-token', READ_TOKEN],
+    {},
+  )
   node = await startNode(config, pino({ level: 'silent' }))
   doc = (await (await fetch(`${node.url}/openapi.json`)).json()) as typeof doc
 })
@@ -78,14 +81,17 @@ afterAll(async () => {
 
 function operations(): Array<{ path: string; method: string; op: Operation }> {
   return Object.entries(doc.paths)
-    .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase(), op: withExamples(op) })))
+    .flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase(), op: withExamples(op) })),
+    )
     .filter(({ path, method }) => !PENDING.has(`${method} ${path}`))
 }
 
 /** Puts a parameter's examples back on its schema, where the generator looks for them. */
 function withExamples(op: Operation): Operation {
   const parameters = op.parameters?.map((p) => {
-    const examples = p.example !== undefined ? [p.example] : p.examples !== undefined ? Object.values(p.examples).map((e) => e.value) : undefined
+    const examples =
+      p.example !== undefined ? [p.example] : p.examples !== undefined ? Object.values(p.examples).map((e) => e.value) : undefined
     return examples === undefined ? p : { ...p, schema: { ...p.schema, examples } }
   })
   return { ...op, ...(parameters === undefined ? {} : { parameters }) }
@@ -97,7 +103,9 @@ function validRequest(path: string, method: string, op: Operation, r: Rand): Req
   const excluded = new Set<string>()
   for (const p of op.parameters ?? []) {
     if (!p.required && (excluded.has(p.name) || !r.chance(0.4))) continue
-    for (const group of op['x-mutually-exclusive'] ?? []) if (group.includes(p.name)) for (const other of op['x-mutually-exclusive'] ?? []) if (other !== group) other.forEach((n) => excluded.add(n))
+    for (const group of op['x-mutually-exclusive'] ?? [])
+      if (group.includes(p.name))
+        for (const other of op['x-mutually-exclusive'] ?? []) if (other !== group) other.forEach((n) => excluded.add(n))
     place(req, p, valid(p.schema, r))
   }
   const schema = op.requestBody?.content['application/json']?.schema
@@ -139,7 +147,9 @@ function invalidRequests(path: string, method: string, op: Operation, r: Rand): 
     const groups = op['x-mutually-exclusive'] ?? []
     if (groups.length > 1) {
       const both = base()
-      both.query = (groups.map((g) => g[0]) as string[]).slice(0, 2).map((name) => [name, String(valid((op.parameters ?? []).find((p) => p.name === name)?.schema ?? {}, r))])
+      both.query = (groups.map((g) => g[0]) as string[])
+        .slice(0, 2)
+        .map((name) => [name, String(valid((op.parameters ?? []).find((p) => p.name === name)?.schema ?? {}, r))])
       out.push({ why: `${groups[0]?.[0]} with ${groups[1]?.[0]}`, req: both })
     }
   }
@@ -174,7 +184,8 @@ function invalidBodies(schema: Schema, base: () => Request, r: Rand): Array<{ wh
   }
   if (object.additionalProperties === false) withBody('an unknown body field', wrap({ ...(valid(object, r) as object), unknownField: 1 }))
   for (const [name, property] of Object.entries(object.properties ?? {})) {
-    for (const { why, value } of invalid(property, r)) withBody(`body.${name} ${why}`, wrap({ ...(valid(object, r) as object), [name]: value }))
+    for (const { why, value } of invalid(property, r))
+      withBody(`body.${name} ${why}`, wrap({ ...(valid(object, r) as object), [name]: value }))
   }
   return out
 }
@@ -185,7 +196,12 @@ async function send(req: Request): Promise<Answer> {
   const hasBody = req.body !== undefined || req.rawBody !== undefined
   const headers = { ...req.headers, ...(hasBody ? { 'content-type': 'application/json' } : {}) }
   const abort = new AbortController()
-  const res = await fetch(url, { method: req.method, headers, body: hasBody ? (req.rawBody ?? JSON.stringify(req.body)) : undefined, signal: abort.signal })
+  const res = await fetch(url, {
+    method: req.method,
+    headers,
+    body: hasBody ? (req.rawBody ?? JSON.stringify(req.body)) : undefined,
+    signal: abort.signal,
+  })
   // The event stream never ends by itself: its status and headers are the answer.
   if (res.headers.get('content-type')?.startsWith('text/event-stream') === true) {
     abort.abort()
@@ -227,7 +243,11 @@ describe('the OpenAPI document, fuzzed as third-party API fuzzers do', () => {
         const ok = answer.status >= 200 && answer.status < 300 ? true : answer.status === 404 && op.operationId === 'getEvent'
         const schema = schemaOf(op, answer.status)
         const mismatch = schema === undefined || answer.body === undefined ? undefined : conforms(schema, answer.body)
-        if (!ok || mismatch !== undefined) failures.push(`${method} ${req.path} ${JSON.stringify(req.query)} ${JSON.stringify(req.body)?.slice(0, 200)}: ${answer.status} ${mismatch ?? JSON.stringify(answer.body).slice(0, 300)}`)
+        if (!ok || mismatch !== undefined)
+          failures.push(
+            `${method} ${req.path} ${JSON.stringify(req.query)} ${JSON.stringify(req.body)?.slice(0, 200)}: ${answer.status} ` +
+              `${mismatch ?? JSON.stringify(answer.body).slice(0, 300)}`,
+          )
       }
     }
     expect(failures).toEqual([])
@@ -237,8 +257,17 @@ describe('the OpenAPI document, fuzzed as third-party API fuzzers do', () => {
     const r = new Rand(SEED + 1)
     const append = operations().find(({ op }) => op.operationId === 'appendEvent') as { path: string; method: string; op: Operation }
     for (let i = 0; i < 5; i++) {
-      const receipt = (await send(validRequest(append.path, append.method, append.op, r))).body as { node: string; seq: number; hash: string }
-      const entry = await send({ method: 'GET', path: `/api/events/${receipt.node}/${receipt.seq}`, query: [], headers: { authorization: `Bearer ${READ_TOKEN}` } })
+      const receipt = (await send(validRequest(append.path, append.method, append.op, r))).body as {
+        node: string
+        seq: number
+        hash: string
+      }
+      const entry = await send({
+        method: 'GET',
+        path: `/api/events/${receipt.node}/${receipt.seq}`,
+        query: [],
+        headers: { authorization: `Bearer ${READ_TOKEN}` },
+      })
       expect(entry.status).toBe(200)
       expect(entry.body).toMatchObject({ node: receipt.node, seq: receipt.seq, hash: receipt.hash })
     }
@@ -249,7 +278,9 @@ describe('the OpenAPI document, fuzzed as third-party API fuzzers do', () => {
     const failures: string[] = []
     let sent = 0
     // Each round breaks every constraint again, around other valid values.
-    const rounds = [1, 2, 3].flatMap(() => operations().flatMap(({ path, method, op }) => invalidRequests(path, method, op, r).map((broken) => ({ op, ...broken }))))
+    const rounds = [1, 2, 3].flatMap(() =>
+      operations().flatMap(({ path, method, op }) => invalidRequests(path, method, op, r).map((broken) => ({ op, ...broken }))),
+    )
     for (const { op, why, req } of rounds) {
       {
         const answer = await send(req)
@@ -263,7 +294,8 @@ describe('the OpenAPI document, fuzzed as third-party API fuzzers do', () => {
               : !isType(answer.body, 'object')
                 ? 'not a JSON error body'
                 : conforms(schema, answer.body)
-        if (problem !== undefined) failures.push(`${op.operationId} ${why}: ${answer.status} ${problem} ${String(JSON.stringify(answer.body)).slice(0, 300)}`)
+        if (problem !== undefined)
+          failures.push(`${op.operationId} ${why}: ${answer.status} ${problem} ${String(JSON.stringify(answer.body)).slice(0, 300)}`)
       }
     }
     expect(sent).toBeGreaterThan(200)

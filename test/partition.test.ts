@@ -25,7 +25,22 @@ function parseSeeds(value: string | undefined): number[] {
 }
 
 type Fault = 'isolate' | 'split' | 'cut' | 'reset' | 'delay' | 'drop' | 'term' | 'kill' | 'heal'
-const WEIGHTED: Fault[] = ['isolate', 'isolate', 'split', 'split', 'cut', 'cut', 'reset', 'reset', 'delay', 'drop', 'term', 'kill', 'heal', 'heal']
+const WEIGHTED: Fault[] = [
+  'isolate',
+  'isolate',
+  'split',
+  'split',
+  'cut',
+  'cut',
+  'reset',
+  'reset',
+  'delay',
+  'drop',
+  'term',
+  'kill',
+  'heal',
+  'heal',
+]
 
 let cluster: ProxiedCluster
 /** Every append a node acknowledged (201), across all schedules: id -> hash. */
@@ -100,18 +115,27 @@ async function runSchedule(seed: number): Promise<string[]> {
       case 'kill':
         await cluster.stop(i, fault)
         log.push(`${fault} ${i}, ${writes} writes to the others`)
-        await write(writes, all.filter((x) => x !== i), rnd, tag)
+        await write(
+          writes,
+          all.filter((x) => x !== i),
+          rnd,
+          tag,
+        )
         await cluster.start(i)
         continue
     }
-    log.push(`${fault} ${i}${fault === 'split' || fault === 'reset' || fault === 'delay' || fault === 'drop' ? `-${j}` : ''}, ${writes} writes`)
+    log.push(
+      `${fault} ${i}${fault === 'split' || fault === 'reset' || fault === 'delay' || fault === 'drop' ? `-${j}` : ''}, ${writes} writes`,
+    )
     await write(writes, all, rnd, tag)
   }
   return log
 }
 
 describe('a 3-node cluster under seeded network faults and restarts', () => {
-  it(`converges within ${CONVERGE_MS} ms of the last heal with every acknowledged append, for ${seeds.length} schedules`, { timeout: 90_000 + seeds.length * 25_000 }, async () => {
+  it(`converges within ${CONVERGE_MS} ms of the last heal with every acknowledged append, for ${seeds.length} schedules`, {
+    timeout: 90_000 + seeds.length * 25_000,
+  }, async () => {
     await waitIdentical(cluster.urls(), 20_000)
     for (const seed of seeds) {
       const before = acked.size
@@ -142,15 +166,31 @@ describe('a link that goes silent and never heals', () => {
     const proxy = await FaultProxy.start((http.address() as { port: number }).port)
     const b = NodeIdentity.generate()
     const durableB = await DurableLog.open({ identity: b, store: new MemoryUpdateStore() })
-    const peer = connectPeer({ url: `ws://127.0.0.1:${proxy.port}/sync`, durable: durableB, identity: b, heartbeatMs: 200, backoff: { baseMs: 20, capMs: 200 } })
+    const peer = connectPeer({
+      url: `ws://127.0.0.1:${proxy.port}/sync`,
+      durable: durableB,
+      identity: b,
+      heartbeatMs: 200,
+      backoff: { baseMs: 20, capMs: 200 },
+    })
     try {
-      await waitUntil(async () => peer.state === 'open', () => `peer ${peer.state}`)
+      await waitUntil(
+        async () => peer.state === 'open',
+        () => `peer ${peer.state}`,
+      )
       await durableA.append({ topic: 't', kind: 'event', data: 0 })
-      await waitUntil(async () => durableB.committedLength(a.id) === 1, () => 'the first entry at B')
+      await waitUntil(
+        async () => durableB.committedLength(a.id) === 1,
+        () => 'the first entry at B',
+      )
       // The current connection is blackholed for good (a NAT that forgot it); only a new one gets through.
       proxy.drop()
       for (let i = 1; i <= 5; i++) await durableA.append({ topic: 't', kind: 'event', data: i })
-      await waitUntil(async () => durableB.committedLength(a.id) === 6, () => `B holds ${durableB.committedLength(a.id)} of A's 6 entries`, 5000)
+      await waitUntil(
+        async () => durableB.committedLength(a.id) === 6,
+        () => `B holds ${durableB.committedLength(a.id)} of A's 6 entries`,
+        5000,
+      )
       expect(peer.state).toBe('open')
       expect(sync.connections().filter((c) => c.node === b.id).length).toBeGreaterThanOrEqual(1)
     } finally {

@@ -17,7 +17,9 @@ describe('the root README’s curl lines', () => {
     await node?.stop()
   })
 
-  const curl = blocks('README.md', 'sh').flatMap(commands).filter((c) => c.startsWith('curl '))
+  const curl = blocks('README.md', 'sh')
+    .flatMap(commands)
+    .filter((c) => c.startsWith('curl '))
   const onPort = (command: string): string => command.replaceAll(':4747', `:${new URL(node?.url ?? '').port}`)
   const find = (pattern: RegExp): string => {
     const found = curl.find((c) => pattern.test(c))
@@ -39,7 +41,10 @@ describe('the root README’s curl lines', () => {
       let text = ''
       const seen = (pattern: RegExp): Promise<void> =>
         new Promise((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`no ${pattern} from \`${line}\` in ${DEADLINE_MS} ms; got: ${text}`)), DEADLINE_MS)
+          const timer = setTimeout(
+            () => reject(new Error(`no ${pattern} from \`${line}\` in ${DEADLINE_MS} ms; got: ${text}`)),
+            DEADLINE_MS,
+          )
           const check = (): void => {
             if (!pattern.test(text)) return
             clearTimeout(timer)
@@ -55,7 +60,11 @@ describe('the root README’s curl lines', () => {
         })
       await seen(/: ylog stream[^\n]*\n\n/)
       // The node already holds entry 0 (the test above); the README promises only new ones.
-      const res = await fetch(`${node?.url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"topic":"t","kind":"event","data":"new"}' })
+      const res = await fetch(`${node?.url}/api/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"topic":"t","kind":"event","data":"new"}',
+      })
       expect(res.status).toBe(201)
       await seen(/event: entry\ndata: .*\n\n/)
       const first = /event: entry\ndata: (.*)\n/.exec(text)?.[1] ?? ''
@@ -97,7 +106,12 @@ describe('apps/node README’s systemd unit', () => {
 
   it('tells systemd not to restart after a configuration error', () => {
     const { cwd, argv } = execStart(join(tempDir(), 'data'))
-    const r = spawnSync(argv[0] as string, [...argv.slice(1), '--durability', 'sometimes'], { cwd, env: plainEnv(), encoding: 'utf8', timeout: DEADLINE_MS })
+    const r = spawnSync(argv[0] as string, [...argv.slice(1), '--durability', 'sometimes'], {
+      cwd,
+      env: plainEnv(),
+      encoding: 'utf8',
+      timeout: DEADLINE_MS,
+    })
     expect(r.stderr).toMatch(/^ylog: /)
     expect(String(r.status)).toBe(setting('RestartPreventExitStatus'))
   })

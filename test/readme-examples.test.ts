@@ -51,19 +51,27 @@ describe('README programs', () => {
     expect(programs.filter((b) => b.file === 'packages/core/README.md').length).toBeGreaterThanOrEqual(2)
   })
 
-  it.each(programs)('$file:$line runs with `npx tsx example.ts`', (block) => {
-    const r = runSaved(block.code, 'example.ts', 'npx', ['tsx', 'example.ts'])
-    expect(r.stderr).toBe('')
-    expect(r.status).toBe(0)
-    // The root README's comment says what its first line prints: the entry count and a cursor.
-    if (block.file === 'README.md') expect(r.stdout.split('\n')[0]).toMatch(/^2 c1\.[A-Za-z0-9_-]+$/)
-  }, RUN_MS + 5_000)
+  it.each(programs)(
+    '$file:$line runs with `npx tsx example.ts`',
+    (block) => {
+      const r = runSaved(block.code, 'example.ts', 'npx', ['tsx', 'example.ts'])
+      expect(r.stderr).toBe('')
+      expect(r.status).toBe(0)
+      // The root README's comment says what its first line prints: the entry count and a cursor.
+      if (block.file === 'README.md') expect(r.stdout.split('\n')[0]).toMatch(/^2 c1\.[A-Za-z0-9_-]+$/)
+    },
+    RUN_MS + 5_000,
+  )
 
-  it.each(programs)('$file:$line runs with `node example.mjs`', (block) => {
-    const r = runSaved(block.code, 'example.mjs', process.execPath, ['example.mjs'])
-    expect(r.stderr).toBe('')
-    expect(r.status).toBe(0)
-  }, RUN_MS + 5_000)
+  it.each(programs)(
+    '$file:$line runs with `node example.mjs`',
+    (block) => {
+      const r = runSaved(block.code, 'example.mjs', process.execPath, ['example.mjs'])
+      expect(r.stderr).toBe('')
+      expect(r.status).toBe(0)
+    },
+    RUN_MS + 5_000,
+  )
 })
 
 describe('README commands', () => {
@@ -73,14 +81,20 @@ describe('README commands', () => {
   it('pass options to npm start after `--`, where npm does not take them for its own', () => {
     expect(starts.length).toBeGreaterThan(0)
     for (const { file, line, command } of starts) {
-      const args = (command.split(/\bnpm start\b/)[1] ?? '').split(/\s+(?:#|&&|\|)/)[0]?.trim().split(/\s+/).filter((a) => a !== '') ?? []
+      const args =
+        (command.split(/\bnpm start\b/)[1] ?? '')
+          .split(/\s+(?:#|&&|\|)/)[0]
+          ?.trim()
+          .split(/\s+/)
+          .filter((a) => a !== '') ?? []
       if (args.length > 0) expect(`${file}:${line} ${command}`).toMatch(/npm start -- /)
     }
   })
 
   it('keep the data directories they create out of git', () => {
     const dirs = new Set(['.ylog'])
-    for (const { command } of starts) for (const m of command.matchAll(/--data (\S+)/g)) if (!m[1]?.startsWith('/')) dirs.add(m[1] as string)
+    for (const { command } of starts)
+      for (const m of command.matchAll(/--data (\S+)/g)) if (!m[1]?.startsWith('/')) dirs.add(m[1] as string)
     expect([...dirs]).toEqual(expect.arrayContaining(['./a', './b', './c']))
     for (const dir of dirs) {
       const r = spawnSync('git', ['check-ignore', '-q', join(dir, 'ylog.db')], { cwd: ROOT })

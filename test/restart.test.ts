@@ -15,7 +15,8 @@ async function heads(url: string): Promise<unknown> {
 async function filledDataDir(n: number): Promise<string> {
   const data = tempDir()
   const node = await startNode(['--data', data, '--compact-after', '100'])
-  for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, k) => postEvent(node.url, { i: i + k, pad: 'x'.repeat(200) })))
+  for (let i = 0; i < n; i += 50)
+    await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, k) => postEvent(node.url, { i: i + k, pad: 'x'.repeat(200) })))
   expect(await node.stop()).toBe(0)
   return data
 }
@@ -45,7 +46,9 @@ interface PageStat {
 /** The page of `table` (or index) holding the most payload, read through SQLite's dbstat table. */
 function largestPage(file: string, table: string): PageStat {
   const db = new Database(file, { readonly: true })
-  const page = db.prepare('SELECT pageno, pagetype, payload, pgsize FROM dbstat WHERE name = ? ORDER BY payload DESC LIMIT 1').get(table) as PageStat | undefined
+  const page = db.prepare('SELECT pageno, pagetype, payload, pgsize FROM dbstat WHERE name = ? ORDER BY payload DESC LIMIT 1').get(table) as
+    | PageStat
+    | undefined
   db.close()
   if (page === undefined || page.payload < 512) throw new Error(`${file} has no page of ${table} with 512 bytes of payload to damage`)
   return page
@@ -59,7 +62,12 @@ function largestPage(file: string, table: string): PageStat {
 function flipBytes(file: string, page: PageStat, where: 'header' | 'content'): void {
   // From the page number: dbstat's pgoffset column gives an overflow page its leaf's offset.
   const start = (page.pageno - 1) * page.pgsize
-  const at = where === 'header' ? start + (page.pageno === 1 ? 100 : 0) : page.pagetype === 'overflow' ? start + 4 + (page.payload >> 1) - 128 : start + page.pgsize - 384
+  const at =
+    where === 'header'
+      ? start + (page.pageno === 1 ? 100 : 0)
+      : page.pagetype === 'overflow'
+        ? start + 4 + (page.payload >> 1) - 128
+        : start + page.pgsize - 384
   const fd = openSync(file, 'r+')
   const buf = Buffer.alloc(256)
   readSync(fd, buf, 0, buf.length, at)
@@ -70,7 +78,11 @@ function flipBytes(file: string, page: PageStat, where: 'header' | 'content'): v
 
 /** Runs `npm start -- --check` (the daemon with --check) on a data directory. */
 async function check(data: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--conditions=ylog-source', '--import', 'tsx', join(ROOT, 'apps', 'node', 'src', 'main.ts'), '--check', '--data', data], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(
+    process.execPath,
+    ['--conditions=ylog-source', '--import', 'tsx', join(ROOT, 'apps', 'node', 'src', 'main.ts'), '--check', '--data', data],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))

@@ -14,16 +14,24 @@ afterAll(async () => {
 })
 
 function startFaultyNode(data: string, fault: 'fsync' | 'permission', failAppend: number): Promise<RunningNode> {
-  const child = spawn(process.execPath, ['--conditions=ylog-source', '--import', 'tsx', '--import', PRELOAD, MAIN, '--port', '0', '--data', data], {
-    cwd: ROOT,
-    env: { ...process.env, YLOG_TEST_FAULT: fault, YLOG_TEST_FAIL_APPEND: String(failAppend) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    process.execPath,
+    ['--conditions=ylog-source', '--import', 'tsx', '--import', PRELOAD, MAIN, '--port', '0', '--data', data],
+    {
+      cwd: ROOT,
+      env: { ...process.env, YLOG_TEST_FAULT: fault, YLOG_TEST_FAIL_APPEND: String(failAppend) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   return attach(child, 30_000)
 }
 
 async function post(url: string, i: number): Promise<Response> {
-  return fetch(`${url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'fatal', kind: 'event', data: { i } }) })
+  return fetch(`${url}/api/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ topic: 'fatal', kind: 'event', data: { i } }),
+  })
 }
 
 describe('a node whose store fails for a reason that does not pass', () => {

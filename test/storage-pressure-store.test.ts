@@ -21,7 +21,8 @@ async function open(file: string, identity: NodeIdentity): Promise<DurableLog> {
 
 /** Appends entries from..to (exclusive) in group commits of 50. */
 async function appendRange(durable: DurableLog, from: number, to: number): Promise<void> {
-  for (let i = from; i < to; i += 50) await Promise.all(Array.from({ length: Math.min(50, to - i) }, (_, k) => durable.append(event(i + k))))
+  for (let i = from; i < to; i += 50)
+    await Promise.all(Array.from({ length: Math.min(50, to - i) }, (_, k) => durable.append(event(i + k))))
 }
 
 describe('the SQLite store on a disk that fills up (6 MB tmpfs)', () => {

@@ -43,9 +43,12 @@ it(`${DOC}: the example decodes and verifies every entry a stock client receives
     return { id: `${e.node.slice(0, 8)}:${e.seq}`, at, topic: e.topic, kind: e.kind, data: e.data, time: String(time ?? '') }
   })
   // A line: id, at, topic, kind, data as JSON (keys in CBOR's canonical order), event time or nothing.
-  const printed = run.stdout.split('\n').slice(0, -1).map((line) => {
-    const [id, at, topic, kind, ...rest] = line.split(' ')
-    return { id, at, topic, kind, data: JSON.parse(rest.slice(0, -1).join(' ')) as unknown, time: rest.at(-1) }
-  })
+  const printed = run.stdout
+    .split('\n')
+    .slice(0, -1)
+    .map((line) => {
+      const [id, at, topic, kind, ...rest] = line.split(' ')
+      return { id, at, topic, kind, data: JSON.parse(rest.slice(0, -1).join(' ')) as unknown, time: rest.at(-1) }
+    })
   expect(printed).toEqual(expected)
 })

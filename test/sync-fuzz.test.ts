@@ -41,7 +41,10 @@ async function syncedMember(url: string, identity: NodeIdentity, n: number): Pro
   const durable = await DurableLog.open({ identity, store: new MemoryUpdateStore() })
   for (let i = 0; i < n; i++) await durable.append({ topic: 'member', kind: 'event', data: { i } })
   const peer = connectPeer({ url: `${url.replace(/^http/, 'ws')}/sync`, durable, identity })
-  await waitUntil(async () => (await headsOf(url)).some((h) => h.node === identity.id && h.length === n), () => `${identity.id} synced`)
+  await waitUntil(
+    async () => (await headsOf(url)).some((h) => h.node === identity.id && h.length === n),
+    () => `${identity.id} synced`,
+  )
   await peer.close()
   await durable.close()
 }
@@ -112,7 +115,10 @@ it(TITLE, { timeout: 60_000 + MESSAGES * 20 }, async () => {
   const fork = craft('fork', scene, seededRandom(1))
   for (const frame of fork.frames) firstFork.send(frame)
   expect((await firstFork.closed).reason).toMatch(/^fork:/)
-  await waitUntil(async () => (await headsOf(node.url)).some((h) => h.forked), () => 'the fork recorded')
+  await waitUntil(
+    async () => (await headsOf(node.url)).some((h) => h.forked),
+    () => 'the fork recorded',
+  )
 
   const headsBefore = JSON.stringify(await getJson(`${node.url}/api/heads`))
   const entriesBefore = JSON.stringify(await readAll(node.url))
@@ -171,7 +177,10 @@ it(TITLE, { timeout: 60_000 + MESSAGES * 20 }, async () => {
     ;(idle.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause()
     for (let q = 0; q < 200; q++) idle.send(Uint8Array.of(messageQueryAwareness))
     const cut = (metricsBefore.get('backpressure') ?? 0) + episode + 1
-    await waitUntil(async () => (await refusals(node.url)).get('backpressure') === cut, () => 'the idle client cut')
+    await waitUntil(
+      async () => (await refusals(node.url)).get('backpressure') === cut,
+      () => 'the idle client cut',
+    )
     count('backpressure')
     ;(idle.ws as unknown as { _socket: { resume(): void } })._socket.resume()
     await idle.closed
@@ -213,4 +222,3 @@ it(TITLE, { timeout: 60_000 + MESSAGES * 20 }, async () => {
   // Yjs applied every accepted update (the replays) exactly as the guard checked it.
   expect(await (await fetch(`${node.url}/metrics`)).text()).toMatch(/^ylog_guard_mismatches 0$/m)
 })
-

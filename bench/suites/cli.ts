@@ -85,7 +85,10 @@ async function waitQuiet(client: YlogClient): Promise<void> {
   let last = ''
   for (let i = 0; i < 120; i++) {
     const now = await (await fetch(`${client.url}/metrics`)).text()
-    const state = now.split('\n').filter((l) => /^ylog_(commit|compaction|database)/.test(l)).join('\n')
+    const state = now
+      .split('\n')
+      .filter((l) => /^ylog_(commit|compaction|database)/.test(l))
+      .join('\n')
     if (state === last) return
     last = state
     await new Promise((resolve) => setTimeout(resolve, 1000))

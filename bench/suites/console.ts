@@ -52,7 +52,12 @@ async function liveFigures(browser: Browser): Promise<void> {
       }).observe(document.querySelector('.rows'), { childList: true, subtree: true })
     })()`)
     // Warm-up, unmeasured: the node's first commits and the page's first renders are slower than the steady state.
-    for (let k = 0; k < 200; k++) await fetch(`${node.url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'warm', kind: 'event', data: k }) })
+    for (let k = 0; k < 200; k++)
+      await fetch(`${node.url}/api/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ topic: 'warm', kind: 'event', data: k }),
+      })
     await received(page, 200)
     const sent: Array<Promise<{ id: string; t0: number; t1: number }>> = []
     const total = SECONDS * PER_SECOND
@@ -62,7 +67,13 @@ async function liveFigures(browser: Browser): Promise<void> {
       if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()))
       const t0 = Date.now()
       const body = JSON.stringify({ topic: 'bench', kind: 'event', data: sampleData(k) })
-      sent.push(fetch(`${node.url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (r) => ({ id: ((await r.json()) as { id: string }).id, t0, t1: Date.now() })))
+      sent.push(
+        fetch(`${node.url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (r) => ({
+          id: ((await r.json()) as { id: string }).id,
+          t0,
+          t1: Date.now(),
+        })),
+      )
     }
     const posts = await Promise.all(sent)
     await received(page, 200 + total)
@@ -79,8 +90,16 @@ async function liveFigures(browser: Browser): Promise<void> {
     const started = performance.now()
     let half = 0
     for (let i = 0; i < STREAMED; i += 1000) {
-      const batch = Array.from({ length: Math.min(1000, STREAMED - i) }, (_, k) => ({ topic: 'bench', kind: 'event', data: sampleData(i + k) }))
-      const res = await fetch(`${node.url}/api/events/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch) })
+      const batch = Array.from({ length: Math.min(1000, STREAMED - i) }, (_, k) => ({
+        topic: 'bench',
+        kind: 'event',
+        data: sampleData(i + k),
+      }))
+      const res = await fetch(`${node.url}/api/events/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(batch),
+      })
       if (res.status !== 201) throw new Error(`batch answered ${res.status}`)
       if (i + 1000 === STREAMED / 2) {
         await received(page, 200 + total + STREAMED / 2)
@@ -103,9 +122,21 @@ async function loadFigure(browser: Browser): Promise<void> {
   const T0 = 1_700_000_000_000
   const data = tempDir('ylog-bench-')
   const { identity } = NodeIdentity.loadOrCreate(join(data, 'node.key'))
-  const durable = await DurableLog.open({ identity, store: await ThreadedSqliteStore.open(join(data, 'ylog.db'), { durability: 'normal' }), signing: 'thread', now: () => T0 + ENTRIES })
+  const durable = await DurableLog.open({
+    identity,
+    store: await ThreadedSqliteStore.open(join(data, 'ylog.db'), { durability: 'normal' }),
+    signing: 'thread',
+    now: () => T0 + ENTRIES,
+  })
   for (let i = 0; i < ENTRIES; i += 1000) {
-    await durable.appendBatch(Array.from({ length: Math.min(1000, ENTRIES - i) }, (_, k) => ({ topic: `stage-${(i + k) % 7}`, kind: 'event' as const, data: sampleData(i + k), at: T0 + i + k })))
+    await durable.appendBatch(
+      Array.from({ length: Math.min(1000, ENTRIES - i) }, (_, k) => ({
+        topic: `stage-${(i + k) % 7}`,
+        kind: 'event' as const,
+        data: sampleData(i + k),
+        at: T0 + i + k,
+      })),
+    )
   }
   await durable.close()
   const node = await startNode(['--data', data], { LOG_LEVEL: 'warn' }, 300_000)
@@ -115,9 +146,12 @@ async function loadFigure(browser: Browser): Promise<void> {
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
       const started = performance.now()
       await page.goto(`${node.url}/`)
-      await page.locator('.live .status[data-rows="200"]').waitFor({ timeout: 60_000 }).catch(async (err: unknown) => {
-        throw new Error(`${String(err)}; page: ${await page.locator('main').textContent()}`)
-      })
+      await page
+        .locator('.live .status[data-rows="200"]')
+        .waitFor({ timeout: 60_000 })
+        .catch(async (err: unknown) => {
+          throw new Error(`${String(err)}; page: ${await page.locator('main').textContent()}`)
+        })
       times.push(performance.now() - started)
       await page.close()
     }

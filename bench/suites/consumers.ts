@@ -19,10 +19,20 @@ const data = tempDir('ylog-bench-')
 const { identity } = NodeIdentity.loadOrCreate(join(data, 'node.key'))
 const T0 = 1_700_000_000_000
 {
-  const durable = await DurableLog.open({ identity, store: await ThreadedSqliteStore.open(join(data, 'ylog.db'), { durability: 'normal' }), signing: 'thread', now: () => T0 })
+  const durable = await DurableLog.open({
+    identity,
+    store: await ThreadedSqliteStore.open(join(data, 'ylog.db'), { durability: 'normal' }),
+    signing: 'thread',
+    now: () => T0,
+  })
   const started = performance.now()
   for (let i = 0; i < ENTRIES; i += 1000) {
-    const batch: EntryInput[] = Array.from({ length: Math.min(1000, ENTRIES - i) }, (_, k) => ({ topic: `stage-${(i + k) % 10}`, kind: 'event', data: sampleData(i + k), at: T0 + i + k }))
+    const batch: EntryInput[] = Array.from({ length: Math.min(1000, ENTRIES - i) }, (_, k) => ({
+      topic: `stage-${(i + k) % 10}`,
+      kind: 'event',
+      data: sampleData(i + k),
+      at: T0 + i + k,
+    }))
     await durable.appendBatch(batch)
   }
   figures['http.read_setup_rate'] = rate(ENTRIES, performance.now() - started)
@@ -88,7 +98,13 @@ try {
     const wait = due - performance.now()
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait))
     sentAt.set(n, performance.now())
-    posts.push(fetch(`${node.url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'sse', kind: 'event', data: { n } }) }))
+    posts.push(
+      fetch(`${node.url}/api/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ topic: 'sse', kind: 'event', data: { n } }),
+      }),
+    )
   }
   await Promise.all(posts)
   const deadline = performance.now() + 10_000

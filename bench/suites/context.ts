@@ -30,9 +30,15 @@ const T0 = 1_700_000_000_000
 const data = tempDir('ylog-bench-')
 const { identity } = NodeIdentity.loadOrCreate(join(data, 'node.key'))
 {
-  const durable = await DurableLog.open({ identity, store: await ThreadedSqliteStore.open(join(data, 'ylog.db'), { durability: 'normal' }), signing: 'thread', now: () => T0 + ENTRIES })
+  const durable = await DurableLog.open({
+    identity,
+    store: await ThreadedSqliteStore.open(join(data, 'ylog.db'), { durability: 'normal' }),
+    signing: 'thread',
+    now: () => T0 + ENTRIES,
+  })
   const started = performance.now()
-  for (let i = 0; i < ENTRIES; i += 1000) await durable.appendBatch(Array.from({ length: Math.min(1000, ENTRIES - i) }, (_, k) => input(i + k)))
+  for (let i = 0; i < ENTRIES; i += 1000)
+    await durable.appendBatch(Array.from({ length: Math.min(1000, ENTRIES - i) }, (_, k) => input(i + k)))
   figures['context.setup_rate'] = rate(ENTRIES, performance.now() - started)
 
   const median = async (options: Parameters<typeof assembleContext>[1]): Promise<{ ms: number; tokens: number; included: number }> => {

@@ -16,7 +16,11 @@ const figures: Figures = {}
 // and with the signer NodeIdentity uses (libsodium where it loads): the
 // ceiling of a signed append, since one node's signatures are sequential.
 {
-  const key = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), randomBytes(32)]), format: 'der', type: 'pkcs8' })
+  const key = createPrivateKey({
+    key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), randomBytes(32)]),
+    format: 'der',
+    type: 'pkcs8',
+  })
   const msg = randomBytes(330)
   for (let i = 0; i < 2000; i++) sign(null, msg, key)
   let t = performance.now()
@@ -46,8 +50,12 @@ for (let i = 0; i < TOTAL; i++) {
   log.append({ topic: 'pipeline/stages', kind: 'event', data: sampleData(i) })
 }
 figures['core.append.rate_1m'] = rate(window1m[1] - window1m[0], performance.now() - t1m)
-figures['core.append.flatness'] = Number(((figures['core.append.rate_1m'] as number) / (figures['core.append.rate_10k'] as number)).toFixed(3))
-figures['core.append.vs_sign_ceiling'] = Number(((figures['core.append.rate_1m'] as number) / (figures['core.sign_rate'] as number)).toFixed(3))
+figures['core.append.flatness'] = Number(
+  ((figures['core.append.rate_1m'] as number) / (figures['core.append.rate_10k'] as number)).toFixed(3),
+)
+figures['core.append.vs_sign_ceiling'] = Number(
+  ((figures['core.append.rate_1m'] as number) / (figures['core.sign_rate'] as number)).toFixed(3),
+)
 for (let seq = 0; seq < TOTAL; seq += 97) encodedBytes += (log.getBytes(identity.id, seq) as Uint8Array).byteLength
 const sampled = Math.ceil(TOTAL / 97)
 figures['core.entry.encoded_bytes'] = Math.round(encodedBytes / sampled)
@@ -83,7 +91,10 @@ figures['core.heap.ratio_to_encoded'] = Number((figures['core.heap.bytes_per_ent
   const dir = mkdtempSync(join(tmpdir(), 'ylog-bench-'))
   const file = join(dir, 'snapshot.bin')
   writeFileSync(file, log.encodeSnapshot())
-  const child = spawnSync(process.execPath, [...process.execArgv, join(import.meta.dirname, 'core-load.ts'), file], { encoding: 'utf8', maxBuffer: 1 << 24 })
+  const child = spawnSync(process.execPath, [...process.execArgv, join(import.meta.dirname, 'core-load.ts'), file], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  })
   if (child.status !== 0) throw new Error(`snapshot load failed: ${child.stderr}`)
   const loaded = JSON.parse(child.stdout.trim().split('\n').at(-1) as string) as { seconds: number; length: number; verifySeconds: number }
   if (loaded.length !== TOTAL) throw new Error(`snapshot loaded ${loaded.length} entries, expected ${TOTAL}`)
@@ -103,7 +114,9 @@ figures['core.heap.ratio_to_encoded'] = Number((figures['core.heap.bytes_per_ent
     array.push([log.getBytes(identity.id, i) as Uint8Array])
   }
   figures['core.append.naive_rate_100k'] = rate(10_000, performance.now() - t)
-  figures['core.append.vs_naive_at_100k'] = Number(((figures['core.append.rate_10k'] as number) / figures['core.append.naive_rate_100k']).toFixed(2))
+  figures['core.append.vs_naive_at_100k'] = Number(
+    ((figures['core.append.rate_10k'] as number) / figures['core.append.naive_rate_100k']).toFixed(2),
+  )
 }
 
 report(figures)

@@ -96,7 +96,13 @@ try {
   source.close()
   // A checkpoint at 0 as a previous run leaves it, rather than a first run.
   writeCheckpoint(checkpointPath(ckptDir, source.name, client.url), {
-    version: 1, source: source.name, target: client.url, ...opened, forwarded: 0, duplicates: 0, skipped: 0,
+    version: 1,
+    source: source.name,
+    target: client.url,
+    ...opened,
+    forwarded: 0,
+    duplicates: 0,
+    skipped: 0,
   })
   const catchupMs = await forwardFile(node.url, backlog, ckptDir)
   const size = BACKLOG >= 1_000_000 ? '1m' : `${BACKLOG / 1000}k`

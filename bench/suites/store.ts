@@ -49,7 +49,11 @@ settleHeap()
 
 /** Appends TOTAL entries from APPENDERS concurrent callers, compacts, closes; records the figures. */
 async function fill(): Promise<void> {
-  const durable = await DurableLog.open({ identity, store: await ThreadedSqliteStore.open(path, { durability: 'full' }), signing: 'thread' })
+  const durable = await DurableLog.open({
+    identity,
+    store: await ThreadedSqliteStore.open(path, { durability: 'full' }),
+    signing: 'thread',
+  })
   let commits = 0
   durable.onCommit(() => commits++)
   // Compactions during the appends (commits wait for each), and whether one fell in the measured window.
@@ -76,7 +80,9 @@ async function fill(): Promise<void> {
   figures['store.append.compactions'] = compactions.length
   figures['store.append.compaction_seconds'] = Number(compactions.reduce((s, c) => s + c.seconds, 0).toFixed(2))
   figures[`store.append.compactions_in_${label}_window`] = compactions.filter((c) => c.at >= windowStart).length
-  figures['store.append.vs_sqlite_baseline'] = Number(((figures[`store.append.durable_rate_${label}`] as number) / (figures['store.baseline.sqlite_insert_rate'] as number)).toFixed(3))
+  figures['store.append.vs_sqlite_baseline'] = Number(
+    ((figures[`store.append.durable_rate_${label}`] as number) / (figures['store.baseline.sqlite_insert_rate'] as number)).toFixed(3),
+  )
 
   let encoded = 0
   for (let seq = 0; seq < TOTAL; seq += 101) encoded += (durable.getBytes(identity.id, seq) as Uint8Array).byteLength
@@ -98,7 +104,11 @@ async function trickle(): Promise<void> {
   const dir = tempDir('ylog-bench-')
   const file = join(dir, 'trickle.db')
   const writer = NodeIdentity.generate()
-  const durable = await DurableLog.open({ identity: writer, store: await ThreadedSqliteStore.open(file, { durability: 'full' }), signing: 'thread' })
+  const durable = await DurableLog.open({
+    identity: writer,
+    store: await ThreadedSqliteStore.open(file, { durability: 'full' }),
+    signing: 'thread',
+  })
   let commits = 0
   durable.onCommit(() => commits++)
   const written = writtenBytes()
@@ -147,7 +157,11 @@ function amplification(written: number, payload: number): number {
 
 // Replay in a fresh process: open to ready, as a restarting node does.
 for (const verify of ['tail', 'full'] as const) {
-  const child = spawnSync(process.execPath, [...process.execArgv, join(import.meta.dirname, 'store-replay.ts'), path, identity.id, verify], { encoding: 'utf8' })
+  const child = spawnSync(
+    process.execPath,
+    [...process.execArgv, join(import.meta.dirname, 'store-replay.ts'), path, identity.id, verify],
+    { encoding: 'utf8' },
+  )
   if (child.status !== 0) throw new Error(`replay failed: ${child.stderr}`)
   const result = JSON.parse(child.stdout.trim().split('\n').at(-1) as string) as { seconds: number; length: number }
   if (result.length !== TOTAL) throw new Error(`replay found ${result.length} entries, expected ${TOTAL}`)

@@ -44,11 +44,17 @@ async function runServer(): Promise<void> {
     const http = createServer((_req, res) => res.writeHead(200).end('okay'))
     http.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)))
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
-    serve({ url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}` }, { held: () => writerEntries(docs.get(ROOM)), stop: () => void setTimeout(() => process.exit(0), 20) })
+    serve(
+      { url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}` },
+      { held: () => writerEntries(docs.get(ROOM)), stop: () => void setTimeout(() => process.exit(0), 20) },
+    )
   } else {
     const server = new HocuspocusServer({ port: 0, address: '127.0.0.1', quiet: true, stopOnSignals: false })
     await server.listen()
-    serve({ url: `ws://127.0.0.1:${server.address.port}` }, { held: () => writerEntries(server.hocuspocus.documents.get(ROOM)), stop: () => void setTimeout(() => process.exit(0), 20) })
+    serve(
+      { url: `ws://127.0.0.1:${server.address.port}` },
+      { held: () => writerEntries(server.hocuspocus.documents.get(ROOM)), stop: () => void setTimeout(() => process.exit(0), 20) },
+    )
   }
 }
 
@@ -93,7 +99,8 @@ async function runClient(serverUrl: string): Promise<void> {
       }
     }
   })
-  const watch = (count: number): Promise<number> => (held >= count ? Promise.resolve(now()) : new Promise((resolve) => watchers.push({ count, resolve })))
+  const watch = (count: number): Promise<number> =>
+    held >= count ? Promise.resolve(now()) : new Promise((resolve) => watchers.push({ count, resolve }))
 
   // Writer side: ylog's layout in plain Yjs.
   const payload = new Uint8Array(ENTRY_BYTES).map((_, i) => (i * 31 + 7) & 0xff)

@@ -80,12 +80,17 @@ export class Child {
   static start(script: string, args: string[], timeoutMs = 60_000): Promise<Child> {
     const child = fork(join(import.meta.dirname, script), args, {
       // tsx and the source condition, without the parent's 12 GB heap flag.
-      execArgv: [...process.execArgv.filter((a) => !a.startsWith('--max-old-space-size')), ...(process.env.YLOG_BENCH_SYNC_PROF === '1' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/ylog-sync-prof'] : [])],
+      execArgv: [
+        ...process.execArgv.filter((a) => !a.startsWith('--max-old-space-size')),
+        ...(process.env.YLOG_BENCH_SYNC_PROF === '1' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/ylog-sync-prof'] : []),
+      ],
       // The child's stdout would corrupt the suite's JSON line: send it to stderr.
       stdio: ['ignore', 2, 2, 'ipc'],
       serialization: 'advanced',
     })
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal === null ? null : 128))))
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code, signal) => resolve(code ?? (signal === null ? null : 128))),
+    )
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL')

@@ -106,7 +106,8 @@ serve(
     /** Encoded size of `count` entries of `node` from seq `from`: what a peer lacking them needs at least. */
     entryBytes(args: Args) {
       let bytes = 0
-      for (let seq = Number(args.from); seq < Number(args.from) + Number(args.count); seq++) bytes += durable.getBytes(String(args.node), seq)?.byteLength ?? 0
+      for (let seq = Number(args.from); seq < Number(args.from) + Number(args.count); seq++)
+        bytes += durable.getBytes(String(args.node), seq)?.byteLength ?? 0
       return bytes
     },
     /** Bytes read and written on the sockets this node dialed (its peer connections, TCP payload incl. WebSocket framing). */

@@ -199,7 +199,8 @@ async function baseline(kind: 'ywebsocket' | 'hocuspocus'): Promise<void> {
     const replica = new LogDoc()
     const t = performance.now()
     for (let i = 0; i < updates.length; i += batch) {
-      if (replica.applyRemote(batch === 1 ? (updates[i] as Uint8Array) : Y.mergeUpdates(updates.slice(i, i + batch))).status !== 'accepted') throw new Error('guard refused')
+      if (replica.applyRemote(batch === 1 ? (updates[i] as Uint8Array) : Y.mergeUpdates(updates.slice(i, i + batch))).status !== 'accepted')
+        throw new Error('guard refused')
     }
     return rate(updates.length, performance.now() - t)
   }
@@ -214,7 +215,9 @@ for (const kind of ['ywebsocket', 'hocuspocus'] as const) if (SYSTEMS.includes(k
 const ratio = (a: string, b: string): void => {
   const x = figures[a]
   const y = figures[b]
-  if (x !== undefined && y !== undefined) figures[`sync.ratio_${a.includes('throughput') ? 'throughput' : 'p99'}_vs_${b.includes('hocuspocus') ? 'hocuspocus' : 'ywebsocket'}`] = round(x / y, 3)
+  if (x !== undefined && y !== undefined)
+    figures[`sync.ratio_${a.includes('throughput') ? 'throughput' : 'p99'}_vs_${b.includes('hocuspocus') ? 'hocuspocus' : 'ywebsocket'}`] =
+      round(x / y, 3)
 }
 ratio('sync.throughput_3node', 'sync.baseline.ywebsocket_throughput')
 ratio('sync.throughput_3node', 'sync.baseline.hocuspocus_throughput')

@@ -27,7 +27,10 @@ export function runYlog(url: string, args: string[], input?: string, env: NodeJS
   child.stdin.end(input ?? '')
   return new Promise((resolve) =>
     child.on('close', (status) => {
-      const lines = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+      const lines = stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
       resolve({ status, stdout, stderr, lines })
     }),
   )

@@ -17,7 +17,13 @@ export interface NodesBody {
   membership: { mode: 'open' } | { mode: 'list'; members: string[] }
   nodes: Array<Head & { at: number | null; holes: Array<{ from: number; to: number }>; gaps: number }>
   peers: Array<{ url: string; state: string; node: string | null; lastMessageAt: number | null; lag: number }>
-  connections: Array<{ remoteAddress: string | undefined; node: string | null; lastMessageAt: number | null; messagesIn: number; messagesOut: number }>
+  connections: Array<{
+    remoteAddress: string | undefined
+    node: string | null
+    lastMessageAt: number | null
+    messagesIn: number
+    messagesOut: number
+  }>
 }
 
 export async function getJson<T>(url: string): Promise<T> {
@@ -48,7 +54,12 @@ export async function metric(url: string, name: string, labels: Record<string, s
 }
 
 /** Polls `check` until it returns true; throws with the last `describe()` once the deadline passes. */
-export function waitUntil(check: () => Promise<boolean>, describe: () => Promise<string> | string, deadlineMs = 10_000, intervalMs = 100): Promise<void> {
+export function waitUntil(
+  check: () => Promise<boolean>,
+  describe: () => Promise<string> | string,
+  deadlineMs = 10_000,
+  intervalMs = 100,
+): Promise<void> {
   return waitFor(check, describe, { timeoutMs: deadlineMs, intervalMs })
 }
 
@@ -111,7 +122,8 @@ export async function clusterProblems(urls: readonly string[], acked: ReadonlyMa
   })
   const headSets = await Promise.all(urls.map((u) => sortedHeads(u)))
   headSets.forEach((hs, i) => {
-    if (JSON.stringify(hs.map(headKey)) !== JSON.stringify(headSets[0]?.map(headKey))) problems.push(`${urls[i]} serves other heads than ${urls[0]}`)
+    if (JSON.stringify(hs.map(headKey)) !== JSON.stringify(headSets[0]?.map(headKey)))
+      problems.push(`${urls[i]} serves other heads than ${urls[0]}`)
   })
   all.forEach((entries, i) => problems.push(...chainProblems(entries).map((p) => `${urls[i]}: ${p}`)))
   for (const [i, status] of (await Promise.all(urls.map((u) => nodes(u)))).entries()) {
@@ -174,7 +186,11 @@ export class ProxiedCluster {
     return links
   }
 
-  static async start(size: number, links: ReadonlyArray<readonly [number, number]>, extraArgs: readonly string[] = ['--open-membership']): Promise<ProxiedCluster> {
+  static async start(
+    size: number,
+    links: ReadonlyArray<readonly [number, number]>,
+    extraArgs: readonly string[] = ['--open-membership'],
+  ): Promise<ProxiedCluster> {
     // Blackholed until every node is up: early dials then wait instead of failing and backing off.
     const proxies = new Map<string, FaultProxy>()
     for (const [from, to] of links) {
@@ -184,8 +200,14 @@ export class ProxiedCluster {
     }
     const specs = Array.from({ length: size }, (_, i) => {
       const data = tempDir()
-      const peers = links.filter(([from]) => from === i).flatMap(([, to]) => ['--peer', `ws://127.0.0.1:${proxies.get(`${i}>${to}`)?.port}/sync`])
-      return { data, args: ['--data', data, ...extraArgs, ...peers], inbound: links.filter(([, to]) => to === i).map(([from]) => proxies.get(`${from}>${i}`) as FaultProxy) }
+      const peers = links
+        .filter(([from]) => from === i)
+        .flatMap(([, to]) => ['--peer', `ws://127.0.0.1:${proxies.get(`${i}>${to}`)?.port}/sync`])
+      return {
+        data,
+        args: ['--data', data, ...extraArgs, ...peers],
+        inbound: links.filter(([, to]) => to === i).map(([from]) => proxies.get(`${from}>${i}`) as FaultProxy),
+      }
     })
     const started = await Promise.allSettled(specs.map((spec) => startNode(spec.args)))
     const failed = started.find((r) => r.status === 'rejected')
@@ -246,7 +268,9 @@ export class ProxiedCluster {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.members.map((m) => (m.node.process.exitCode === null && m.node.process.signalCode === null ? m.node.stop() : undefined)))
+    await Promise.all(
+      this.members.map((m) => (m.node.process.exitCode === null && m.node.process.signalCode === null ? m.node.stop() : undefined)),
+    )
     await Promise.all([...this.#links.values()].map((p) => p.close()))
   }
 }

@@ -21,21 +21,36 @@ export async function screenshot(page: Page, name: string, options: { fullPage?:
 }
 
 // Without the background-networking flags Chromium keeps dialing Google's hosts, which this network refuses.
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
 
 export function launch(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this), or set YLOG_CHROMIUM`)
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this), or set YLOG_CHROMIUM`)
   return chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
 }
 
 function newest(dir: string): number {
-  return Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((d) => (d.isDirectory() ? newest(join(dir, d.name)) : statSync(join(dir, d.name)).mtimeMs)))
+  return Math.max(
+    0,
+    ...readdirSync(dir, { withFileTypes: true }).map((d) =>
+      d.isDirectory() ? newest(join(dir, d.name)) : statSync(join(dir, d.name)).mtimeMs,
+    ),
+  )
 }
 
 /** Builds the console when its build is missing or older than its sources (npm ci builds it; an edit since would not show). */
 export function ensureConsoleBuilt(): void {
   const index = join(CONSOLE, 'dist', 'index.html')
-  if (existsSync(index) && statSync(index).mtimeMs >= Math.max(newest(join(CONSOLE, 'src')), statSync(join(CONSOLE, 'index.html')).mtimeMs)) return
+  if (existsSync(index) && statSync(index).mtimeMs >= Math.max(newest(join(CONSOLE, 'src')), statSync(join(CONSOLE, 'index.html')).mtimeMs))
+    return
   execFileSync('npm', ['run', 'build', '-w', '@ylog/console'], { cwd: ROOT, stdio: 'pipe' })
 }
 

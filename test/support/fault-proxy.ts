@@ -137,7 +137,14 @@ export class FaultProxy {
       resetSocket(client)
       return
     }
-    const pipe = (direction: keyof ProxyBytes): Pipe => ({ direction, queue: [], queued: 0, timer: undefined, ended: false, waitingDrain: false })
+    const pipe = (direction: keyof ProxyBytes): Pipe => ({
+      direction,
+      queue: [],
+      queued: 0,
+      timer: undefined,
+      ended: false,
+      waitingDrain: false,
+    })
     const link: Link = { client, upstream: undefined, connected: false, dropped: false, up: pipe('up'), down: pipe('down') }
     this.#links.add(link)
     client.pause()

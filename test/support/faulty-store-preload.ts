@@ -11,7 +11,10 @@ const failAt = Number(process.env.YLOG_TEST_FAIL_APPEND ?? 1)
 class FailsOnce extends FaultyStore {
   #appends = 0
 
-  constructor(inner: NodeStore, readonly file: string) {
+  constructor(
+    inner: NodeStore,
+    readonly file: string,
+  ) {
     super(inner)
   }
 

@@ -114,7 +114,11 @@ export interface Appended {
 }
 
 export async function postEvent(url: string, data: unknown, topic = 'test'): Promise<Appended> {
-  const res = await fetch(`${url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic, kind: 'event', data }) })
+  const res = await fetch(`${url}/api/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ topic, kind: 'event', data }),
+  })
   if (res.status !== 201) throw new Error(`POST answered ${res.status}: ${await res.text()}`)
   return (await res.json()) as Appended
 }

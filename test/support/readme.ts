@@ -4,7 +4,14 @@ import { join } from 'node:path'
 import { ROOT } from './node-process.js'
 
 /** The READMEs a newcomer reads, relative to the repository root. */
-export const READMES = ['README.md', 'apps/node/README.md', 'packages/core/README.md', 'packages/sqlite/README.md', 'packages/client/README.md', 'packages/context/README.md'] as const
+export const READMES = [
+  'README.md',
+  'apps/node/README.md',
+  'packages/core/README.md',
+  'packages/sqlite/README.md',
+  'packages/client/README.md',
+  'packages/context/README.md',
+] as const
 
 export interface Block {
   /** README path relative to the repository root. */

@@ -18,7 +18,9 @@ export async function sendAhead(cluster: ProxiedCluster, writer: number, target:
   if (member === undefined) throw new Error(`no cluster member ${writer}`)
   const identity = NodeIdentity.load(join(member.data, 'node.key'))
   const whole = await replicaOf(portOf(member.node.url))
-  const newest = Y.decodeUpdate(Y.encodeStateAsUpdate(whole.doc)).structs.filter((s) => s.id.client === clientIdOf(identity.id) && s.id.clock >= entryClock(fromSeq))
+  const newest = Y.decodeUpdate(Y.encodeStateAsUpdate(whole.doc)).structs.filter(
+    (s) => s.id.client === clientIdOf(identity.id) && s.id.clock >= entryClock(fromSeq),
+  )
   const client = await rawClient(portOf(target))
   if (!(await authenticate(client, identity)).ok) throw new Error(`node ${target} did not authenticate member ${writer}`)
   client.send(encodeSyncUpdate(encodeStructGroups([newest])))

@@ -72,7 +72,9 @@ export function valid(schema: Schema, r: Rand): unknown {
     case 'number':
       return r.float() * 1000
     case 'string':
-      return schema.pattern !== undefined ? fromPattern(schema.pattern, r, schema.minLength ?? 0, schema.maxLength ?? Number.MAX_SAFE_INTEGER) : text(r, schema.minLength ?? 0, Math.min(schema.maxLength ?? SHORT, Math.max(SHORT, schema.minLength ?? 0)))
+      return schema.pattern !== undefined
+        ? fromPattern(schema.pattern, r, schema.minLength ?? 0, schema.maxLength ?? Number.MAX_SAFE_INTEGER)
+        : text(r, schema.minLength ?? 0, Math.min(schema.maxLength ?? SHORT, Math.max(SHORT, schema.minLength ?? 0)))
     case 'array': {
       const n = r.int(schema.minItems ?? 0, Math.min(schema.maxItems ?? 4, (schema.minItems ?? 0) + 4))
       return Array.from({ length: n }, () => valid(schema.items ?? {}, r))
@@ -210,7 +212,8 @@ function expandClass(body: string): string[] {
   for (let i = 0; i < items.length; i++) {
     const from = items[i] as string
     if (items[i + 1] === '-' && items[i + 2] !== undefined) {
-      for (let code = from.codePointAt(0) as number; code <= (items[i + 2]?.codePointAt(0) as number); code++) chars.push(String.fromCodePoint(code))
+      for (let code = from.codePointAt(0) as number; code <= (items[i + 2]?.codePointAt(0) as number); code++)
+        chars.push(String.fromCodePoint(code))
       i += 2
     } else chars.push(from)
   }
@@ -227,7 +230,8 @@ export function invalid(schema: Schema, r: Rand): Array<{ why: string; value: un
   }
   if (schema.enum !== undefined) out.push({ why: 'not in the enum', value: 'not-a-member' })
   if (schema.minimum !== undefined) out.push({ why: 'below the minimum', value: schema.minimum - 1 })
-  if (schema.maximum !== undefined && schema.maximum < Number.MAX_SAFE_INTEGER) out.push({ why: 'above the maximum', value: schema.maximum + 1 })
+  if (schema.maximum !== undefined && schema.maximum < Number.MAX_SAFE_INTEGER)
+    out.push({ why: 'above the maximum', value: schema.maximum + 1 })
   if (schema.maxLength !== undefined && schema.maxLength <= 4096) out.push({ why: 'too long', value: 'a'.repeat(schema.maxLength + 1) })
   if (schema.minLength !== undefined && schema.minLength > 0) out.push({ why: 'too short', value: '' })
   if (schema.pattern !== undefined) {

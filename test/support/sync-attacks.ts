@@ -214,7 +214,11 @@ const HEAVY: Record<string, [Attack['side'], Make]> = {
 }
 const HEAVY_ODDS = 80
 
-const TABLES: Array<[Attack['side'], Record<string, Make>]> = [['member', MEMBER], ['reader', READER], ['fresh', FRESH]]
+const TABLES: Array<[Attack['side'], Record<string, Make>]> = [
+  ['member', MEMBER],
+  ['reader', READER],
+  ['fresh', FRESH],
+]
 
 export const KINDS = [...TABLES.flatMap(([, table]) => Object.keys(table)), ...Object.keys(HEAVY)]
 

@@ -64,7 +64,8 @@ export function describeFailure(err: unknown): { code: string; message: string; 
 export function wholeNumber(name: string, min = 0, max = Number.MAX_SAFE_INTEGER): (text: string) => number {
   return (text) => {
     const n = /^[0-9]+$/.test(text) ? Number(text) : Number.NaN
-    if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`${name} ${JSON.stringify(text)} is not a whole number ${min}-${max}`)
+    if (!Number.isSafeInteger(n) || n < min || n > max)
+      throw new UsageError(`${name} ${JSON.stringify(text)} is not a whole number ${min}-${max}`)
     return n
   }
 }

@@ -15,7 +15,10 @@ describe('Progress', () => {
     expect(stderr.written[0]).toMatch(/^\rexporting 5 of 10 \(50%\), [0-9,]+\/s$/)
     progress.end()
     expect(stderr.written.at(-1)).toMatch(/^\r +\r$/)
-    for (const [out, err] of [[false, true], [true, false]] as const) {
+    for (const [out, err] of [
+      [false, true],
+      [true, false],
+    ] as const) {
       const quiet = sink(err)
       const off = new Progress({ json: false, command: 'export', phase: 'exporting', stdout: { isTTY: out }, stderr: quiet })
       off.add(1)

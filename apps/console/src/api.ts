@@ -53,6 +53,9 @@ export function describe(err: unknown): string {
 export async function getText(path: string): Promise<string> {
   const token = storedToken()
   const res = await fetch(path, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
-  if (!res.ok) throw new YlogClientError(res.status === 401 ? 'UNAUTHORIZED' : 'BAD_RESPONSE', `${path} answered ${res.status}`, { status: res.status })
+  if (!res.ok)
+    throw new YlogClientError(res.status === 401 ? 'UNAUTHORIZED' : 'BAD_RESPONSE', `${path} answered ${res.status}`, {
+      status: res.status,
+    })
   return res.text()
 }

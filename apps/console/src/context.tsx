@@ -45,13 +45,23 @@ export function ContextPage() {
     <section aria-labelledby="context-title">
       <h1 id="context-title">Context</h1>
       <form class="filters" onSubmit={(e) => void submit(e)}>
-        <label>topic <input name="topic" value={form.topic} onInput={field('topic')} placeholder="any (comma-separated)" /></label>
-        <label>subject <input name="subject" value={form.subject} onInput={field('subject')} placeholder="any" /></label>
-        <label>budget <input name="budget" type="number" min="1" value={form.budget} onInput={field('budget')} /></label>
+        <label>
+          topic <input name="topic" value={form.topic} onInput={field('topic')} placeholder="any (comma-separated)" />
+        </label>
+        <label>
+          subject <input name="subject" value={form.subject} onInput={field('subject')} placeholder="any" />
+        </label>
+        <label>
+          budget <input name="budget" type="number" min="1" value={form.budget} onInput={field('budget')} />
+        </label>
         <label>
           encoding
           <select name="encoding" value={form.encoding} onChange={field('encoding')}>
-            {ENCODINGS.map((e) => <option key={e} value={e}>{e}</option>)}
+            {ENCODINGS.map((e) => (
+              <option key={e} value={e}>
+                {e}
+              </option>
+            ))}
           </select>
         </label>
         <label>
@@ -62,9 +72,15 @@ export function ContextPage() {
             <option value="jsonl">jsonl</option>
           </select>
         </label>
-        <button type="submit" disabled={busy}>Assemble</button>
+        <button type="submit" disabled={busy}>
+          Assemble
+        </button>
       </form>
-      {typeof answer === 'string' && <p class="error" role="alert">{answer}</p>}
+      {typeof answer === 'string' && (
+        <p class="error" role="alert">
+          {answer}
+        </p>
+      )}
       {typeof answer === 'object' && <Answer answer={answer} />}
     </section>
   )
@@ -75,23 +91,31 @@ function Answer({ answer }: { answer: ContextAnswer }) {
   return (
     <>
       <p role="status">
-        {answer.tokens} of {m.budget} tokens ({m.tokenizer}): {m.counts.included} entries included, {m.counts.omitted ?? 'unknown'} left out for the budget,{' '}
-        <span class={m.counts.dropped > 0 ? 'hl' : ''}>{m.counts.dropped} dropped at the source</span>,{' '}
+        {answer.tokens} of {m.budget} tokens ({m.tokenizer}): {m.counts.included} entries included, {m.counts.omitted ?? 'unknown'} left out
+        for the budget, <span class={m.counts.dropped > 0 ? 'hl' : ''}>{m.counts.dropped} dropped at the source</span>,{' '}
         <span class={m.counts.missing > 0 ? 'hl' : ''}>{m.counts.missing} missing here</span>, {m.counts.forked} forked.
       </p>
       <div class="scroll">
         <table class="manifest">
           <caption>Manifest per node</caption>
           <thead>
-            <tr><th scope="col">node</th><th scope="col">included</th><th scope="col">left out</th><th scope="col">dropped (gap entries)</th><th scope="col">missing (holes)</th></tr>
+            <tr>
+              <th scope="col">node</th>
+              <th scope="col">included</th>
+              <th scope="col">left out</th>
+              <th scope="col">dropped (gap entries)</th>
+              <th scope="col">missing (holes)</th>
+            </tr>
           </thead>
           <tbody>
             {m.nodes.map((n) => (
               <tr key={n.node}>
-                <th scope="row"><Short hex={n.node} /></th>
+                <th scope="row">
+                  <Short hex={n.node} />
+                </th>
                 <td>{ranges(n.included) || '–'}</td>
                 <td>{ranges(n.omitted) || '–'}</td>
-                <td>{n.dropped.length === 0 ? '–' : <mark>{n.dropped.map((d) => `${d.stream} ${d.from}–${d.to}`).join(', ')}</mark>}</td>
+                <td>{n.dropped.length === 0 ? '–' : <mark>{dropped(n.dropped)}</mark>}</td>
                 <td>{n.missing.length === 0 ? '–' : <mark>{ranges(n.missing)}</mark>}</td>
               </tr>
             ))}
@@ -102,4 +126,8 @@ function Answer({ answer }: { answer: ContextAnswer }) {
       <pre class="context-text">{answer.text}</pre>
     </>
   )
+}
+
+function dropped(ranges: ReadonlyArray<{ stream: string; from: number; to: number }>): string {
+  return ranges.map((d) => `${d.stream} ${d.from}–${d.to}`).join(', ')
 }

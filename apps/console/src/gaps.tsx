@@ -16,7 +16,14 @@ async function load(): Promise<{ gaps: GapEntry[]; nodes: Nodes }> {
 export function GapsPage() {
   const loaded = usePoll(load, 2000)
   if (loaded.state === 'loading') return <p>Loading…</p>
-  if (loaded.state === 'error') return loaded.needsToken ? <TokenForm /> : <p class="error" role="alert">{loaded.message}</p>
+  if (loaded.state === 'error')
+    return loaded.needsToken ? (
+      <TokenForm />
+    ) : (
+      <p class="error" role="alert">
+        {loaded.message}
+      </p>
+    )
   const { gaps, nodes } = loaded.value
   const streams = new Map<string, { node: string; stream: string; entries: number; dropped: number; last: number }>()
   for (const g of gaps) {
@@ -33,27 +40,51 @@ export function GapsPage() {
       <h1 id="gaps-title">Gaps</h1>
       <h2>Current holes</h2>
       {holes.length === 0 ? (
-        <p class="muted" data-holes="0">No holes: this node holds every seq it knows of.</p>
+        <p class="muted" data-holes="0">
+          No holes: this node holds every seq it knows of.
+        </p>
       ) : (
         <ul data-holes={holes.length}>
-          {holes.map((n) => <li key={n.node}><Short hex={n.node} />: seqs <mark>{ranges(n.holes)}</mark> exist elsewhere, not here yet</li>)}
+          {holes.map((n) => (
+            <li key={n.node}>
+              <Short hex={n.node} />: seqs <mark>{ranges(n.holes)}</mark> exist elsewhere, not here yet
+            </li>
+          ))}
         </ul>
       )}
       <h2>By node and stream</h2>
       <div class="scroll">
         <table>
           <thead>
-            <tr><th scope="col">node</th><th scope="col">stream</th><th scope="col">gap entries</th><th scope="col">events dropped</th><th scope="col">latest</th></tr>
+            <tr>
+              <th scope="col">node</th>
+              <th scope="col">stream</th>
+              <th scope="col">gap entries</th>
+              <th scope="col">events dropped</th>
+              <th scope="col">latest</th>
+            </tr>
           </thead>
           <tbody>
-            {streams.size === 0 && <tr><td colSpan={5} class="muted">No gap entries: no events were dropped before the log (newest 1000 looked at).</td></tr>}
+            {streams.size === 0 && (
+              <tr>
+                <td colSpan={5} class="muted">
+                  No gap entries: no events were dropped before the log (newest 1000 looked at).
+                </td>
+              </tr>
+            )}
             {[...streams.values()].map((s) => (
               <tr key={`${s.node}/${s.stream}`}>
-                <th scope="row"><Short hex={s.node} /></th>
-                <td><code>{s.stream}</code></td>
+                <th scope="row">
+                  <Short hex={s.node} />
+                </th>
+                <td>
+                  <code>{s.stream}</code>
+                </td>
                 <td class="num">{s.entries}</td>
                 <td class="num">{s.dropped}</td>
-                <td><Time ms={s.last} /></td>
+                <td>
+                  <Time ms={s.last} />
+                </td>
               </tr>
             ))}
           </tbody>
@@ -63,16 +94,33 @@ export function GapsPage() {
       <div class="scroll">
         <table class="gaps">
           <thead>
-            <tr><th scope="col">when</th><th scope="col">entry</th><th scope="col">topic</th><th scope="col">stream</th><th scope="col">dropped</th><th scope="col">count</th></tr>
+            <tr>
+              <th scope="col">when</th>
+              <th scope="col">entry</th>
+              <th scope="col">topic</th>
+              <th scope="col">stream</th>
+              <th scope="col">dropped</th>
+              <th scope="col">count</th>
+            </tr>
           </thead>
           <tbody>
             {gaps.map((g) => (
               <tr key={`${g.node}:${g.seq}`} data-gap={`${g.node}:${g.seq}`}>
-                <td><Time ms={g.at} /></td>
-                <th scope="row"><a href={`#/entry/${g.node}/${g.seq}`}><Short hex={g.node} />:{g.seq}</a></th>
+                <td>
+                  <Time ms={g.at} />
+                </td>
+                <th scope="row">
+                  <a href={`#/entry/${g.node}/${g.seq}`}>
+                    <Short hex={g.node} />:{g.seq}
+                  </a>
+                </th>
                 <td>{g.topic}</td>
-                <td><code>{g.data.stream}</code></td>
-                <td>{g.data.from}–{g.data.to}</td>
+                <td>
+                  <code>{g.data.stream}</code>
+                </td>
+                <td>
+                  {g.data.from}–{g.data.to}
+                </td>
                 <td class="num">{g.data.to - g.data.from + 1}</td>
               </tr>
             ))}

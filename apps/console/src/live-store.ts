@@ -39,7 +39,17 @@ const NO_FILTERS: Filters = { topic: '', kind: '', node: '', subject: '' }
  * at most once per animation frame however fast entries arrive.
  */
 export class LiveStore {
-  #state: LiveState = { rows: [], paused: false, pending: 0, prev: null, loading: false, error: undefined, needsToken: false, received: 0, missed: 0 }
+  #state: LiveState = {
+    rows: [],
+    paused: false,
+    pending: 0,
+    prev: null,
+    loading: false,
+    error: undefined,
+    needsToken: false,
+    received: 0,
+    missed: 0,
+  }
   #filters: Filters = NO_FILTERS
   #held: Entry[] = []
   #controller: AbortController | undefined
@@ -118,7 +128,10 @@ export class LiveStore {
     this.pause()
     this.#set({ loading: true })
     try {
-      const page = prev === undefined ? await client().last(OLDER_PAGE, this.#serverFilter()) : await client().before(prev, { ...this.#serverFilter(), limit: OLDER_PAGE })
+      const page =
+        prev === undefined
+          ? await client().last(OLDER_PAGE, this.#serverFilter())
+          : await client().before(prev, { ...this.#serverFilter(), limit: OLDER_PAGE })
       const older = [...page.entries].reverse()
       const base = prev === undefined ? [] : this.#state.rows
       // Paging back past the cap drops the newest rows instead: the reader asked for the past.

@@ -28,7 +28,13 @@ export function LivePage() {
   const newest = useRef<string | undefined>(undefined)
   const key = (e: Entry): string => `${e.node}:${e.seq}`
   const top = rows[0] === undefined ? undefined : key(rows[0])
-  const addedOnTop = newest.current === undefined ? 0 : Math.max(0, rows.slice(0, 1000).findIndex((e) => key(e) === newest.current))
+  const addedOnTop =
+    newest.current === undefined
+      ? 0
+      : Math.max(
+          0,
+          rows.slice(0, 1000).findIndex((e) => key(e) === newest.current),
+        )
   newest.current = top
 
   return (
@@ -41,20 +47,40 @@ export function LivePage() {
             Resume{state.pending > 0 ? ` (${state.pending} new)` : ''}
           </button>
         ) : (
-          <button type="button" onClick={() => live.pause()}>Pause</button>
+          <button type="button" onClick={() => live.pause()}>
+            Pause
+          </button>
         )}
-        <span class="status" role="status" data-rows={rows.length} data-received={state.received + state.missed} data-skipped={state.missed}>
+        <span
+          class="status"
+          role="status"
+          data-rows={rows.length}
+          data-received={state.received + state.missed}
+          data-skipped={state.missed}
+        >
           {state.loading ? 'loading… ' : ''}
           {rows.length} rows{state.rows.length >= ROW_CAP ? ` (cap ${ROW_CAP}: oldest dropped)` : ''}
           {state.paused ? ' · paused' : ' · live'}
           {state.missed > 0 ? ` · ${state.missed} skipped: this tab fell behind the stream` : ''}
         </span>
       </div>
-      {state.needsToken ? <TokenForm /> : state.error !== undefined && <p class="error" role="alert">{state.error}</p>}
+      {state.needsToken ? (
+        <TokenForm />
+      ) : (
+        state.error !== undefined && (
+          <p class="error" role="alert">
+            {state.error}
+          </p>
+        )
+      )}
       <div class="split">
         <div class="list-pane">
           <div class="row head" aria-hidden="true">
-            <span>time</span><span>node:seq</span><span>topic</span><span>kind</span><span>data</span>
+            <span>time</span>
+            <span>node:seq</span>
+            <span>topic</span>
+            <span>kind</span>
+            <span>data</span>
           </div>
           <VirtualList
             items={rows}
@@ -68,7 +94,9 @@ export function LivePage() {
             row={(e) => (
               <>
                 <Time ms={e.at} compact />
-                <span data-id={key(e)}><Short hex={e.node} />:{e.seq}</span>
+                <span data-id={key(e)}>
+                  <Short hex={e.node} />:{e.seq}
+                </span>
                 <span>{e.topic}</span>
                 <span class={`kind ${e.kind}`}>{e.kind}</span>
                 <span class="summary">{summary(e)}</span>
@@ -77,7 +105,9 @@ export function LivePage() {
           />
           <div class="toolbar">
             {state.prev === null ? (
-              <span class="muted" data-start="true">start of the log reached</span>
+              <span class="muted" data-start="true">
+                start of the log reached
+              </span>
             ) : (
               <button type="button" onClick={() => void live.older()} disabled={state.loading}>
                 {state.prev === undefined ? 'Older (reload: the cap dropped rows)' : 'Older entries'}
@@ -86,7 +116,11 @@ export function LivePage() {
           </div>
         </div>
         <aside class="detail-pane" aria-label="entry details">
-          {open === undefined ? <p class="muted">Select a row (arrows, Enter) to see the entry and check its signature.</p> : <EntryView entry={open} />}
+          {open === undefined ? (
+            <p class="muted">Select a row (arrows, Enter) to see the entry and check its signature.</p>
+          ) : (
+            <EntryView entry={open} />
+          )}
         </aside>
       </div>
     </section>
@@ -128,4 +162,3 @@ function FilterBar() {
     </form>
   )
 }
-

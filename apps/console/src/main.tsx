@@ -41,20 +41,26 @@ function App() {
   useEffect(() => onTokenChange(() => setTokenVersion((v) => v + 1)), [])
   return (
     <>
-      <a class="skip" href="#main">Skip to content</a>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
       <header class="top">
         <strong class="brand">ylog</strong>
         <nav aria-label="pages">
           <ul>
             {PAGES.map((p) => (
               <li key={p.hash}>
-                <a href={p.hash} aria-current={hash === p.hash ? 'page' : undefined}>{p.label}</a>
+                <a href={p.hash} aria-current={hash === p.hash ? 'page' : undefined}>
+                  {p.label}
+                </a>
               </li>
             ))}
           </ul>
         </nav>
         {storedToken() !== undefined && (
-          <button type="button" class="link" onClick={() => setToken('')}>Forget token</button>
+          <button type="button" class="link" onClick={() => setToken('')}>
+            Forget token
+          </button>
         )}
       </header>
       <main id="main" tabIndex={-1}>

@@ -6,7 +6,14 @@ export function Time({ ms, compact = false }: { ms: number | null | undefined; c
   const today = compact && date.toDateString() === new Date().toDateString()
   const local = today
     ? date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' })
-    : date.toLocaleString(undefined, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+    : date.toLocaleString(undefined, {
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+      })
   const iso = date.toISOString()
   return (
     <time dateTime={iso} title={`${iso} (${ms} ms)`}>

@@ -17,10 +17,16 @@ export function TokenForm() {
     >
       <p role="alert">This node needs a read token (--read-token). It is kept for this tab only.</p>
       <label>
-        token <input type="password" name="token" autoComplete="off" value={value} onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)} />
+        token{' '}
+        <input
+          type="password"
+          name="token"
+          autoComplete="off"
+          value={value}
+          onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)}
+        />
       </label>
       <button type="submit">Use token</button>
     </form>
   )
 }
-

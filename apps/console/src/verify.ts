@@ -20,7 +20,10 @@ export async function signedBytes(node: string, fromSeq: number, toSeq: number):
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue
     const parsed = JSON.parse(line) as { seq: number; bytes: string }
-    out.set(parsed.seq, Uint8Array.from(atob(parsed.bytes), (c) => c.charCodeAt(0)))
+    out.set(
+      parsed.seq,
+      Uint8Array.from(atob(parsed.bytes), (c) => c.charCodeAt(0)),
+    )
   }
   return out
 }
@@ -55,7 +58,8 @@ export function verifyEntry(entry: Entry, bytes: Uint8Array | undefined, previou
   const [, writer, prev, seq, at, topic, kind, data] = fields
   const hex = (v: unknown): string => (v instanceof Uint8Array ? bytesToHex(v) : '')
   if (hex(writer) !== entry.node || seq !== entry.seq) return fail('the bytes name another node or seq')
-  if (at !== entry.at || topic !== entry.topic || kind !== entry.kind || stable(data) !== stable(entry.data)) return fail('the fields shown differ from the signed bytes')
+  if (at !== entry.at || topic !== entry.topic || kind !== entry.kind || stable(data) !== stable(entry.data))
+    return fail('the fields shown differ from the signed bytes')
   checks.push('fields match the signed bytes')
   const signed = new Uint8Array(DOMAIN.length + bytes.length - SIG_TAIL)
   signed.set(DOMAIN)

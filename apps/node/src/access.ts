@@ -17,12 +17,17 @@ export function bearerGuard(tokens: ReadonlyArray<string | undefined>, what: 'wr
   const name = what === 'writes' ? 'write token' : 'read token (or the write token)'
   return async (request, reply) => {
     const match = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')
-    const presented = createHash('sha256').update(match?.[1] ?? '').digest()
+    const presented = createHash('sha256')
+      .update(match?.[1] ?? '')
+      .digest()
     // Every candidate is compared, so timing does not tell which one matched.
     let ok = false
     for (const digest of expected) ok = timingSafeEqual(presented, digest) || ok
     if (match !== null && ok) return
     const message = match === null ? `${what} need the header "Authorization: Bearer <${name}>"` : `the ${name} is wrong`
-    await reply.code(401).header('www-authenticate', 'Bearer realm="ylog"').send({ error: { code: 'UNAUTHORIZED', message } } satisfies ErrorBody)
+    await reply
+      .code(401)
+      .header('www-authenticate', 'Bearer realm="ylog"')
+      .send({ error: { code: 'UNAUTHORIZED', message } } satisfies ErrorBody)
   }
 }

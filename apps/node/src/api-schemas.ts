@@ -4,9 +4,19 @@
 import { encodeCursor, ENTRY_KINDS, MAX_TOPIC_LENGTH, START, TOPIC_PATTERN, type YlogErrorCode } from '@ylog/core'
 import { HTTP_STATUS } from './http-errors.js'
 
-export const NODE_ID = { type: 'string', pattern: '^[0-9a-f]{64}$', description: "a node's id: its Ed25519 public key, 64 lowercase hex digits" } as const
+export const NODE_ID = {
+  type: 'string',
+  pattern: '^[0-9a-f]{64}$',
+  description: "a node's id: its Ed25519 public key, 64 lowercase hex digits",
+} as const
 
-export const TOPIC = { type: 'string', minLength: 1, maxLength: MAX_TOPIC_LENGTH, pattern: TOPIC_PATTERN.source, examples: ['pipeline.build'] } as const
+export const TOPIC = {
+  type: 'string',
+  minLength: 1,
+  maxLength: MAX_TOPIC_LENGTH,
+  pattern: TOPIC_PATTERN.source,
+  examples: ['pipeline.build'],
+} as const
 
 /** A cursor is opaque: only one the log returned decodes. The start of the log is the example a client can always send. */
 export const CURSOR = {
@@ -22,7 +32,10 @@ export const KIND = { type: 'string', enum: ENTRY_KINDS } as const
 /** Milliseconds since the epoch, as a query or path value. */
 export const MILLIS = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const
 
-/** An entry as stored and signed. Open (additionalProperties), so a field a later entry version adds is never dropped from a signed entry. */
+/**
+ * An entry as stored and signed. Open (additionalProperties), so a field a later entry version adds is never dropped from a
+ * signed entry.
+ */
 export const ENTRY = {
   type: 'object',
   additionalProperties: true,
@@ -52,7 +65,10 @@ export function errorBody(codes: readonly YlogErrorCode[]) {
         type: 'object',
         additionalProperties: false,
         required: ['code', 'message'],
-        properties: { code: { type: 'string', enum: [...codes] }, message: { type: 'string', description: 'what was wrong and what is allowed' } },
+        properties: {
+          code: { type: 'string', enum: [...codes] },
+          message: { type: 'string', description: 'what was wrong and what is allowed' },
+        },
       },
     },
   } as const
@@ -96,7 +112,10 @@ export function forValidation(schema: Schema, httpPart: string | undefined): Sch
   if (httpPart === 'querystring' || httpPart === 'params' || httpPart === 'headers') {
     const properties = (schema.properties ?? {}) as Record<string, Schema>
     const strings = Object.fromEntries(
-      Object.entries(properties).map(([name, property]) => [name, property.type === 'string' && property.enum !== undefined ? { type: 'string', enum: property.enum } : { type: 'string' }]),
+      Object.entries(properties).map(([name, property]) => [
+        name,
+        property.type === 'string' && property.enum !== undefined ? { type: 'string', enum: property.enum } : { type: 'string' },
+      ]),
     )
     return { ...schema, properties: strings }
   }
@@ -109,7 +128,10 @@ function strip(value: unknown): unknown {
   return Object.fromEntries(
     Object.entries(value)
       .filter(([key]) => !HANDLER_CHECKED.has(key))
-      .map(([key, v]) => [key, key === 'enum' || key === 'const' ? v : key === 'properties' ? stripEach(v as Record<string, unknown>) : strip(v)]),
+      .map(([key, v]) => [
+        key,
+        key === 'enum' || key === 'const' ? v : key === 'properties' ? stripEach(v as Record<string, unknown>) : strip(v),
+      ]),
   )
 }
 

@@ -19,13 +19,22 @@ interface Node {
 
 const open: Node[] = []
 
-async function setup(options: { writeToken?: string; readToken?: string; file?: string; identity?: NodeIdentity; now?: () => number } = {}): Promise<Node> {
+async function setup(
+  options: { writeToken?: string; readToken?: string; file?: string; identity?: NodeIdentity; now?: () => number } = {},
+): Promise<Node> {
   const identity = options.identity ?? NodeIdentity.generate()
   const file = options.file ?? join(mkdtempSync(join(tmpdir(), 'ylog-api-')), 'ylog.db')
   const store = SqliteUpdateStore.open(file, { durability: 'normal' })
   const durable = await DurableLog.open({ identity, store, now: options.now })
   const metrics = createMetrics(durable, { defaultMetrics: false })
-  const app = buildServer({ durable, tables: store, identity, config: { writeToken: options.writeToken, readToken: options.readToken }, metrics, logger: pino({ level: 'silent' }) })
+  const app = buildServer({
+    durable,
+    tables: store,
+    identity,
+    config: { writeToken: options.writeToken, readToken: options.readToken },
+    metrics,
+    logger: pino({ level: 'silent' }),
+  })
   await app.ready()
   const node = { app, durable, identity, file }
   open.push(node)
@@ -46,7 +55,11 @@ afterEach(async () => {
   }
 })
 
-const event = (n: number, topic = 'agents'): { topic: string; kind: 'event'; data: { n: number } } => ({ topic, kind: 'event', data: { n } })
+const event = (n: number, topic = 'agents'): { topic: string; kind: 'event'; data: { n: number } } => ({
+  topic,
+  kind: 'event',
+  data: { n },
+})
 
 describe('POST /api/events/batch', () => {
   it('commits every entry of the batch with contiguous seqs', async () => {
@@ -61,14 +74,21 @@ describe('POST /api/events/batch', () => {
 
   it('writes nothing when one entry is invalid, naming which', async () => {
     const { app, durable, identity } = await setup()
-    const res = await app.inject({ method: 'POST', url: '/api/events/batch', payload: [event(0), { topic: 'bad topic!', kind: 'event', data: 1 }] })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/events/batch',
+      payload: [event(0), { topic: 'bad topic!', kind: 'event', data: 1 }],
+    })
     expect(res.statusCode).toBe(400)
     expect(res.json().error.message).toMatch(/^batch entry 1: /)
     const schema = await app.inject({ method: 'POST', url: '/api/events/batch', payload: [event(0), { topic: 't', kind: 'gap', data: 1 }] })
     expect(schema.statusCode).toBe(400)
     expect(schema.json().error.message).toContain('body[1].kind "gap" is not accepted from clients')
     expect((await app.inject({ method: 'POST', url: '/api/events/batch', payload: [] })).statusCode).toBe(400)
-    expect((await app.inject({ method: 'POST', url: '/api/events/batch', payload: Array.from({ length: 1001 }, (_, i) => event(i)) })).statusCode).toBe(400)
+    expect(
+      (await app.inject({ method: 'POST', url: '/api/events/batch', payload: Array.from({ length: 1001 }, (_, i) => event(i)) }))
+        .statusCode,
+    ).toBe(400)
     expect(durable.committedLength(identity.id)).toBe(0)
   })
 })
@@ -80,7 +100,11 @@ describe('Idempotency-Key', () => {
     const first = await node.app.inject({ method: 'POST', url: '/api/events', payload: event(1), headers })
     expect(first.statusCode).toBe(201)
     // Concurrent repeats see the first one's record.
-    const repeats = await Promise.all([1, 2, 3].map(() => node.app.inject({ method: 'POST', url: '/api/events', payload: { data: { n: 1 }, kind: 'event', topic: 'agents' }, headers })))
+    const repeats = await Promise.all(
+      [1, 2, 3].map(() =>
+        node.app.inject({ method: 'POST', url: '/api/events', payload: { data: { n: 1 }, kind: 'event', topic: 'agents' }, headers }),
+      ),
+    )
     for (const again of repeats) {
       expect(again.statusCode).toBe(201)
       expect(again.json()).toEqual(first.json())
@@ -114,7 +138,8 @@ describe('GET /api/events filters', () => {
   it('reads by time, topic and kind, and continues with next', async () => {
     let now = 10_000
     const { app } = await setup({ now: () => (now += 100) })
-    for (let i = 0; i < 30; i++) await app.inject({ method: 'POST', url: '/api/events', payload: event(i, i % 3 === 0 ? 'rare' : 'common') })
+    for (let i = 0; i < 30; i++)
+      await app.inject({ method: 'POST', url: '/api/events', payload: event(i, i % 3 === 0 ? 'rare' : 'common') })
     const since = 10_000 + 100 * 21
     const page = await app.inject({ url: `/api/events?since=${since}&limit=5` })
     expect(page.json().entries.map((e: { data: { n: number } }) => e.data.n)).toEqual([20, 21, 22, 23, 24])
@@ -156,23 +181,37 @@ describe('named consumers', () => {
     const ahead = (await node.app.inject({ url: `/api/events?limit=100&after=${all.next}` })).json()
     expect(ahead.next).toBe(all.next)
     await node.durable.append({ topic: 't', kind: 'event', data: 'x' })
-    const done = await node.app.inject({ method: 'PUT', url: '/api/consumers/billing', payload: { cursor: (await node.app.inject({ url: '/api/events?limit=100' })).json().next } })
+    const done = await node.app.inject({
+      method: 'PUT',
+      url: '/api/consumers/billing',
+      payload: { cursor: (await node.app.inject({ url: '/api/events?limit=100' })).json().next },
+    })
     expect(done.json().behind).toBe(0)
   })
 
   it('keep a topic/kind filter set on PUT, count behind through it, and clear it with null', async () => {
     let node = await setup()
     const append = (topic: string, kind: 'event' | 'transition') =>
-      node.app.inject({ method: 'POST', url: '/api/events', payload: { topic, kind, data: kind === 'event' ? 1 : { subject: 's', from: 'a', to: 'b', event: 'e' } } })
+      node.app.inject({
+        method: 'POST',
+        url: '/api/events',
+        payload: { topic, kind, data: kind === 'event' ? 1 : { subject: 's', from: 'a', to: 'b', event: 'e' } },
+      })
     for (let i = 0; i < 6; i++) await append(i % 2 === 0 ? 'builds' : 'deploys', i < 4 ? 'event' : 'transition')
     const start = (await node.app.inject({ url: '/api/events?limit=1' })).json().next as string
-    const put = (body: Record<string, unknown>) => node.app.inject({ method: 'PUT', url: '/api/consumers/ci', payload: { cursor: start, ...body } })
+    const put = (body: Record<string, unknown>) =>
+      node.app.inject({ method: 'PUT', url: '/api/consumers/ci', payload: { cursor: start, ...body } })
     // Entries 0-5: builds are 0, 2, 4 (4 a transition); the cursor is past entry 0.
     expect((await put({ topic: 'builds' })).json()).toMatchObject({ topic: 'builds', kind: null, behind: 2 })
     expect((await put({})).json()).toMatchObject({ topic: 'builds', behind: 2 })
     expect((await put({ kind: 'transition' })).json()).toMatchObject({ topic: 'builds', kind: 'transition', behind: 1 })
     node = await restart(node)
-    expect((await node.app.inject({ url: '/api/consumers/ci' })).json()).toMatchObject({ cursor: start, topic: 'builds', kind: 'transition', behind: 1 })
+    expect((await node.app.inject({ url: '/api/consumers/ci' })).json()).toMatchObject({
+      cursor: start,
+      topic: 'builds',
+      kind: 'transition',
+      behind: 1,
+    })
     await append('builds', 'transition')
     await append('deploys', 'transition')
     expect((await node.app.inject({ url: '/api/consumers/ci' })).json().behind).toBe(2)
@@ -188,7 +227,9 @@ describe('named consumers', () => {
     await app.inject({ method: 'POST', url: '/api/events', payload: event(0) })
     const next = (await app.inject({ url: '/api/events' })).json().next as string
     const other = await setup()
-    expect((await other.app.inject({ method: 'PUT', url: '/api/consumers/c', payload: { cursor: next } })).json().error.code).toBe('CURSOR_AHEAD')
+    expect((await other.app.inject({ method: 'PUT', url: '/api/consumers/c', payload: { cursor: next } })).json().error.code).toBe(
+      'CURSOR_AHEAD',
+    )
     expect((await app.inject({ url: '/api/consumers/bad%20name' })).json().error.code).toBe('BAD_CONSUMER')
     expect((await app.inject({ method: 'PUT', url: '/api/consumers/c', payload: { cursor: 'x' } })).json().error.code).toBe('BAD_CURSOR')
     expect((await app.inject({ method: 'PUT', url: '/api/consumers/c', payload: {} })).statusCode).toBe(400)
@@ -201,7 +242,9 @@ describe('access and description', () => {
     expect((await app.inject({ url: '/api/events' })).statusCode).toBe(401)
     expect((await app.inject({ url: '/api/events', headers: { authorization: 'Bearer r-secret' } })).statusCode).toBe(200)
     expect((await app.inject({ url: '/api/heads', headers: { authorization: 'Bearer w-secret' } })).statusCode).toBe(200)
-    expect((await app.inject({ url: '/api/consumers/x', headers: { authorization: 'Bearer nope' } })).json().error.message).toContain('read token')
+    expect((await app.inject({ url: '/api/consumers/x', headers: { authorization: 'Bearer nope' } })).json().error.message).toContain(
+      'read token',
+    )
     const write = await app.inject({ method: 'POST', url: '/api/events', payload: event(0), headers: { authorization: 'Bearer r-secret' } })
     expect(write.statusCode).toBe(401)
     expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200)
@@ -211,7 +254,17 @@ describe('access and description', () => {
     const { app } = await setup()
     const doc = (await app.inject({ url: '/openapi.json' })).json()
     expect(doc.openapi).toBe('3.1.0')
-    for (const path of ['/api/events', '/api/events/batch', '/api/events/{node}/{seq}', '/api/heads', '/api/nodes', '/api/consumers/{name}', '/healthz', '/readyz', '/metrics']) {
+    for (const path of [
+      '/api/events',
+      '/api/events/batch',
+      '/api/events/{node}/{seq}',
+      '/api/heads',
+      '/api/nodes',
+      '/api/consumers/{name}',
+      '/healthz',
+      '/readyz',
+      '/metrics',
+    ]) {
       expect(Object.keys(doc.paths), path).toContain(path)
     }
     expect(doc.paths['/api/events'].post.requestBody.content['application/json'].schema.required).toEqual(['topic', 'kind', 'data'])

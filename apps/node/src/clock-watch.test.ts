@@ -35,7 +35,9 @@ describe('ClockWatch', () => {
     state.wall += 3 * 3_600_000
     tick(1000)
     expect(clock.now()).toBe(start + 1000)
-    expect(lines).toMatchObject([{ level: 'warn', msg: expect.stringMatching(/jumped ahead .* stamping entries from the monotonic clock/) }])
+    expect(lines).toMatchObject([
+      { level: 'warn', msg: expect.stringMatching(/jumped ahead .* stamping entries from the monotonic clock/) },
+    ])
     tick(1000)
     expect(clock.now()).toBe(start + 2000)
     expect(lines).toHaveLength(1)

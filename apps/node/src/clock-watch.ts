@@ -41,8 +41,17 @@ export class ClockWatch {
   /** Wall time at monotonic 0, as far as the node believes the wall clock. */
   #base: number
   #aheadSince: number | undefined
-  readonly #offset = new Gauge({ name: 'ylog_clock_offset_seconds', help: 'System clock minus the monotonic clock the node trusts (positive: the system clock jumped ahead)', registers: [] })
-  readonly #jumps = new Counter({ name: 'ylog_clock_jumps_total', help: 'System clock jumps larger than the max clock skew, by direction', labelNames: ['direction'] as const, registers: [] })
+  readonly #offset = new Gauge({
+    name: 'ylog_clock_offset_seconds',
+    help: 'System clock minus the monotonic clock the node trusts (positive: the system clock jumped ahead)',
+    registers: [],
+  })
+  readonly #jumps = new Counter({
+    name: 'ylog_clock_jumps_total',
+    help: 'System clock jumps larger than the max clock skew, by direction',
+    labelNames: ['direction'] as const,
+    registers: [],
+  })
 
   constructor(skewMs: number, logger: ClockLogger, sources: ClockSources = {}) {
     this.#wall = sources.wall ?? Date.now
@@ -88,7 +97,8 @@ export class ClockWatch {
     if (ahead > this.#skewMs) {
       this.#logger.warn(
         { aheadMs: ahead, lastAt: new Date(lastAt).toISOString() },
-        "this node's last entry is stamped ahead of the system clock; new entries carry that time until the clock catches up (a node's times never go back)",
+        "this node's last entry is stamped ahead of the system clock; new entries carry that time until the clock " +
+          "catches up (a node's times never go back)",
       )
     }
   }
@@ -98,13 +108,22 @@ export class ClockWatch {
       this.#aheadSince = mono
       this.#jumps.inc({ direction: 'ahead' })
       this.#logger.warn(
-        { aheadMs: offset, wall: new Date(wall).toISOString(), stamping: new Date(trusted).toISOString(), trustAfterMs: TRUST_JUMP_AFTER_MS },
-        'system clock jumped ahead of the monotonic clock; stamping entries from the monotonic clock until the two agree again, or the jump lasts long enough to be a correction',
+        {
+          aheadMs: offset,
+          wall: new Date(wall).toISOString(),
+          stamping: new Date(trusted).toISOString(),
+          trustAfterMs: TRUST_JUMP_AFTER_MS,
+        },
+        'system clock jumped ahead of the monotonic clock; stamping entries from the monotonic clock until the two agree again, ' +
+          'or the jump lasts long enough to be a correction',
       )
       return trusted
     }
     if (mono - this.#aheadSince < TRUST_JUMP_AFTER_MS) return trusted
-    this.#logger.warn({ aheadMs: offset, afterMs: mono - this.#aheadSince }, 'system clock stayed ahead: taking it as a correction and stamping entries with it')
+    this.#logger.warn(
+      { aheadMs: offset, afterMs: mono - this.#aheadSince },
+      'system clock stayed ahead: taking it as a correction and stamping entries with it',
+    )
     this.#base = wall - mono
     this.#aheadSince = undefined
     this.#offset.set(0)

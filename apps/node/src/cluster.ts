@@ -1,7 +1,16 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { DurableLog, NodeId, NodeIdentity } from '@ylog/core'
-import { attachSyncServer, connectPeer, type PeerHandle, type PeerState, type SyncConnectionInfo, type SyncLogger, type SyncRefusalReason, type SyncServerHandle } from '@ylog/sync'
+import {
+  attachSyncServer,
+  connectPeer,
+  type PeerHandle,
+  type PeerState,
+  type SyncConnectionInfo,
+  type SyncLogger,
+  type SyncRefusalReason,
+  type SyncServerHandle,
+} from '@ylog/sync'
 import type { ReadOnlySync } from './config.js'
 import { isLoopback } from './loopback.js'
 
@@ -67,12 +76,22 @@ export function joinCluster(options: ClusterOptions): ClusterHandle {
     servers.push(attach(server, options.readOnlySync === 'any'))
   }
 
-  const peers = options.peers.map((url) => ({ url, handle: connectPeer({ url, durable, identity, cluster, logger, onRefused, readWhenRefused: true }) as PeerHandle }))
+  const peers = options.peers.map((url) => ({
+    url,
+    handle: connectPeer({ url, durable, identity, cluster, logger, onRefused, readWhenRefused: true }) as PeerHandle,
+  }))
 
   let closing: Promise<void> | undefined
   return {
     connections: () => servers.flatMap((s) => s.connections()),
-    peers: () => peers.map(({ url, handle }) => ({ url, state: handle.state, node: handle.node, lastMessageAt: handle.lastMessageAt, lag: handle.lag })),
+    peers: () =>
+      peers.map(({ url, handle }) => ({
+        url,
+        state: handle.state,
+        node: handle.node,
+        lastMessageAt: handle.lastMessageAt,
+        lag: handle.lag,
+      })),
     openConnections: () => servers.reduce((n, s) => n + s.connections().length, 0) + peers.filter((p) => p.handle.state === 'open').length,
     close() {
       closing ??= (async () => {

@@ -68,7 +68,11 @@ describe('loadConfig', () => {
   })
 
   it('reads every flag', () => {
-    const c = loadConfig(['--data', 'd', '--host', 'localhost', '--port', '0', '--write-token', 'tok', '--durability', 'normal', '--compact-after', '5'], {}, cwd)
+    const c = loadConfig(
+      ['--data', 'd', '--host', 'localhost', '--port', '0', '--write-token', 'tok', '--durability', 'normal', '--compact-after', '5'],
+      {},
+      cwd,
+    )
     expect(c).toMatchObject({ data: '/srv/work/d', host: 'localhost', port: 0, writeToken: 'tok', durability: 'normal', compactAfter: 5 })
   })
 
@@ -77,7 +81,11 @@ describe('loadConfig', () => {
   })
 
   it('reads every environment variable', () => {
-    const c = loadConfig([], { YLOG_DATA: '/e', YLOG_HOST: '::1', YLOG_PORT: '1', YLOG_WRITE_TOKEN: 't', YLOG_DURABILITY: 'normal', YLOG_COMPACT_AFTER: '7' }, cwd)
+    const c = loadConfig(
+      [],
+      { YLOG_DATA: '/e', YLOG_HOST: '::1', YLOG_PORT: '1', YLOG_WRITE_TOKEN: 't', YLOG_DURABILITY: 'normal', YLOG_COMPACT_AFTER: '7' },
+      cwd,
+    )
     expect(c).toMatchObject({ data: '/e', host: '::1', port: 1, writeToken: 't', durability: 'normal', compactAfter: 7 })
   })
 
@@ -87,7 +95,15 @@ describe('loadConfig', () => {
 
   it('reads every config file key', () => {
     const file = configFile({ data: '/f', host: '127.0.0.2', port: 9, writeToken: 'ft', durability: 'normal', compactAfter: 3 })
-    expect(loadConfig(['--config', file], {}, cwd)).toMatchObject({ data: '/f', host: '127.0.0.2', port: 9, writeToken: 'ft', durability: 'normal', compactAfter: 3, configFile: file })
+    expect(loadConfig(['--config', file], {}, cwd)).toMatchObject({
+      data: '/f',
+      host: '127.0.0.2',
+      port: 9,
+      writeToken: 'ft',
+      durability: 'normal',
+      compactAfter: 3,
+      configFile: file,
+    })
   })
 
   it('takes flags over env over file over defaults, key by key', () => {
@@ -143,7 +159,11 @@ describe('loadConfig', () => {
 
   it('refuses unknown config keys', () => {
     const file = configFile({ port: 1, prot: 2, write_token: 'x' })
-    expect(fails(['--config', file])).toBe(`config file ${file} has unknown key(s) "prot", "write_token"; allowed: data, host, port, writeToken, readToken, ingestCapacity, ingestPolicy, idempotencyTtl, maxClockSkew, store, durability, compactAfter, peers, cluster, members, openMembership, readOnlySync`)
+    expect(fails(['--config', file])).toBe(
+      `config file ${file} has unknown key(s) "prot", "write_token"; allowed: data, host, port, writeToken, readToken, ` +
+        'ingestCapacity, ingestPolicy, idempotencyTtl, maxClockSkew, store, durability, compactAfter, peers, cluster, members, ' +
+        'openMembership, readOnlySync',
+    )
   })
 
   it('refuses a missing, unparsable or non-object config file, naming it', () => {
@@ -173,13 +193,43 @@ const B = '0123456789abcdef'.repeat(4)
 
 describe('cluster settings', () => {
   it('reads repeated --peer and --member flags, --cluster, --open-membership and --read-only-sync', () => {
-    const c = loadConfig(['--peer', 'ws://127.0.0.1:4747/sync', '--peer=wss://b.example:443/sync', '--member', A, '--member', B, '--cluster', 'prod.eu-1_x', '--read-only-sync', 'none'], {}, cwd)
-    expect(c).toMatchObject({ peers: ['ws://127.0.0.1:4747/sync', 'wss://b.example:443/sync'], members: [A, B], cluster: 'prod.eu-1_x', openMembership: false, readOnlySync: 'none' })
-    expect(loadConfig(['--open-membership', '--read-only-sync', 'any'], {}, cwd)).toMatchObject({ openMembership: true, readOnlySync: 'any', members: [] })
+    const c = loadConfig(
+      [
+        '--peer',
+        'ws://127.0.0.1:4747/sync',
+        '--peer=wss://b.example:443/sync',
+        '--member',
+        A,
+        '--member',
+        B,
+        '--cluster',
+        'prod.eu-1_x',
+        '--read-only-sync',
+        'none',
+      ],
+      {},
+      cwd,
+    )
+    expect(c).toMatchObject({
+      peers: ['ws://127.0.0.1:4747/sync', 'wss://b.example:443/sync'],
+      members: [A, B],
+      cluster: 'prod.eu-1_x',
+      openMembership: false,
+      readOnlySync: 'none',
+    })
+    expect(loadConfig(['--open-membership', '--read-only-sync', 'any'], {}, cwd)).toMatchObject({
+      openMembership: true,
+      readOnlySync: 'any',
+      members: [],
+    })
   })
 
   it('reads comma-separated lists and the other variables from the environment', () => {
-    const c = loadConfig([], { YLOG_PEERS: 'ws://a:1/sync, ws://b:2/sync,', YLOG_MEMBERS: `${A},${B}`, YLOG_CLUSTER: 'c', YLOG_READ_ONLY_SYNC: 'any' }, cwd)
+    const c = loadConfig(
+      [],
+      { YLOG_PEERS: 'ws://a:1/sync, ws://b:2/sync,', YLOG_MEMBERS: `${A},${B}`, YLOG_CLUSTER: 'c', YLOG_READ_ONLY_SYNC: 'any' },
+      cwd,
+    )
     expect(c).toMatchObject({ peers: ['ws://a:1/sync', 'ws://b:2/sync'], members: [A, B], cluster: 'c', readOnlySync: 'any' })
     expect(loadConfig([], { YLOG_OPEN_MEMBERSHIP: '1' }, cwd).openMembership).toBe(true)
     expect(loadConfig([], { YLOG_OPEN_MEMBERSHIP: 'true' }, cwd).openMembership).toBe(true)
@@ -188,19 +238,32 @@ describe('cluster settings', () => {
 
   it('reads arrays and booleans from the config file', () => {
     const file = configFile({ peers: ['ws://a:1/sync'], members: [A], cluster: 'f', readOnlySync: 'none' })
-    expect(loadConfig(['--config', file], {}, cwd)).toMatchObject({ peers: ['ws://a:1/sync'], members: [A], cluster: 'f', readOnlySync: 'none', openMembership: false })
+    expect(loadConfig(['--config', file], {}, cwd)).toMatchObject({
+      peers: ['ws://a:1/sync'],
+      members: [A],
+      cluster: 'f',
+      readOnlySync: 'none',
+      openMembership: false,
+    })
     const open = configFile({ openMembership: true })
     expect(loadConfig(['--config', open], {}, cwd).openMembership).toBe(true)
   })
 
   it('replaces whole lists by precedence (flags over env over file) and drops duplicates', () => {
     const file = configFile({ peers: ['ws://file:1/sync'], members: [A] })
-    const c = loadConfig(['--config', file, '--peer', 'ws://flag:1/sync', '--peer', 'ws://flag:1/sync'], { YLOG_PEERS: 'ws://env:1/sync', YLOG_MEMBERS: B }, cwd)
+    const c = loadConfig(
+      ['--config', file, '--peer', 'ws://flag:1/sync', '--peer', 'ws://flag:1/sync'],
+      { YLOG_PEERS: 'ws://env:1/sync', YLOG_MEMBERS: B },
+      cwd,
+    )
     expect(c).toMatchObject({ peers: ['ws://flag:1/sync'], members: [B] })
   })
 
   it.each([
-    [['--peer', 'http://127.0.0.1:4747/sync'], '--peer "http://127.0.0.1:4747/sync" is not a ws:// or wss:// URL: use a peer\'s sync endpoint such as ws://10.0.0.2:4747/sync'],
+    [
+      ['--peer', 'http://127.0.0.1:4747/sync'],
+      '--peer "http://127.0.0.1:4747/sync" is not a ws:// or wss:// URL: use a peer\'s sync endpoint such as ws://10.0.0.2:4747/sync',
+    ],
     [['--peer', 'ws://ok:1/sync', '--peer', '127.0.0.1:4747'], '--peer "127.0.0.1:4747" is not a ws:// or wss:// URL'],
     [['--peer', 'ws://a:1/sync?x=1'], 'must not carry a query, fragment or credentials'],
     [['--peer'], 'option --peer needs a value'],
@@ -238,21 +301,30 @@ describe('cluster settings', () => {
 })
 
 describe('isLoopback', () => {
-  it.each(['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1'])('%s is loopback', (host) => {
-    expect(isLoopback(host)).toBe(true)
-  })
-  it.each(['0.0.0.0', '10.0.0.1', '::', '::2', 'fe80::1', '::ffff:10.0.0.1', 'localhost.example.com', '127.0.0.1.nip.io'])('%s is not', (host) => {
-    expect(isLoopback(host)).toBe(false)
-  })
+  it.each(['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1'])(
+    '%s is loopback',
+    (host) => {
+      expect(isLoopback(host)).toBe(true)
+    },
+  )
+  it.each(['0.0.0.0', '10.0.0.1', '::', '::2', 'fe80::1', '::ffff:10.0.0.1', 'localhost.example.com', '127.0.0.1.nip.io'])(
+    '%s is not',
+    (host) => {
+      expect(isLoopback(host)).toBe(false)
+    },
+  )
 })
 
 describe('options given to npm instead of the node', () => {
   it('are refused under npm, naming the fix', () => {
     const env = { npm_lifecycle_event: 'start', npm_config_open_membership: 'true', npm_config_port: '4800' }
-    expect(fails([], env)).toBe('--port --open-membership went to npm, not to the node: npm takes options before "--" for itself; run npm start -- --port --open-membership …')
+    expect(fails([], env)).toBe(
+      '--port --open-membership went to npm, not to the node: npm takes options before "--" for itself; run npm start -- --port ' +
+        '--open-membership …',
+    )
   })
 
-  it('are none of the node\'s business outside npm, or when npm has its own settings', () => {
+  it("are none of the node's business outside npm, or when npm has its own settings", () => {
     expect(loadConfig([], { npm_config_open_membership: 'true' }, cwd).openMembership).toBe(false)
     expect(loadConfig([], { npm_lifecycle_event: 'start', npm_config_cache: '/tmp/npm' }, cwd).port).toBe(4747)
   })
@@ -263,7 +335,9 @@ describe('the settings table', () => {
     const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8')
     const table = optionsTable()
     // On failure, the expected table is printed: paste it into the README.
-    expect(readme.includes(`${table}\n`), `apps/node/README.md's options table differs from the settings; it should read:\n${table}`).toBe(true)
+    expect(readme.includes(`${table}\n`), `apps/node/README.md's options table differs from the settings; it should read:\n${table}`).toBe(
+      true,
+    )
   })
 
   it('gives --help a line for every flag and variable, with its default', () => {

@@ -22,7 +22,11 @@ type Flags = Partial<Record<SettingKey | 'config', string | string[] | boolean>>
  * Throws a YlogError CONFIG for anything it cannot use. Reads the config file but
  * has no other effects, so it can be tested directly.
  */
-export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, cwd: string = process.cwd()): Config {
+export function loadConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string = process.cwd(),
+): Config {
   refuseOptionsGivenToNpm(env)
   const flags = parseFlags(argv)
   // An empty variable is how shells and compose files usually say "unset".
@@ -53,11 +57,14 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const open = picked.openMembership
   const members = picked.members
   if (settings.openMembership && settings.members.length > 0 && open !== undefined && members !== undefined) {
-    throw configError(`${open.where.label} and ${members.where.label} exclude each other: open membership admits every key; drop one of them`)
+    throw configError(
+      `${open.where.label} and ${members.where.label} exclude each other: open membership admits every key; drop one of them`,
+    )
   }
   if (!isLoopback(settings.host) && settings.writeToken === undefined) {
     throw configError(
-      `refusing to listen on ${settings.host} without a write token: anyone who can reach it could append to the log; set --write-token (or YLOG_WRITE_TOKEN), or use a loopback host such as 127.0.0.1`,
+      `refusing to listen on ${settings.host} without a write token: anyone who can reach it could append to the log; set ` +
+        `--write-token (or YLOG_WRITE_TOKEN), or use a loopback host such as 127.0.0.1`,
     )
   }
   return {
@@ -81,11 +88,15 @@ function refuseOptionsGivenToNpm(env: Readonly<Record<string, string | undefined
   const given = flags.filter((flag) => env[`npm_config_${flag.replaceAll('-', '_')}`] !== undefined)
   if (given.length === 0) return
   const options = given.map((flag) => `--${flag}`).join(' ')
-  throw configError(`${options} went to npm, not to the node: npm takes options before "--" for itself; run npm ${env.npm_lifecycle_event} -- ${options} …`)
+  const fix = `npm ${env.npm_lifecycle_event} -- ${options} …`
+  throw configError(`${options} went to npm, not to the node: npm takes options before "--" for itself; run ${fix}`)
 }
 
 function parseFlags(argv: readonly string[]): Flags {
-  const byFlag = new Map<string, SettingKey | 'config'>([...KEYS.map((key) => [SETTINGS[key].flag, key] as const), [CONFIG_FILE_SETTING.flag, 'config']])
+  const byFlag = new Map<string, SettingKey | 'config'>([
+    ...KEYS.map((key) => [SETTINGS[key].flag, key] as const),
+    [CONFIG_FILE_SETTING.flag, 'config'],
+  ])
   let values: Record<string, string | boolean | Array<string | boolean> | undefined>
   try {
     values = parseArgs({
@@ -95,7 +106,10 @@ function parseFlags(argv: readonly string[]): Flags {
       options: Object.fromEntries(
         [...byFlag].map(([flag, key]) => {
           const setting: Partial<Setting<unknown>> = key === 'config' ? {} : SETTINGS[key]
-          return [flag, setting.switch === true ? { type: 'boolean' as const } : { type: 'string' as const, multiple: setting.list === true }]
+          return [
+            flag,
+            setting.switch === true ? { type: 'boolean' as const } : { type: 'string' as const, multiple: setting.list === true },
+          ]
         }),
       ),
     }).values
@@ -121,7 +135,8 @@ function describeParseError(err: Error & { code?: string }, flags: readonly stri
       return `unexpected argument ${JSON.stringify(quoted ?? err.message)}: every setting is an option such as --port 4747; ${known}`
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
       const option = /'(--[a-z-]+)/.exec(err.message)?.[1]
-      if (option !== undefined && err.message.includes('does not take an argument')) return `option ${option} takes no value: give it alone to turn it on`
+      if (option !== undefined && err.message.includes('does not take an argument'))
+        return `option ${option} takes no value: give it alone to turn it on`
       return option === undefined ? err.message : `option ${option} needs a value, as in ${option} <value>`
     }
     default:
@@ -147,7 +162,9 @@ function readConfigFile(path: string): Partial<Record<SettingKey, unknown>> {
   }
   const unknown = Object.keys(parsed).filter((k) => !(KEYS as readonly string[]).includes(k))
   if (unknown.length > 0) {
-    throw configError(`config file ${path} has unknown key(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; allowed: ${KEYS.join(', ')}`)
+    throw configError(
+      `config file ${path} has unknown key(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; allowed: ${KEYS.join(', ')}`,
+    )
   }
   return parsed as Partial<Record<SettingKey, unknown>>
 }

@@ -1,5 +1,16 @@
 import { KeyedSerial } from '@ylog/core/internal'
-import { decodeCursor, encodeCursor, START, validateTopic, YlogError, type Cursor, type DurableLog, type EntryKind, type NodeId, type NodeTables } from '@ylog/core'
+import {
+  decodeCursor,
+  encodeCursor,
+  START,
+  validateTopic,
+  YlogError,
+  type Cursor,
+  type DurableLog,
+  type EntryKind,
+  type NodeId,
+  type NodeTables,
+} from '@ylog/core'
 
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/
 
@@ -47,7 +58,11 @@ export class Consumers {
   }
 
   static checkName(name: string): string {
-    if (!NAME_PATTERN.test(name)) throw new YlogError('BAD_CONSUMER', `consumer name ${JSON.stringify(name.slice(0, 140))} is invalid: use 1-128 characters of A-Z a-z 0-9 . _ -`)
+    if (!NAME_PATTERN.test(name))
+      throw new YlogError(
+        'BAD_CONSUMER',
+        `consumer name ${JSON.stringify(name.slice(0, 140))} is invalid: use 1-128 characters of A-Z a-z 0-9 . _ -`,
+      )
     return name
   }
 
@@ -69,14 +84,24 @@ export class Consumers {
     const rewind = options.rewind === true
     for (const [node, next] of cursor) {
       const held = this.#durable.committedLength(node)
-      if (next > held) throw new YlogError('CURSOR_AHEAD', `the cursor is past this node's log: node ${node} has ${held} committed entries here, the cursor says ${next}; ack a "next" cursor this node returned`)
+      if (next > held)
+        throw new YlogError(
+          'CURSOR_AHEAD',
+          `the cursor is past this node's log: node ${node} has ${held} committed entries here, the cursor says ${next}; ack a ` +
+            `"next" cursor this node returned`,
+        )
     }
     const stored = await this.#tables.readConsumer(name)
     if (stored !== undefined && !rewind) {
       const before = decodeCursor(stored.cursor)
       for (const [node, next] of before) {
         const now = cursor.get(node) ?? 0
-        if (now < next) throw new YlogError('CURSOR_BACKWARDS', `the ack goes backwards: consumer ${name} is at seq ${next} of node ${node}, the new cursor says ${now}; acks only move forward (send "rewind": true to move it back on purpose)`)
+        if (now < next)
+          throw new YlogError(
+            'CURSOR_BACKWARDS',
+            `the ack goes backwards: consumer ${name} is at seq ${next} of node ${node}, the new cursor says ${now}; acks only ` +
+              `move forward (send "rewind": true to move it back on purpose)`,
+          )
       }
     }
     // A filter left out of the ack stays as it was; null clears it.
@@ -91,7 +116,14 @@ export class Consumers {
   async #view(name: string, cursor: Cursor | null, ackedAt: number | null, filter: Filter): Promise<ConsumerView> {
     const at = cursor ?? START
     const behind = filter.topic === undefined && filter.kind === undefined ? this.#behindAll(at) : await this.#behindFiltered(at, filter)
-    return { name, cursor: cursor === null ? null : encodeCursor(cursor), ackedAt, behind, topic: filter.topic ?? null, kind: filter.kind ?? null }
+    return {
+      name,
+      cursor: cursor === null ? null : encodeCursor(cursor),
+      ackedAt,
+      behind,
+      topic: filter.topic ?? null,
+      kind: filter.kind ?? null,
+    }
   }
 
   #behindAll(at: Cursor): number {

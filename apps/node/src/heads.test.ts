@@ -10,7 +10,14 @@ describe('heads and nodes while a commit is held', () => {
     const identity = NodeIdentity.generate()
     const store = new GatedStore()
     const durable = await DurableLog.open({ identity, store })
-    const app = buildServer({ durable, tables: store, identity, config: {}, metrics: createMetrics(durable, { defaultMetrics: false }), logger: pino({ level: 'silent' }) })
+    const app = buildServer({
+      durable,
+      tables: store,
+      identity,
+      config: {},
+      metrics: createMetrics(durable, { defaultMetrics: false }),
+      logger: pino({ level: 'silent' }),
+    })
     await app.ready()
     store.release()
     await durable.append({ topic: 't', kind: 'event', data: 0 })

@@ -88,9 +88,17 @@ export function classify(err: FastifyError): { status: number; code: YlogErrorCo
   if (err.validation !== undefined) return { status: 400, code: 'BAD_REQUEST', message: err.message }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, code: 'BODY_TOO_LARGE', message: `request body is larger than ${BODY_LIMIT} bytes; one entry encodes to at most 64 KiB` }
+      return {
+        status: 413,
+        code: 'BODY_TOO_LARGE',
+        message: `request body is larger than ${BODY_LIMIT} bytes; one entry encodes to at most 64 KiB`,
+      }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as JSON with the header "Content-Type: application/json"' }
+      return {
+        status: 415,
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        message: 'send the body as JSON with the header "Content-Type: application/json"',
+      }
     case 'FST_ERR_BAD_URL':
       return { status: 400, code: 'BAD_URL', message: `${err.message}: percent-escapes in the path must be valid UTF-8` }
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -114,10 +122,19 @@ export function clientErrorResponse(err: Error & { code?: string }): string | un
       ? [431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE', 'the request headers are too large']
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'Request Timeout', 'REQUEST_TIMEOUT', 'the request did not arrive in time']
-        : [400, 'Bad Request', 'BAD_REQUEST', `malformed HTTP request (${err.code ?? err.message}): percent-encode characters outside ASCII in the URL, e.g. with curl --data-urlencode or encodeURIComponent`]
+        : [
+            400,
+            'Bad Request',
+            'BAD_REQUEST',
+            `malformed HTTP request (${err.code ?? err.message}): percent-encode characters outside ASCII in the URL, e.g. with ` +
+              `curl --data-urlencode or encodeURIComponent`,
+          ]
   if (err.code === 'ECONNRESET') return undefined
   const body = JSON.stringify({ error: { code, message } } satisfies ErrorBody)
-  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ` +
+    `${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  )
 }
 
 interface AjvError {
@@ -145,7 +162,11 @@ export function formatSchemaErrors(errors: readonly AjvError[], dataVar: string)
       return new Error(`${field} must be ${article(String(e.params.type))}, got ${describe(e.data)}`)
     case 'enum': {
       const allowedValues = (e.params.allowedValues as unknown[] | undefined) ?? []
-      if (e.data === 'gap' && !allowedValues.includes('gap')) return new Error(`${field} "gap" is not accepted from clients: the node writes gap entries itself; use ${CLIENT_KINDS.map((k) => `"${k}"`).join(' or ')}`)
+      if (e.data === 'gap' && !allowedValues.includes('gap'))
+        return new Error(
+          `${field} "gap" is not accepted from clients: the node writes gap entries itself; use ` +
+            `${CLIENT_KINDS.map((k) => `"${k}"`).join(' or ')}`,
+        )
       return new Error(`${field} must be one of ${allowedValues.map((k) => JSON.stringify(k)).join(', ')}, got ${describe(e.data)}`)
     }
     default:

@@ -47,19 +47,29 @@ export class IdempotencyKeys {
   static parseKey(header: string | string[] | undefined): string | undefined {
     if (header === undefined) return undefined
     if (Array.isArray(header) || !KEY_PATTERN.test(header)) {
-      throw new YlogError('BAD_IDEMPOTENCY_KEY', 'the Idempotency-Key header must be one value of 1-255 visible ASCII characters (a UUID is a good choice)')
+      throw new YlogError(
+        'BAD_IDEMPOTENCY_KEY',
+        'the Idempotency-Key header must be one value of 1-255 visible ASCII characters (a UUID is a good choice)',
+      )
     }
     return header
   }
 
   /** SHA-256 of the route and body in canonical CBOR, so key order and whitespace do not matter. */
   static requestHash(route: string, body: unknown): Uint8Array {
-    return createHash('sha256').update(encode([route, body], rfc8949EncodeOptions)).digest()
+    return createHash('sha256')
+      .update(encode([route, body], rfc8949EncodeOptions))
+      .digest()
   }
 
-  async once(key: string, requestHash: Uint8Array, write: (idempotency: { key: string; requestHash: Uint8Array }) => Promise<Entry[]>): Promise<IdempotentResult> {
+  async once(
+    key: string,
+    requestHash: Uint8Array,
+    write: (idempotency: { key: string; requestHash: Uint8Array }) => Promise<Entry[]>,
+  ): Promise<IdempotentResult> {
     // Requests with the same key run one after the other, so the second sees the first's record.
-    for (let running = this.#inFlight.get(key); running !== undefined; running = this.#inFlight.get(key)) await running.catch(() => undefined)
+    for (let running = this.#inFlight.get(key); running !== undefined; running = this.#inFlight.get(key))
+      await running.catch(() => undefined)
     const attempt = this.#attempt(key, requestHash, write)
     this.#inFlight.set(key, attempt)
     try {
@@ -69,17 +79,30 @@ export class IdempotencyKeys {
     }
   }
 
-  async #attempt(key: string, requestHash: Uint8Array, write: (idempotency: { key: string; requestHash: Uint8Array }) => Promise<Entry[]>): Promise<IdempotentResult> {
+  async #attempt(
+    key: string,
+    requestHash: Uint8Array,
+    write: (idempotency: { key: string; requestHash: Uint8Array }) => Promise<Entry[]>,
+  ): Promise<IdempotentResult> {
     const found = await this.#tables.findIdempotency(key)
     const first = found === undefined ? undefined : this.#durable.get(found.node, found.seq)
-    if (found === undefined || (first !== undefined && first.at < this.#now() - this.#ttlMs)) return { entries: await write({ key, requestHash }), replayed: false }
+    if (found === undefined || (first !== undefined && first.at < this.#now() - this.#ttlMs))
+      return { entries: await write({ key, requestHash }), replayed: false }
     if (!Buffer.from(found.requestHash).equals(Buffer.from(requestHash))) {
-      throw new YlogError('IDEMPOTENCY_CONFLICT', `Idempotency-Key ${JSON.stringify(key)} was already used with a different request (it wrote ${found.node}:${found.seq}); use a new key for a new request`)
+      throw new YlogError(
+        'IDEMPOTENCY_CONFLICT',
+        `Idempotency-Key ${JSON.stringify(key)} was already used with a different request (it wrote ` +
+          `${found.node}:${found.seq}); use a new key for a new request`,
+      )
     }
     const entries: Entry[] = []
     for (let seq = found.seq; seq < found.seq + found.count; seq++) {
       const entry = seq === found.seq ? first : this.#durable.get(found.node, seq)
-      if (entry === undefined) throw new YlogError('STORE_CORRUPT', `Idempotency-Key ${JSON.stringify(key)} names ${found.node}:${seq}, which this node does not hold`)
+      if (entry === undefined)
+        throw new YlogError(
+          'STORE_CORRUPT',
+          `Idempotency-Key ${JSON.stringify(key)} names ${found.node}:${seq}, which this node does not hold`,
+        )
       entries.push(entry)
     }
     return { entries, replayed: true }

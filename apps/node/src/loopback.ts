@@ -19,5 +19,7 @@ function expandsToLoopback(ipv6: string): boolean {
   const left = head === '' ? [] : head.split(':')
   const right = tail === '' ? [] : tail.split(':')
   const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
-  return groups.length === 8 && groups.slice(0, 7).every((g) => Number.parseInt(g, 16) === 0) && Number.parseInt(groups[7] as string, 16) === 1
+  return (
+    groups.length === 8 && groups.slice(0, 7).every((g) => Number.parseInt(g, 16) === 0) && Number.parseInt(groups[7] as string, 16) === 1
+  )
 }

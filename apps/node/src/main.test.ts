@@ -33,13 +33,18 @@ function run(args: string[], env: Record<string, string> = {}): Run {
   let err = ''
   child.stdout?.on('data', (b: Buffer) => (out += b.toString()))
   child.stderr?.on('data', (b: Buffer) => (err += b.toString()))
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.on('exit', (code, signal) => done({ code, signal })))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.on('exit', (code, signal) => done({ code, signal })),
+  )
   return { child, stdout: () => out, stderr: () => err, exited }
 }
 
 async function readyLine(r: Run): Promise<Record<string, unknown>> {
   for (let i = 0; i < 300; i++) {
-    const line = r.stdout().split('\n').find((l) => l.includes('"msg":"ready"'))
+    const line = r
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('"msg":"ready"'))
     if (line !== undefined) return JSON.parse(line) as Record<string, unknown>
     if (r.child.exitCode !== null) throw new Error(`exited ${r.child.exitCode}: ${r.stderr()}`)
     await new Promise((done) => setTimeout(done, 50))
@@ -53,9 +58,24 @@ describe('main', () => {
   it('logs one ready line with url, port, node and replaySeconds, serves, and exits 0 on SIGTERM', async () => {
     const r = run(['--port', '0', '--durability', 'normal'], { YLOG_DATA: dataDir() })
     const ready = await readyLine(r)
-    expect(ready).toMatchObject({ msg: 'ready', level: 30, url: `http://127.0.0.1:${ready.port as number}`, node: expect.stringMatching(/^[0-9a-f]{64}$/), replaySeconds: expect.any(Number) })
-    expect(r.stdout().split('\n').filter((l) => l.includes('"msg":"ready"'))).toHaveLength(1)
-    const res = await fetch(`${ready.url as string}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"topic":"t","kind":"event","data":1}' })
+    expect(ready).toMatchObject({
+      msg: 'ready',
+      level: 30,
+      url: `http://127.0.0.1:${ready.port as number}`,
+      node: expect.stringMatching(/^[0-9a-f]{64}$/),
+      replaySeconds: expect.any(Number),
+    })
+    expect(
+      r
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"ready"')),
+    ).toHaveLength(1)
+    const res = await fetch(`${ready.url as string}/api/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"topic":"t","kind":"event","data":1}',
+    })
     expect(res.status).toBe(201)
     r.child.kill('SIGTERM')
     expect(await r.exited).toEqual({ code: 0, signal: null })
@@ -100,7 +120,10 @@ describe('main', () => {
     const data = dataDir()
     const second = run(['--port', String(ready.port), '--data', data])
     expect((await second.exited).code).toBe(1)
-    expect(second.stderr()).toBe(`ylog: cannot listen on 127.0.0.1:${ready.port as number}: the address is already in use (another node?); choose another --port, or 0 for any free one\n`)
+    expect(second.stderr()).toBe(
+      `ylog: cannot listen on 127.0.0.1:${ready.port as number}: the address is already in use (another node?); choose another ` +
+        `--port, or 0 for any free one\n`,
+    )
     // The address is checked before anything is created: no new key, no database, not even the directory.
     expect(existsSync(data)).toBe(false)
     first.child.kill('SIGTERM')

@@ -21,7 +21,12 @@ async function main(): Promise<void> {
   }
   if (argv.includes('--check')) {
     try {
-      const report = await checkDataDir(loadConfig(argv.filter((a) => a !== '--check'), process.env))
+      const report = await checkDataDir(
+        loadConfig(
+          argv.filter((a) => a !== '--check'),
+          process.env,
+        ),
+      )
       process.stdout.write(`${JSON.stringify(report)}\n`)
       if (!report.ok) {
         for (const problem of report.problems) process.stderr.write(`ylog: ${problem}\n`)

@@ -35,7 +35,10 @@ class Rand {
   }
 }
 
-const json = (payload: unknown): Pick<InjectOptions, 'payload' | 'headers'> => ({ payload: JSON.stringify(payload), headers: { 'content-type': 'application/json' } })
+const json = (payload: unknown): Pick<InjectOptions, 'payload' | 'headers'> => ({
+  payload: JSON.stringify(payload),
+  headers: { 'content-type': 'application/json' },
+})
 
 // Values that are wrong for the field they are put in.
 const wrongTypes = [null, 5, -1, 1.5, true, [], {}, '', 'x'.repeat(300), [1, 2], { a: 1 }, 1e308, -0]
@@ -45,19 +48,57 @@ const badLimits = ['0', '-1', '1001', '1e3', 'ten', '99999999999999999999', '', 
 
 const generators: Gen[] = [
   // Bodies that are not JSON at all.
-  (r) => ({ method: 'POST', url: '/api/events', payload: r.pick(['{', '{"topic":', 'nul', '[1,]', "{'a':1}", r.text(40), '\u0000']), headers: { 'content-type': 'application/json' } }),
-  (r) => ({ method: 'POST', url: '/api/events/batch', payload: r.pick(['[', '[{]', '{"entries":', r.text(30)]), headers: { 'content-type': 'application/json' } }),
+  (r) => ({
+    method: 'POST',
+    url: '/api/events',
+    payload: r.pick(['{', '{"topic":', 'nul', '[1,]', "{'a':1}", r.text(40), '\u0000']),
+    headers: { 'content-type': 'application/json' },
+  }),
+  (r) => ({
+    method: 'POST',
+    url: '/api/events/batch',
+    payload: r.pick(['[', '[{]', '{"entries":', r.text(30)]),
+    headers: { 'content-type': 'application/json' },
+  }),
   // Wrong content types and empty bodies.
-  (r) => ({ method: 'POST', url: r.pick(['/api/events', '/api/events/batch']), payload: '{"topic":"t","kind":"event","data":1}', headers: { 'content-type': r.pick(['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded']) } }),
-  (r) => ({ method: 'POST', url: r.pick(['/api/events', '/api/events/batch']), payload: r.pick(['', '   ', '\n']), headers: { 'content-type': 'application/json' } }),
+  (r) => ({
+    method: 'POST',
+    url: r.pick(['/api/events', '/api/events/batch']),
+    payload: '{"topic":"t","kind":"event","data":1}',
+    headers: {
+      'content-type': r.pick(['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded']),
+    },
+  }),
+  (r) => ({
+    method: 'POST',
+    url: r.pick(['/api/events', '/api/events/batch']),
+    payload: r.pick(['', '   ', '\n']),
+    headers: { 'content-type': 'application/json' },
+  }),
   // Well-formed JSON of the wrong shape.
   (r) => ({ method: 'POST', url: '/api/events', ...json(r.pick(wrongTypes)) }),
   (r) => ({ method: 'POST', url: '/api/events', ...json({ topic: r.pick(wrongTypes), kind: 'event', data: 1 }) }),
   (r) => ({ method: 'POST', url: '/api/events', ...json({ topic: r.pick(badTopics), kind: 'event', data: 1 }) }),
   (r) => ({ method: 'POST', url: '/api/events', ...json({ topic: 't', kind: r.pick([...wrongTypes, 'gap', 'EVENT', 'note']), data: 1 }) }),
-  (r) => ({ method: 'POST', url: '/api/events', ...json({ topic: 't', kind: 'transition', data: r.pick([...wrongTypes, { subject: 's' }, { subject: 1, from: 'a', to: 'b', event: 'e' }]) }) }),
-  (r) => ({ method: 'POST', url: '/api/events', ...json({ topic: 't', kind: 'event', data: 1, at: r.pick([-1, 1.5, '5', 2 ** 60, null]) }) }),
-  (r) => ({ method: 'POST', url: '/api/events', ...json({ topic: 't', kind: 'event', data: 1, [r.pick(['extra', 'seq', 'node', 'sig', '__proto__x'])]: 1 }) }),
+  (r) => ({
+    method: 'POST',
+    url: '/api/events',
+    ...json({
+      topic: 't',
+      kind: 'transition',
+      data: r.pick([...wrongTypes, { subject: 's' }, { subject: 1, from: 'a', to: 'b', event: 'e' }]),
+    }),
+  }),
+  (r) => ({
+    method: 'POST',
+    url: '/api/events',
+    ...json({ topic: 't', kind: 'event', data: 1, at: r.pick([-1, 1.5, '5', 2 ** 60, null]) }),
+  }),
+  (r) => ({
+    method: 'POST',
+    url: '/api/events',
+    ...json({ topic: 't', kind: 'event', data: 1, [r.pick(['extra', 'seq', 'node', 'sig', '__proto__x'])]: 1 }),
+  }),
   (r) => {
     const body: Record<string, unknown> = { topic: 't', kind: 'event', data: 1 }
     delete body[r.pick(['topic', 'kind', 'data'])]
@@ -65,25 +106,59 @@ const generators: Gen[] = [
   },
   // Huge values: an entry over 64 KiB, a body over 1 MiB.
   (r) => ({ method: 'POST', url: '/api/events', ...json({ topic: 't', kind: 'event', data: 'x'.repeat(70_000 + r.int(100_000)) }) }),
-  (r) => ({ method: 'POST', url: r.pick(['/api/events', '/api/events/batch']), ...json({ topic: 't', kind: 'event', data: 'x'.repeat(1_100_000 + r.int(1000)) }) }),
+  (r) => ({
+    method: 'POST',
+    url: r.pick(['/api/events', '/api/events/batch']),
+    ...json({ topic: 't', kind: 'event', data: 'x'.repeat(1_100_000 + r.int(1000)) }),
+  }),
   // Batches: empty, too long, one bad element, not an array.
   (r) => ({ method: 'POST', url: '/api/events/batch', ...json(r.pick([[], {}, 'x', 5, null])) }),
-  (r) => ({ method: 'POST', url: '/api/events/batch', ...json([...Array.from({ length: r.int(5) }, (_, i) => ({ topic: 't', kind: 'event', data: i })), { topic: r.pick(badTopics), kind: 'event', data: 1 }]) }),
-  (r) => ({ method: 'POST', url: '/api/events/batch', ...json(Array.from({ length: 1001 + r.int(10) }, (_, i) => ({ topic: 't', kind: 'event', data: i }))) }),
+  (r) => ({
+    method: 'POST',
+    url: '/api/events/batch',
+    ...json([
+      ...Array.from({ length: r.int(5) }, (_, i) => ({ topic: 't', kind: 'event', data: i })),
+      { topic: r.pick(badTopics), kind: 'event', data: 1 },
+    ]),
+  }),
+  (r) => ({
+    method: 'POST',
+    url: '/api/events/batch',
+    ...json(Array.from({ length: 1001 + r.int(10) }, (_, i) => ({ topic: 't', kind: 'event', data: i }))),
+  }),
   // Bad idempotency keys on otherwise bad requests too (the key must not make them valid).
-  (r) => ({ method: 'POST', url: '/api/events', payload: JSON.stringify({ topic: 't', kind: 'event', data: 1 }), headers: { 'content-type': 'application/json', 'idempotency-key': r.pick(['has space', 'x'.repeat(256), 'tab\tkey', 'é']) } }),
+  (r) => ({
+    method: 'POST',
+    url: '/api/events',
+    payload: JSON.stringify({ topic: 't', kind: 'event', data: 1 }),
+    headers: { 'content-type': 'application/json', 'idempotency-key': r.pick(['has space', 'x'.repeat(256), 'tab\tkey', 'é']) },
+  }),
   // Reads with bad parameters.
   (r) => ({ method: 'GET', url: `/api/events?after=${encodeURIComponent(r.pick(badCursors))}` }),
   (r) => ({ method: 'GET', url: `/api/events?limit=${encodeURIComponent(r.pick(badLimits))}` }),
-  (r) => ({ method: 'GET', url: `/api/events?since=${encodeURIComponent(r.pick(['-1', 'yesterday', '1.5', '99999999999999999999', '']))}` }),
+  (r) => ({
+    method: 'GET',
+    url: `/api/events?since=${encodeURIComponent(r.pick(['-1', 'yesterday', '1.5', '99999999999999999999', '']))}`,
+  }),
   (r) => ({ method: 'GET', url: `/api/events?kind=${encodeURIComponent(r.pick(['note', 'EVENT', '', 'gap,event']))}` }),
   (r) => ({ method: 'GET', url: `/api/events?topic=${encodeURIComponent(r.pick(badTopics))}` }),
   (r) => ({ method: 'GET', url: `/api/events?${r.pick(['cursor', 'offset', 'page', 'node', 'x'])}=${encodeURIComponent(r.text(10))}` }),
-  (r) => ({ method: 'GET', url: `/api/events/${r.pick(['abc', '0'.repeat(63), 'G'.repeat(64), '%zz', '..'])}/${r.pick(['0', '-1', 'x', '1.5'])}` }),
+  (r) => ({
+    method: 'GET',
+    url: `/api/events/${r.pick(['abc', '0'.repeat(63), 'G'.repeat(64), '%zz', '..'])}/${r.pick(['0', '-1', 'x', '1.5'])}`,
+  }),
   (r) => ({ method: 'GET', url: `/api/events/${'a'.repeat(64)}/${r.pick(['-1', 'x', '1.5', '1e3', '99999999999999999999'])}` }),
   // Consumers: bad names, bad acks.
-  (r) => ({ method: r.pick(['GET', 'PUT']), url: `/api/consumers/${encodeURIComponent(r.pick(['bad name', 'x'.repeat(200), 'semi;colon', 'é']))}`, ...json({ cursor: 'c1.gA' }) }),
-  (r) => ({ method: 'PUT', url: '/api/consumers/fuzz', ...json(r.pick([{}, { cursor: 5 }, { cursor: r.pick(badCursors) }, { cursor: 'c1.gA', extra: 1 }, [], 'c1.gA'])) }),
+  (r) => ({
+    method: r.pick(['GET', 'PUT']),
+    url: `/api/consumers/${encodeURIComponent(r.pick(['bad name', 'x'.repeat(200), 'semi;colon', 'é']))}`,
+    ...json({ cursor: 'c1.gA' }),
+  }),
+  (r) => ({
+    method: 'PUT',
+    url: '/api/consumers/fuzz',
+    ...json(r.pick([{}, { cursor: 5 }, { cursor: r.pick(badCursors) }, { cursor: 'c1.gA', extra: 1 }, [], 'c1.gA'])),
+  }),
   // Unknown routes and methods.
   (r) => ({ method: r.pick(['DELETE', 'PATCH', 'PUT']), url: r.pick(['/api/events', '/api/heads', '/api/events/batch']) }),
   (r) => ({ method: 'GET', url: `/${r.pick(['api', 'api/event', 'api/events/x', 'admin', '%c0%ae'])}` }),
@@ -94,7 +169,14 @@ describe('malformed requests', () => {
     const identity = NodeIdentity.generate()
     const store = SqliteUpdateStore.open(join(mkdtempSync(join(tmpdir(), 'ylog-fuzz-')), 'ylog.db'), { durability: 'normal' })
     const durable = await DurableLog.open({ identity, store })
-    const app = buildServer({ durable, tables: store, identity, config: {}, metrics: createMetrics(durable, { defaultMetrics: false }), logger: pino({ level: 'silent' }) })
+    const app = buildServer({
+      durable,
+      tables: store,
+      identity,
+      config: {},
+      metrics: createMetrics(durable, { defaultMetrics: false }),
+      logger: pino({ level: 'silent' }),
+    })
     await app.ready()
     const r = new Rand(SEED)
     const statuses = new Map<number, number>()
@@ -103,7 +185,9 @@ describe('malformed requests', () => {
         const request = (generators[i % generators.length] as Gen)(r)
         const res = await app.inject(request)
         statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
-        const describe = `request ${i} (seed ${SEED}): ${request.method} ${String(request.url).slice(0, 120)} → ${res.statusCode} ${res.body.slice(0, 200)}`
+        const describe =
+          `request ${i} (seed ${SEED}): ${request.method} ${String(request.url).slice(0, 120)} → ` +
+          `${res.statusCode} ${res.body.slice(0, 200)}`
         expect(res.statusCode >= 400 && res.statusCode < 500, describe).toBe(true)
         const body = res.json() as { error?: { code?: unknown; message?: unknown } }
         expect(typeof body.error?.code, describe).toBe('string')
@@ -114,7 +198,9 @@ describe('malformed requests', () => {
       expect(await store.readConsumer('fuzz')).toBeUndefined()
       expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200)
       // And the node still writes.
-      expect((await app.inject({ method: 'POST', url: '/api/events', ...json({ topic: 't', kind: 'event', data: 1 }) })).statusCode).toBe(201)
+      expect((await app.inject({ method: 'POST', url: '/api/events', ...json({ topic: 't', kind: 'event', data: 1 }) })).statusCode).toBe(
+        201,
+      )
     } finally {
       await app.close()
       await durable.close()

@@ -38,7 +38,11 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
   const registry = new Registry()
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry })
 
-  const appends = new Counter({ name: 'ylog_appends_total', help: 'Entries appended through the HTTP API and committed', registers: [registry] })
+  const appends = new Counter({
+    name: 'ylog_appends_total',
+    help: 'Entries appended through the HTTP API and committed',
+    registers: [registry],
+  })
   const commits = new Counter({ name: 'ylog_commits_total', help: 'Group commits written to the store', registers: [registry] })
   const commitBatchEntries = new Histogram({
     name: 'ylog_commit_batch_entries',
@@ -46,9 +50,23 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
     buckets: BATCH_BUCKETS,
     registers: [registry],
   })
-  const commitSeconds = new Histogram({ name: 'ylog_commit_seconds', help: 'Time to write one group commit to the store', buckets: COMMIT_BUCKETS, registers: [registry] })
-  const compactionSeconds = new Histogram({ name: 'ylog_compaction_seconds', help: 'Time one compaction held commits up (encoding the tail as snapshot parts and writing them)', buckets: COMPACTION_BUCKETS, registers: [registry] })
-  const replaySeconds = new Gauge({ name: 'ylog_replay_seconds', help: 'Seconds the last start spent replaying and verifying the stored log', registers: [registry] })
+  const commitSeconds = new Histogram({
+    name: 'ylog_commit_seconds',
+    help: 'Time to write one group commit to the store',
+    buckets: COMMIT_BUCKETS,
+    registers: [registry],
+  })
+  const compactionSeconds = new Histogram({
+    name: 'ylog_compaction_seconds',
+    help: 'Time one compaction held commits up (encoding the tail as snapshot parts and writing them)',
+    buckets: COMPACTION_BUCKETS,
+    registers: [registry],
+  })
+  const replaySeconds = new Gauge({
+    name: 'ylog_replay_seconds',
+    help: 'Seconds the last start spent replaying and verifying the stored log',
+    registers: [registry],
+  })
   replaySeconds.set(durable.replaySeconds)
 
   new Gauge({
@@ -77,14 +95,26 @@ export function createMetrics(durable: DurableLog, options: { defaultMetrics?: b
   const refusedUpdates = new Counter({
     name: 'ylog_refused_updates_total',
     help:
-      'Sync refusals by reason: connections closed for misbehaving (a guard refusal such as fork, read-only, auth-failed, '
-      + 'awareness-limit, backpressure, …) and writers whose entries were skipped (not-member, unknown-writer; once per connection)',
+      'Sync refusals by reason: connections closed for misbehaving (a guard refusal such as fork, read-only, auth-failed, ' +
+      'awareness-limit, backpressure, …) and writers whose entries were skipped (not-member, unknown-writer; once per connection)',
     labelNames: ['reason'] as const,
     registers: [registry],
   })
-  const gaps = new Counter({ name: 'ylog_gaps_total', help: 'Gap entries this node appended to record events its ingest queue dropped', registers: [registry] })
-  const ingestDropped = new Counter({ name: 'ylog_ingest_dropped_total', help: 'Events the ingest queue dropped when full (policy drop); each is named by a gap entry', registers: [registry] })
-  const streams = new Gauge({ name: 'ylog_event_streams', help: 'Open Server-Sent Events streams (GET /api/events/stream)', registers: [registry] })
+  const gaps = new Counter({
+    name: 'ylog_gaps_total',
+    help: 'Gap entries this node appended to record events its ingest queue dropped',
+    registers: [registry],
+  })
+  const ingestDropped = new Counter({
+    name: 'ylog_ingest_dropped_total',
+    help: 'Events the ingest queue dropped when full (policy drop); each is named by a gap entry',
+    registers: [registry],
+  })
+  const streams = new Gauge({
+    name: 'ylog_event_streams',
+    help: 'Open Server-Sent Events streams (GET /api/events/stream)',
+    registers: [registry],
+  })
   new Gauge({
     name: 'ylog_guard_mismatches',
     help: 'Accepted updates Yjs applied otherwise than the guard checked them (a bug; the unchecked part was dropped): alert above 0',

@@ -19,7 +19,11 @@ function configIn(data: string, extra: string[] = []) {
 }
 
 async function append(url: string, n: number): Promise<{ seq: number; node: string }> {
-  const res = await fetch(`${url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 't', kind: 'event', data: { n } }) })
+  const res = await fetch(`${url}/api/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ topic: 't', kind: 'event', data: { n } }),
+  })
   expect(res.status).toBe(201)
   return (await res.json()) as { seq: number; node: string }
 }
@@ -68,7 +72,10 @@ describe('startNode', () => {
     const first = await startNode(configIn(data), silent)
     const other = mkdtempSync(join(tmpdir(), 'ylog-node-'))
     const err = await startNode(configIn(other, ['--port', String(first.port)]), silent).catch((e: unknown) => e)
-    expect(err).toMatchObject({ code: 'ADDRESS_IN_USE', message: expect.stringContaining(`cannot listen on 127.0.0.1:${first.port}: the address is already in use`) })
+    expect(err).toMatchObject({
+      code: 'ADDRESS_IN_USE',
+      message: expect.stringContaining(`cannot listen on 127.0.0.1:${first.port}: the address is already in use`),
+    })
     expect(existsSync(join(other, 'ylog.lock'))).toBe(false)
     await first.close()
     // The failed start closed its store, so the directory can be used at once.
@@ -108,10 +115,17 @@ function upgrade(port: number, path: string, target: string): Promise<{ socket: 
       host: target,
       port,
       path,
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64') },
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': randomBytes(16).toString('base64'),
+      },
     })
     // Bytes that came with the 101 response arrive as `head`, not as 'data'.
-    req.on('upgrade', (_res, socket, head: Buffer) => resolve({ socket, first: head.length > 0 ? Promise.resolve(head) : new Promise((r) => socket.once('data', (d: Buffer) => r(d))) }))
+    req.on('upgrade', (_res, socket, head: Buffer) =>
+      resolve({ socket, first: head.length > 0 ? Promise.resolve(head) : new Promise((r) => socket.once('data', (d: Buffer) => r(d))) }),
+    )
     req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)))
     req.on('error', reject)
     req.end()
@@ -121,7 +135,10 @@ function upgrade(port: number, path: string, target: string): Promise<{ socket: 
 describe('startNode in a cluster', () => {
   it('builds the membership, syncs with its peers, counts connections, and closes peers before the log', async () => {
     const a = await startNode(configIn(mkdtempSync(join(tmpdir(), 'ylog-node-')), ['--open-membership']), silent)
-    const b = await startNode(configIn(mkdtempSync(join(tmpdir(), 'ylog-node-')), ['--open-membership', '--peer', `ws://127.0.0.1:${a.port}/sync`]), silent)
+    const b = await startNode(
+      configIn(mkdtempSync(join(tmpdir(), 'ylog-node-')), ['--open-membership', '--peer', `ws://127.0.0.1:${a.port}/sync`]),
+      silent,
+    )
     try {
       expect(a.durable.membership.describe()).toEqual({ mode: 'open' })
       await append(a.url, 1)
@@ -129,7 +146,7 @@ describe('startNode in a cluster', () => {
       await until(() => a.durable.committedLength(b.node) === 1 && b.durable.committedLength(a.node) === 1, 'both entries on both nodes')
       expect(b.cluster.peers()).toEqual([expect.objectContaining({ url: `ws://127.0.0.1:${a.port}/sync`, state: 'open', node: a.node })])
       expect(a.cluster.connections()).toEqual([expect.objectContaining({ node: b.node })])
-      const scrape = async (url: string) => (await (await fetch(`${url}/metrics`)).text())
+      const scrape = async (url: string) => await (await fetch(`${url}/metrics`)).text()
       expect(await scrape(a.url)).toMatch(/^ylog_sync_connections 1$/m)
       expect(await scrape(b.url)).toMatch(/^ylog_sync_connections 1$/m)
     } finally {
@@ -147,7 +164,10 @@ describe('startNode in a cluster', () => {
 
     const other = 'ab'.repeat(32)
     const listed = recordingLogger()
-    const second = await startNode(configIn(mkdtempSync(join(tmpdir(), 'ylog-node-')), ['--member', other, '--peer', 'ws://127.0.0.1:9/sync']), listed.logger)
+    const second = await startNode(
+      configIn(mkdtempSync(join(tmpdir(), 'ylog-node-')), ['--member', other, '--peer', 'ws://127.0.0.1:9/sync']),
+      listed.logger,
+    )
     expect(second.durable.membership.describe()).toEqual({ mode: 'list', members: [other, second.node].sort() })
     expect(listed.records.some((r) => r.level === 40)).toBe(false)
     await second.close()
@@ -155,10 +175,14 @@ describe('startNode in a cluster', () => {
 
   it('counts a refused peer in ylog_refused_updates_total', async () => {
     const a = await startNode(configIn(mkdtempSync(join(tmpdir(), 'ylog-node-'))), silent)
-    const b = await startNode(configIn(mkdtempSync(join(tmpdir(), 'ylog-node-')), ['--open-membership', '--peer', `ws://127.0.0.1:${a.port}/sync`]), silent)
+    const b = await startNode(
+      configIn(mkdtempSync(join(tmpdir(), 'ylog-node-')), ['--open-membership', '--peer', `ws://127.0.0.1:${a.port}/sync`]),
+      silent,
+    )
     try {
       // A lists only itself, so B's handshake fails there.
-      const refused = async () => /^ylog_refused_updates_total\{reason="auth-failed"\} [1-9]/m.test(await (await fetch(`${a.url}/metrics`)).text())
+      const refused = async () =>
+        /^ylog_refused_updates_total\{reason="auth-failed"\} [1-9]/m.test(await (await fetch(`${a.url}/metrics`)).text())
       await until(refused, 'a refusal on A')
       expect(b.cluster.peers()[0]?.state).not.toBe('open')
     } finally {
@@ -170,20 +194,26 @@ describe('startNode in a cluster', () => {
   const external = Object.values(networkInterfaces())
     .flat()
     .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal)?.address
-  it.skipIf(external === undefined)('with --read-only-sync loopback, serves unauthenticated readers on loopback only', { timeout: 20_000 }, async () => {
-    const node = await startNode(configIn(mkdtempSync(join(tmpdir(), 'ylog-node-')), ['--host', '0.0.0.0', '--write-token', 't']), silent)
-    try {
-      const local = await upgrade(node.port, '/sync/ylog', '127.0.0.1')
-      // A reader gets the node's sync step 1 at once: a binary frame.
-      expect(((await local.first)[0] ?? 0) & 0x0f).toBe(0x2)
-      const remote = await upgrade(node.port, '/sync/ylog', external as string)
-      // From elsewhere nothing is sent until the handshake timeout closes it (a close frame).
-      expect(((await remote.first)[0] ?? 0) & 0x0f).toBe(0x8)
-      expect(await (await fetch(`${node.url.replace('0.0.0.0', '127.0.0.1')}/metrics`)).text()).toMatch(/^ylog_refused_updates_total\{reason="auth-timeout"\} 1$/m)
-      local.socket.destroy()
-      remote.socket.destroy()
-    } finally {
-      await node.close()
-    }
-  })
+  it.skipIf(external === undefined)(
+    'with --read-only-sync loopback, serves unauthenticated readers on loopback only',
+    { timeout: 20_000 },
+    async () => {
+      const node = await startNode(configIn(mkdtempSync(join(tmpdir(), 'ylog-node-')), ['--host', '0.0.0.0', '--write-token', 't']), silent)
+      try {
+        const local = await upgrade(node.port, '/sync/ylog', '127.0.0.1')
+        // A reader gets the node's sync step 1 at once: a binary frame.
+        expect(((await local.first)[0] ?? 0) & 0x0f).toBe(0x2)
+        const remote = await upgrade(node.port, '/sync/ylog', external as string)
+        // From elsewhere nothing is sent until the handshake timeout closes it (a close frame).
+        expect(((await remote.first)[0] ?? 0) & 0x0f).toBe(0x8)
+        expect(await (await fetch(`${node.url.replace('0.0.0.0', '127.0.0.1')}/metrics`)).text()).toMatch(
+          /^ylog_refused_updates_total\{reason="auth-timeout"\} 1$/m,
+        )
+        local.socket.destroy()
+        remote.socket.destroy()
+      } finally {
+        await node.close()
+      }
+    },
+  )
 })

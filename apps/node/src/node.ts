@@ -1,7 +1,20 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { DurableLog, IngestQueue, memberList, MemoryUpdateStore, NodeIdentity, openMembership, PLAUSIBLE_MIN_TIME_MS, YlogError, type Entry, type EntryInput, type NodeId, type NodeStore } from '@ylog/core'
+import {
+  DurableLog,
+  IngestQueue,
+  memberList,
+  MemoryUpdateStore,
+  NodeIdentity,
+  openMembership,
+  PLAUSIBLE_MIN_TIME_MS,
+  YlogError,
+  type Entry,
+  type EntryInput,
+  type NodeId,
+  type NodeStore,
+} from '@ylog/core'
 import { ThreadedSqliteStore } from '@ylog/sqlite'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { ClockWatch } from './clock-watch.js'
@@ -75,7 +88,8 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
     if (config.peers.length > 0 && !config.openMembership && config.members.length === 0) {
       logger.warn(
         { peers: config.peers },
-        'peers are configured but no members: this node accepts only its own entries and refuses to authenticate any peer (none is a member), so nothing syncs; list the peers with --member <node id> or use --open-membership',
+        'peers are configured but no members: this node accepts only its own entries and refuses to authenticate any peer (none ' +
+          'is a member), so nothing syncs; list the peers with --member <node id> or use --open-membership',
       )
     }
     logger.info({ cluster: config.cluster, membership: membership.describe() }, 'membership')
@@ -103,20 +117,23 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
       },
     }).catch((err: unknown) => {
       // The log above the store knows what is wrong but not where; the operator needs the file.
-      if (err instanceof YlogError && err.code === 'STORE_CORRUPT' && !err.message.includes(dbFile)) throw new YlogError(err.code, `${dbFile}: ${err.message}`, { cause: err })
+      if (err instanceof YlogError && err.code === 'STORE_CORRUPT' && !err.message.includes(dbFile))
+        throw new YlogError(err.code, `${dbFile}: ${err.message}`, { cause: err })
       throw err
     })
     cleanup.pop()
     cleanup.push(() => durable.close())
     const entries = [...durable.heads().values()].reduce((n, h) => n + h.length, 0)
     logger.info({ replaySeconds: durable.replaySeconds, entries, nodes: durable.nodes().length }, 'replayed the stored log')
-    cleanup.push(durable.onHealth((health) => {
-      const { attempts, nextTryAt, failures, recoveries } = health
-      const detail = { code: health.error?.code, err: health.error?.message, attempts, nextTryAt, failures }
-      if (health.state === 'ok') logger.info({ failures, recoveries }, 'the store takes writes again; uncommitted entries were dropped')
-      else if (health.state === 'retrying') logger.warn(detail, 'the store refuses writes (commits are refused meanwhile); retrying')
-      else logger.error(detail, 'the store failed for a reason that does not pass: writes stop until a restart')
-    }))
+    cleanup.push(
+      durable.onHealth((health) => {
+        const { attempts, nextTryAt, failures, recoveries } = health
+        const detail = { code: health.error?.code, err: health.error?.message, attempts, nextTryAt, failures }
+        if (health.state === 'ok') logger.info({ failures, recoveries }, 'the store takes writes again; uncommitted entries were dropped')
+        else if (health.state === 'retrying') logger.warn(detail, 'the store refuses writes (commits are refused meanwhile); retrying')
+        else logger.error(detail, 'the store failed for a reason that does not pass: writes stop until a restart')
+      }),
+    )
 
     const metrics = createMetrics(durable)
     cleanup.push(() => metrics.close())
@@ -133,7 +150,18 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
         metrics.ingestDropped.inc(gap.count)
         if (gap.entry !== undefined) metrics.gaps.inc()
         // The loss is in the log (and on every peer) as a gap entry; the warning is for whoever watches this node.
-        logger.warn({ stream: gap.stream, from: gap.from, to: gap.to, count: gap.count, topics: gap.topics, gapEntry: gap.entry === undefined ? null : `${gap.entry.node}:${gap.entry.seq}`, err: gap.error?.message }, 'ingest queue full: events dropped and recorded as a gap entry')
+        logger.warn(
+          {
+            stream: gap.stream,
+            from: gap.from,
+            to: gap.to,
+            count: gap.count,
+            topics: gap.topics,
+            gapEntry: gap.entry === undefined ? null : `${gap.entry.node}:${gap.entry.seq}`,
+            err: gap.error?.message,
+          },
+          'ingest queue full: events dropped and recorded as a gap entry',
+        )
       },
     })
     // The sync side starts once the port is bound; until then the status route reports none of it.
@@ -186,7 +214,8 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
         try {
           // Peers first, then the sync endpoint (both before fastify, whose close waits for open sockets), then the log.
           await joined.close()
-          // In-flight requests get 2 s to finish; a connection still open then (one the server never saw go idle) is cut, or close() could wait for its keep-alive timeout.
+          // In-flight requests get 2 s to finish; a connection still open then (one the server never saw go idle) is cut, or
+          // close() could wait for its keep-alive timeout.
           const cut = setTimeout(() => app.server.closeAllConnections(), 2000)
           await app.close()
           clearTimeout(cut)
@@ -200,7 +229,17 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
       })()
       return closing
     }
-    return { url: `http://${reachableHost(config.host)}:${port}`, port, node: identity.id, replaySeconds: durable.replaySeconds, volatile, app, durable, cluster: joined, close }
+    return {
+      url: `http://${reachableHost(config.host)}:${port}`,
+      port,
+      node: identity.id,
+      replaySeconds: durable.replaySeconds,
+      volatile,
+      app,
+      durable,
+      cluster: joined,
+      close,
+    }
   } catch (err) {
     await unwind()
     throw err
@@ -213,11 +252,20 @@ export async function startNode(config: Config, logger: FastifyBaseLogger, optio
  * the log: each must commit as one unit with its key, which a queue that
  * may split or drop events cannot promise.
  */
-async function writeThrough(durable: DurableLog, ingest: IngestQueue, inputs: EntryInput[], idempotency?: { key: string; requestHash: Uint8Array }): Promise<Entry[]> {
+async function writeThrough(
+  durable: DurableLog,
+  ingest: IngestQueue,
+  inputs: EntryInput[],
+  idempotency?: { key: string; requestHash: Uint8Array },
+): Promise<Entry[]> {
   if (inputs.length !== 1 || idempotency !== undefined) return durable.appendBatch(inputs, { idempotency })
   const result = await ingest.push(inputs[0] as EntryInput)
   if (result.status === 'dropped') {
-    throw new YlogError('INGEST_FULL', `the ingest queue is full, so this event (ingest number ${result.ingest} of stream ${ingest.stream}) was dropped and recorded in a gap entry; retry later, or start the node with --ingest-policy block`)
+    throw new YlogError(
+      'INGEST_FULL',
+      `the ingest queue is full, so this event (ingest number ${result.ingest} of stream ${ingest.stream}) was dropped and ` +
+        `recorded in a gap entry; retry later, or start the node with --ingest-policy block`,
+    )
   }
   return [result.entry]
 }
@@ -255,9 +303,17 @@ function listenError(err: NodeJS.ErrnoException, config: Config): Error {
   const where = `${config.host}:${config.port}`
   switch (err.code) {
     case 'EADDRINUSE':
-      return new YlogError('ADDRESS_IN_USE', `cannot listen on ${where}: the address is already in use (another node?); choose another --port, or 0 for any free one`, { cause: err })
+      return new YlogError(
+        'ADDRESS_IN_USE',
+        `cannot listen on ${where}: the address is already in use (another node?); choose another --port, or 0 for any free one`,
+        { cause: err },
+      )
     case 'EACCES':
-      return new YlogError('NO_PERMISSION', `cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose a port of 1024 or more`, { cause: err })
+      return new YlogError(
+        'NO_PERMISSION',
+        `cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose a port of 1024 or more`,
+        { cause: err },
+      )
     case 'EADDRNOTAVAIL':
     case 'ENOTFOUND':
       return new YlogError('NO_ADDRESS', `cannot listen on ${where}: ${config.host} is not an address of this machine`, { cause: err })
@@ -284,7 +340,11 @@ export function acquireLock(path: string): () => void {
   if (!take()) {
     const holder = Number.parseInt(readText(path), 10)
     if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-      throw new YlogError('LOCKED', `data directory ${join(path, '..')} is in use by process ${holder} (lock file ${path}); stop that node first, or delete the lock file if that process is not a ylog node`)
+      throw new YlogError(
+        'LOCKED',
+        `data directory ${join(path, '..')} is in use by process ${holder} (lock file ${path}); stop that node first, or delete ` +
+          `the lock file if that process is not a ylog node`,
+      )
     }
     // The holder is gone (a crash or kill -9): the lock is stale.
     try {
@@ -292,7 +352,8 @@ export function acquireLock(path: string): () => void {
     } catch {
       // Someone else removed it first; take() below settles who wins.
     }
-    if (!take()) throw new YlogError('LOCKED', `data directory ${join(path, '..')} was locked by another process while starting (lock file ${path})`)
+    if (!take())
+      throw new YlogError('LOCKED', `data directory ${join(path, '..')} was locked by another process while starting (lock file ${path})`)
   }
   let released = false
   return () => {

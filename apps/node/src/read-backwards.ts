@@ -14,10 +14,19 @@ export interface BackwardsPage {
  * before `before` (or the end), oldest first, from the read index's
  * newest-first order.
  */
-export async function readBackwards(durable: DurableLog, query: { before?: TimePosition; topic?: string; kind?: EntryKind; limit: number }): Promise<BackwardsPage> {
+export async function readBackwards(
+  durable: DurableLog,
+  query: { before?: TimePosition; topic?: string; kind?: EntryKind; limit: number },
+): Promise<BackwardsPage> {
   // Captured before the index is read: entries past it (committed while reading) are left to `next`, so none is seen twice.
   const committed = new Map(durable.nodes().map((node) => [node, durable.committedLength(node)]))
-  const positions = await durable.query({ newestFirst: true, before: query.before, topic: query.topic, kind: query.kind, limit: query.limit })
+  const positions = await durable.query({
+    newestFirst: true,
+    before: query.before,
+    topic: query.topic,
+    kind: query.kind,
+    limit: query.limit,
+  })
   const entries: Entry[] = []
   for (const { node, seq } of positions) {
     const entry = seq < (committed.get(node) ?? 0) ? durable.get(node, seq) : undefined
@@ -40,7 +49,10 @@ export function decodePosition(text: string): TimePosition {
   const at = Number(m?.[1])
   const seq = Number(m?.[3])
   if (m === null || !isNodeId(m[2] as string) || !Number.isSafeInteger(at) || !Number.isSafeInteger(seq)) {
-    throw new YlogError('BAD_ARGUMENT', `before ${JSON.stringify(text.slice(0, 100))} is not a position: use the "prev" of a page read with last= or before=`)
+    throw new YlogError(
+      'BAD_ARGUMENT',
+      `before ${JSON.stringify(text.slice(0, 100))} is not a position: use the "prev" of a page read with last= or before=`,
+    )
   }
   return { at, node: m[2] as string, seq }
 }

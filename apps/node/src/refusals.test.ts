@@ -39,32 +39,83 @@ async function metric(name: string): Promise<number> {
 describe('a refused request', () => {
   const now = Date.now()
   const mistakes: Array<[string, RequestInit & { path?: string }, number, string, RegExp]> = [
-    ['an entry over 64 KiB', { body: JSON.stringify({ ...event, data: 'x'.repeat(MAX_ENTRY_BYTES) }) }, 413, 'ENTRY_TOO_LARGE', /the limit is 65536/],
-    ['at in the year 5138', { body: JSON.stringify({ ...event, at: 99_999_999_999_999 }) }, 400, 'BAD_TIME', /ahead of this node's clock .* the limit is 60000 ms/],
-    ['at in seconds', { body: JSON.stringify({ ...event, at: Math.floor(now / 1000) }) }, 400, 'BAD_TIME', /looks like seconds since the epoch/],
+    [
+      'an entry over 64 KiB',
+      { body: JSON.stringify({ ...event, data: 'x'.repeat(MAX_ENTRY_BYTES) }) },
+      413,
+      'ENTRY_TOO_LARGE',
+      /the limit is 65536/,
+    ],
+    [
+      'at in the year 5138',
+      { body: JSON.stringify({ ...event, at: 99_999_999_999_999 }) },
+      400,
+      'BAD_TIME',
+      /ahead of this node's clock .* the limit is 60000 ms/,
+    ],
+    [
+      'at in seconds',
+      { body: JSON.stringify({ ...event, at: Math.floor(now / 1000) }) },
+      400,
+      'BAD_TIME',
+      /looks like seconds since the epoch/,
+    ],
     ['an event time an hour ahead', { body: JSON.stringify({ ...event, time: now + 3_600_000 }) }, 400, 'BAD_TIME', /^time \d+ .* ahead/],
-    ['a batch with one entry too large', { path: '/api/events/batch', body: JSON.stringify([event, { ...event, data: 'x'.repeat(MAX_ENTRY_BYTES) }]) }, 413, 'ENTRY_TOO_LARGE', /^batch entry 1: /],
-    ['a transition missing a field', { body: JSON.stringify({ topic: 'p', kind: 'transition', data: { subject: 's', to: 'b', event: 'e' } }) }, 400, 'BAD_DATA', /transition data.from is missing/],
+    [
+      'a batch with one entry too large',
+      { path: '/api/events/batch', body: JSON.stringify([event, { ...event, data: 'x'.repeat(MAX_ENTRY_BYTES) }]) },
+      413,
+      'ENTRY_TOO_LARGE',
+      /^batch entry 1: /,
+    ],
+    [
+      'a transition missing a field',
+      { body: JSON.stringify({ topic: 'p', kind: 'transition', data: { subject: 's', to: 'b', event: 'e' } }) },
+      400,
+      'BAD_DATA',
+      /transition data.from is missing/,
+    ],
     ['a bad topic', { body: JSON.stringify({ ...event, topic: 'no spaces' }) }, 400, 'BAD_TOPIC', /characters outside/],
     ['broken JSON', { body: '{"topic":' }, 400, 'BAD_JSON', /not valid JSON/],
-    ['text instead of JSON', { body: 'hello', headers: { 'content-type': 'text/plain' } }, 415, 'UNSUPPORTED_MEDIA_TYPE', /application\/json/],
-    ['QUERY without a content type', { method: 'QUERY', path: '/api/events/0/0', body: undefined, headers: {} }, 400, 'BAD_REQUEST', /QUERY/],
-    ['a gap from a client', { body: JSON.stringify({ topic: 't', kind: 'gap', data: { stream: 's', from: 0, to: 1 } }) }, 400, 'BAD_REQUEST', /not accepted from clients/],
+    [
+      'text instead of JSON',
+      { body: 'hello', headers: { 'content-type': 'text/plain' } },
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      /application\/json/,
+    ],
+    [
+      'QUERY without a content type',
+      { method: 'QUERY', path: '/api/events/0/0', body: undefined, headers: {} },
+      400,
+      'BAD_REQUEST',
+      /QUERY/,
+    ],
+    [
+      'a gap from a client',
+      { body: JSON.stringify({ topic: 't', kind: 'gap', data: { stream: 's', from: 0, to: 1 } }) },
+      400,
+      'BAD_REQUEST',
+      /not accepted from clients/,
+    ],
   ]
 
-  it.each(mistakes)('%s answers {"error":{code,message}} and writes nothing, no gap, no drop', async (_name, init, status, code, message) => {
-    const before = await (await fetch(`${node.url}/api/heads`)).json()
-    const res = await fetch(`${node.url}${init.path ?? '/api/events'}`, { method: 'POST', headers: json, ...init })
-    expect(res.status).toBe(status)
-    const body = (await res.json()) as { error: { code: string; message: string } }
-    expect(Object.keys(body)).toEqual(['error'])
-    expect(Object.keys(body.error).sort()).toEqual(['code', 'message'])
-    expect(body.error.code).toBe(code)
-    expect(body.error.message).toMatch(message)
-    expect(await (await fetch(`${node.url}/api/heads`)).json()).toEqual(before)
-    expect(await metric('ylog_ingest_dropped_total')).toBe(0)
-    expect(await metric('ylog_gaps_total')).toBe(0)
-  })
+  it.each(mistakes)(
+    '%s answers {"error":{code,message}} and writes nothing, no gap, no drop',
+    async (_name, init, status, code, message) => {
+      const before = await (await fetch(`${node.url}/api/heads`)).json()
+      const res = await fetch(`${node.url}${init.path ?? '/api/events'}`, { method: 'POST', headers: json, ...init })
+      expect(res.status).toBe(status)
+      const body = (await res.json()) as { error: { code: string; message: string } }
+      expect(Object.keys(body)).toEqual(['error'])
+      expect(Object.keys(body.error).sort()).toEqual(['code', 'message'])
+      expect(body.error.code).toBe(code)
+      expect(body.error.message).toMatch(message)
+      expect(await (await fetch(`${node.url}/api/heads`)).json()).toEqual(before)
+      expect(await metric('ylog_ingest_dropped_total')).toBe(0)
+      expect(await metric('ylog_gaps_total')).toBe(0)
+    },
+  )
 
   it('a raw non-ASCII cursor (pasted with its ellipsis) gets the same error shape', async () => {
     const response = await raw('GET /api/events?after=c1.gYJY\u2026 HTTP/1.1\r\nHost: x\r\n\r\n')
@@ -90,7 +141,9 @@ describe('an accepted append', () => {
     expect(Math.abs(receipt.at - Date.now())).toBeLessThan(60_000)
     const stored = (await (await fetch(`${node.url}/api/events/${receipt.node}/${receipt.seq}`)).json()) as { at: number; time: number }
     expect(stored).toMatchObject({ at: receipt.at, time })
-    const plain = (await (await fetch(`${node.url}/api/events`, { method: 'POST', headers: json, body: JSON.stringify(event) })).json()) as object
+    const plain = (await (
+      await fetch(`${node.url}/api/events`, { method: 'POST', headers: json, body: JSON.stringify(event) })
+    ).json()) as object
     expect(plain).toHaveProperty('at')
     expect(plain).not.toHaveProperty('time')
   })

@@ -35,7 +35,10 @@ const TYPES: Readonly<Record<string, string>> = {
 const ASSET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 
 function secure(reply: FastifyReply): FastifyReply {
-  return reply.header('content-security-policy', CONSOLE_CSP).header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer')
+  return reply
+    .header('content-security-policy', CONSOLE_CSP)
+    .header('x-content-type-options', 'nosniff')
+    .header('referrer-policy', 'no-referrer')
 }
 
 async function readOrUndefined(path: string): Promise<Buffer | undefined> {

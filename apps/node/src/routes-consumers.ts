@@ -6,7 +6,14 @@ import type { AckOptions, Consumers } from './consumers.js'
 const nameParams = {
   type: 'object',
   required: ['name'],
-  properties: { name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$', examples: ['billing'], description: '1-128 characters of A-Z a-z 0-9 . _ -' } },
+  properties: {
+    name: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9._-]{1,128}$',
+      examples: ['billing'],
+      description: '1-128 characters of A-Z a-z 0-9 . _ -',
+    },
+  },
 } as const
 
 const ackSchema = {
@@ -15,9 +22,18 @@ const ackSchema = {
   additionalProperties: false,
   properties: {
     cursor: { ...CURSOR, description: 'the "next" cursor of the last page (or stream id) the consumer processed' },
-    rewind: { type: 'boolean', description: 'true to move the consumer back on purpose (an ack that goes backwards is otherwise 409 CURSOR_BACKWARDS)' },
-    topic: { anyOf: [TOPIC, { type: 'null' }], description: 'the consumer reads only this topic from now on; null: every topic; absent: as before' },
-    kind: { anyOf: [KIND, { type: 'null' }], description: 'the consumer reads only this kind from now on; null: every kind; absent: as before' },
+    rewind: {
+      type: 'boolean',
+      description: 'true to move the consumer back on purpose (an ack that goes backwards is otherwise 409 CURSOR_BACKWARDS)',
+    },
+    topic: {
+      anyOf: [TOPIC, { type: 'null' }],
+      description: 'the consumer reads only this topic from now on; null: every topic; absent: as before',
+    },
+    kind: {
+      anyOf: [KIND, { type: 'null' }],
+      description: 'the consumer reads only this kind from now on; null: every kind; absent: as before',
+    },
   },
 } as const
 
@@ -35,7 +51,11 @@ const consumerSchema = {
   },
 } as const
 
-export function consumerRoutes(app: FastifyInstance, consumers: Consumers, guards: { requireRead: Guard; requireWrite: Guard; auth: { read: Auth; write: Auth } }): void {
+export function consumerRoutes(
+  app: FastifyInstance,
+  consumers: Consumers,
+  guards: { requireRead: Guard; requireWrite: Guard; auth: { read: Auth; write: Auth } },
+): void {
   const { read, write } = guards.auth
   app.get<{ Params: { name: string } }>(
     '/api/consumers/:name',
@@ -64,7 +84,17 @@ export function consumerRoutes(app: FastifyInstance, consumers: Consumers, guard
         security: write.security,
         response: {
           200: { description: 'the consumer as stored', ...consumerSchema },
-          ...errorResponses([...WITH_BODY, 'BAD_CONSUMER', 'BAD_CURSOR', 'BAD_TOPIC', 'CURSOR_AHEAD', 'CURSOR_BACKWARDS', 'STORE_FAILED', 'CLOSED', ...write.codes]),
+          ...errorResponses([
+            ...WITH_BODY,
+            'BAD_CONSUMER',
+            'BAD_CURSOR',
+            'BAD_TOPIC',
+            'CURSOR_AHEAD',
+            'CURSOR_BACKWARDS',
+            'STORE_FAILED',
+            'CLOSED',
+            ...write.codes,
+          ]),
         },
       },
       onRequest: guards.requireWrite,

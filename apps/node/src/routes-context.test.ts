@@ -21,7 +21,11 @@ beforeAll(async () => {
   durable = await DurableLog.open({ identity: NodeIdentity.fromSeed(new Uint8Array(32).fill(7)), store, now: () => (now += 1000) })
   for (let i = 0; i < 40; i++) {
     if (i === 3) await durable.append({ topic: 'pipeline', kind: 'gap', data: { stream: 'feeder', from: 3, to: 5 } })
-    await durable.append({ topic: i % 2 ? 'pipeline' : 'agents', kind: 'transition', data: { subject: `story-${i % 4}`, from: 'backlog', to: 'coding', event: 'DepsMet' } })
+    await durable.append({
+      topic: i % 2 ? 'pipeline' : 'agents',
+      kind: 'transition',
+      data: { subject: `story-${i % 4}`, from: 'backlog', to: 'coding', event: 'DepsMet' },
+    })
   }
   const metrics = createMetrics(durable, { defaultMetrics: false })
   app = buildServer({ durable, tables: store, identity: NodeIdentity.generate(), config: {}, metrics, logger: pino({ level: 'silent' }) })
@@ -38,7 +42,11 @@ describe('GET /api/context', () => {
   it('answers {text, tokens, manifest} within the budget, naming the gap', async () => {
     const r = await app.inject({ url: '/api/context?budget=300' })
     expect(r.statusCode).toBe(200)
-    const body = r.json<{ text: string; tokens: number; manifest: { budget: number; counts: { dropped: number; omitted: number }; nodes: Array<{ omitted: unknown[] }> } }>()
+    const body = r.json<{
+      text: string
+      tokens: number
+      manifest: { budget: number; counts: { dropped: number; omitted: number }; nodes: Array<{ omitted: unknown[] }> }
+    }>()
     expect(body.tokens).toBeLessThanOrEqual(300)
     expect(body.text).toContain('events between 3 and 5 were dropped')
     expect(body.manifest).toMatchObject({ budget: 300, tokenizer: 'o200k_base', counts: { dropped: 1 } })
@@ -47,7 +55,10 @@ describe('GET /api/context', () => {
   })
 
   it('answers the text alone for Accept: text/plain, and filters by topic, kind and subject', async () => {
-    const r = await app.inject({ url: '/api/context?subject=story-1&topic=pipeline&kind=transition&format=markdown', headers: { accept: 'text/plain' } })
+    const r = await app.inject({
+      url: '/api/context?subject=story-1&topic=pipeline&kind=transition&format=markdown',
+      headers: { accept: 'text/plain' },
+    })
     expect(r.statusCode).toBe(200)
     expect(r.headers['content-type']).toMatch(/^text\/plain/)
     expect(r.body).toMatch(/^## Missing from this context:/)
@@ -74,9 +85,31 @@ describe('GET /api/context', () => {
   })
 
   it('is described in the OpenAPI document, request and response', async () => {
-    const doc = (await app.inject({ url: '/openapi.json' })).json<{ paths: Record<string, { get: { parameters: Array<{ name: string }>; responses: Record<string, { content: Record<string, { schema: { properties?: Record<string, unknown> } }> }> } }> }>()
+    const doc = (await app.inject({ url: '/openapi.json' })).json<{
+      paths: Record<
+        string,
+        {
+          get: {
+            parameters: Array<{ name: string }>
+            responses: Record<string, { content: Record<string, { schema: { properties?: Record<string, unknown> } }> }>
+          }
+        }
+      >
+    }>()
     const get = doc.paths['/api/context']?.get
-    expect(get?.parameters.map((p) => p.name).sort()).toEqual(['budget', 'encoding', 'format', 'kind', 'maxEntryTokens', 'node', 'order', 'since', 'subject', 'topic', 'until'])
+    expect(get?.parameters.map((p) => p.name).sort()).toEqual([
+      'budget',
+      'encoding',
+      'format',
+      'kind',
+      'maxEntryTokens',
+      'node',
+      'order',
+      'since',
+      'subject',
+      'topic',
+      'until',
+    ])
     expect(Object.keys(get?.responses['200']?.content['application/json']?.schema.properties ?? {})).toEqual(['text', 'tokens', 'manifest'])
     expect(get?.responses['200']?.content['text/plain']).toBeDefined()
     expect(get?.responses['400']).toBeDefined()

@@ -1,4 +1,15 @@
-import { assembleContext, DEFAULT_BUDGET, ENCODINGS, FORMATS, MAX_BUDGET, ORDERS, type ContextFormat, type ContextKind, type ContextOptions, type ContextOrder } from '@ylog/context'
+import {
+  assembleContext,
+  DEFAULT_BUDGET,
+  ENCODINGS,
+  FORMATS,
+  MAX_BUDGET,
+  ORDERS,
+  type ContextFormat,
+  type ContextKind,
+  type ContextOptions,
+  type ContextOrder,
+} from '@ylog/context'
 import { isNodeId, MAX_FIELD_LENGTH, TOPIC_PATTERN, validateTopic, YlogError, type DurableLog } from '@ylog/core'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
@@ -6,9 +17,17 @@ import { errorResponses, MILLIS, type Auth } from './api-schemas.js'
 import { quote } from './http-errors.js'
 import { parseInteger } from './routes-events.js'
 
-type ContextQuery = Record<'topic' | 'kind' | 'node' | 'subject' | 'since' | 'until' | 'budget' | 'encoding' | 'order' | 'format' | 'maxEntryTokens', string | undefined>
+type ContextQuery = Record<
+  'topic' | 'kind' | 'node' | 'subject' | 'since' | 'until' | 'budget' | 'encoding' | 'order' | 'format' | 'maxEntryTokens',
+  string | undefined
+>
 
-const range = { type: 'object', required: ['from', 'to'], additionalProperties: false, properties: { from: { type: 'integer' }, to: { type: 'integer' } } } as const
+const range = {
+  type: 'object',
+  required: ['from', 'to'],
+  additionalProperties: false,
+  properties: { from: { type: 'integer' }, to: { type: 'integer' } },
+} as const
 const ranges = { type: 'array', items: range } as const
 const list = (what: string) => ({ type: 'array', items: { type: 'string' }, description: what }) as const
 
@@ -20,22 +39,49 @@ const querystring = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    topic: { type: 'string', pattern: `^${TOPIC_ITEM}(,${TOPIC_ITEM})*$`, maxLength: 4096, description: 'only these topics, comma-separated', examples: ['pipeline'] },
+    topic: {
+      type: 'string',
+      pattern: `^${TOPIC_ITEM}(,${TOPIC_ITEM})*$`,
+      maxLength: 4096,
+      description: 'only these topics, comma-separated',
+      examples: ['pipeline'],
+    },
     kind: {
       type: 'string',
       pattern: '^(transition|event)(,(transition|event))*$',
       description: 'only these kinds, comma-separated: transition, event (gap entries are always named, as what is missing)',
     },
     node: { type: 'string', pattern: '^[0-9a-f]{64}(,[0-9a-f]{64})*$', description: 'only entries of these nodes, comma-separated ids' },
-    subject: { type: 'string', minLength: 1, maxLength: MAX_FIELD_LENGTH, description: "only the transitions of this subject: one work item's history", examples: ['story-7'] },
+    subject: {
+      type: 'string',
+      minLength: 1,
+      maxLength: MAX_FIELD_LENGTH,
+      description: "only the transitions of this subject: one work item's history",
+      examples: ['story-7'],
+    },
     since: { ...MILLIS, description: "only entries appended at or after this time (ms since the epoch, the entry's at)" },
     until: { ...MILLIS, description: 'only entries appended before this time (ms, exclusive)' },
     // Any budget in range is taken, but one too small for the lines about what is missing answers 400: the examples always fit.
-    budget: { type: 'integer', minimum: 1, maximum: MAX_BUDGET, description: `tokens the text may take; default ${DEFAULT_BUDGET}`, examples: [2000, DEFAULT_BUDGET] },
+    budget: {
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_BUDGET,
+      description: `tokens the text may take; default ${DEFAULT_BUDGET}`,
+      examples: [2000, DEFAULT_BUDGET],
+    },
     encoding: { type: 'string', pattern: oneOfText(ENCODINGS), description: `the tokenizer: ${ENCODINGS.join(', ')}; default o200k_base` },
-    order: { type: 'string', pattern: oneOfText(ORDERS), description: `${ORDERS.join(' or ')}: oldest first across nodes (default), or grouped by node in seq order` },
+    order: {
+      type: 'string',
+      pattern: oneOfText(ORDERS),
+      description: `${ORDERS.join(' or ')}: oldest first across nodes (default), or grouped by node in seq order`,
+    },
     format: { type: 'string', pattern: oneOfText(FORMATS), description: `${FORMATS.join(', ')} (default text)` },
-    maxEntryTokens: { type: 'integer', minimum: 128, maximum: MAX_BUDGET, description: 'an entry line longer than this is shortened with a visible marker; default 1000' },
+    maxEntryTokens: {
+      type: 'integer',
+      minimum: 128,
+      maximum: MAX_BUDGET,
+      description: 'an entry line longer than this is shortened with a visible marker; default 1000',
+    },
   },
 } as const
 
@@ -52,7 +98,14 @@ const manifest = {
     selection: {
       type: 'object',
       additionalProperties: false,
-      properties: { topics: list('topics'), kinds: list('kinds'), nodes: list('node ids'), subject: { type: 'string' }, since: { type: 'integer' }, until: { type: 'integer' } },
+      properties: {
+        topics: list('topics'),
+        kinds: list('kinds'),
+        nodes: list('node ids'),
+        subject: { type: 'string' },
+        since: { type: 'integer' },
+        until: { type: 'integer' },
+      },
     },
     counts: {
       type: 'object',
@@ -60,7 +113,10 @@ const manifest = {
       required: ['included', 'omitted', 'dropped', 'missing', 'forked'],
       properties: {
         included: { type: 'integer', description: 'entries in the text' },
-        omitted: { type: ['integer', 'null'], description: 'entries left out for the budget; null when not counted (filters, and more than the summary scan)' },
+        omitted: {
+          type: ['integer', 'null'],
+          description: 'entries left out for the budget; null when not counted (filters, and more than the summary scan)',
+        },
         dropped: { type: 'integer', description: 'gap entries named' },
         missing: { type: 'integer', description: 'seqs known to exist that have not reached this node' },
         forked: { type: 'integer', description: 'nodes that signed two entries for one seq' },
@@ -83,7 +139,15 @@ const manifest = {
               type: 'object',
               additionalProperties: false,
               required: ['id', 'seq', 'hash', 'at', 'stream', 'from', 'to'],
-              properties: { id: { type: 'string' }, seq: { type: 'integer' }, hash: { type: 'string' }, at: { type: 'integer' }, stream: { type: 'string' }, from: { type: 'integer' }, to: { type: 'integer' } },
+              properties: {
+                id: { type: 'string' },
+                seq: { type: 'integer' },
+                hash: { type: 'string' },
+                at: { type: 'integer' },
+                stream: { type: 'string' },
+                from: { type: 'integer' },
+                to: { type: 'integer' },
+              },
             },
           },
           missing: { ...ranges, description: 'seqs not yet here (holes)' },
@@ -94,7 +158,12 @@ const manifest = {
     entries: {
       type: 'array',
       description: 'the entries in the text, in order: ids and hashes to verify against the log',
-      items: { type: 'object', additionalProperties: false, required: ['id', 'hash'], properties: { id: { type: 'string' }, hash: { type: 'string' } } },
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'hash'],
+        properties: { id: { type: 'string' }, hash: { type: 'string' } },
+      },
     },
   },
 } as const
@@ -104,7 +173,12 @@ const response = {
     description: 'the context: JSON by default, the text alone with Accept: text/plain',
     content: {
       'application/json': {
-        schema: { type: 'object', additionalProperties: false, required: ['text', 'tokens', 'manifest'], properties: { text: { type: 'string' }, tokens: { type: 'integer' }, manifest } },
+        schema: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['text', 'tokens', 'manifest'],
+          properties: { text: { type: 'string' }, tokens: { type: 'integer' }, manifest },
+        },
       },
       'text/plain': { schema: { type: 'string' } },
     },
@@ -117,7 +191,8 @@ function csv(text: string | undefined): string[] | undefined {
 
 function oneOf<T extends string>(name: string, text: string | undefined, allowed: readonly T[]): T | undefined {
   if (text === undefined) return undefined
-  if (!(allowed as readonly string[]).includes(text)) throw new YlogError('BAD_ARGUMENT', `${name} ${quote(text)} is not one of ${allowed.join(', ')}`)
+  if (!(allowed as readonly string[]).includes(text))
+    throw new YlogError('BAD_ARGUMENT', `${name} ${quote(text)} is not one of ${allowed.join(', ')}`)
   return text as T
 }
 
@@ -127,16 +202,22 @@ export function contextOptions(q: ContextQuery): ContextOptions {
   for (const topic of topics ?? []) validateTopic(topic)
   const kinds = csv(q.kind)?.map((kind) => oneOf<ContextKind>('kind', kind, ['transition', 'event']) as ContextKind)
   const nodes = csv(q.node)
-  for (const node of nodes ?? []) if (!isNodeId(node)) throw new YlogError('BAD_ARGUMENT', `node ${quote(node)} is not a node id: use 64 lowercase hex digits`)
+  for (const node of nodes ?? [])
+    if (!isNodeId(node)) throw new YlogError('BAD_ARGUMENT', `node ${quote(node)} is not a node id: use 64 lowercase hex digits`)
   if (q.subject === '') throw new YlogError('BAD_ARGUMENT', 'subject is empty: name a transition subject, e.g. story-7')
   if (q.subject !== undefined && q.subject.length > MAX_FIELD_LENGTH) {
     throw new YlogError('BAD_ARGUMENT', `subject is ${q.subject.length} characters; a transition subject has at most ${MAX_FIELD_LENGTH}`)
   }
-  const time = (name: string, text: string | undefined) => (text === undefined ? undefined : parseInteger(name, text, 0, Number.MAX_SAFE_INTEGER, 'a time in ms since the epoch'))
+  const time = (name: string, text: string | undefined) =>
+    text === undefined ? undefined : parseInteger(name, text, 0, Number.MAX_SAFE_INTEGER, 'a time in ms since the epoch')
   const encoding = q.encoding
-  if (encoding !== undefined && !ENCODINGS.includes(encoding)) throw new YlogError('BAD_ARGUMENT', `encoding ${quote(encoding)} is unknown; known: ${ENCODINGS.join(', ')}`)
+  if (encoding !== undefined && !ENCODINGS.includes(encoding))
+    throw new YlogError('BAD_ARGUMENT', `encoding ${quote(encoding)} is unknown; known: ${ENCODINGS.join(', ')}`)
   const options: ContextOptions = {
-    budget: q.budget === undefined ? DEFAULT_BUDGET : parseInteger('budget', q.budget, 1, MAX_BUDGET, `a token count 1-${MAX_BUDGET} (default ${DEFAULT_BUDGET})`),
+    budget:
+      q.budget === undefined
+        ? DEFAULT_BUDGET
+        : parseInteger('budget', q.budget, 1, MAX_BUDGET, `a token count 1-${MAX_BUDGET} (default ${DEFAULT_BUDGET})`),
     ...(topics !== undefined && { topics }),
     ...(kinds !== undefined && { kinds }),
     ...(nodes !== undefined && { nodes }),
@@ -151,12 +232,16 @@ export function contextOptions(q: ContextQuery): ContextOptions {
   const format = oneOf<ContextFormat>('format', q.format, FORMATS)
   if (order !== undefined) options.order = order
   if (format !== undefined) options.format = format
-  if (q.maxEntryTokens !== undefined) options.maxEntryTokens = parseInteger('maxEntryTokens', q.maxEntryTokens, 128, MAX_BUDGET, 'a token count, at least 128')
+  if (q.maxEntryTokens !== undefined)
+    options.maxEntryTokens = parseInteger('maxEntryTokens', q.maxEntryTokens, 128, MAX_BUDGET, 'a token count, at least 128')
   return options
 }
 
 /** GET /api/context: the committed log as context for a language model, every missing range named. */
-export function contextRoutes(app: FastifyInstance, { durable, requireRead, auth }: { durable: DurableLog; requireRead: Guard; auth: Auth }): void {
+export function contextRoutes(
+  app: FastifyInstance,
+  { durable, requireRead, auth }: { durable: DurableLog; requireRead: Guard; auth: Auth },
+): void {
   app.get<{ Querystring: ContextQuery }>(
     '/api/context',
     {

@@ -1,4 +1,19 @@
-import { decodeCursor, encodeCursor, isNodeId, MAX_FIELD_LENGTH, PLAUSIBLE_MIN_TIME_MS, readPage, validateTopic, YlogError, type DurableLog, type Entry, type EntryInput, type EntryKind, type JsonValue, type NodeTables } from '@ylog/core'
+import {
+  decodeCursor,
+  encodeCursor,
+  isNodeId,
+  MAX_FIELD_LENGTH,
+  PLAUSIBLE_MIN_TIME_MS,
+  readPage,
+  validateTopic,
+  YlogError,
+  type DurableLog,
+  type Entry,
+  type EntryInput,
+  type EntryKind,
+  type JsonValue,
+  type NodeTables,
+} from '@ylog/core'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
 import { CURSOR, ENTRY, errorResponses, KIND, MILLIS, NODE_ID, TOPIC, WITH_BODY, WRITES, type Auth } from './api-schemas.js'
@@ -38,8 +53,17 @@ export const postSchema = {
     topic: { ...TOPIC, description: 'what the entry is about, e.g. "pipeline.build"' },
     kind: { type: 'string', enum: CLIENT_KINDS, description: '"transition" data is {subject, from, to, event}; "event" data is any JSON' },
     data: { description: 'JSON (integers within ±(2^53-1)); an entry encodes to at most 64 KiB' },
-    time: { ...givenTime, description: 'when the event happened, ms since the epoch; stored as given (it may be older than earlier entries), at most the max clock skew ahead' },
-    at: { ...givenTime, description: "append time to ask for, ms since the epoch (default now); raised to this node's last at, at most the max clock skew ahead" },
+    time: {
+      ...givenTime,
+      description:
+        'when the event happened, ms since the epoch; stored as given (it may be older than earlier entries), at most the max ' +
+        'clock skew ahead',
+    },
+    at: {
+      ...givenTime,
+      description:
+        "append time to ask for, ms since the epoch (default now); raised to this node's last at, at most the max clock skew ahead",
+    },
   },
   if: { properties: { kind: { const: 'transition' } } },
   then: { properties: { data: transitionData } },
@@ -50,7 +74,11 @@ const batchSchema = { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: po
 const idempotencyHeader = {
   type: 'object',
   properties: {
-    'idempotency-key': { type: 'string', pattern: '^[!-~]{1,255}$', description: 'retrying with the same key and body returns the first answer and writes nothing' },
+    'idempotency-key': {
+      type: 'string',
+      pattern: '^[!-~]{1,255}$',
+      description: 'retrying with the same key and body returns the first answer and writes nothing',
+    },
   },
 } as const
 
@@ -68,9 +96,24 @@ export const receiptSchema = {
   },
 } as const
 
-const replayed = { 'idempotent-replayed': { type: 'string', enum: ['true'], description: 'the answer of an earlier request with this Idempotency-Key; nothing was written' } }
+const replayed = {
+  'idempotent-replayed': {
+    type: 'string',
+    enum: ['true'],
+    description: 'the answer of an earlier request with this Idempotency-Key; nothing was written',
+  },
+}
 
-const writeErrors = [...WITH_BODY, ...WRITES, 'BAD_TOPIC', 'BAD_DATA', 'BAD_TIME', 'ENTRY_TOO_LARGE', 'BAD_IDEMPOTENCY_KEY', 'IDEMPOTENCY_CONFLICT'] as const
+const writeErrors = [
+  ...WITH_BODY,
+  ...WRITES,
+  'BAD_TOPIC',
+  'BAD_DATA',
+  'BAD_TIME',
+  'ENTRY_TOO_LARGE',
+  'BAD_IDEMPOTENCY_KEY',
+  'IDEMPOTENCY_CONFLICT',
+] as const
 const readErrors = ['BAD_ARGUMENT', 'BAD_CURSOR', 'BAD_TOPIC'] as const
 
 const pageSchema = {
@@ -95,7 +138,13 @@ const listSchema = {
     topic: TOPIC,
     kind: KIND,
     limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT },
-    last: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, description: 'the newest n entries by (at, node, seq), oldest first; "next" continues live, "prev" pages back. Not with after, since or before' },
+    last: {
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_LIMIT,
+      description:
+        'the newest n entries by (at, node, seq), oldest first; "next" continues live, "prev" pages back. Not with after, since or before',
+    },
     before: {
       type: 'string',
       pattern: '^p1\\.[0-9]{1,15}\\.[0-9a-f]{64}\\.[0-9]{1,15}$',
@@ -115,7 +164,14 @@ const entryParams = {
 
 /** What a write answers per entry: where it is, and the times stored (at, and the event's time when it was given). */
 function receipt(entry: Entry): { node: string; seq: number; id: string; hash: string; at: number; time?: number } {
-  return { node: entry.node, seq: entry.seq, id: `${entry.node}:${entry.seq}`, hash: entry.hash, at: entry.at, ...(entry.time === undefined ? {} : { time: entry.time }) }
+  return {
+    node: entry.node,
+    seq: entry.seq,
+    id: `${entry.node}:${entry.seq}`,
+    hash: entry.hash,
+    at: entry.at,
+    ...(entry.time === undefined ? {} : { time: entry.time }),
+  }
 }
 
 function toInput({ topic, kind, data, at, time }: PostBody): EntryInput {
@@ -139,7 +195,10 @@ export interface EventRoutesOptions {
   idempotencyTtlMs: number
 }
 
-export function eventRoutes(app: FastifyInstance, { durable, tables, metrics, write, requireWrite, requireRead, auth, idempotencyTtlMs }: EventRoutesOptions): void {
+export function eventRoutes(
+  app: FastifyInstance,
+  { durable, tables, metrics, write, requireWrite, requireRead, auth, idempotencyTtlMs }: EventRoutesOptions,
+): void {
   const keys = new IdempotencyKeys(durable, tables, { ttlMs: idempotencyTtlMs })
   // Expired keys are dropped at start and then hourly, so the table holds about one TTL's worth of keys.
   const prune = (): void => {
@@ -158,7 +217,12 @@ export function eventRoutes(app: FastifyInstance, { durable, tables, metrics, wr
   app.addHook('onClose', async () => clearInterval(pruning))
 
   /** Writes with or without an Idempotency-Key; a replay says so in a header. */
-  const idempotentWrite = async (route: string, inputs: EntryInput[], header: string | string[] | undefined, body: unknown): Promise<{ entries: Entry[]; replayed: boolean }> => {
+  const idempotentWrite = async (
+    route: string,
+    inputs: EntryInput[],
+    header: string | string[] | undefined,
+    body: unknown,
+  ): Promise<{ entries: Entry[]; replayed: boolean }> => {
     const key = IdempotencyKeys.parseKey(header)
     if (key === undefined) return { entries: await write(inputs), replayed: false }
     return keys.once(key, IdempotencyKeys.requestHash(route, body), (idempotency) => write(inputs, idempotency))
@@ -174,14 +238,23 @@ export function eventRoutes(app: FastifyInstance, { durable, tables, metrics, wr
         headers: idempotencyHeader,
         security: auth.write.security,
         response: {
-          201: { description: 'committed', headers: { location: { type: 'string', description: '/api/events/<node>/<seq>' }, ...replayed }, ...receiptSchema },
+          201: {
+            description: 'committed',
+            headers: { location: { type: 'string', description: '/api/events/<node>/<seq>' }, ...replayed },
+            ...receiptSchema,
+          },
           ...errorResponses([...writeErrors, 'INGEST_FULL', ...auth.write.codes]),
         },
       },
       onRequest: requireWrite,
     },
     async (request, reply) => {
-      const { entries, replayed } = await idempotentWrite('POST /api/events', [toInput(request.body)], request.headers['idempotency-key'], request.body)
+      const { entries, replayed } = await idempotentWrite(
+        'POST /api/events',
+        [toInput(request.body)],
+        request.headers['idempotency-key'],
+        request.body,
+      )
       const entry = entries[0] as Entry
       if (!replayed) metrics.appends.inc()
       if (replayed) reply.header('idempotent-replayed', 'true')
@@ -214,7 +287,12 @@ export function eventRoutes(app: FastifyInstance, { durable, tables, metrics, wr
     },
     async (request, reply) => {
       const inputs = request.body.map(toInput)
-      const { entries, replayed } = await idempotentWrite('POST /api/events/batch', inputs, request.headers['idempotency-key'], request.body)
+      const { entries, replayed } = await idempotentWrite(
+        'POST /api/events/batch',
+        inputs,
+        request.headers['idempotency-key'],
+        request.body,
+      )
       if (!replayed) metrics.appends.inc(entries.length)
       if (replayed) reply.header('idempotent-replayed', 'true')
       return reply.code(201).send({ entries: entries.map(receipt) })
@@ -239,12 +317,28 @@ export function eventRoutes(app: FastifyInstance, { durable, tables, metrics, wr
       const { after, since, topic, kind, last, before } = request.query
       if (topic !== undefined) validateTopic(topic)
       // Checked even where last makes it unused: a request the document calls invalid is refused, whatever else it says.
-      const limit = request.query.limit === undefined ? undefined : parseInteger('limit', request.query.limit, 1, MAX_LIMIT, `an integer 1-${MAX_LIMIT} (default ${DEFAULT_LIMIT})`)
+      const limit =
+        request.query.limit === undefined
+          ? undefined
+          : parseInteger('limit', request.query.limit, 1, MAX_LIMIT, `an integer 1-${MAX_LIMIT} (default ${DEFAULT_LIMIT})`)
       if (last !== undefined || before !== undefined) {
-        const clash = [last !== undefined && before !== undefined ? 'before' : undefined, after === undefined ? undefined : 'after', since === undefined ? undefined : 'since'].find((p) => p !== undefined)
-        if (clash !== undefined) throw new YlogError('BAD_ARGUMENT', `${last !== undefined ? 'last' : 'before'} reads backwards from the end and cannot be combined with ${clash}`)
+        const clash = [
+          last !== undefined && before !== undefined ? 'before' : undefined,
+          after === undefined ? undefined : 'after',
+          since === undefined ? undefined : 'since',
+        ].find((p) => p !== undefined)
+        if (clash !== undefined)
+          throw new YlogError(
+            'BAD_ARGUMENT',
+            `${last !== undefined ? 'last' : 'before'} reads backwards from the end and cannot be combined with ${clash}`,
+          )
         const count = last !== undefined ? parseInteger('last', last, 1, MAX_LIMIT, `an integer 1-${MAX_LIMIT}`) : (limit ?? DEFAULT_LIMIT)
-        return readBackwards(durable, { before: before === undefined ? undefined : decodePosition(before), topic, kind: kind as EntryKind | undefined, limit: count })
+        return readBackwards(durable, {
+          before: before === undefined ? undefined : decodePosition(before),
+          topic,
+          kind: kind as EntryKind | undefined,
+          limit: count,
+        })
       }
       const page = await readPage(durable, {
         after: decodeCursor(after ?? ''),

@@ -15,13 +15,18 @@ export interface ClusterView {
   connections(): SyncConnectionInfo[]
 }
 
-const range = { type: 'object', additionalProperties: false, required: ['from', 'to'], properties: { from: { type: 'integer' }, to: { type: 'integer' } } } as const
+const range = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['from', 'to'],
+  properties: { from: { type: 'integer' }, to: { type: 'integer' } },
+} as const
 const ranges = { type: 'array', items: range, description: 'seq ranges known to exist elsewhere but missing here' } as const
 const headFields = {
   node: NODE_ID,
   length: { type: 'integer', minimum: 0, description: 'committed entries held' },
-  hash: { type: 'string', description: 'the last entry\'s hash' },
-  at: { type: ['integer', 'null'], description: 'the last entry\'s at; null for a node known only from a hole' },
+  hash: { type: 'string', description: "the last entry's hash" },
+  at: { type: ['integer', 'null'], description: "the last entry's at; null for a node known only from a hole" },
   forked: { type: 'boolean' },
   gaps: { type: 'integer', minimum: 0, description: 'gap entries it wrote' },
 } as const
@@ -32,7 +37,15 @@ const headsSchema = {
   additionalProperties: false,
   required: ['heads', 'holes'],
   properties: {
-    heads: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['node', 'length', 'hash', 'at', 'forked', 'gaps'], properties: headFields } },
+    heads: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['node', 'length', 'hash', 'at', 'forked', 'gaps'],
+        properties: headFields,
+      },
+    },
     holes: { type: 'object', additionalProperties: ranges },
   },
 } as const
@@ -53,7 +66,12 @@ const nodesSchema = {
     },
     nodes: {
       type: 'array',
-      items: { type: 'object', additionalProperties: false, required: ['node', 'length', 'hash', 'at', 'forked', 'holes', 'gaps'], properties: { ...headFields, holes: ranges } },
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['node', 'length', 'hash', 'at', 'forked', 'holes', 'gaps'],
+        properties: { ...headFields, holes: ranges },
+      },
     },
     // Peer and connection records come from @ylog/sync and the cluster; open, so a field added there is not dropped here.
     peers: {
@@ -61,7 +79,13 @@ const nodesSchema = {
       items: {
         type: 'object',
         additionalProperties: true,
-        properties: { url: { type: 'string' }, state: { type: 'string' }, node: { type: ['string', 'null'] }, lastMessageAt: { type: ['integer', 'null'] }, lag: { type: ['integer', 'null'] } },
+        properties: {
+          url: { type: 'string' },
+          state: { type: 'string' },
+          node: { type: ['string', 'null'] },
+          lastMessageAt: { type: ['integer', 'null'] },
+          lag: { type: ['integer', 'null'] },
+        },
       },
     },
     connections: {
@@ -69,7 +93,13 @@ const nodesSchema = {
       items: {
         type: 'object',
         additionalProperties: true,
-        properties: { remoteAddress: { type: ['string', 'null'] }, node: { type: ['string', 'null'] }, lastMessageAt: { type: ['integer', 'null'] }, messagesIn: { type: 'integer' }, messagesOut: { type: 'integer' } },
+        properties: {
+          remoteAddress: { type: ['string', 'null'] },
+          node: { type: ['string', 'null'] },
+          lastMessageAt: { type: ['integer', 'null'] },
+          messagesIn: { type: 'integer' },
+          messagesOut: { type: 'integer' },
+        },
       },
     },
   },
@@ -81,7 +111,12 @@ const readyResponses = {
     type: 'object',
     additionalProperties: false,
     required: ['ok', 'replaySeconds'],
-    properties: { ok: { type: 'boolean', enum: [true] }, replaySeconds: { type: 'number' }, store: { type: 'string', enum: ['memory'] }, note: { type: 'string' } },
+    properties: {
+      ok: { type: 'boolean', enum: [true] },
+      replaySeconds: { type: 'number' },
+      store: { type: 'string', enum: ['memory'] },
+      note: { type: 'string' },
+    },
   },
   503: {
     description: 'not ready: the store failed (retrying, or stopped for good), or the node is shutting down',
@@ -122,57 +157,111 @@ export interface StatusRoutesOptions {
   notReady: () => string | undefined
 }
 
-export function statusRoutes(app: FastifyInstance, { durable, identity, metrics, cluster, gaps, requireRead, auth, notReady, volatile = false }: StatusRoutesOptions): void {
+export function statusRoutes(
+  app: FastifyInstance,
+  { durable, identity, metrics, cluster, gaps, requireRead, auth, notReady, volatile = false }: StatusRoutesOptions,
+): void {
   const gapsOf = (node: string): number => gaps?.get(node) ?? 0
 
   const readErrors = errorResponses(auth.codes)
-  app.get('/api/heads', { schema: { operationId: 'getHeads', summary: "Each node's committed length and last hash, holes, and gap entry counts", security: auth.security, response: { 200: headsSchema, ...readErrors } }, onRequest: requireRead }, async () => {
-    const heads = [...durable.heads().values()].map((head) => ({ ...head, gaps: gapsOf(head.node) }))
-    return { heads, holes: Object.fromEntries(durable.holes()) }
-  })
+  app.get(
+    '/api/heads',
+    {
+      schema: {
+        operationId: 'getHeads',
+        summary: "Each node's committed length and last hash, holes, and gap entry counts",
+        security: auth.security,
+        response: { 200: headsSchema, ...readErrors },
+      },
+      onRequest: requireRead,
+    },
+    async () => {
+      const heads = [...durable.heads().values()].map((head) => ({ ...head, gaps: gapsOf(head.node) }))
+      return { heads, holes: Object.fromEntries(durable.holes()) }
+    },
+  )
 
-  app.get('/api/nodes', { schema: { operationId: 'getNodes', summary: 'Known nodes, membership, peers and sync connections', security: auth.security, response: { 200: nodesSchema, ...readErrors } }, onRequest: requireRead }, async () => {
-    const heads = durable.heads()
-    const holes = durable.holes()
-    const nodes = [...new Set([...heads.keys(), ...holes.keys()])].sort().map((node) => {
-      const head = heads.get(node)
-      // A node known only from a hole (its entries are held back or announced by a peer) has none here yet.
+  app.get(
+    '/api/nodes',
+    {
+      schema: {
+        operationId: 'getNodes',
+        summary: 'Known nodes, membership, peers and sync connections',
+        security: auth.security,
+        response: { 200: nodesSchema, ...readErrors },
+      },
+      onRequest: requireRead,
+    },
+    async () => {
+      const heads = durable.heads()
+      const holes = durable.holes()
+      const nodes = [...new Set([...heads.keys(), ...holes.keys()])].sort().map((node) => {
+        const head = heads.get(node)
+        // A node known only from a hole (its entries are held back or announced by a peer) has none here yet.
+        return {
+          node,
+          length: head?.length ?? 0,
+          hash: head?.hash ?? ZERO_HASH,
+          at: head?.at ?? null,
+          forked: head?.forked ?? false,
+          holes: holes.get(node) ?? [],
+          gaps: gapsOf(node),
+        }
+      })
       return {
-        node,
-        length: head?.length ?? 0,
-        hash: head?.hash ?? ZERO_HASH,
-        at: head?.at ?? null,
-        forked: head?.forked ?? false,
-        holes: holes.get(node) ?? [],
-        gaps: gapsOf(node),
+        self: identity.id,
+        cluster: cluster.name,
+        membership: durable.membership.describe(),
+        nodes,
+        peers: cluster.peers(),
+        connections: cluster.connections(),
       }
-    })
-    return {
-      self: identity.id,
-      cluster: cluster.name,
-      membership: durable.membership.describe(),
-      nodes,
-      peers: cluster.peers(),
-      connections: cluster.connections(),
-    }
-  })
+    },
+  )
 
-  const ok = { type: 'object', additionalProperties: false, required: ['ok'], properties: { ok: { type: 'boolean', enum: [true] } } } as const
-  app.get('/healthz', { schema: { operationId: 'health', summary: 'Alive', response: { 200: { description: 'the process serves', ...ok }, ...errorResponses([]) } } }, async () => ({ ok: true }))
+  const ok = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['ok'],
+    properties: { ok: { type: 'boolean', enum: [true] } },
+  } as const
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        operationId: 'health',
+        summary: 'Alive',
+        response: { 200: { description: 'the process serves', ...ok }, ...errorResponses([]) },
+      },
+    },
+    async () => ({ ok: true }),
+  )
 
-  app.get('/readyz', { schema: { operationId: 'ready', summary: 'Replay finished and the store takes writes', response: readyResponses } }, async (_request, reply) => {
-    // Replay has finished before the server is built; what remains is a failed store or shutdown.
-    const reason = notReady()
-    if (reason !== undefined) return reply.code(503).send({ ok: false, reason })
-    const health = durable.health
-    if (health.state !== 'ok') return reply.code(503).send(storeNotReady(health))
-    return { ok: true, replaySeconds: durable.replaySeconds, ...(volatile ? { store: 'memory', note: 'nothing survives a restart' } : {}) }
-  })
+  app.get(
+    '/readyz',
+    { schema: { operationId: 'ready', summary: 'Replay finished and the store takes writes', response: readyResponses } },
+    async (_request, reply) => {
+      // Replay has finished before the server is built; what remains is a failed store or shutdown.
+      const reason = notReady()
+      if (reason !== undefined) return reply.code(503).send({ ok: false, reason })
+      const health = durable.health
+      if (health.state !== 'ok') return reply.code(503).send(storeNotReady(health))
+      return {
+        ok: true,
+        replaySeconds: durable.replaySeconds,
+        ...(volatile ? { store: 'memory', note: 'nothing survives a restart' } : {}),
+      }
+    },
+  )
 
   const text = { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } }
-  app.get('/metrics', { schema: { operationId: 'metrics', summary: 'Prometheus metrics', response: { 200: text, ...errorResponses([]) } } }, async (_request, reply) => {
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
-  })
+  app.get(
+    '/metrics',
+    { schema: { operationId: 'metrics', summary: 'Prometheus metrics', response: { 200: text, ...errorResponses([]) } } },
+    async (_request, reply) => {
+      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+    },
+  )
 }
 
 /** /readyz while the store refuses writes: why, since when, and when the node last tried and tries next. */

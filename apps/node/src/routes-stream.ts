@@ -1,4 +1,13 @@
-import { decodeCursor, encodeCursor, subscribe, validateTopic, YlogError, type DurableLog, type EntryKind, type SubscriptionItem } from '@ylog/core'
+import {
+  decodeCursor,
+  encodeCursor,
+  subscribe,
+  validateTopic,
+  YlogError,
+  type DurableLog,
+  type EntryKind,
+  type SubscriptionItem,
+} from '@ylog/core'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
 import { CURSOR, errorResponses, KIND, TOPIC, type Auth } from './api-schemas.js'
@@ -28,13 +37,23 @@ const streamQuery = {
       default: 1024,
       description: 'entries held for this client while it reads slowly; beyond it they are dropped and announced by a gap event',
     },
-    onLag: { type: 'string', enum: ['gap', 'close'], description: 'when this client falls behind its buffer: a gap event and go on (default), or an error event (LAGGED) and the end of the stream' },
+    onLag: {
+      type: 'string',
+      enum: ['gap', 'close'],
+      description:
+        'when this client falls behind its buffer: a gap event and go on (default), or an error event (LAGGED) and the end of the stream',
+    },
   },
 } as const
 
 const lastEventId = {
   type: 'object',
-  properties: { 'last-event-id': { ...CURSOR, description: 'the id of the last event processed: the stream resumes after it (EventSource sends it when it reconnects)' } },
+  properties: {
+    'last-event-id': {
+      ...CURSOR,
+      description: 'the id of the last event processed: the stream resumes after it (EventSource sends it when it reconnects)',
+    },
+  },
 } as const
 
 export interface StreamRoutesOptions {
@@ -71,7 +90,9 @@ export function streamRoutes(app: FastifyInstance, { durable, requireRead, auth,
         security: auth.security,
         response: {
           200: {
-            description: 'events "entry" (data: an entry), "gap" (entries dropped for this slow client) and, with onLag=close, "error" (LAGGED) before the end',
+            description:
+              'events "entry" (data: an entry), "gap" (entries dropped for this slow client) and, with onLag=close, "error" ' +
+              '(LAGGED) before the end',
             content: { 'text/event-stream': { schema: { type: 'string' } } },
           },
           ...errorResponses(['BAD_ARGUMENT', 'BAD_CURSOR', 'BAD_TOPIC', ...auth.codes]),
@@ -93,7 +114,13 @@ export function streamRoutes(app: FastifyInstance, { durable, requireRead, auth,
       if (topic !== undefined) validateTopic(topic)
       const bufferSize = buffer === undefined ? undefined : parseBuffer(buffer)
       const abort = new AbortController()
-      const subscription = subscribe(durable, { after, topic, kinds: kind === undefined ? undefined : [kind as EntryKind], bufferSize, signal: abort.signal })
+      const subscription = subscribe(durable, {
+        after,
+        topic,
+        kinds: kind === undefined ? undefined : [kind as EntryKind],
+        bufferSize,
+        signal: abort.signal,
+      })
       let ended: () => void = () => {}
       open.set(abort, new Promise<void>((resolve) => (ended = resolve)))
 
@@ -115,7 +142,9 @@ export function streamRoutes(app: FastifyInstance, { durable, requireRead, auth,
       try {
         for await (const item of subscription) {
           if (item.kind === 'gap' && onLag === 'close') {
-            const message = `this stream fell behind its buffer and entries ${item.node}:${item.from}-${item.to} were dropped for it; resume from the last event id`
+            const message =
+              `this stream fell behind its buffer and entries ${item.node}:${item.from}-${item.to} were dropped ` +
+              `for it; resume from the last event id`
             res.write(`event: error\ndata: ${JSON.stringify({ error: { code: 'LAGGED', message } })}\n\n`)
             break
           }
@@ -148,7 +177,10 @@ function formatEvent(item: SubscriptionItem): string {
 function parseBuffer(text: string): number {
   const n = /^[0-9]{1,6}$/.test(text) ? Number(text) : Number.NaN
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_BUFFER) {
-    throw new YlogError('BAD_ARGUMENT', `buffer ${JSON.stringify(text.slice(0, 40))} is not a buffer size: use an integer 1-100000 (default 1024)`)
+    throw new YlogError(
+      'BAD_ARGUMENT',
+      `buffer ${JSON.stringify(text.slice(0, 40))} is not a buffer size: use an integer 1-100000 (default 1024)`,
+    )
   }
   return n
 }

@@ -92,9 +92,17 @@ const topicsSchema = {
   },
 } as const
 
-export function topicRoutes(app: FastifyInstance, { durable, requireRead, auth }: { durable: DurableLog; requireRead: Guard; auth: Auth }): void {
+export function topicRoutes(
+  app: FastifyInstance,
+  { durable, requireRead, auth }: { durable: DurableLog; requireRead: Guard; auth: Auth },
+): void {
   const counts = new TopicCounts(durable)
   app.addHook('onClose', async () => counts.close())
-  const schema = { operationId: 'listTopics', summary: 'Each topic with its entry count and newest entry', security: auth.security, response: { 200: topicsSchema, ...errorResponses(auth.codes) } }
+  const schema = {
+    operationId: 'listTopics',
+    summary: 'Each topic with its entry count and newest entry',
+    security: auth.security,
+    response: { 200: topicsSchema, ...errorResponses(auth.codes) },
+  }
   app.get('/api/topics', { schema, onRequest: requireRead }, async () => ({ topics: counts.list() }))
 }

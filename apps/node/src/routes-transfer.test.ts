@@ -48,7 +48,10 @@ describe('GET /api/export', () => {
     const r = await source.app.inject({ url: '/api/export' })
     expect(r.statusCode).toBe(200)
     expect(r.headers['content-type']).toContain('application/x-ndjson')
-    const lines = r.body.trim().split('\n').map((l) => JSON.parse(l) as { node: string; seq: number; topic: string; bytes: string })
+    const lines = r.body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { node: string; seq: number; topic: string; bytes: string })
     expect(lines.map((l) => l.seq)).toEqual(Array.from({ length: 700 }, (_, i) => i))
     const bytes = source.durable.getBytes(source.identity.id, 5) as Uint8Array
     expect(Buffer.from(lines[5]?.bytes ?? '', 'base64').equals(Buffer.from(bytes))).toBe(true)

@@ -108,7 +108,7 @@ function routes(app: FastifyInstance, { durable, self, requireRead, requireWrite
     {
       schema: {
         operationId: 'exportEntries',
-        summary: "Committed entries as NDJSON, each with its signed bytes, in (node, seq) order",
+        summary: 'Committed entries as NDJSON, each with its signed bytes, in (node, seq) order',
         description:
           "One line per entry (the schema of a line is given). Each node's committed length is taken when the request arrives: " +
           'entries committed later are not in this export. Without filters, every chain is whole, ' +
@@ -125,7 +125,10 @@ function routes(app: FastifyInstance, { durable, self, requireRead, requireWrite
     },
     async (request, reply) => {
       const filter = exportFilter(request.query)
-      return reply.type(NDJSON).header('cache-control', 'no-store').send(Readable.from(exportChunks(durable, filter)))
+      return reply
+        .type(NDJSON)
+        .header('cache-control', 'no-store')
+        .send(Readable.from(exportChunks(durable, filter)))
     },
   )
 
@@ -143,8 +146,9 @@ function routes(app: FastifyInstance, { durable, self, requireRead, requireWrite
         body: { type: 'string', description: `NDJSON export lines, at most ${IMPORT_BODY_LIMIT / 1024 / 1024} MiB` },
         response: {
           200: { description: 'what was imported and what was held already', content: { 'application/json': { schema: importResult } } },
-          400: errorResponse('a malformed line or an entry that does not verify (BAD_JSON, BAD_REQUEST, MALFORMED_ENTRY, ' +
-            'BAD_SIGNATURE, BROKEN_CHAIN)'),
+          400: errorResponse(
+            'a malformed line or an entry that does not verify (BAD_JSON, BAD_REQUEST, MALFORMED_ENTRY, ' + 'BAD_SIGNATURE, BROKEN_CHAIN)',
+          ),
           401: errorResponse('the write token was not presented (UNAUTHORIZED)'),
           403: errorResponse('entries of a node that is not a member (NOT_MEMBER)'),
           409: errorResponse("entries that fork a held chain (FORKED), or of this node's own chain that it does not hold (OWN_ENTRIES)"),

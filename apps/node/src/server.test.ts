@@ -1,48 +1,9 @@
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { logDocOf } from '@ylog/core/internal'
-import { DurableLog, MemoryUpdateStore, memberList, NodeIdentity, MAX_ENTRY_BYTES, type Entry, type NodeStore } from '@ylog/core'
-import { SqliteUpdateStore } from '@ylog/sqlite'
-import type { FastifyInstance } from 'fastify'
-import { pino } from 'pino'
-import { afterEach, describe, expect, it } from 'vitest'
-import { createMetrics } from './metrics.js'
-import { buildServer, type ErrorBody } from './server.js'
+import { MAX_ENTRY_BYTES, type Entry } from '@ylog/core'
+import { describe, expect, it } from 'vitest'
+import type { ErrorBody } from './server.js'
+import { event, post, serverHarness } from './server-testing.js'
 
-interface Node {
-  app: FastifyInstance
-  durable: DurableLog
-  identity: NodeIdentity
-  length: () => number
-}
-
-const open: Node[] = []
-
-async function setup(options: { writeToken?: string; store?: NodeStore } = {}): Promise<Node> {
-  const identity = NodeIdentity.generate()
-  const store = options.store ?? SqliteUpdateStore.open(join(mkdtempSync(join(tmpdir(), 'ylog-server-')), 'ylog.db'), { durability: 'normal' })
-  const durable = await DurableLog.open({ identity, store })
-  const metrics = createMetrics(durable, { defaultMetrics: false })
-  const app = buildServer({ durable, tables: store, identity, config: { writeToken: options.writeToken }, metrics, logger: pino({ level: 'silent' }) })
-  await app.ready()
-  const node = { app, durable, identity, length: () => durable.committedLength(identity.id) }
-  open.push(node)
-  return node
-}
-
-afterEach(async () => {
-  for (const node of open.splice(0)) {
-    await node.app.close()
-    await node.durable.close().catch(() => undefined)
-  }
-})
-
-const event = (n: number): { topic: string; kind: 'event'; data: { n: number } } => ({ topic: 'agents', kind: 'event', data: { n } })
-
-function post(app: FastifyInstance, body: unknown, headers: Record<string, string> = {}) {
-  return app.inject({ method: 'POST', url: '/api/events', payload: body as object, headers })
-}
+const { setup } = serverHarness()
 
 describe('POST /api/events', () => {
   it('answers 201 with node, seq, id and hash once committed; seqs are contiguous', async () => {
@@ -51,7 +12,13 @@ describe('POST /api/events', () => {
       const res = await post(app, event(i))
       expect(res.statusCode).toBe(201)
       const body = res.json()
-      expect(body).toEqual({ node: identity.id, seq: i, id: `${identity.id}:${i}`, hash: expect.stringMatching(/^[0-9a-f]{64}$/), at: expect.any(Number) })
+      expect(body).toEqual({
+        node: identity.id,
+        seq: i,
+        id: `${identity.id}:${i}`,
+        hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+        at: expect.any(Number),
+      })
       expect(res.headers.location).toBe(`/api/events/${identity.id}/${i}`)
       expect(durable.get(identity.id, i)?.hash).toBe(body.hash)
     }
@@ -124,7 +91,10 @@ describe('GET /api/events', () => {
     expect(res.json()).toMatchObject({ node: identity.id, seq: 0, kind: 'event', data: { n: 0 } })
     const missing = await app.inject({ url: `/api/events/${identity.id}/1` })
     expect(missing.statusCode).toBe(404)
-    expect(missing.json().error).toEqual({ code: 'NOT_FOUND', message: `no entry ${identity.id}:1; that node's entries held here are seq 0-0` })
+    expect(missing.json().error).toEqual({
+      code: 'NOT_FOUND',
+      message: `no entry ${identity.id}:1; that node's entries held here are seq 0-0`,
+    })
     const stranger = await app.inject({ url: `/api/events/${'ab'.repeat(32)}/0` })
     expect(stranger.statusCode).toBe(404)
     expect(stranger.json().error.message).toContain('no entries from that node are held here')
@@ -134,41 +104,143 @@ describe('GET /api/events', () => {
 describe('client mistakes', () => {
   const json = { 'content-type': 'application/json' }
   const node = 'ab'.repeat(32)
-  type Case = [name: string, request: { method?: 'GET' | 'POST'; url?: string; payload?: string | object; headers?: Record<string, string> }, status: number, code: string, message: string]
+  type Case = [
+    name: string,
+    request: { method?: 'GET' | 'POST'; url?: string; payload?: string | object; headers?: Record<string, string> },
+    status: number,
+    code: string,
+    message: string,
+  ]
   const cases: Case[] = [
     ['bad JSON', { payload: '{"topic": "a",', headers: json }, 400, 'BAD_JSON', 'request body is not valid JSON'],
     ['empty body', { payload: '', headers: json }, 400, 'BAD_JSON', 'request body is empty'],
     ['a JSON array', { payload: [1, 2] }, 400, 'BAD_REQUEST', 'body must be a JSON object, got an array'],
-    ['not JSON at all', { payload: 'topic=a', headers: { 'content-type': 'text/plain' } }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'Content-Type: application/json'],
-    ['unknown kind', { payload: { ...event(0), kind: 'note' } }, 400, 'BAD_REQUEST', 'body.kind must be one of "transition", "event", got "note"'],
-    ['gap kind', { payload: { topic: 'a', kind: 'gap', data: { stream: 's', from: 0, to: 1 } } }, 400, 'BAD_REQUEST', 'body.kind "gap" is not accepted from clients'],
+    [
+      'not JSON at all',
+      { payload: 'topic=a', headers: { 'content-type': 'text/plain' } },
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      'Content-Type: application/json',
+    ],
+    [
+      'unknown kind',
+      { payload: { ...event(0), kind: 'note' } },
+      400,
+      'BAD_REQUEST',
+      'body.kind must be one of "transition", "event", got "note"',
+    ],
+    [
+      'gap kind',
+      { payload: { topic: 'a', kind: 'gap', data: { stream: 's', from: 0, to: 1 } } },
+      400,
+      'BAD_REQUEST',
+      'body.kind "gap" is not accepted from clients',
+    ],
     ['bad topic', { payload: { ...event(0), topic: '-bad topic' } }, 400, 'BAD_TOPIC', 'has characters outside'],
     ['empty topic', { payload: { ...event(0), topic: '' } }, 400, 'BAD_TOPIC', 'topic must be a non-empty string'],
     ['huge topic', { payload: { ...event(0), topic: 'a'.repeat(5000) } }, 400, 'BAD_TOPIC', 'topic is 5000 characters; the limit is 128'],
     ['missing data', { payload: { topic: 'a', kind: 'event' } }, 400, 'BAD_REQUEST', 'body is missing the required field "data"'],
     ['missing topic', { payload: { kind: 'event', data: 1 } }, 400, 'BAD_REQUEST', 'body is missing the required field "topic"'],
-    ['extra field', { payload: { ...event(0), seq: 5 } }, 400, 'BAD_REQUEST', 'body has an unknown field "seq"; allowed: topic, kind, data, time, at'],
+    [
+      'extra field',
+      { payload: { ...event(0), seq: 5 } },
+      400,
+      'BAD_REQUEST',
+      'body has an unknown field "seq"; allowed: topic, kind, data, time, at',
+    ],
     ['topic of the wrong type', { payload: { ...event(0), topic: 5 } }, 400, 'BAD_REQUEST', 'body.topic must be a string, got number 5'],
-    ['kind of the wrong type', { payload: { ...event(0), kind: ['event'] } }, 400, 'BAD_REQUEST', 'body.kind must be a string, got an array'],
+    [
+      'kind of the wrong type',
+      { payload: { ...event(0), kind: ['event'] } },
+      400,
+      'BAD_REQUEST',
+      'body.kind must be a string, got an array',
+    ],
     ['at not an integer', { payload: { ...event(0), at: 1.5 } }, 400, 'BAD_REQUEST', 'body.at must be an integer, got number 1.5'],
     ['at as a string', { payload: { ...event(0), at: '1700000000000' } }, 400, 'BAD_REQUEST', 'body.at must be an integer'],
     ['negative at', { payload: { ...event(0), at: -1 } }, 400, 'BAD_TIME', 'at must be a non-negative integer of milliseconds'],
-    ['incomplete transition', { payload: { topic: 'p', kind: 'transition', data: { subject: 's', from: 'a', to: 'b' } } }, 400, 'BAD_DATA', 'transition data.event is missing'],
-    ['unsafe integer in data', { payload: '{"topic":"a","kind":"event","data":{"n":12345678901234567890}}', headers: json }, 400, 'BAD_DATA', 'integers must lie within'],
-    ['__proto__ in data', { payload: '{"topic":"a","kind":"event","data":{"__proto__":{"x":1}}}', headers: json }, 400, 'BAD_DATA', '"__proto__" key'],
-    ['entry over MAX_ENTRY_BYTES', { payload: { ...event(0), data: 'x'.repeat(MAX_ENTRY_BYTES) } }, 413, 'ENTRY_TOO_LARGE', `the limit is ${MAX_ENTRY_BYTES}`],
-    ['body over 1 MiB', { payload: { ...event(0), data: 'x'.repeat(1024 * 1024 + 10) } }, 413, 'BODY_TOO_LARGE', 'request body is larger than 1048576 bytes'],
+    [
+      'incomplete transition',
+      { payload: { topic: 'p', kind: 'transition', data: { subject: 's', from: 'a', to: 'b' } } },
+      400,
+      'BAD_DATA',
+      'transition data.event is missing',
+    ],
+    [
+      'unsafe integer in data',
+      { payload: '{"topic":"a","kind":"event","data":{"n":12345678901234567890}}', headers: json },
+      400,
+      'BAD_DATA',
+      'integers must lie within',
+    ],
+    [
+      '__proto__ in data',
+      { payload: '{"topic":"a","kind":"event","data":{"__proto__":{"x":1}}}', headers: json },
+      400,
+      'BAD_DATA',
+      '"__proto__" key',
+    ],
+    [
+      'entry over MAX_ENTRY_BYTES',
+      { payload: { ...event(0), data: 'x'.repeat(MAX_ENTRY_BYTES) } },
+      413,
+      'ENTRY_TOO_LARGE',
+      `the limit is ${MAX_ENTRY_BYTES}`,
+    ],
+    [
+      'body over 1 MiB',
+      { payload: { ...event(0), data: 'x'.repeat(1024 * 1024 + 10) } },
+      413,
+      'BODY_TOO_LARGE',
+      'request body is larger than 1048576 bytes',
+    ],
     ['bad cursor', { method: 'GET', url: '/api/events?after=nonsense' }, 400, 'BAD_CURSOR', 'cursor "nonsense" is invalid'],
     ['bad cursor body', { method: 'GET', url: '/api/events?after=c1.!!' }, 400, 'BAD_CURSOR', 'not base64url'],
     ['limit 0', { method: 'GET', url: '/api/events?limit=0' }, 400, 'BAD_ARGUMENT', 'limit "0" is out of range: use an integer 1-1000'],
     ['limit 5000', { method: 'GET', url: '/api/events?limit=5000' }, 400, 'BAD_ARGUMENT', 'limit "5000" is out of range'],
     ['negative limit', { method: 'GET', url: '/api/events?limit=-5' }, 400, 'BAD_ARGUMENT', 'limit "-5" is out of range'],
-    ['limit not a number', { method: 'GET', url: '/api/events?limit=ten' }, 400, 'BAD_ARGUMENT', 'limit "ten" is not an integer: use an integer 1-1000'],
-    ['limit given twice', { method: 'GET', url: '/api/events?limit=1&limit=2' }, 400, 'BAD_REQUEST', 'query.limit must be a string, got an array'],
-    ['unknown query parameter', { method: 'GET', url: '/api/events?cursor=x' }, 400, 'BAD_REQUEST', 'query has an unknown field "cursor"; allowed: after, since, topic, kind, limit'],
-    ['seq not a number', { method: 'GET', url: `/api/events/${node}/first` }, 400, 'BAD_ARGUMENT', 'seq "first" is not an integer: use a sequence number'],
-    ['negative seq', { method: 'GET', url: `/api/events/${node}/-1` }, 400, 'BAD_ARGUMENT', 'seq "-1" is out of range: use a sequence number'],
-    ['non-hex node', { method: 'GET', url: `/api/events/${'zz'.repeat(32)}/0` }, 400, 'BAD_ARGUMENT', 'is not a node id: use 64 lowercase hex digits'],
+    [
+      'limit not a number',
+      { method: 'GET', url: '/api/events?limit=ten' },
+      400,
+      'BAD_ARGUMENT',
+      'limit "ten" is not an integer: use an integer 1-1000',
+    ],
+    [
+      'limit given twice',
+      { method: 'GET', url: '/api/events?limit=1&limit=2' },
+      400,
+      'BAD_REQUEST',
+      'query.limit must be a string, got an array',
+    ],
+    [
+      'unknown query parameter',
+      { method: 'GET', url: '/api/events?cursor=x' },
+      400,
+      'BAD_REQUEST',
+      'query has an unknown field "cursor"; allowed: after, since, topic, kind, limit',
+    ],
+    [
+      'seq not a number',
+      { method: 'GET', url: `/api/events/${node}/first` },
+      400,
+      'BAD_ARGUMENT',
+      'seq "first" is not an integer: use a sequence number',
+    ],
+    [
+      'negative seq',
+      { method: 'GET', url: `/api/events/${node}/-1` },
+      400,
+      'BAD_ARGUMENT',
+      'seq "-1" is out of range: use a sequence number',
+    ],
+    [
+      'non-hex node',
+      { method: 'GET', url: `/api/events/${'zz'.repeat(32)}/0` },
+      400,
+      'BAD_ARGUMENT',
+      'is not a node id: use 64 lowercase hex digits',
+    ],
     ['short node', { method: 'GET', url: '/api/events/abc/0' }, 400, 'BAD_ARGUMENT', 'node "abc" is not a node id'],
     ['malformed URL escape', { method: 'GET', url: '/api/events/%zz/1' }, 400, 'BAD_URL', 'is not a valid url component'],
     ['no body at all', {}, 400, 'BAD_REQUEST', 'body must be a JSON object, got null'],
@@ -179,7 +251,12 @@ describe('client mistakes', () => {
     const { app, length, durable } = await setup()
     expect((await post(app, event(0))).statusCode).toBe(201)
     const before = (await durable.storeStats()).updates
-    const res = await app.inject({ method: request.method ?? 'POST', url: request.url ?? '/api/events', payload: request.payload, headers: request.headers })
+    const res = await app.inject({
+      method: request.method ?? 'POST',
+      url: request.url ?? '/api/events',
+      payload: request.payload,
+      headers: request.headers,
+    })
     expect(res.statusCode).toBe(status)
     const body = res.json() as ErrorBody
     expect(body.error.code).toBe(code)
@@ -217,107 +294,5 @@ describe('write token', () => {
     const { app } = await setup({ writeToken: 't' })
     const res = await post(app, '{broken', { 'content-type': 'application/json' })
     expect(res.statusCode).toBe(401)
-  })
-})
-
-describe('status endpoints', () => {
-  it('reports heads and holes', async () => {
-    const { app, identity } = await setup({ store: new MemoryUpdateStore() })
-    await post(app, event(0))
-    await post(app, event(1))
-    const res = await app.inject({ url: '/api/heads' })
-    expect(res.json()).toEqual({ heads: [{ node: identity.id, length: 2, hash: expect.any(String), at: expect.any(Number), forked: false, gaps: 0 }], holes: {} })
-  })
-
-  it('reports nodes, membership, peers and connections on /api/nodes', async () => {
-    const { app, identity, durable } = await setup({ store: new MemoryUpdateStore() })
-    await post(app, event(0))
-    await post(app, event(1))
-    // A node known only from a hole: three of its entries exist elsewhere, none here.
-    const other = NodeIdentity.generate().id
-    logDocOf(durable).noteKnown(other, 2)
-    const res = await app.inject({ url: '/api/nodes' })
-    expect(res.statusCode).toBe(200)
-    const nodes = [
-      { node: identity.id, length: 2, hash: expect.stringMatching(/^[0-9a-f]{64}$/), at: expect.any(Number), forked: false, holes: [], gaps: 0 },
-      { node: other, length: 0, hash: '0'.repeat(64), at: null, forked: false, holes: [{ from: 0, to: 2 }], gaps: 0 },
-    ].sort((a, b) => (a.node < b.node ? -1 : 1))
-    expect(res.json()).toEqual({ self: identity.id, cluster: 'ylog', membership: { mode: 'open' }, nodes, peers: [], connections: [] })
-  })
-
-  it('takes the cluster name, peers and connections from the cluster view', async () => {
-    const identity = NodeIdentity.generate()
-    const durable = await DurableLog.open({ identity, store: new MemoryUpdateStore(), membership: memberList([identity.id]) })
-    const peer = { url: 'ws://127.0.0.1:1/sync', state: 'connecting' as const, node: null, lastMessageAt: null, lag: 0 }
-    const connection = { remoteAddress: '127.0.0.1', node: null, lastMessageAt: 5, messagesIn: 1, messagesOut: 2 }
-    const app = buildServer({
-      durable,
-      tables: new MemoryUpdateStore(),
-      identity,
-      config: { writeToken: undefined },
-      metrics: createMetrics(durable, { defaultMetrics: false }),
-      logger: pino({ level: 'silent' }),
-      cluster: { name: 'prod', peers: () => [peer], connections: () => [connection] },
-    })
-    open.push({ app, durable, identity, length: () => 0 })
-    const body = (await app.inject({ url: '/api/nodes' })).json()
-    expect(body).toEqual({ self: identity.id, cluster: 'prod', membership: { mode: 'list', members: [identity.id] }, nodes: [], peers: [peer], connections: [connection] })
-  })
-
-  it('answers /healthz, /readyz and /metrics', async () => {
-    const { app } = await setup()
-    await post(app, event(0))
-    const health = await app.inject({ url: '/healthz' })
-    expect(health.statusCode).toBe(200)
-    expect(health.json()).toEqual({ ok: true })
-    const ready = await app.inject({ url: '/readyz' })
-    expect(ready.statusCode).toBe(200)
-    expect(ready.json()).toMatchObject({ ok: true })
-    const metrics = await app.inject({ url: '/metrics' })
-    expect(metrics.statusCode).toBe(200)
-    expect(metrics.headers['content-type']).toContain('text/plain')
-    for (const name of ['ylog_appends_total', 'ylog_commits_total', 'ylog_commit_batch_entries_bucket{le="4096"}', 'ylog_commit_seconds_bucket', 'ylog_compaction_seconds_bucket', 'ylog_replay_seconds', 'ylog_database_bytes', 'ylog_entries 1']) {
-      expect(metrics.body).toContain(name)
-    }
-    expect(Number(/^ylog_database_bytes (\d+)$/m.exec(metrics.body)?.[1])).toBeGreaterThan(0)
-  })
-
-  it('includes default process metrics when asked', async () => {
-    const identity = NodeIdentity.generate()
-    const durable = await DurableLog.open({ identity, store: new MemoryUpdateStore() })
-    const metrics = createMetrics(durable)
-    expect(await metrics.registry.metrics()).toContain('process_cpu_user_seconds_total')
-    metrics.close()
-    await durable.close()
-  })
-
-  it('answers 503 to writes and readiness once the store has failed', async () => {
-    const memory = new MemoryUpdateStore()
-    let broken = false
-    const store: NodeStore = {
-      append: (records) => (broken ? Promise.reject(new Error('disk full')) : memory.append(records)),
-      load: () => memory.load(),
-      compact: (s, upTo) => memory.compact(s, upTo),
-      query: (q) => memory.query(q),
-      stats: () => memory.stats(),
-      findIdempotency: (key) => memory.findIdempotency(key),
-      pruneIdempotency: (before) => memory.pruneIdempotency(before),
-      readConsumer: (name) => memory.readConsumer(name),
-      writeConsumer: (record) => memory.writeConsumer(record),
-      close: () => memory.close(),
-    }
-    const { app } = await setup({ store })
-    expect((await post(app, event(0))).statusCode).toBe(201)
-    broken = true
-    const failed = await post(app, event(1))
-    expect(failed.statusCode).toBe(503)
-    expect(failed.json().error.code).toBe('STORE_FAILED')
-    expect(failed.json().error.message).toContain('disk full')
-    const again = await post(app, event(2))
-    expect(again.statusCode).toBe(503)
-    const ready = await app.inject({ url: '/readyz' })
-    expect(ready.statusCode).toBe(503)
-    expect(ready.json().reason).toContain('the store failed')
-    expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200)
   })
 })

@@ -42,10 +42,23 @@ export interface ServerOptions {
   write?: (inputs: EntryInput[], idempotency?: { key: string; requestHash: Uint8Array }) => Promise<Entry[]>
 }
 
-const ROUTES = '/api/events, /api/events/batch, /api/events/stream, /api/events/:node/:seq, /api/heads, /api/nodes, /api/topics, /api/consumers/:name, /healthz, /readyz, /metrics, /openapi.json'
+const ROUTES =
+  '/api/events, /api/events/batch, /api/events/stream, /api/events/:node/:seq, /api/heads, /api/nodes, /api/topics, ' +
+  '/api/consumers/:name, /healthz, /readyz, /metrics, /openapi.json'
 
 /** The node's HTTP API. Listening is up to the caller. */
-export function buildServer({ durable, tables, identity, config, metrics, logger, cluster = NO_CLUSTER, gaps, volatile, write }: ServerOptions): FastifyInstance {
+export function buildServer({
+  durable,
+  tables,
+  identity,
+  config,
+  metrics,
+  logger,
+  cluster = NO_CLUSTER,
+  gaps,
+  volatile,
+  write,
+}: ServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: BODY_LIMIT,
@@ -102,28 +115,70 @@ export function buildServer({ durable, tables, identity, config, metrics, logger
     const allow = routes.allowed(path)
     if (allow.length > 0) {
       const message = `${path} does not take ${request.method}; it takes ${allow.join(', ')}`
-      return reply.code(405).header('allow', allow.join(', ')).send({ error: { code: 'METHOD_NOT_ALLOWED', message } } satisfies ErrorBody)
+      return reply
+        .code(405)
+        .header('allow', allow.join(', '))
+        .send({ error: { code: 'METHOD_NOT_ALLOWED', message } } satisfies ErrorBody)
     }
-    return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}; the API is ${ROUTES} (described in /openapi.json)` } } satisfies ErrorBody)
+    return reply.code(404).send({
+      error: {
+        code: 'NOT_FOUND',
+        message: `no route ${request.method} ${request.url.split('?')[0]}; the API is ${ROUTES} (described in /openapi.json)`,
+      },
+    } satisfies ErrorBody)
   })
 
   const requireWrite = bearerGuard([config.writeToken], 'writes')
   const requireRead = bearerGuard(config.readToken === undefined ? [] : [config.readToken, config.writeToken], 'reads')
   const auth = { write: authOf(config.writeToken, 'writes'), read: authOf(config.readToken, 'reads') }
-  const append = write ?? ((inputs, idempotency) => (inputs.length === 1 && idempotency === undefined ? durable.append(inputs[0] as EntryInput).then((e) => [e]) : durable.appendBatch(inputs, { idempotency })))
+  const append =
+    write ??
+    ((inputs, idempotency) =>
+      inputs.length === 1 && idempotency === undefined
+        ? durable.append(inputs[0] as EntryInput).then((e) => [e])
+        : durable.appendBatch(inputs, { idempotency }))
 
   void app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'ylog node', version: '1', description: 'A replicated, signed, grow-only event log. Errors answer {"error": {"code", "message"}}.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the write token (writes) or the read token (reads), when the node has one' } } },
+      info: {
+        title: 'ylog node',
+        version: '1',
+        description: 'A replicated, signed, grow-only event log. Errors answer {"error": {"code", "message"}}.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'the write token (writes) or the read token (reads), when the node has one',
+          },
+        },
+      },
     },
-    transformObject: (document) => ('openapiObject' in document ? withLinks(document.openapiObject as OpenApiDocument) : document.swaggerObject),
+    transformObject: (document) =>
+      'openapiObject' in document ? withLinks(document.openapiObject as OpenApiDocument) : document.swaggerObject,
   })
   // Routes go in a plugin registered after swagger, so it sees every one of them.
   void app.register(async (api) => {
-    eventRoutes(api, { durable, tables, metrics, write: append, requireWrite, requireRead, auth, idempotencyTtlMs: (config.idempotencyTtl ?? DEFAULTS.idempotencyTtl) * 1000 })
-    gapRoutes(api, { durable, tables, metrics, requireWrite, auth: auth.write, idempotencyTtlMs: (config.idempotencyTtl ?? DEFAULTS.idempotencyTtl) * 1e3 })
+    eventRoutes(api, {
+      durable,
+      tables,
+      metrics,
+      write: append,
+      requireWrite,
+      requireRead,
+      auth,
+      idempotencyTtlMs: (config.idempotencyTtl ?? DEFAULTS.idempotencyTtl) * 1000,
+    })
+    gapRoutes(api, {
+      durable,
+      tables,
+      metrics,
+      requireWrite,
+      auth: auth.write,
+      idempotencyTtlMs: (config.idempotencyTtl ?? DEFAULTS.idempotencyTtl) * 1e3,
+    })
     streamRoutes(api, { durable, requireRead, auth: auth.read, onClient: (delta) => metrics.streams.inc(delta) })
     topicRoutes(api, { durable, requireRead, auth: auth.read })
     contextRoutes(api, { durable, requireRead, auth: auth.read })
@@ -165,7 +220,13 @@ interface OpenApiDocument {
 function withLinks(doc: OpenApiDocument): OpenApiDocument {
   const created = doc.paths?.['/api/events']?.post?.responses?.['201']
   if (created !== undefined) {
-    created.links = { getEvent: { operationId: 'getEvent', parameters: { node: '$response.body#/node', seq: '$response.body#/seq' }, description: 'the entry just appended' } }
+    created.links = {
+      getEvent: {
+        operationId: 'getEvent',
+        parameters: { node: '$response.body#/node', seq: '$response.body#/seq' },
+        description: 'the entry just appended',
+      },
+    }
   }
   return doc
 }

@@ -51,14 +51,21 @@ const fail = (where: Where, value: unknown, problem: string): never => {
 }
 
 function text(value: unknown, where: Where): string {
-  if (typeof value !== 'string' || value.trim() === '') throw configError(`${where.label} must be a non-empty string, got ${JSON.stringify(value)}`)
+  if (typeof value !== 'string' || value.trim() === '')
+    throw configError(`${where.label} must be a non-empty string, got ${JSON.stringify(value)}`)
   return value
 }
 
 function integer(min: number, max: number, problem: string): (value: unknown, where: Where) => number {
   return (value, where) => {
     // Text (flags, env) must be plain decimal digits: Number() would accept "0x10", " 8 " and "1e3".
-    const n = !where.textual ? (typeof value === 'number' ? value : Number.NaN) : typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : Number.NaN
+    const n = !where.textual
+      ? typeof value === 'number'
+        ? value
+        : Number.NaN
+      : typeof value === 'string' && /^[0-9]+$/.test(value)
+        ? Number(value)
+        : Number.NaN
     if (!Number.isSafeInteger(n) || n < min || n > max) fail(where, value, problem)
     return n
   }
@@ -80,7 +87,11 @@ function list(check: (item: string, where: Where) => string): (value: unknown, w
   return (value, where) => {
     let items: unknown[]
     if (Array.isArray(value)) items = value
-    else if (typeof value === 'string' && where.textual) items = value.split(',').map((v) => v.trim()).filter((v) => v !== '')
+    else if (typeof value === 'string' && where.textual)
+      items = value
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '')
     else throw configError(`${where.label} must be an array of strings, got ${JSON.stringify(value)}`)
     return items.map((item) => {
       if (typeof item !== 'string') throw configError(`${where.label} must hold only strings, got ${JSON.stringify(item)}`)
@@ -97,10 +108,15 @@ function peerUrl(item: string, where: Where): string {
     url = undefined
   }
   if (url === undefined || (url.protocol !== 'ws:' && url.protocol !== 'wss:')) {
-    fail(where, item, 'is not a ws:// or wss:// URL: use a peer\'s sync endpoint such as ws://10.0.0.2:4747/sync')
+    fail(where, item, "is not a ws:// or wss:// URL: use a peer's sync endpoint such as ws://10.0.0.2:4747/sync")
   }
   if (url?.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    fail(where, item, "must not carry a query, fragment or credentials: use a peer's sync endpoint such as ws://10.0.0.2:4747/sync (the cluster name is appended)")
+    fail(
+      where,
+      item,
+      "must not carry a query, fragment or credentials: use a peer's sync endpoint such as ws://10.0.0.2:4747/sync " +
+        '(the cluster name is appended)',
+    )
   }
   return item
 }
@@ -124,7 +140,7 @@ export const SETTINGS = {
     value: '<dir>',
     env: 'YLOG_DATA',
     default: './.ylog',
-    help: 'data directory; relative paths are resolved against the working directory (also for the config file\'s value)',
+    help: "data directory; relative paths are resolved against the working directory (also for the config file's value)",
     parse: text,
   },
   host: { flag: 'host', value: '<addr>', env: 'YLOG_HOST', default: '127.0.0.1', help: 'address to listen on', parse: text },
@@ -149,7 +165,9 @@ export const SETTINGS = {
     value: '<t>',
     env: 'YLOG_READ_TOKEN',
     default: undefined as string | undefined,
-    help: 'when set, reads under `/api` (and the event stream) need `Authorization: Bearer <t>` or the write token; `/healthz`, `/readyz`, `/metrics` and `/openapi.json` stay open. Without it reads are open',
+    help:
+      'when set, reads under `/api` (and the event stream) need `Authorization: Bearer <t>` or the write token; `/healthz`, ' +
+      '`/readyz`, `/metrics` and `/openapi.json` stay open. Without it reads are open',
     parse: token,
   },
   ingestCapacity: {
@@ -165,8 +183,13 @@ export const SETTINGS = {
     value: 'block|drop',
     env: 'YLOG_INGEST_POLICY',
     default: 'block' as IngestPolicy,
-    help: 'when the queue is full: requests wait (`block`), or the event is refused with `503 INGEST_FULL` and a gap entry records the loss (`drop`)',
-    parse: oneOf<IngestPolicy>(['block', 'drop'], 'is not an ingest policy: use "block" (producers wait for room) or "drop" (refuse with 503 and record a gap entry)'),
+    help:
+      'when the queue is full: requests wait (`block`), or the event is refused with `503 INGEST_FULL` and a gap entry ' +
+      'records the loss (`drop`)',
+    parse: oneOf<IngestPolicy>(
+      ['block', 'drop'],
+      'is not an ingest policy: use "block" (producers wait for room) or "drop" (refuse with 503 and record a gap entry)',
+    ),
   },
   idempotencyTtl: {
     flag: 'idempotency-ttl',
@@ -181,7 +204,9 @@ export const SETTINGS = {
     value: '<s>',
     env: 'YLOG_MAX_CLOCK_SKEW',
     default: 60,
-    help: "seconds a writer's `at` or `time` may lie ahead of this node's clock (further is `400 BAD_TIME`), and how far the system clock may jump before the node warns (see [Clock](#clock))",
+    help:
+      "seconds a writer's `at` or `time` may lie ahead of this node's clock (further is `400 BAD_TIME`), " +
+      'and how far the system clock may jump before the node warns (see [Clock](#clock))',
     parse: integer(0, 86_400, 'is not a number of seconds: use an integer 0-86400 (60 is a minute)'),
   },
   store: {
@@ -189,8 +214,13 @@ export const SETTINGS = {
     value: 'sqlite|memory',
     env: 'YLOG_STORE',
     default: 'sqlite' as StoreKind,
-    help: '`sqlite` keeps the log in `<data>/ylog.db`; `memory` keeps it in memory only, for throwaway nodes in tests and demos: nothing survives a restart (the ready line and `/readyz` say so), though the key and lock still live in the data directory',
-    parse: oneOf<StoreKind>(['sqlite', 'memory'], 'is not a store: use "sqlite" (the log in <data>/ylog.db) or "memory" (nothing survives a restart)'),
+    help:
+      '`sqlite` keeps the log in `<data>/ylog.db`; `memory` keeps it in memory only, for throwaway nodes in tests and ' +
+      'demos: nothing survives a restart (the ready line and `/readyz` say so), though the key and lock still live in the data directory',
+    parse: oneOf<StoreKind>(
+      ['sqlite', 'memory'],
+      'is not a store: use "sqlite" (the log in <data>/ylog.db) or "memory" (nothing survives a restart)',
+    ),
   },
   durability: {
     flag: 'durability',
@@ -198,7 +228,10 @@ export const SETTINGS = {
     env: 'YLOG_DURABILITY',
     default: 'full' as Durability,
     help: '`full` fsyncs every commit; `normal` leaves it to the OS (a power loss, not a crash, can lose the last commits)',
-    parse: oneOf<Durability>(['full', 'normal'], 'is not a durability: use "full" (fsync every commit) or "normal" (faster; a power loss may lose the last commits)'),
+    parse: oneOf<Durability>(
+      ['full', 'normal'],
+      'is not a durability: use "full" (fsync every commit) or "normal" (faster; a power loss may lose the last commits)',
+    ),
   },
   compactAfter: {
     flag: 'compact-after',
@@ -215,7 +248,9 @@ export const SETTINGS = {
     default: [] as string[],
     shown: 'none',
     list: true,
-    help: "a peer's sync endpoint to dial, `ws://` or `wss://`, e.g. `ws://10.0.0.2:4747/sync` (`/<cluster>` is appended). The node redials with backoff while a peer is down",
+    help:
+      "a peer's sync endpoint to dial, `ws://` or `wss://`, e.g. `ws://10.0.0.2:4747/sync` (`/<cluster>` " +
+      'is appended). The node redials with backoff while a peer is down',
     parse: list(peerUrl),
   },
   cluster: {
@@ -225,7 +260,9 @@ export const SETTINGS = {
     default: DEFAULT_CLUSTER,
     help: '1–64 characters of `A-Z a-z 0-9 . _ -`; the endpoint is `/sync/<name>` and peers must use the same name',
     parse: (value: unknown, where: Where): string =>
-      typeof value === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(value) ? value : fail(where, value, 'is not a cluster name: use 1-64 characters of A-Z a-z 0-9 . _ -'),
+      typeof value === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(value)
+        ? value
+        : fail(where, value, 'is not a cluster name: use 1-64 characters of A-Z a-z 0-9 . _ -'),
   },
   members: {
     flag: 'member',
@@ -264,7 +301,12 @@ export type Settings = { -readonly [K in SettingKey]: (typeof SETTINGS)[K]['defa
 export const KEYS = Object.keys(SETTINGS) as SettingKey[]
 
 /** The --config setting: where the others may come from, so not itself a config file key. */
-export const CONFIG_FILE_SETTING = { flag: 'config', value: '<file.json>', env: 'YLOG_CONFIG', help: 'JSON object with any of the config keys above' } as const
+export const CONFIG_FILE_SETTING = {
+  flag: 'config',
+  value: '<file.json>',
+  env: 'YLOG_CONFIG',
+  help: 'JSON object with any of the config keys above',
+} as const
 
 /** What a setting's default looks like in help and the README. */
 export function shownDefault(setting: Setting<unknown>): string {

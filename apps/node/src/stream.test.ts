@@ -27,7 +27,10 @@ interface SseEvent {
 }
 
 /** Opens a stream; `take(n)` reads the next n events. */
-async function openStream(url: string, headers: Record<string, string> = {}): Promise<{ status: number; take: (n: number) => Promise<SseEvent[]>; close: () => void }> {
+async function openStream(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; take: (n: number) => Promise<SseEvent[]>; close: () => void }> {
   const controller = new AbortController()
   const res = await fetch(url, { headers, signal: controller.signal })
   const reader = (res.body as ReadableStream<Uint8Array>).getReader()
@@ -60,7 +63,11 @@ async function openStream(url: string, headers: Record<string, string> = {}): Pr
 }
 
 async function post(url: string, data: unknown, topic = 't'): Promise<Response> {
-  return fetch(`${url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic, kind: 'event', data }) })
+  return fetch(`${url}/api/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ topic, kind: 'event', data }),
+  })
 }
 
 describe('GET /api/events/stream', () => {
@@ -109,7 +116,13 @@ describe('GET /api/events/stream', () => {
     // The reader does not read while 20,000 entries (several MB) commit: socket buffers fill, then the subscription drops.
     const total = 20_000
     for (let i = 0; i < total; i += 1000) {
-      const res = await fetch(`${n.url}/api/events/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(Array.from({ length: 1000 }, (_, k) => ({ topic: 't', kind: 'event', data: { i: i + k, pad: 'x'.repeat(200) } }))) })
+      const res = await fetch(`${n.url}/api/events/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(
+          Array.from({ length: 1000 }, (_, k) => ({ topic: 't', kind: 'event', data: { i: i + k, pad: 'x'.repeat(200) } })),
+        ),
+      })
       expect(res.status).toBe(201)
     }
     const seen = new Set<number>()
@@ -148,7 +161,9 @@ describe('ingest queue (policy drop)', () => {
     // Every dropped event is named by exactly one gap entry.
     let gapEntries: Array<{ data: { from: number; to: number } }> = []
     for (let tries = 0; tries < 100; tries++) {
-      const page = (await (await fetch(`${n.url}/api/events?kind=gap&limit=1000`)).json()) as { entries: Array<{ data: { from: number; to: number } }> }
+      const page = (await (await fetch(`${n.url}/api/events?kind=gap&limit=1000`)).json()) as {
+        entries: Array<{ data: { from: number; to: number } }>
+      }
       gapEntries = page.entries
       if (gapEntries.reduce((sum, g) => sum + g.data.to - g.data.from + 1, 0) === dropped) break
       await new Promise((resolve) => setTimeout(resolve, 50))

@@ -40,15 +40,22 @@ export const USAGE = [
   'usage: npm start -- [options]',
   '',
   ...KEYS.map((key) => describeSetting(SETTINGS[key])),
-  entry(`--${CONFIG_FILE_SETTING.flag} ${CONFIG_FILE_SETTING.value}`, `${CONFIG_FILE_SETTING.help}: ${KEYS.join(', ')}. Env ${CONFIG_FILE_SETTING.env}.`),
+  entry(
+    `--${CONFIG_FILE_SETTING.flag} ${CONFIG_FILE_SETTING.value}`,
+    `${CONFIG_FILE_SETTING.help}: ${KEYS.join(', ')}. Env ${CONFIG_FILE_SETTING.env}.`,
+  ),
   '',
-  entry('--check', "check a stopped node's data directory deeply (SQLite integrity, snapshot checksums, every chain and signature) and exit: 0 intact, 1 not"),
+  entry(
+    '--check',
+    "check a stopped node's data directory deeply (SQLite integrity, snapshot checksums, every chain and " +
+      'signature) and exit: 0 intact, 1 not',
+  ),
   entry('--help', 'print this and exit'),
   '',
   "Without --member or --open-membership only this node's entries are accepted and no peer can",
   'authenticate (none is a member).',
   'Flags override environment variables, which override the config file, which overrides the defaults',
-  '(for --peer and --member the whole list: flags replace the variable, which replaces the file\'s array).',
+  "(for --peer and --member the whole list: flags replace the variable, which replaces the file's array).",
 ].join('\n')
 
 /** The options table of apps/node/README.md, as markdown: a test checks the README holds exactly this. */
@@ -56,12 +63,15 @@ export function optionsTable(): string {
   const code = (s: string): string => `\`${s}\``
   const rows = KEYS.map((key) => {
     const s: Setting<unknown> = SETTINGS[key]
-    const flag = `${code(`--${s.flag}${s.value === undefined ? '' : ` ${s.value}`}`.replaceAll('|', '\\|'))}${s.list === true ? ' (repeatable)' : ''}`
+    const head = `--${s.flag}${s.value === undefined ? '' : ` ${s.value}`}`
+    const flag = `${code(head.replaceAll('|', '\\|'))}${s.list === true ? ' (repeatable)' : ''}`
     const env = s.switch === true ? code(`${s.env}=1`) : `${code(s.env)}${s.list === true ? ' (comma-separated)' : ''}`
     const fileKey = s.switch === true ? code(`${key}: true`) : `${code(key)}${s.list === true ? ' (array)' : ''}`
     const shown = shownDefault(s)
     return `| ${flag} | ${env} | ${fileKey} | ${shown === 'none' || shown === 'off' ? shown : code(shown)} | ${s.help} |`
   })
-  const config = `| ${code(`--${CONFIG_FILE_SETTING.flag} ${CONFIG_FILE_SETTING.value}`)} | ${code(CONFIG_FILE_SETTING.env)} | | none | ${CONFIG_FILE_SETTING.help} |`
+  const config =
+    `| ${code(`--${CONFIG_FILE_SETTING.flag} ${CONFIG_FILE_SETTING.value}`)} | ${code(CONFIG_FILE_SETTING.env)} | ` +
+    `| none | ${CONFIG_FILE_SETTING.help} |`
   return ['| flag | env | config key | default | meaning |', '| --- | --- | --- | --- | --- |', ...rows, config].join('\n')
 }

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest'
 import { isTransient, YlogClient, YlogClientError } from './index.js'
 
 /** A fetch that answers each call with the next of `answers`, recording the requests. */
-function fakeFetch(answers: Array<Response | Error>): { fetch: typeof fetch; requests: Array<{ url: string; init: RequestInit | undefined }> } {
+function fakeFetch(answers: Array<Response | Error>): {
+  fetch: typeof fetch
+  requests: Array<{ url: string; init: RequestInit | undefined }>
+} {
   const requests: Array<{ url: string; init: RequestInit | undefined }> = []
   const fetch = (async (url: string | URL | Request, init?: RequestInit) => {
     requests.push({ url: String(url), init })
@@ -54,7 +57,10 @@ describe('YlogClient errors', () => {
   })
 
   it('keeps the Retry-After wait and an unknown code in the message', async () => {
-    const client = new YlogClient({ url: 'http://node.test', fetch: fakeFetch([json(429, {}, { 'retry-after': '3' }), json(418, { error: { code: 'NEW_CODE', message: 'later' } })]).fetch })
+    const client = new YlogClient({
+      url: 'http://node.test',
+      fetch: fakeFetch([json(429, {}, { 'retry-after': '3' }), json(418, { error: { code: 'NEW_CODE', message: 'later' } })]).fetch,
+    })
     expect((await failure(client.heads())).retryAfterMs).toBe(3000)
     expect((await failure(client.heads())).message).toBe('NEW_CODE: later')
   })
@@ -65,7 +71,11 @@ describe('YlogClient errors', () => {
     await client.appendBatch([{ topic: 't', kind: 'event', data: 1 }], { idempotencyKey: 'k-1' })
     await client.read({ topic: 'a/b', limit: 5, after: undefined })
     expect(requests[0]?.url).toBe('http://node.test/api/events/batch')
-    expect(requests[0]?.init?.headers).toMatchObject({ authorization: 'Bearer t0k', 'idempotency-key': 'k-1', 'content-type': 'application/json' })
+    expect(requests[0]?.init?.headers).toMatchObject({
+      authorization: 'Bearer t0k',
+      'idempotency-key': 'k-1',
+      'content-type': 'application/json',
+    })
     expect(requests[1]?.url).toBe('http://node.test/api/events?topic=a%2Fb&limit=5')
   })
 })
@@ -77,7 +87,10 @@ describe('YlogClient.stream', () => {
     const { fetch, requests } = fakeFetch([
       sse(`: ylog stream after=c0\n\nid: c1\nevent: entry\ndata: ${entry(0)}\n\nid: c2\nevent: entry\ndata: ${entry(1)}\n\n`),
       new TypeError('fetch failed'),
-      sse(`: ylog stream after=c2\n\nid: c3\nevent: gap\ndata: {"kind":"gap","node":"n","from":2,"to":4}\n\nid: c4\nevent: entry\ndata: ${entry(5)}\n\n`),
+      sse(
+        `: ylog stream after=c2\n\nid: c3\nevent: gap\ndata: {"kind":"gap","node":"n","from":2,"to":4}\n\nid: c4\nevent: ` +
+          `entry\ndata: ${entry(5)}\n\n`,
+      ),
     ])
     const client = new YlogClient({ url: 'http://node.test', fetch })
     const items = []
@@ -102,7 +115,10 @@ describe('YlogClient.stream', () => {
 
   it('throws the error event of onLag=close, and refusals a retry cannot fix', async () => {
     const lagged = sse('event: error\ndata: {"error":{"code":"LAGGED","message":"fell behind"}}\n\n')
-    const client = new YlogClient({ url: 'http://node.test', fetch: fakeFetch([lagged, json(400, { error: { code: 'BAD_CURSOR', message: 'no' } })]).fetch })
+    const client = new YlogClient({
+      url: 'http://node.test',
+      fetch: fakeFetch([lagged, json(400, { error: { code: 'BAD_CURSOR', message: 'no' } })]).fetch,
+    })
     const drain = async (): Promise<void> => {
       for await (const _ of client.stream({ onLag: 'close' })) void _
     }

@@ -1,6 +1,19 @@
 import { errorFromFetch, errorFromResponse, YlogClientError } from './errors.js'
 import { streamEvents, type StreamItem, type StreamOptions } from './stream.js'
-import type { BackwardsPage, Consumer, ContextAnswer, ContextQuery, Entry, EntryInput, Heads, Nodes, Page, ReadQuery, Receipt, TopicView } from './types.js'
+import type {
+  BackwardsPage,
+  Consumer,
+  ContextAnswer,
+  ContextQuery,
+  Entry,
+  EntryInput,
+  Heads,
+  Nodes,
+  Page,
+  ReadQuery,
+  Receipt,
+  TopicView,
+} from './types.js'
 
 export const DEFAULT_URL = 'http://127.0.0.1:4747'
 
@@ -112,10 +125,18 @@ export class YlogClient {
 
   /** Stores a consumer's cursor; it only moves forward unless `rewind` says to move it back. */
   ack(name: string, cursor: string, options: { rewind?: boolean } = {}): Promise<Consumer> {
-    return this.#call<Consumer>('PUT', `/api/consumers/${encodeURIComponent(name)}`, {}, options.rewind === true ? { cursor, rewind: true } : { cursor })
+    return this.#call<Consumer>(
+      'PUT',
+      `/api/consumers/${encodeURIComponent(name)}`,
+      {},
+      options.rewind === true ? { cursor, rewind: true } : { cursor },
+    )
   }
 
-  /** `GET /api/context`: entries as text for a language model within a token budget, with a manifest of what is in it and what is missing. */
+  /**
+   * `GET /api/context`: entries as text for a language model within a token budget, with a manifest of what is in it and what is
+   * missing.
+   */
   context(query: ContextQuery = {}): Promise<ContextAnswer> {
     const list = (v: readonly string[] | undefined): string | undefined => (v === undefined ? undefined : v.join(','))
     const { topics, kinds, nodes, ...rest } = query

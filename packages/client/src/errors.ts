@@ -22,7 +22,17 @@ export class YlogClientError extends YlogError {
 }
 
 /** Codes after which the same request can succeed later: the node was busy, restarting or unreachable. */
-const TRANSIENT_CODES: ReadonlySet<YlogErrorCode> = new Set(['NETWORK', 'TIMEOUT', 'REQUEST_TIMEOUT', 'INGEST_FULL', 'CLOSED', 'STORE_FAILED', 'STORE_FULL', 'STORE_IO', 'SIGNER_FAILED'])
+const TRANSIENT_CODES: ReadonlySet<YlogErrorCode> = new Set([
+  'NETWORK',
+  'TIMEOUT',
+  'REQUEST_TIMEOUT',
+  'INGEST_FULL',
+  'CLOSED',
+  'STORE_FAILED',
+  'STORE_FULL',
+  'STORE_IO',
+  'SIGNER_FAILED',
+])
 
 /**
  * Whether retrying the same request can help: a network error or timeout,
@@ -58,8 +68,13 @@ export async function errorFromResponse(res: Response, what: string): Promise<Yl
     return new YlogClientError(code, message, options)
   }
   // Not the node's own answer (a proxy, another server): a 502/503/504 in front of a node is still worth a retry.
-  const code: YlogErrorCode = res.status === 503 ? 'CLOSED' : res.status === 502 ? 'NETWORK' : res.status === 504 ? 'TIMEOUT' : 'BAD_RESPONSE'
-  return new YlogClientError(code, `${what}: HTTP ${res.status} without an error body${text === '' ? '' : `: ${text.slice(0, 200)}`}`, options)
+  const code: YlogErrorCode =
+    res.status === 503 ? 'CLOSED' : res.status === 502 ? 'NETWORK' : res.status === 504 ? 'TIMEOUT' : 'BAD_RESPONSE'
+  return new YlogClientError(
+    code,
+    `${what}: HTTP ${res.status} without an error body${text === '' ? '' : `: ${text.slice(0, 200)}`}`,
+    options,
+  )
 }
 
 /** A fetch that threw: the node was never reached, the connection broke, or the call timed out. */

@@ -77,7 +77,13 @@ export async function* streamEvents(transport: StreamTransport, options: StreamO
 }
 
 /** One connection: yields its items until the body ends (then a reconnect follows) or fails. */
-async function* connect(transport: StreamTransport, url: string, lastId: string | undefined, signal: AbortSignal, onId: (id: string) => void): AsyncGenerator<StreamItem> {
+async function* connect(
+  transport: StreamTransport,
+  url: string,
+  lastId: string | undefined,
+  signal: AbortSignal,
+  onId: (id: string) => void,
+): AsyncGenerator<StreamItem> {
   const headers: Record<string, string> = { ...transport.headers, accept: 'text/event-stream' }
   if (lastId !== undefined) headers['last-event-id'] = lastId
   const res = await transport.fetch(url, { headers, signal })

@@ -142,7 +142,14 @@ export interface ContextAnswer {
     format: string
     order: string
     counts: { included: number; omitted: number | null; dropped: number; missing: number; forked: number }
-    nodes: Array<{ node: string; included: SeqRange[]; omitted: SeqRange[]; missing: SeqRange[]; dropped: Array<{ id: string; from: number; to: number; stream: string }>; forkedFrom?: number }>
+    nodes: Array<{
+      node: string
+      included: SeqRange[]
+      omitted: SeqRange[]
+      missing: SeqRange[]
+      dropped: Array<{ id: string; from: number; to: number; stream: string }>
+      forkedFrom?: number
+    }>
     entries: Array<{ id: string; hash: string }>
     [field: string]: unknown
   }

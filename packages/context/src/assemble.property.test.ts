@@ -17,12 +17,19 @@ interface NodePlan {
   forkAt: number | undefined
 }
 
-const op = fc.record({ kind: fc.constantFrom('transition', 'event', 'event', 'gap'), topic: fc.nat(2), subject: fc.nat(2), step: fc.integer({ min: 0, max: 3 }) })
-const nodePlan = fc.record({
-  ops: fc.array(op, { minLength: 1, maxLength: 40 }),
-  withhold: fc.option(fc.tuple(fc.nat(30), fc.integer({ min: 1, max: 5 })), { nil: undefined }),
-  forkAt: fc.option(fc.nat(30), { nil: undefined }),
-}).map((p): NodePlan => ({ ...p, withhold: p.withhold && [p.withhold[0], p.withhold[0] + p.withhold[1]] }))
+const op = fc.record({
+  kind: fc.constantFrom('transition', 'event', 'event', 'gap'),
+  topic: fc.nat(2),
+  subject: fc.nat(2),
+  step: fc.integer({ min: 0, max: 3 }),
+})
+const nodePlan = fc
+  .record({
+    ops: fc.array(op, { minLength: 1, maxLength: 40 }),
+    withhold: fc.option(fc.tuple(fc.nat(30), fc.integer({ min: 1, max: 5 })), { nil: undefined }),
+    forkAt: fc.option(fc.nat(30), { nil: undefined }),
+  })
+  .map((p): NodePlan => ({ ...p, withhold: p.withhold && [p.withhold[0], p.withhold[0] + p.withhold[1]] }))
 
 /** Mostly absent: a filter on every key would leave most selections empty. */
 function rarely<T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> {
@@ -73,9 +80,16 @@ async function buildLog(plans: NodePlan[], seed: number): Promise<DurableLog> {
     }
     const real = plan.forkAt === undefined ? undefined : replica.get(identity.id, plan.forkAt)
     if (real !== undefined) {
-      const fork = signEntry(identity, { seq: real.seq, prev: new Uint8Array(Buffer.from(real.prev, 'hex')), at: real.at, topic: 'agents', body: { kind: 'event', data: 'forked' } })
+      const fork = signEntry(identity, {
+        seq: real.seq,
+        prev: new Uint8Array(Buffer.from(real.prev, 'hex')),
+        at: real.at,
+        topic: 'agents',
+        body: { kind: 'event', data: 'forked' },
+      })
       const branch = new LogDoc()
-      for (let seq = 0; seq < real.seq; seq++) branch.applyRemote(craftAppend(branch, identity.id, identity.clientId, replica.getBytes(identity.id, seq) as Uint8Array))
+      for (let seq = 0; seq < real.seq; seq++)
+        branch.applyRemote(craftAppend(branch, identity.id, identity.clientId, replica.getBytes(identity.id, seq) as Uint8Array))
       await replica.applyRemote(craftAppend(branch, identity.id, identity.clientId, fork.bytes))
     }
   }
@@ -128,7 +142,8 @@ describe('assembleContext over random logs (fast-check, real tokenizer)', () => 
             expect(manifest.nodes.find((n) => n.node === fork.node)?.forkedFrom).toBe(fork.seq)
             expect(text).toContain(`signed two different entries for seq ${fork.seq}`)
           }
-          // The entries shown are the newest of the selection; every other one lies in an omitted range, which holds nothing shown or dropped.
+          // The entries shown are the newest of the selection; every other one lies in an omitted range, which holds nothing
+          // shown or dropped.
           const shown = manifest.entries.map((e) => e.id)
           expect(new Set(shown)).toEqual(new Set(matching.slice(0, shown.length).map((e) => `${e.node}:${e.seq}`)))
           const rangesOf = (node: string) => manifest.nodes.find((n) => n.node === node)?.omitted ?? []

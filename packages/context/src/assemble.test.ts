@@ -15,7 +15,11 @@ async function seedLog(): Promise<DurableLog> {
   for (let i = 0; i < 100; i++) {
     if (i === 3) await durable.append({ topic: 'pipeline', kind: 'gap', data: { stream: 'feeder', from: 3, to: 5 } })
     if (i >= 3 && i <= 5) continue
-    await durable.append({ topic: 'pipeline', kind: 'transition', data: { subject: `test_${i}`, from: 'backlog', to: 'coding', event: 'DepsMet' } })
+    await durable.append({
+      topic: 'pipeline',
+      kind: 'transition',
+      data: { subject: `test_${i}`, from: 'backlog', to: 'coding', event: 'DepsMet' },
+    })
   }
   return durable
 }
@@ -42,7 +46,10 @@ describe('assembleContext', () => {
     expect(text).not.toContain('test_0:')
     const node = manifest.nodes[0]
     const firstShown = node?.included[0]?.from as number
-    expect(node?.omitted).toEqual([{ from: 0, to: 2 }, { from: 4, to: firstShown - 1 }])
+    expect(node?.omitted).toEqual([
+      { from: 0, to: 2 },
+      { from: 4, to: firstShown - 1 },
+    ])
     expect(manifest.counts.omitted).toBe(firstShown - 1)
     expect(text).toContain(`- left out for the budget: ${firstShown - 1} older entries (node `)
     await durable.close()
@@ -51,7 +58,11 @@ describe('assembleContext', () => {
   it('gives the same bytes for the same log and options', async () => {
     const a = await seedLog()
     const b = await seedLog()
-    for (const options of [{ budget: 300 }, { budget: 600, format: 'markdown' as const, order: 'node' as const }, { budget: 900, format: 'jsonl' as const }]) {
+    for (const options of [
+      { budget: 300 },
+      { budget: 600, format: 'markdown' as const, order: 'node' as const },
+      { budget: 900, format: 'jsonl' as const },
+    ]) {
       const [x, y] = [await assembleContext(a, options), await assembleContext(b, options)]
       expect(x.text).toBe(y.text)
       expect(x.manifest).toEqual(y.manifest)
@@ -62,7 +73,10 @@ describe('assembleContext', () => {
   it('renders JSON lines that parse, one object a line', async () => {
     const durable = await seedLog()
     const { text } = await assembleContext(durable, { budget: 1200, format: 'jsonl' })
-    const lines = text.trimEnd().split('\n').map((line) => JSON.parse(line) as { type: string })
+    const lines = text
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string })
     expect(lines.map((l) => l.type).slice(0, 4)).toEqual(['missing', 'dropped', 'left-out-for-the-budget', 'entries'])
     expect(lines.at(-1)).toMatchObject({ type: 'entry', kind: 'transition', data: { subject: 'test_99' } })
     await durable.close()
@@ -80,16 +94,28 @@ describe('assembleContext', () => {
 
   it('refuses a budget too small for the lines about what is missing, and an unknown encoding, naming the option', async () => {
     const durable = await seedLog()
-    await expect(assembleContext(durable, { budget: 10 })).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringMatching(/^budget: 10 tokens do not hold/) })
-    await expect(assembleContext(durable, { encoding: 'o300k' })).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining('known: o200k_base') })
-    await expect(assembleContext(durable, { kinds: ['gap' as 'event'] })).rejects.toMatchObject({ message: expect.stringMatching(/^kinds:/) })
+    await expect(assembleContext(durable, { budget: 10 })).rejects.toMatchObject({
+      code: 'BAD_ARGUMENT',
+      message: expect.stringMatching(/^budget: 10 tokens do not hold/),
+    })
+    await expect(assembleContext(durable, { encoding: 'o300k' })).rejects.toMatchObject({
+      code: 'BAD_ARGUMENT',
+      message: expect.stringContaining('known: o200k_base'),
+    })
+    await expect(assembleContext(durable, { kinds: ['gap' as 'event'] })).rejects.toMatchObject({
+      message: expect.stringMatching(/^kinds:/),
+    })
     await durable.close()
   })
 
   it('selects one subject through the index, and counts with a caller’s tokenizer', async () => {
     const durable = await openLog()
     for (let i = 0; i < 30; i++) {
-      await durable.append({ topic: 'pipeline', kind: 'transition', data: { subject: `story-${i % 3}`, from: `s${i}`, to: `s${i + 1}`, event: 'Next' } })
+      await durable.append({
+        topic: 'pipeline',
+        kind: 'transition',
+        data: { subject: `story-${i % 3}`, from: `s${i}`, to: `s${i + 1}`, event: 'Next' },
+      })
     }
     const words = (text: string): number => text.split(/\s+/).filter(Boolean).length
     const { text, manifest } = await assembleContext(durable, { subject: 'story-1', countTokens: words, budget: 10_000 })

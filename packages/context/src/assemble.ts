@@ -40,7 +40,11 @@ export async function assembleContext(source: ContextSource, options: ContextOpt
   const known = await findKnown(source, options, layout)
   const fixedTokens = [options.preamble ?? '', ...known.lines].reduce((n, line) => n + count(`${line}\n`), 0)
   // Room for the line about what the budget left out, estimated until the cut is known; the fit below corrects it.
-  const worst = omittedText(1_000_000, known.nodes.map((node) => ({ node, ranges: [{ from: 0, to: 1_000_000 }] })), '')
+  const worst = omittedText(
+    1_000_000,
+    known.nodes.map((node) => ({ node, ranges: [{ from: 0, to: 1_000_000 }] })),
+    '',
+  )
   const reserve = count(`${layout.missing('left out for the budget', worst, {})}\n`) + 48
   let used = fixedTokens + reserve + count(`${layout.entriesHeader(0, options.order ?? 'time')}\n`)
   const cap = options.maxEntryTokens ?? DEFAULT_MAX_ENTRY_TOKENS
@@ -83,13 +87,27 @@ interface FitState {
 // over, the oldest entry shown joins those left out.
 async function fit(source: ContextSource, options: ContextOptions, s: FitState): Promise<AssembledContext> {
   for (;;) {
-    const omitted = s.left.length === 0 ? undefined : await omission(source, options, s.known, s.shown.map((l) => l.entry), s.left, s.complete)
+    const omitted =
+      s.left.length === 0
+        ? undefined
+        : await omission(
+            source,
+            options,
+            s.known,
+            s.shown.map((l) => l.entry),
+            s.left,
+            s.complete,
+          )
     const text = render(s.layout, s.known, options, s.shown, omitted)
     const tokens = s.count(text)
     if (tokens <= s.budget) return { text, tokens, manifest: manifest(options, s, omitted, tokens) }
     const oldest = s.shown.pop()
     if (oldest === undefined) {
-      throw new YlogError('BAD_ARGUMENT', `budget: ${s.budget} tokens do not hold the lines that say what is missing (${tokens} tokens); raise the budget or narrow the selection`)
+      throw new YlogError(
+        'BAD_ARGUMENT',
+        `budget: ${s.budget} tokens do not hold the lines that say what is missing (${tokens} tokens); raise the budget or ` +
+          `narrow the selection`,
+      )
     }
     s.left.unshift(oldest.entry)
   }
@@ -101,13 +119,24 @@ async function findKnown(source: ContextSource, options: ContextOptions, layout:
   const nodes = [...new Set([...source.nodes(), ...holes.keys()])].filter(inScope).sort()
   const gaps = (await selectGaps(source, options)).map((entry) => {
     const data = entry.data as { stream: string; from: number; to: number }
-    return { node: entry.node, id: `${entry.node}:${entry.seq}`, seq: entry.seq, hash: entry.hash, at: entry.at, stream: data.stream, from: data.from, to: data.to }
+    return {
+      node: entry.node,
+      id: `${entry.node}:${entry.seq}`,
+      seq: entry.seq,
+      hash: entry.hash,
+      at: entry.at,
+      stream: data.stream,
+      from: data.from,
+      to: data.to,
+    }
   })
   const forks = new Map<NodeId, number>()
   for (const fork of source.forks()) {
     if (inScope(fork.node)) forks.set(fork.node, Math.min(fork.seq, forks.get(fork.node) ?? fork.seq))
   }
-  const scopedHoles = new Map([...holes].filter(([node, ranges]) => inScope(node) && ranges.length > 0).sort(([a], [b]) => (a < b ? -1 : 1)))
+  const scopedHoles = new Map(
+    [...holes].filter(([node, ranges]) => inScope(node) && ranges.length > 0).sort(([a], [b]) => (a < b ? -1 : 1)),
+  )
   const sortedForks = new Map([...forks].sort(([a], [b]) => (a < b ? -1 : 1)))
   const lines: string[] = []
   for (const gap of gaps) lines.push(layout.missing('dropped', droppedText(gap), { ...gap }))
@@ -150,7 +179,9 @@ function manifest(options: ContextOptions, s: FitState, omitted: Omission | unde
     }
   })
   const { topics, kinds, nodes: onlyNodes, subject, since, until } = options
-  const selection = Object.fromEntries(Object.entries({ topics, kinds, nodes: onlyNodes, subject, since, until }).filter(([, v]) => v !== undefined))
+  const selection = Object.fromEntries(
+    Object.entries({ topics, kinds, nodes: onlyNodes, subject, since, until }).filter(([, v]) => v !== undefined),
+  )
   return {
     tokenizer: options.countTokens !== undefined ? 'custom' : (options.encoding ?? DEFAULT_ENCODING),
     budget: s.budget,

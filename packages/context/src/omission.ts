@@ -25,7 +25,14 @@ interface KnownGaps {
  * the range was selected, so the count is exact; with them, it is exact when
  * the summary's scan read every entry left out.
  */
-export async function omission(source: ContextSource, options: ContextOptions, known: KnownGaps, shown: readonly Entry[], left: readonly Entry[], complete: boolean): Promise<Omission> {
+export async function omission(
+  source: ContextSource,
+  options: ContextOptions,
+  known: KnownGaps,
+  shown: readonly Entry[],
+  left: readonly Entry[],
+  complete: boolean,
+): Promise<Omission> {
   const filtered = options.topics !== undefined || options.kinds !== undefined || options.subject !== undefined
   const ranges: Array<{ node: NodeId; ranges: SeqRange[] }> = []
   for (const node of known.nodes) {
@@ -54,8 +61,11 @@ export function describe(entries: readonly Entry[], complete: boolean): string {
     byTopicKind.set(key, (byTopicKind.get(key) ?? 0) + 1)
     if (entry.kind === 'transition') subjects.add(entry.data.subject)
   }
-  const counts = [...byTopicKind].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)).map(([key, n]) => `${n.toLocaleString('en-US')} ${key}`)
-  const subjectPart = subjects.size === 0 ? '' : `; ${subjects.size.toLocaleString('en-US')} ${subjects.size === 1 ? 'subject' : 'subjects'}`
+  const counts = [...byTopicKind]
+    .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, n]) => `${n.toLocaleString('en-US')} ${key}`)
+  const subjectPart =
+    subjects.size === 0 ? '' : `; ${subjects.size.toLocaleString('en-US')} ${subjects.size === 1 ? 'subject' : 'subjects'}`
   const scope = complete ? '' : `the newest ${entries.length.toLocaleString('en-US')} of them: `
   return `${scope}${counts.join(', ')}${subjectPart}`
 }

@@ -25,7 +25,8 @@ function strings(name: string, value: readonly string[] | undefined, allowed?: r
   if (!Array.isArray(value)) throw bad(name, 'must be an array of strings')
   for (const item of value) {
     if (typeof item !== 'string' || item === '') throw bad(name, `must hold non-empty strings, got ${JSON.stringify(item)}`)
-    if (allowed !== undefined && !allowed.includes(item)) throw bad(name, `${JSON.stringify(item)} is not one of ${allowed.join(', ')} (gap entries are always named, as what is missing)`)
+    if (allowed !== undefined && !allowed.includes(item))
+      throw bad(name, `${JSON.stringify(item)} is not one of ${allowed.join(', ')} (gap entries are always named, as what is missing)`)
   }
 }
 
@@ -40,8 +41,11 @@ export function checkOptions(options: ContextOptions): void {
   strings('kinds', options.kinds, KINDS)
   strings('nodes', options.nodes)
   strings('gapTopics', options.gapTopics)
-  if (options.subject !== undefined && (typeof options.subject !== 'string' || options.subject === '')) throw bad('subject', 'must be a non-empty string')
-  if (options.order !== undefined && !ORDERS.includes(options.order)) throw bad('order', `must be one of ${ORDERS.join(', ')}, got ${JSON.stringify(options.order)}`)
-  if (options.format !== undefined && !FORMATS.includes(options.format)) throw bad('format', `must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(options.format)}`)
+  if (options.subject !== undefined && (typeof options.subject !== 'string' || options.subject === ''))
+    throw bad('subject', 'must be a non-empty string')
+  if (options.order !== undefined && !ORDERS.includes(options.order))
+    throw bad('order', `must be one of ${ORDERS.join(', ')}, got ${JSON.stringify(options.order)}`)
+  if (options.format !== undefined && !FORMATS.includes(options.format))
+    throw bad('format', `must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(options.format)}`)
   if (options.preamble !== undefined && typeof options.preamble !== 'string') throw bad('preamble', 'must be a string')
 }

@@ -32,12 +32,26 @@ export function entryLine(entry: Entry): string {
 /** An entry as one JSON line, for tool-calling agents: everything but the signature and chain link. */
 export function entryJson(entry: Entry): string {
   const { node, seq, at, time, topic, kind, data, hash } = entry
-  return JSON.stringify({ type: 'entry', id: `${node}:${seq}`, node, seq, at, ...(time !== undefined && { time }), topic, kind, data, hash })
+  return JSON.stringify({
+    type: 'entry',
+    id: `${node}:${seq}`,
+    node,
+    seq,
+    at,
+    ...(time !== undefined && { time }),
+    topic,
+    kind,
+    data,
+    hash,
+  })
 }
 
 /** The seed's sentence for a gap entry: which events, which stream, which node wrote it down and when. */
 export function droppedText(gap: DroppedRange & { node: NodeId }): string {
-  return `events between ${gap.from} and ${gap.to} were dropped (stream ${gap.stream}; recorded by node ${shortId(gap.node)} as seq ${gap.seq} at ${iso(gap.at)})`
+  return (
+    `events between ${gap.from} and ${gap.to} were dropped (stream ${gap.stream}; recorded by node ${shortId(gap.node)} as ` +
+    `seq ${gap.seq} at ${iso(gap.at)})`
+  )
 }
 
 export function missingText(node: NodeId, missing: readonly SeqRange[]): string {
@@ -45,7 +59,10 @@ export function missingText(node: NodeId, missing: readonly SeqRange[]): string 
 }
 
 export function forkText(fork: Pick<ForkEvidence, 'node' | 'seq'>): string {
-  return `node ${shortId(fork.node)} signed two different entries for seq ${fork.seq}: its entries from seq ${fork.seq} on cannot be trusted`
+  return (
+    `node ${shortId(fork.node)} signed two different entries for seq ${fork.seq}: its entries from seq ${fork.seq} on ` +
+    `cannot be trusted`
+  )
 }
 
 export function omittedText(count: number | null, perNode: ReadonlyArray<{ node: NodeId; ranges: SeqRange[] }>, what: string): string {

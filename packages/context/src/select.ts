@@ -20,10 +20,12 @@ interface Stream {
  */
 export async function* newestFirst(source: ContextSource, options: ContextOptions): AsyncGenerator<Entry> {
   const nodes = options.nodes === undefined ? undefined : new Set(options.nodes)
-  const heads = await Promise.all(streamsOf(options).map(async (stream) => {
-    const reader = readStream(source, options, stream, nodes)
-    return { reader, next: await reader.next() }
-  }))
+  const heads = await Promise.all(
+    streamsOf(options).map(async (stream) => {
+      const reader = readStream(source, options, stream, nodes)
+      return { reader, next: await reader.next() }
+    }),
+  )
   for (;;) {
     let newest: (typeof heads)[number] | undefined
     for (const head of heads) {
@@ -37,13 +39,21 @@ export async function* newestFirst(source: ContextSource, options: ContextOption
 }
 
 function streamsOf(options: ContextOptions): Stream[] {
-  const kinds = options.subject !== undefined ? (['transition'] as const).filter((k) => options.kinds === undefined || options.kinds.includes(k)) : options.kinds
+  const kinds =
+    options.subject !== undefined
+      ? (['transition'] as const).filter((k) => options.kinds === undefined || options.kinds.includes(k))
+      : options.kinds
   const topics: Array<string | undefined> = options.topics === undefined ? [undefined] : [...new Set(options.topics)]
   const kindList: Array<'transition' | 'event' | undefined> = kinds === undefined ? [undefined] : [...new Set(kinds)]
   return topics.flatMap((topic) => kindList.map((kind) => ({ ...(topic !== undefined && { topic }), ...(kind !== undefined && { kind }) })))
 }
 
-async function* readStream(source: ContextSource, options: ContextOptions, stream: Stream, nodes: Set<NodeId> | undefined): AsyncGenerator<Entry> {
+async function* readStream(
+  source: ContextSource,
+  options: ContextOptions,
+  stream: Stream,
+  nodes: Set<NodeId> | undefined,
+): AsyncGenerator<Entry> {
   const base: IndexQuery = { ...stream, ...timeBounds(options), newestFirst: true, limit: FIRST_PAGE }
   if (options.subject !== undefined) base.subject = options.subject
   let before: TimePosition | undefined
@@ -73,7 +83,12 @@ export async function selectGaps(source: ContextSource, options: ContextOptions)
   const nodes = options.nodes === undefined ? undefined : new Set(options.nodes)
   const found: Entry[] = []
   for (const topic of topics) {
-    const rows = await source.query({ kind: 'gap', ...(topic !== undefined && { topic }), ...timeBounds(options), limit: Number.POSITIVE_INFINITY })
+    const rows = await source.query({
+      kind: 'gap',
+      ...(topic !== undefined && { topic }),
+      ...timeBounds(options),
+      limit: Number.POSITIVE_INFINITY,
+    })
     for (const { node, seq } of rows) {
       const entry = source.get(node, seq)
       if (entry !== undefined && (nodes === undefined || nodes.has(node))) found.push(entry)

@@ -18,7 +18,19 @@ export function shortenLine(line: string, entry: Entry, cap: number, count: Coun
     if (format !== 'jsonl') return `${prefix} … [shortened: the entry is ${tokens} tokens; all of it: ${where}]`
     const { node, seq, at, time, topic, kind, hash } = entry
     const shortened = { tokens, all: where }
-    return JSON.stringify({ type: 'entry', id: `${node}:${seq}`, node, seq, at, ...(time !== undefined && { time }), topic, kind, preview: prefix, shortened, hash })
+    return JSON.stringify({
+      type: 'entry',
+      id: `${node}:${seq}`,
+      node,
+      seq,
+      at,
+      ...(time !== undefined && { time }),
+      topic,
+      kind,
+      preview: prefix,
+      shortened,
+      hash,
+    })
   }
   let lo = 0
   let hi = chars.length

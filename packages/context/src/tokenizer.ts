@@ -34,7 +34,9 @@ const loaded = new Map<string, Promise<CountTokens>>()
 export function tokenCounter(encoding: string = DEFAULT_ENCODING): Promise<CountTokens> {
   const load = Object.hasOwn(LOADERS, encoding) ? LOADERS[encoding] : undefined
   if (load === undefined) {
-    return Promise.reject(new YlogError('BAD_ARGUMENT', `encoding: unknown encoding ${JSON.stringify(encoding)}; known: ${ENCODINGS.join(', ')}`))
+    return Promise.reject(
+      new YlogError('BAD_ARGUMENT', `encoding: unknown encoding ${JSON.stringify(encoding)}; known: ${ENCODINGS.join(', ')}`),
+    )
   }
   let counter = loaded.get(encoding)
   if (counter === undefined) {

@@ -9,7 +9,7 @@ export const ERROR_CODES = {
   // An entry a writer asked for, refused.
   BAD_TOPIC: 'the topic is empty, too long, or has characters outside A-Z a-z 0-9 . _ : / -',
   BAD_KIND: 'the kind is not transition, event or gap',
-  BAD_DATA: "the data does not fit the kind, or is not plain JSON",
+  BAD_DATA: 'the data does not fit the kind, or is not plain JSON',
   BAD_TIME: 'a time is not milliseconds since the epoch, or lies too far ahead of the clock',
   ENTRY_TOO_LARGE: 'the signed entry would exceed 64 KiB',
   // Bytes from elsewhere that are not what they claim.
@@ -28,7 +28,8 @@ export const ERROR_CODES = {
   INGEST_FULL: 'the ingest queue is full and the event was dropped (recorded in a gap entry)',
   CHAIN_MISMATCH: "the signer's chain and the log's head disagree (a bug)",
   SIGNER_FAILED: 'the signing thread failed or exited',
-  STORE_FAILED: 'the store could not write or read, for a reason that does not pass by itself (permissions, a failed fsync, a read-only file)',
+  STORE_FAILED:
+    'the store could not write or read, for a reason that does not pass by itself (permissions, a failed fsync, a read-only file)',
   STORE_FULL: 'the disk is full: writes are refused until space returns, and the node retries by itself',
   STORE_IO: 'a read or write failed with an I/O error that may pass: the node retries by itself',
   STORE_CORRUPT: 'the stored bytes are damaged or incomplete',
@@ -40,7 +41,7 @@ export const ERROR_CODES = {
   BAD_URL: 'the URL has malformed percent-escapes',
   BAD_CONSUMER: 'a consumer name outside 1-128 characters of A-Z a-z 0-9 . _ -',
   CURSOR_AHEAD: 'an ack past what this node holds',
-  CURSOR_BACKWARDS: 'an ack behind the consumer\'s position',
+  CURSOR_BACKWARDS: "an ack behind the consumer's position",
   BAD_IDEMPOTENCY_KEY: 'an Idempotency-Key header that is not 1-255 visible ASCII characters',
   IDEMPOTENCY_CONFLICT: 'an Idempotency-Key used before with a different request',
   UNAUTHORIZED: 'the bearer token is missing or wrong',

@@ -29,7 +29,15 @@ export { DEFAULT_MAX_CLOCK_SKEW_MS, PLAUSIBLE_MIN_TIME_MS } from './entry/entry-
 export { verifyRun, signatureValid, type ChainStart, type RunVerdict } from './entry/chain.js'
 export { openMembership, memberList, type Membership } from './doc/membership.js'
 export { encodeCursor, decodeCursor, START, type Cursor } from './entry/cursor.js'
-export { checkUpdate, type Verdict, type RefusalReason, type ForkEvidence, type GuardView, type NodeHead, type AcceptedRun } from './doc/update-guard.js'
+export {
+  checkUpdate,
+  type Verdict,
+  type RefusalReason,
+  type ForkEvidence,
+  type GuardView,
+  type NodeHead,
+  type AcceptedRun,
+} from './doc/update-guard.js'
 export {
   LogDoc,
   ORIGIN_LOCAL,
@@ -44,12 +52,51 @@ export {
   type SignedEntry,
 } from './doc/log-doc.js'
 export { sha256, toHex, fromHex, ZERO_HASH } from './entry/bytes.js'
-export type { UpdateStore, EntryIndex, NodeTables, NodeStore, UpdateRecord, StoredState, IndexRow, IndexQuery, TimePosition, StoreStats, IdempotencyRecord, ConsumerRecord } from './durable/update-store.js'
+export type {
+  UpdateStore,
+  EntryIndex,
+  NodeTables,
+  NodeStore,
+  UpdateRecord,
+  StoredState,
+  IndexRow,
+  IndexQuery,
+  TimePosition,
+  StoreStats,
+  IdempotencyRecord,
+  ConsumerRecord,
+} from './durable/update-store.js'
 export { MemoryUpdateStore } from './durable/memory-update-store.js'
-export { DurableLog, DEFAULT_COMPACT_AFTER_UPDATES, type DurableLogOptions, type AppendOptions, type CommitInfo, type CommitListener, type CompactionInfo, type CompactionListener, type StoreHealth, type HealthListener, type RetryOptions } from './durable/durable-log.js'
+export {
+  DurableLog,
+  DEFAULT_COMPACT_AFTER_UPDATES,
+  type DurableLogOptions,
+  type AppendOptions,
+  type CommitInfo,
+  type CommitListener,
+  type CompactionInfo,
+  type CompactionListener,
+  type StoreHealth,
+  type HealthListener,
+  type RetryOptions,
+} from './durable/durable-log.js'
 export { isPassable } from './durable/store-health.js'
 export { readPage, type PageQuery, type Page } from './consume/read-page.js'
 export { encodeEntriesUpdate } from './doc/entries-update.js'
-export { subscribe, type Subscription, type SubscribeOptions, type SubscriptionItem, type SubscriptionEntry, type SubscriptionGap } from './consume/subscription.js'
-export { IngestQueue, type IngestQueueOptions, type IngestPolicy, type IngestGap, type IngestResult, type IngestStats } from './consume/ingest-queue.js'
+export {
+  subscribe,
+  type Subscription,
+  type SubscribeOptions,
+  type SubscriptionItem,
+  type SubscriptionEntry,
+  type SubscriptionGap,
+} from './consume/subscription.js'
+export {
+  IngestQueue,
+  type IngestQueueOptions,
+  type IngestPolicy,
+  type IngestGap,
+  type IngestResult,
+  type IngestStats,
+} from './consume/ingest-queue.js'
 export { missingDependencies } from './doc/reads.js'

@@ -18,7 +18,12 @@ export function checkStoreFile(db: Database.Database, file: string, options: { q
     tables = (db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as { n: number }).n
   } catch (err) {
     if ((err as { code?: unknown }).code === 'SQLITE_NOTADB') {
-      throw new YlogError('NOT_A_STORE', `${file} is not a SQLite database (${(err as Error).message}); point ylog at its own data directory, or move this file away to start an empty store`, { cause: err })
+      throw new YlogError(
+        'NOT_A_STORE',
+        `${file} is not a SQLite database (${(err as Error).message}); point ylog at its own data directory, or move this file ` +
+          `away to start an empty store`,
+        { cause: err },
+      )
     }
     throw storeError(file, 'reading the database header', err)
   }
@@ -26,15 +31,21 @@ export function checkStoreFile(db: Database.Database, file: string, options: { q
     if (applicationId === 0 && tables === 0 && version === 0) return 0
     throw new YlogError(
       'NOT_A_STORE',
-      `${file} is a SQLite database but not a ylog store (application_id ${hex(applicationId)}, ${tables} tables, expected application_id ${hex(APPLICATION_ID)}); choose another path for the ylog store, this file was left untouched`,
+      `${file} is a SQLite database but not a ylog store (application_id ${hex(applicationId)}, ${tables} tables, expected ` +
+        `application_id ${hex(APPLICATION_ID)}); choose another path for the ylog store, this file was left untouched`,
     )
   }
   if (version > SCHEMA_VERSION) {
-    throw new YlogError('STORE_TOO_NEW', `${file} was written by a newer ylog (schema ${version}); upgrade ylog to open it (this version reads schema ${SCHEMA_VERSION} and older)`)
+    throw new YlogError(
+      'STORE_TOO_NEW',
+      `${file} was written by a newer ylog (schema ${version}); upgrade ylog to open it (this version reads schema ` +
+        `${SCHEMA_VERSION} and older)`,
+    )
   }
   if (options.quickCheck) {
     const problems = quickCheck(db, file)
-    if (problems.length > 0) throw new YlogError('STORE_CORRUPT', `${file} is damaged (quick_check: ${summarize(problems)}); ${RESTORE_ADVICE}`)
+    if (problems.length > 0)
+      throw new YlogError('STORE_CORRUPT', `${file} is damaged (quick_check: ${summarize(problems)}); ${RESTORE_ADVICE}`)
   }
   return version
 }

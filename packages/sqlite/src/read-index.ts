@@ -30,7 +30,9 @@ export class ReadIndex {
     this.#insertNode = db.prepare('INSERT INTO nodes (node) VALUES (?)')
     this.#insertTopic = db.prepare('INSERT INTO topics (topic) VALUES (?)')
     // Subjects are unbounded in number, so unlike nodes and topics they are not mirrored in memory: interned per transition.
-    this.#internSubject = db.prepare('INSERT INTO subjects (subject) VALUES (?) ON CONFLICT (subject) DO UPDATE SET subject = subject RETURNING id').pluck()
+    this.#internSubject = db
+      .prepare('INSERT INTO subjects (subject) VALUES (?) ON CONFLICT (subject) DO UPDATE SET subject = subject RETURNING id')
+      .pluck()
     this.#findSubject = db.prepare('SELECT id FROM subjects WHERE subject = ?').pluck()
     this.reload()
   }
@@ -40,15 +42,21 @@ export class ReadIndex {
     this.#nodeIds.clear()
     this.#topicIds.clear()
     this.#nodesInOrder = undefined
-    for (const row of this.#db.prepare('SELECT id, node FROM nodes').all() as Array<{ id: number; node: string }>) this.#nodeIds.set(row.node, row.id)
-    for (const row of this.#db.prepare('SELECT id, topic FROM topics').all() as Array<{ id: number; topic: string }>) this.#topicIds.set(row.topic, row.id)
+    for (const row of this.#db.prepare('SELECT id, node FROM nodes').all() as Array<{ id: number; node: string }>)
+      this.#nodeIds.set(row.node, row.id)
+    for (const row of this.#db.prepare('SELECT id, topic FROM topics').all() as Array<{ id: number; topic: string }>)
+      this.#topicIds.set(row.topic, row.id)
   }
 
   /** Adds rows; call inside the append transaction so they commit with their update. */
   insert(rows: readonly IndexRow[]): void {
     for (const row of rows) {
       const kind = KIND_CODES[row.kind]
-      if (kind === undefined) throw new YlogError('BAD_KIND', `index row ${row.node}:${row.seq} has kind ${JSON.stringify(row.kind)}; expected one of ${Object.keys(KIND_CODES).join(', ')}`)
+      if (kind === undefined)
+        throw new YlogError(
+          'BAD_KIND',
+          `index row ${row.node}:${row.seq} has kind ${JSON.stringify(row.kind)}; expected one of ${Object.keys(KIND_CODES).join(', ')}`,
+        )
       const subject = row.kind === 'transition' && row.subject !== undefined ? (this.#internSubject.get(row.subject) as number) : null
       this.#insertEntry.run(this.nodeId(row.node), row.seq, row.at, this.#topicId(row.topic), kind, subject)
     }
@@ -57,7 +65,10 @@ export class ReadIndex {
   query(q: IndexQuery): Position[] {
     const limit = checkLimit(q.limit)
     if (q.after !== undefined && (q.newestFirst === true || q.before !== undefined)) {
-      throw new YlogError('BAD_ARGUMENT', 'query: after (a cursor, in node order) cannot be combined with newestFirst or before (time order)')
+      throw new YlogError(
+        'BAD_ARGUMENT',
+        'query: after (a cursor, in node order) cannot be combined with newestFirst or before (time order)',
+      )
     }
     if (limit === 0) return []
     let topicId: number | undefined
@@ -76,17 +87,24 @@ export class ReadIndex {
       if (subjectId === undefined) return []
     }
     const filters: Filters = { since: q.since, until: q.until, topicId, kind, subjectId }
-    const byTime = q.newestFirst === true || (q.after === undefined && (q.since !== undefined || q.until !== undefined || q.before !== undefined))
+    const byTime =
+      q.newestFirst === true || (q.after === undefined && (q.since !== undefined || q.until !== undefined || q.before !== undefined))
     return byTime ? this.#byTime(filters, q.before, q.newestFirst === true, limit) : this.#byNode(q.after, filters, limit)
   }
 
   // One indexed range query per node, in node text order, so a cursor read
   // touches only the rows it returns (plus those its filters skip).
   #byNode(after: IndexQuery['after'], f: Filters, limit: number): Position[] {
-    const statement = this.#statement('node', f, () => `SELECT seq FROM entries WHERE node_id = @node AND seq >= @from${whereFilters(f)} ORDER BY seq LIMIT @limit`)
+    const statement = this.#statement(
+      'node',
+      f,
+      () => `SELECT seq FROM entries WHERE node_id = @node AND seq >= @from${whereFilters(f)} ORDER BY seq LIMIT @limit`,
+    )
     const out: Position[] = []
     for (const { node, id } of this.#orderedNodes()) {
-      const rows = statement.all({ ...bindFilters(f), node: id, from: after?.get(node) ?? 0, limit: limit - out.length }) as Array<{ seq: number }>
+      const rows = statement.all({ ...bindFilters(f), node: id, from: after?.get(node) ?? 0, limit: limit - out.length }) as Array<{
+        seq: number
+      }>
       for (const row of rows) out.push({ node, seq: row.seq })
       if (out.length >= limit) break
     }
@@ -101,15 +119,20 @@ export class ReadIndex {
     const shape = `time:${newestFirst ? 'desc' : 'asc'}:${before !== undefined}`
     const statement = this.#statement(shape, f, () => {
       const order = newestFirst ? 'e.at DESC, n.node DESC, e.seq DESC' : 'e.at, n.node, e.seq'
-      const bound = before === undefined ? '' : ' AND e.at <= @bat AND (e.at < @bat OR n.node < @bnode OR (n.node = @bnode AND e.seq < @bseq))'
-      return `SELECT n.node AS node, e.seq AS seq FROM entries AS e CROSS JOIN nodes AS n ON n.id = e.node_id WHERE 1${whereFilters(f, 'e.')}${bound} ORDER BY ${order} LIMIT @limit`
+      const bound =
+        before === undefined ? '' : ' AND e.at <= @bat AND (e.at < @bat OR n.node < @bnode OR (n.node = @bnode AND e.seq < @bseq))'
+      return (
+        `SELECT n.node AS node, e.seq AS seq FROM entries AS e CROSS JOIN nodes AS n ON n.id = e.node_id WHERE ` +
+        `1${whereFilters(f, 'e.')}${bound} ORDER BY ${order} LIMIT @limit`
+      )
     })
     const bind = before === undefined ? {} : { bat: before.at, bnode: before.node, bseq: before.seq }
     return statement.all({ ...bindFilters(f), ...bind, limit }) as Position[]
   }
 
   #statement(shape: string, f: Filters, sql: () => string): Database.Statement {
-    const key = `${shape}:${f.since !== undefined}:${f.until !== undefined}:${f.topicId !== undefined}:${f.kind ?? ''}:${f.subjectId !== undefined}`
+    const set = [f.since, f.until, f.topicId, f.subjectId].map((v) => v !== undefined)
+    const key = `${shape}:${set.join(':')}:${f.kind ?? ''}`
     let statement = this.#queries.get(key)
     if (statement === undefined) {
       statement = this.#db.prepare(sql())
@@ -119,7 +142,9 @@ export class ReadIndex {
   }
 
   #orderedNodes(): Array<{ node: NodeId; id: number }> {
-    this.#nodesInOrder ??= [...this.#nodeIds].map(([node, id]) => ({ node, id })).sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
+    this.#nodesInOrder ??= [...this.#nodeIds]
+      .map(([node, id]) => ({ node, id }))
+      .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
     return this.#nodesInOrder
   }
 
@@ -174,6 +199,7 @@ function bindFilters(f: Filters): Record<string, number> {
 
 function checkLimit(limit: number): number {
   if (limit === Number.POSITIVE_INFINITY) return Number.MAX_SAFE_INTEGER
-  if (typeof limit !== 'number' || !(limit >= 0)) throw new YlogError('BAD_ARGUMENT', `query limit must be a number >= 0, got ${String(limit)}`)
+  if (typeof limit !== 'number' || !(limit >= 0))
+    throw new YlogError('BAD_ARGUMENT', `query limit must be a number >= 0, got ${String(limit)}`)
   return Math.floor(limit)
 }

@@ -145,8 +145,11 @@ function backfillSubjects(db: Database.Database): void {
   const parts = db.prepare('SELECT bytes FROM snapshot_parts ORDER BY id').pluck().all() as Uint8Array[]
   if (parts.length > 0) doc.loadTrusted(parts, 'v2')
   const upTo = (db.prepare("SELECT value FROM meta WHERE key = 'snapshot_up_to'").pluck().get() as number | undefined) ?? 0
-  for (const update of db.prepare('SELECT bytes FROM updates WHERE id > ? ORDER BY id').pluck().iterate(upTo) as Iterable<Uint8Array>) doc.loadTrusted(update)
-  const intern = db.prepare('INSERT INTO subjects (subject) VALUES (?) ON CONFLICT (subject) DO UPDATE SET subject = subject RETURNING id').pluck()
+  for (const update of db.prepare('SELECT bytes FROM updates WHERE id > ? ORDER BY id').pluck().iterate(upTo) as Iterable<Uint8Array>)
+    doc.loadTrusted(update)
+  const intern = db
+    .prepare('INSERT INTO subjects (subject) VALUES (?) ON CONFLICT (subject) DO UPDATE SET subject = subject RETURNING id')
+    .pluck()
   const set = db.prepare('UPDATE entries SET subject_id = ? WHERE node_id = (SELECT id FROM nodes WHERE node = ?) AND seq = ?')
   for (const entry of doc.entries()) {
     if (entry.kind === 'transition') set.run(intern.get(entry.data.subject) as number, entry.node, entry.seq)

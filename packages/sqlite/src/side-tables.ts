@@ -19,12 +19,18 @@ export class SideTables {
     // The caller checks a key before appending; a record still here is one it found expired (not yet pruned), which the new one replaces.
     this.#insertKey = db.prepare('INSERT OR REPLACE INTO idempotency (key, request_sha256, node_id, seq, count) VALUES (?, ?, ?, ?, ?)')
     // A key's age is its first entry's `at`, read from the index: no column of its own to keep in step.
-    this.#pruneKeys = db.prepare('DELETE FROM idempotency WHERE (SELECT e.at FROM entries AS e WHERE e.node_id = idempotency.node_id AND e.seq = idempotency.seq) < ?')
-    this.#findKey = db.prepare('SELECT i.request_sha256 AS hash, n.node AS node, i.seq AS seq, i.count AS count FROM idempotency AS i JOIN nodes AS n ON n.id = i.node_id WHERE i.key = ?')
+    this.#pruneKeys = db.prepare(
+      'DELETE FROM idempotency WHERE (SELECT e.at FROM entries AS e WHERE e.node_id = idempotency.node_id AND e.seq = idempotency.seq) < ?',
+    )
+    this.#findKey = db.prepare(
+      'SELECT i.request_sha256 AS hash, n.node AS node, i.seq AS seq, i.count AS count FROM idempotency AS i JOIN nodes AS n ON ' +
+        'n.id = i.node_id WHERE i.key = ?',
+    )
     this.#readConsumer = db.prepare('SELECT cursor, acked_at, topic, kind FROM consumers WHERE name = ?')
     this.#writeConsumer = db.prepare(
       'INSERT INTO consumers (name, cursor, acked_at, topic, kind) VALUES (?, ?, ?, ?, ?) ' +
-        'ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, acked_at = excluded.acked_at, topic = excluded.topic, kind = excluded.kind',
+        'ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, acked_at = excluded.acked_at, topic = excluded.topic, kind ' +
+        '= excluded.kind',
     )
   }
 
@@ -44,9 +50,17 @@ export class SideTables {
   }
 
   readConsumer(name: string): ConsumerRecord | undefined {
-    const row = this.#readConsumer.get(name) as { cursor: string; acked_at: number; topic: string | null; kind: EntryKind | null } | undefined
+    const row = this.#readConsumer.get(name) as
+      | { cursor: string; acked_at: number; topic: string | null; kind: EntryKind | null }
+      | undefined
     if (row === undefined) return undefined
-    return { name, cursor: row.cursor, ackedAt: row.acked_at, ...(row.topic === null ? {} : { topic: row.topic }), ...(row.kind === null ? {} : { kind: row.kind }) }
+    return {
+      name,
+      cursor: row.cursor,
+      ackedAt: row.acked_at,
+      ...(row.topic === null ? {} : { topic: row.topic }),
+      ...(row.kind === null ? {} : { kind: row.kind }),
+    }
   }
 
   writeConsumer(record: ConsumerRecord): void {

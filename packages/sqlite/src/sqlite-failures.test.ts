@@ -44,8 +44,16 @@ describe('SqliteUpdateStore keeps compaction atomic', () => {
     for (const upTo of [Number.NaN, 1.5, -1, 2 ** 53, before.lastId + 1]) {
       await expectStoreError(() => store.compact([Uint8Array.of(1)], upTo), 'BAD_ARGUMENT', /upTo must be an update id/)
     }
-    await expectStoreError(() => store.compact(Uint8Array.of(1) as unknown as Uint8Array[], before.lastId), 'BAD_ARGUMENT', /parts must be an array of Uint8Arrays/)
-    await expectStoreError(() => store.compact(['x'] as unknown as Uint8Array[], before.lastId), 'BAD_ARGUMENT', /parts must be an array of Uint8Arrays/)
+    await expectStoreError(
+      () => store.compact(Uint8Array.of(1) as unknown as Uint8Array[], before.lastId),
+      'BAD_ARGUMENT',
+      /parts must be an array of Uint8Arrays/,
+    )
+    await expectStoreError(
+      () => store.compact(['x'] as unknown as Uint8Array[], before.lastId),
+      'BAD_ARGUMENT',
+      /parts must be an array of Uint8Arrays/,
+    )
     expect(await store.load()).toEqual(before)
     await store.close()
   })
@@ -152,7 +160,11 @@ describe('SqliteUpdateStore refuses damaged and foreign files', () => {
     const db = new Database(path)
     db.pragma('user_version = 99')
     db.close()
-    const err = await expectStoreError(() => SqliteUpdateStore.open(path), 'STORE_TOO_NEW', /written by a newer ylog \(schema 99\); upgrade/)
+    const err = await expectStoreError(
+      () => SqliteUpdateStore.open(path),
+      'STORE_TOO_NEW',
+      /written by a newer ylog \(schema 99\); upgrade/,
+    )
     expect(err.message).toContain(path)
   })
 

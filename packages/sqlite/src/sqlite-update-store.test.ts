@@ -5,7 +5,15 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { DurableLog, MemoryUpdateStore, NodeIdentity, type IndexQuery, type NodeStore } from '@ylog/core'
 import { describeNodeStore } from '@ylog/core/testing'
 import { SCHEMA_VERSION, SqliteUpdateStore } from './index.js'
-import { appendEntries, downgradeToSchema3, downgradeToSchema4, downgradeToSchema6, expectStoreError, tempPaths, writer } from './test-support.js'
+import {
+  appendEntries,
+  downgradeToSchema3,
+  downgradeToSchema4,
+  downgradeToSchema6,
+  expectStoreError,
+  tempPaths,
+  writer,
+} from './test-support.js'
 
 const { freshPath, cleanup } = tempPaths()
 afterAll(cleanup)
@@ -92,7 +100,11 @@ describe('SqliteUpdateStore', () => {
     const identity = NodeIdentity.generate()
     const durableStore = SqliteUpdateStore.open(path)
     const durable = await DurableLog.open({ identity, store: durableStore, compactAfterUpdates: 1_000_000 })
-    const transition = (i: number) => ({ topic: 'p', kind: 'transition' as const, data: { subject: `story-${i % 2}`, from: 'a', to: 'b', event: 'e' } })
+    const transition = (i: number) => ({
+      topic: 'p',
+      kind: 'transition' as const,
+      data: { subject: `story-${i % 2}`, from: 'a', to: 'b', event: 'e' },
+    })
     for (let i = 0; i < 6; i++) await durable.append(transition(i))
     await durable.compact()
     for (let i = 6; i < 10; i++) await durable.append(i === 8 ? { topic: 'p', kind: 'event', data: i } : transition(i))
@@ -134,7 +146,11 @@ describe('SqliteUpdateStore', () => {
     db.prepare('UPDATE updates SET bytes = ? WHERE id = ?').run(row.bytes, row.id)
     db.close()
     const store = SqliteUpdateStore.open(path)
-    const err = await expectStoreError(() => store.load(), 'STORE_CORRUPT', new RegExp(`update ${row.id} \\(\\d+ bytes\\) fails its CRC-32 check`))
+    const err = await expectStoreError(
+      () => store.load(),
+      'STORE_CORRUPT',
+      new RegExp(`update ${row.id} \\(\\d+ bytes\\) fails its CRC-32 check`),
+    )
     expect(err.message).toContain(path)
     const report = store.checkIntegrity()
     expect(report.ok).toBe(false)
@@ -190,7 +206,11 @@ describe('SqliteUpdateStore', () => {
     }
     expect(SqliteUpdateStore.open(freshPath()).durability).toBe('full')
     const bad = { durability: 'fast' } as unknown as { durability: 'full' }
-    await expectStoreError(() => SqliteUpdateStore.open(freshPath(), bad), 'BAD_ARGUMENT', /durability must be "full".*"normal".*got "fast"/)
+    await expectStoreError(
+      () => SqliteUpdateStore.open(freshPath(), bad),
+      'BAD_ARGUMENT',
+      /durability must be "full".*"normal".*got "fast"/,
+    )
   })
 
   it('refuses every call after close, and closing twice is harmless', async () => {
@@ -206,7 +226,10 @@ describe('SqliteUpdateStore', () => {
 
   it('reports sizes from the files on disk', async () => {
     const store = SqliteUpdateStore.open(freshPath())
-    await store.append([{ update: new Uint8Array(1000), entries: [] }, { update: new Uint8Array(24), entries: [] }])
+    await store.append([
+      { update: new Uint8Array(1000), entries: [] },
+      { update: new Uint8Array(24), entries: [] },
+    ])
     const stats = await store.stats()
     expect(stats).toMatchObject({ updates: 2, updateBytes: 1024, snapshotBytes: 0 })
     expect(stats.totalBytes).toBeGreaterThan(1024)
@@ -226,7 +249,9 @@ describe('SqliteUpdateStore index queries with two writers', () => {
     const durable = await DurableLog.open({ identity: a, store, now })
     for (let i = 0; i < 12; i++) {
       const topic = i % 2 ? 'odd' : 'even'
-      peer.doc.append(i % 4 ? { topic, kind: 'event', data: i } : { topic, kind: 'transition', data: { subject: 's', from: 'a', to: 'b', event: 'e' } })
+      peer.doc.append(
+        i % 4 ? { topic, kind: 'event', data: i } : { topic, kind: 'transition', data: { subject: 's', from: 'a', to: 'b', event: 'e' } },
+      )
       for (const update of peer.updates.splice(0)) expect((await durable.applyRemote(update)).status).toBe('accepted')
       await durable.append({ topic: i % 3 ? 'odd' : 'even', kind: 'event', data: i })
     }
@@ -239,8 +264,20 @@ describe('SqliteUpdateStore index queries with two writers', () => {
     { limit: 14 },
     { limit: 0 },
     { after: new Map([[a.id, 10]]), limit: 100 },
-    { after: new Map([[a.id, 12], [b.id, 9]]), limit: 100 },
-    { after: new Map([[a.id, 3], [b.id, 3]]), limit: 10 },
+    {
+      after: new Map([
+        [a.id, 12],
+        [b.id, 9],
+      ]),
+      limit: 100,
+    },
+    {
+      after: new Map([
+        [a.id, 3],
+        [b.id, 3],
+      ]),
+      limit: 10,
+    },
     { since: 1_050, limit: 100 },
     { since: 1_050, limit: 7 },
     { since: 1_050, after: new Map([[b.id, 11]]), limit: 100 },
@@ -283,11 +320,11 @@ describe('SqliteUpdateStore index queries with two writers', () => {
     for (const update of state.tail) await reference.applyRemote(update)
     await reference.flush()
     expect((await memory.query({ limit: 100 })).length).toBe(24)
-    for (const q of queries(a, b)) expect(await durableStore.query(q), JSON.stringify({ ...q, after: q.after && [...q.after] })).toEqual(await memory.query(q))
+    for (const q of queries(a, b))
+      expect(await durableStore.query(q), JSON.stringify({ ...q, after: q.after && [...q.after] })).toEqual(await memory.query(q))
     await durable.close()
     const reopened = SqliteUpdateStore.open(path)
     for (const q of queries(a, b)) expect(await reopened.query(q)).toEqual(await memory.query(q))
     await reopened.close()
   })
 })
-

@@ -2,13 +2,36 @@ import { existsSync, mkdirSync, statfsSync, statSync } from 'node:fs'
 import { crc32 } from 'node:zlib'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
-import { YlogError, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type NodeStore } from '@ylog/core'
+import {
+  YlogError,
+  type ConsumerRecord,
+  type IdempotencyRecord,
+  type IndexQuery,
+  type NodeId,
+  type StoredState,
+  type StoreStats,
+  type UpdateRecord,
+  type NodeStore,
+} from '@ylog/core'
 import { migrate } from './schema.js'
 import { checkStoreFile } from './open-checks.js'
 import { ReadIndex } from './read-index.js'
 import { SideTables } from './side-tables.js'
 import { RESTORE_ADVICE, storeError } from './store-errors.js'
-import { addSnapshotParts, checkCompactArgs, deepCheck, tuneConnection, SELECT_LAST_ID, SELECT_PARTS, SELECT_SNAPSHOT_UP_TO, SELECT_TAIL, verifyPart, verifyUpdate, type PartRow, type TailRow } from './store-maintenance.js'
+import {
+  addSnapshotParts,
+  checkCompactArgs,
+  deepCheck,
+  tuneConnection,
+  SELECT_LAST_ID,
+  SELECT_PARTS,
+  SELECT_SNAPSHOT_UP_TO,
+  SELECT_TAIL,
+  verifyPart,
+  verifyUpdate,
+  type PartRow,
+  type TailRow,
+} from './store-maintenance.js'
 
 export interface SqliteUpdateStoreOptions {
   /**
@@ -196,9 +219,17 @@ export class SqliteUpdateStore implements NodeStore {
   async stats(): Promise<StoreStats> {
     this.#open()
     try {
-      const updates = this.#db.prepare('SELECT count(*) AS n, coalesce(sum(length(bytes)), 0) AS bytes FROM updates').get() as { n: number; bytes: number }
+      const updates = this.#db.prepare('SELECT count(*) AS n, coalesce(sum(length(bytes)), 0) AS bytes FROM updates').get() as {
+        n: number
+        bytes: number
+      }
       const snapshotBytes = this.#db.prepare('SELECT coalesce(sum(length(bytes)), 0) FROM snapshot_parts').pluck().get() as number
-      return { updates: updates.n, updateBytes: updates.bytes, snapshotBytes, totalBytes: fileSize(this.path) + fileSize(`${this.path}-wal`) }
+      return {
+        updates: updates.n,
+        updateBytes: updates.bytes,
+        snapshotBytes,
+        totalBytes: fileSize(this.path) + fileSize(`${this.path}-wal`),
+      }
     } catch (err) {
       throw storeError(this.path, 'reading stats', err)
     }
@@ -260,7 +291,10 @@ export class SqliteUpdateStore implements NodeStore {
 function parseDurability(value: unknown): 'full' | 'normal' {
   if (value === undefined) return 'full'
   if (value === 'full' || value === 'normal') return value
-  throw new YlogError('BAD_ARGUMENT', `durability must be "full" (fsync every commit) or "normal" (fsync at checkpoints), got ${JSON.stringify(value) ?? String(value)}`)
+  throw new YlogError(
+    'BAD_ARGUMENT',
+    `durability must be "full" (fsync every commit) or "normal" (fsync at checkpoints), got ${JSON.stringify(value) ?? String(value)}`,
+  )
 }
 
 // Callers get plain Uint8Arrays: a Buffer's slice() shares memory where a Uint8Array's copies.

@@ -25,7 +25,8 @@ export function passableKind(err: unknown): 'STORE_FULL' | 'STORE_IO' | undefine
   if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_IOERR_SHMSIZE') return 'STORE_FULL'
   if (code === 'SQLITE_IOERR_FSYNC' || code === 'SQLITE_IOERR_DIR_FSYNC' || code === 'SQLITE_IOERR_ACCESS') return undefined
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'EIO' || code === 'EAGAIN') return 'STORE_IO'
-  if (code === 'SQLITE_IOERR' || code === 'SQLITE_IOERR_WRITE' || code === 'SQLITE_IOERR_READ' || code === 'SQLITE_IOERR_SHORT_READ') return 'STORE_IO'
+  if (code === 'SQLITE_IOERR' || code === 'SQLITE_IOERR_WRITE' || code === 'SQLITE_IOERR_READ' || code === 'SQLITE_IOERR_SHORT_READ')
+    return 'STORE_IO'
   return undefined
 }
 
@@ -39,13 +40,23 @@ export function storeError(file: string, doing: string, err: unknown): YlogError
   if (err instanceof YlogError) return err
   const message = err instanceof Error ? err.message : String(err)
   const code = codeOf(err) ?? 'no code'
-  if (isCorruption(err)) return new YlogError('STORE_CORRUPT', `${file} is damaged (${doing}: ${message}); ${RESTORE_ADVICE}`, { cause: err })
+  if (isCorruption(err))
+    return new YlogError('STORE_CORRUPT', `${file} is damaged (${doing}: ${message}); ${RESTORE_ADVICE}`, { cause: err })
   const passable = passableKind(err)
   if (passable === 'STORE_FULL') {
-    return new YlogError('STORE_FULL', `${file}: ${doing} failed: the disk is full (${code}: ${message}); free space on its file system: writes resume by themselves`, { cause: err })
+    return new YlogError(
+      'STORE_FULL',
+      `${file}: ${doing} failed: the disk is full (${code}: ${message}); free space on its file system: writes resume by themselves`,
+      { cause: err },
+    )
   }
-  if (passable === 'STORE_IO') return new YlogError('STORE_IO', `${file}: ${doing} failed with an I/O error (${code}: ${message}); retrying`, { cause: err })
-  return new YlogError('STORE_FAILED', `${file}: ${doing} failed (${code}: ${message}); check permissions, the disk's health, and that no other process holds the file`, { cause: err })
+  if (passable === 'STORE_IO')
+    return new YlogError('STORE_IO', `${file}: ${doing} failed with an I/O error (${code}: ${message}); retrying`, { cause: err })
+  return new YlogError(
+    'STORE_FAILED',
+    `${file}: ${doing} failed (${code}: ${message}); check permissions, the disk's health, and that no other process holds the file`,
+    { cause: err },
+  )
 }
 
 function codeOf(err: unknown): string | undefined {

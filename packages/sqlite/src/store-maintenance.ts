@@ -35,10 +35,18 @@ export const SELECT_TAIL = 'SELECT id, crc32, bytes FROM updates WHERE id > ? OR
 /** Refuses what `compact` must not be given, before any work or thread hand-off. */
 export function checkCompactArgs(parts: unknown, upTo: unknown, lastId: number): void {
   if (!Array.isArray(parts) || !parts.every((part) => part instanceof Uint8Array)) {
-    throw new YlogError('BAD_ARGUMENT', `compact: parts must be an array of Uint8Arrays (Yjs v2 updates), got ${Array.isArray(parts) ? 'an array holding something else' : typeof parts}`)
+    throw new YlogError(
+      'BAD_ARGUMENT',
+      `compact: parts must be an array of Uint8Arrays (Yjs v2 updates), got ` +
+        `${Array.isArray(parts) ? 'an array holding something else' : typeof parts}`,
+    )
   }
   if (typeof upTo !== 'number' || !Number.isSafeInteger(upTo) || upTo < 0 || upTo > lastId) {
-    throw new YlogError('BAD_ARGUMENT', `compact: upTo must be an update id between 0 and the last id ${lastId}, got ${String(upTo)}; pass the lastId that load or append returned`)
+    throw new YlogError(
+      'BAD_ARGUMENT',
+      `compact: upTo must be an update id between 0 and the last id ${lastId}, got ${String(upTo)}; pass the lastId that load ` +
+        `or append returned`,
+    )
   }
 }
 
@@ -96,14 +104,18 @@ function check(db: Database.Database, problems: string[]): void {
 export function verifyPart(row: PartRow, fail: (problem: string) => Error): void {
   const actual = sha256(row.bytes)
   if (!actual.equals(row.sha256)) {
-    throw fail(`snapshot part ${row.id} (${row.bytes.byteLength} bytes) fails its SHA-256 check: stored ${row.sha256.toString('hex').slice(0, 16)}…, computed ${actual.toString('hex').slice(0, 16)}…`)
+    throw fail(
+      `snapshot part ${row.id} (${row.bytes.byteLength} bytes) fails its SHA-256 check: stored ` +
+        `${row.sha256.toString('hex').slice(0, 16)}…, computed ${actual.toString('hex').slice(0, 16)}…`,
+    )
   }
 }
 
 export function verifyUpdate([id, stored, bytes]: TailRow, fail: (problem: string) => Error): void {
   if (stored === null) return
   const actual = crc32(bytes)
-  if (actual !== stored) throw fail(`update ${id} (${bytes.byteLength} bytes) fails its CRC-32 check: stored ${hex32(stored)}, computed ${hex32(actual)}`)
+  if (actual !== stored)
+    throw fail(`update ${id} (${bytes.byteLength} bytes) fails its CRC-32 check: stored ${hex32(stored)}, computed ${hex32(actual)}`)
 }
 
 function collect(problems: string[], check: () => void): void {

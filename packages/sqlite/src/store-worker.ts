@@ -6,7 +6,11 @@ import { toWire, type WireError } from '@ylog/core'
 import { storeError } from './store-errors.js'
 import { addSnapshotParts, deepCheck, tuneConnection } from './store-maintenance.js'
 
-export type MaintenanceCall = { id: number } & ({ method: 'compact'; parts: Uint8Array[]; upTo: number } | { method: 'checkIntegrity' } | { method: 'close' })
+export type MaintenanceCall = { id: number } & (
+  | { method: 'compact'; parts: Uint8Array[]; upTo: number }
+  | { method: 'checkIntegrity' }
+  | { method: 'close' }
+)
 
 const port = parentPort
 if (port === null) throw new Error('store-worker.ts must run in a worker thread')

@@ -46,7 +46,11 @@ export function writer(identity: NodeIdentity, now: () => number): { doc: LogDoc
 }
 
 export async function appendEntries(durable: DurableLog, count: number, topic = (i: number) => `t${i % 3}`): Promise<void> {
-  await Promise.all(Array.from({ length: count }, (_, i) => durable.append({ topic: topic(i), kind: 'event', data: { i, pad: randomBytes(100).toString('hex') } })))
+  await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      durable.append({ topic: topic(i), kind: 'event', data: { i, pad: randomBytes(100).toString('hex') } }),
+    ),
+  )
 }
 
 /** Turns a schema 7 file back into schema 6 (consumers without filters), as a store written by the code before schema 7. */
@@ -74,7 +78,8 @@ export function downgradeToSchema3(db: Database.Database): void {
     DELETE FROM meta WHERE key = 'snapshot_up_to';
   `)
   const part = parts[0]
-  if (part !== undefined) db.prepare('INSERT INTO snapshot (one, up_to, sha256, bytes) VALUES (1, ?, ?, ?)').run(upTo, part.sha256, part.bytes)
+  if (part !== undefined)
+    db.prepare('INSERT INTO snapshot (one, up_to, sha256, bytes) VALUES (1, ?, ?, ?)').run(upTo, part.sha256, part.bytes)
   db.pragma('user_version = 3')
 }
 
@@ -86,4 +91,3 @@ export async function reload(path: string): Promise<Awaited<ReturnType<NodeStore
     await store.close()
   }
 }
-

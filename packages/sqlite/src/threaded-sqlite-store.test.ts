@@ -48,7 +48,9 @@ it('commits writes made during a compaction after it, in call order, and loses n
 
   const order: string[] = []
   const compaction = store.compact([Y.encodeStateAsUpdateV2(doc)], covered).then(() => order.push('compact'))
-  const appends = updates.slice(20).map((update) => store.append([{ update, entries: [] }]).then((id) => order.push(`append ${id - covered - 1}`) && id))
+  const appends = updates
+    .slice(20)
+    .map((update) => store.append([{ update, entries: [] }]).then((id) => order.push(`append ${id - covered - 1}`) && id))
   const consumer = store.writeConsumer({ name: 'c', cursor: 'x', ackedAt: 1 }).then(() => order.push('consumer'))
   await Promise.all([compaction, ...appends, consumer])
 
@@ -85,7 +87,10 @@ it('runs the deep check on its second connection and reports damage with the fil
 
 it('refuses a compaction beyond the last update id without touching the file', async () => {
   const store = await ThreadedSqliteStore.open(newPath())
-  await expect(store.compact([new Uint8Array([0])], 5)).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining('last id 0') })
+  await expect(store.compact([new Uint8Array([0])], 5)).rejects.toMatchObject({
+    code: 'BAD_ARGUMENT',
+    message: expect.stringContaining('last id 0'),
+  })
   expect((await store.stats()).snapshotBytes).toBe(0)
   await store.close()
 })

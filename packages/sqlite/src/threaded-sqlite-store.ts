@@ -1,6 +1,18 @@
 import type { Worker } from 'node:worker_threads'
 import { Serial, startModuleWorker } from '@ylog/core/internal'
-import { fromWire, YlogError, type WireError, type ConsumerRecord, type IdempotencyRecord, type IndexQuery, type NodeId, type StoredState, type StoreStats, type UpdateRecord, type NodeStore } from '@ylog/core'
+import {
+  fromWire,
+  YlogError,
+  type WireError,
+  type ConsumerRecord,
+  type IdempotencyRecord,
+  type IndexQuery,
+  type NodeId,
+  type StoredState,
+  type StoreStats,
+  type UpdateRecord,
+  type NodeStore,
+} from '@ylog/core'
 import { SqliteUpdateStore, type SqliteUpdateStoreOptions } from './sqlite-update-store.js'
 import { checkCompactArgs } from './store-maintenance.js'
 import type { MaintenanceCall } from './store-worker.js'
@@ -88,7 +100,9 @@ export class ThreadedSqliteStore implements NodeStore {
       if (this.#dead !== undefined) throw this.#dead
       checkCompactArgs(parts, upTo, this.#store.lastId)
       // Moved, not copied, where a part owns its buffer (encoded parts do).
-      const owned = parts.filter((part) => part.buffer instanceof ArrayBuffer && part.byteOffset === 0 && part.byteLength === part.buffer.byteLength)
+      const owned = parts.filter(
+        (part) => part.buffer instanceof ArrayBuffer && part.byteOffset === 0 && part.byteLength === part.buffer.byteLength,
+      )
       await this.#call({ method: 'compact', parts: [...parts], upTo }, [...new Set(owned.map((part) => part.buffer as ArrayBuffer))])
     })
   }

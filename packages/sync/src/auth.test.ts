@@ -7,7 +7,8 @@ import { authenticate, rawClient, startNode, trackedNodes, waitFor } from './tes
 
 const { cleanup, node } = trackedNodes(afterEach)
 
-const authIn = (messages: Message[]): AuthMessage[] => messages.flatMap((m) => (m.type === 'ylog-auth' ? [decodeAuthMessage(m.payload)] : []))
+const authIn = (messages: Message[]): AuthMessage[] =>
+  messages.flatMap((m) => (m.type === 'ylog-auth' ? [decodeAuthMessage(m.payload)] : []))
 
 describe('the handshake (in memory)', () => {
   it('authenticates both sides', () => {
@@ -29,7 +30,10 @@ describe('the handshake (in memory)', () => {
     const challenge = new ServerHandshake(b, 'c', () => true).hello(new ClientHandshake(a, 'c', () => true).hello())
     if (!challenge.ok) throw new Error(challenge.reason)
     // A challenge recorded from another connection: signed over that connection's nonceC.
-    expect(new ClientHandshake(a, 'c', () => true).challenge(challenge.value)).toMatchObject({ ok: false, reason: expect.stringMatching(/bad challenge signature/) })
+    expect(new ClientHandshake(a, 'c', () => true).challenge(challenge.value)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/bad challenge signature/),
+    })
     expect(new ClientHandshake(a, 'c', () => true, NodeIdentity.generate().id).challenge(challenge.value)).toMatchObject({ ok: false })
   })
 
@@ -114,7 +118,12 @@ describe('peer authentication on the wire', () => {
     const strangerId = NodeIdentity.generate()
     const stranger = await rawClient(n.port)
     expect((await authenticate(stranger, strangerId)).ok).toBe(false)
-    expect(authIn(stranger.messages).at(-1)).toMatchObject({ kind: 'result', ok: false, readOnly: true, reason: expect.stringMatching(/^read-only: node .* is not a member/) })
+    expect(authIn(stranger.messages).at(-1)).toMatchObject({
+      kind: 'result',
+      ok: false,
+      readOnly: true,
+      reason: expect.stringMatching(/^read-only: node .* is not a member/),
+    })
     expect(n.refused).toEqual(['auth-failed'])
     // It reads: its step 1 is answered with the log.
     stranger.send(encodeSyncStep1(new Uint8Array([0])))

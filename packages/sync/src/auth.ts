@@ -65,16 +65,25 @@ export function decodeAuthMessage(bytes: Uint8Array): AuthMessage {
   if (kind === 0 && value.length === 4 && isBytes(a, 32) && isBytes(b, NONCE_BYTES) && typeof c === 'string' && c.length <= 256) {
     return { kind: 'hello', node: a, nonce: b, cluster: c }
   }
-  if (kind === 1 && value.length === 4 && isBytes(a, 32) && isBytes(b, NONCE_BYTES) && isBytes(c, 64)) return { kind: 'challenge', node: a, nonce: b, sig: c }
+  if (kind === 1 && value.length === 4 && isBytes(a, 32) && isBytes(b, NONCE_BYTES) && isBytes(c, 64))
+    return { kind: 'challenge', node: a, nonce: b, sig: c }
   if (kind === 2 && value.length === 2 && isBytes(a, 64)) return { kind: 'proof', sig: a }
-  if (kind === 3 && value.length === 3 && typeof a === 'boolean' && typeof b === 'string' && b.length <= 1024) return { kind: 'result', ok: a, reason: b }
+  if (kind === 3 && value.length === 3 && typeof a === 'boolean' && typeof b === 'string' && b.length <= 1024)
+    return { kind: 'result', ok: a, reason: b }
   if (kind === 3 && value.length === 4 && typeof a === 'boolean' && typeof b === 'string' && b.length <= 1024 && c === true) {
     return { kind: 'result', ok: a, reason: b, readOnly: true }
   }
   throw protocolError('auth message has an unknown kind or shape')
 }
 
-function transcript(role: 'server' | 'client', cluster: string, nonceC: Uint8Array, nonceS: Uint8Array, clientNode: Uint8Array, serverNode: Uint8Array): Uint8Array {
+function transcript(
+  role: 'server' | 'client',
+  cluster: string,
+  nonceC: Uint8Array,
+  nonceS: Uint8Array,
+  clientNode: Uint8Array,
+  serverNode: Uint8Array,
+): Uint8Array {
   const body = encode([cluster, role, nonceC, nonceS, clientNode, serverNode])
   const out = new Uint8Array(AUTH_CONTEXT.byteLength + body.byteLength)
   out.set(AUTH_CONTEXT)
@@ -104,7 +113,8 @@ export class ServerHandshake {
   hello(message: AuthMessage): AuthStep<AuthMessage> {
     if (message.kind !== 'hello') return { ok: false, reason: `expected HELLO, got ${message.kind.toUpperCase()}` }
     if (this.#hello !== undefined || this.#done) return { ok: false, reason: 'a second HELLO on one connection' }
-    if (message.cluster !== this.#cluster) return { ok: false, reason: `wrong cluster ${JSON.stringify(message.cluster)}, this node serves ${JSON.stringify(this.#cluster)}` }
+    if (message.cluster !== this.#cluster)
+      return { ok: false, reason: `wrong cluster ${JSON.stringify(message.cluster)}, this node serves ${JSON.stringify(this.#cluster)}` }
     this.#hello = { node: message.node, nonce: message.nonce }
     this.#nonce = new Uint8Array(randomBytes(NONCE_BYTES))
     const sig = this.#identity.sign(transcript('server', this.#cluster, message.nonce, this.#nonce, message.node, this.#identity.publicKey))
@@ -115,10 +125,17 @@ export class ServerHandshake {
   proof(message: AuthMessage): AuthStep<NodeId> {
     const hello = this.#hello
     const nonce = this.#nonce
-    if (message.kind !== 'proof' || hello === undefined || nonce === undefined || this.#done) return { ok: false, reason: `unexpected ${message.kind.toUpperCase()}` }
+    if (message.kind !== 'proof' || hello === undefined || nonce === undefined || this.#done)
+      return { ok: false, reason: `unexpected ${message.kind.toUpperCase()}` }
     this.#done = true
     const node = toHex(hello.node)
-    if (!verifySignature(hello.node, transcript('client', this.#cluster, hello.nonce, nonce, hello.node, this.#identity.publicKey), message.sig)) {
+    if (
+      !verifySignature(
+        hello.node,
+        transcript('client', this.#cluster, hello.nonce, nonce, hello.node, this.#identity.publicKey),
+        message.sig,
+      )
+    ) {
       return { ok: false, reason: `bad proof signature for node ${node}` }
     }
     if (!isNodeId(node) || !this.#isMember(node)) return { ok: false, reason: `node ${node} is not a member`, notMember: true }
@@ -151,8 +168,15 @@ export class ClientHandshake {
     if (message.kind !== 'challenge' || this.#answered) return { ok: false, reason: `unexpected ${message.kind.toUpperCase()}` }
     this.#answered = true
     const server = toHex(message.node)
-    if (this.#expect !== undefined && server !== this.#expect) return { ok: false, reason: `server is node ${server}, expected ${this.#expect}` }
-    if (!verifySignature(message.node, transcript('server', this.#cluster, this.#nonce, message.nonce, this.#identity.publicKey, message.node), message.sig)) {
+    if (this.#expect !== undefined && server !== this.#expect)
+      return { ok: false, reason: `server is node ${server}, expected ${this.#expect}` }
+    if (
+      !verifySignature(
+        message.node,
+        transcript('server', this.#cluster, this.#nonce, message.nonce, this.#identity.publicKey, message.node),
+        message.sig,
+      )
+    ) {
       return { ok: false, reason: `bad challenge signature from node ${server}` }
     }
     if (!this.#isMember(server)) return { ok: false, reason: `server node ${server} is not a member` }

@@ -4,7 +4,7 @@
  * to DurableLog.applyRemote, i.e. the guard; nothing here calls
  * Y.applyUpdate. What it sends is only ever committed state.
  */
-import { type ApplyResult, type RefusalReason, type DurableLog } from '@ylog/core'
+import type { ApplyResult, DurableLog, RefusalReason } from '@ylog/core'
 import { splitUpdateByClient } from '@ylog/core/internal'
 import type { RawData, WebSocket } from 'ws'
 import { closeCodeFor, SYNC_CLOSE } from './close-codes.js'
@@ -35,7 +35,6 @@ export interface SyncLogger {
 }
 
 export const silentLogger: SyncLogger = { info: () => undefined, warn: () => undefined }
-
 
 /**
  * Refusals that concern one writer's entries, not the connection: this node

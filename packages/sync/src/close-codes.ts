@@ -13,7 +13,7 @@ export const SYNC_CLOSE = {
   unauthorized: { code: 4401, reason: 'authentication failed or did not finish in time' },
   readOnly: { code: 4403, reason: 'a write from a connection that may only read' },
   refusedUpdate: { code: 4422, reason: 'an update the guard refused' },
-  limit: { code: 4429, reason: "awareness beyond its bounds; also a reader that does not read (cut without a close frame)" },
+  limit: { code: 4429, reason: 'awareness beyond its bounds; also a reader that does not read (cut without a close frame)' },
   tooBig: { code: 1009, reason: 'a frame over the size limit (closed by ws itself)' },
   internal: { code: 1011, reason: 'the node cannot take updates (its store failed); transient for a dialer' },
 } as const satisfies Record<string, { code: number; reason: string }>

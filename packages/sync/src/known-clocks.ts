@@ -60,7 +60,11 @@ export class KnownClocks {
  */
 export function updateEnds(update: Uint8Array): Map<number, number> | undefined {
   try {
-    return new Map(scanUpdate(update).groups.filter((g) => g.end > g.clock).map((g) => [g.client, g.end]))
+    return new Map(
+      scanUpdate(update)
+        .groups.filter((g) => g.end > g.clock)
+        .map((g) => [g.client, g.end]),
+    )
   } catch {
     return undefined
   }

@@ -21,7 +21,13 @@ async function node(options: Parameters<typeof tracked.node>[0] = {}): Promise<T
 /** The node's next honest entry fields, for forgeries. */
 function nextFields(n: TestNode) {
   const head = n.durable.heads().get(n.identity.id)
-  return { seq: 5, prev: new Uint8Array(Buffer.from(head?.hash as string, 'hex')), at: head?.at as number, topic: 't', body: { kind: 'event' as const, data: 'x' } }
+  return {
+    seq: 5,
+    prev: new Uint8Array(Buffer.from(head?.hash as string, 'hex')),
+    at: head?.at as number,
+    topic: 't',
+    body: { kind: 'event' as const, data: 'x' },
+  }
 }
 
 /** Sends one frame from an authenticated raw peer; expects a close with the reason's 44xx code, the reason counted, and no change. */
@@ -72,12 +78,26 @@ describe('the sync server refuses and disconnects', () => {
 
   it('a seq that skips (as sync step 2)', async () => {
     const n = await node()
-    await expectRefused(n, (n) => encodeSyncStep2(craftAppend(logDocOf(n.durable), n.identity.id, n.identity.clientId, signEntry(n.identity, { ...nextFields(n), seq: 6 }).bytes)), 'bad-seq')
+    await expectRefused(
+      n,
+      (n) =>
+        encodeSyncStep2(
+          craftAppend(logDocOf(n.durable), n.identity.id, n.identity.clientId, signEntry(n.identity, { ...nextFields(n), seq: 6 }).bytes),
+        ),
+      'bad-seq',
+    )
   })
 
   it('a seq that repeats', async () => {
     const n = await node()
-    await expectRefused(n, (n) => encodeSyncUpdate(craftAppend(logDocOf(n.durable), n.identity.id, n.identity.clientId, signEntry(n.identity, { ...nextFields(n), seq: 4 }).bytes)), 'bad-seq')
+    await expectRefused(
+      n,
+      (n) =>
+        encodeSyncUpdate(
+          craftAppend(logDocOf(n.durable), n.identity.id, n.identity.clientId, signEntry(n.identity, { ...nextFields(n), seq: 4 }).bytes),
+        ),
+      'bad-seq',
+    )
   })
 
   it("an update that overwrites a node's key in the root map", async () => {
@@ -104,12 +124,28 @@ describe('the sync server refuses and disconnects', () => {
   it("an entry in another node's part", async () => {
     const n = await node()
     const other = NodeIdentity.generate()
-    await expectRefused(n, (n) => encodeSyncUpdate(craftAppend(logDocOf(n.durable), n.identity.id, n.identity.clientId, signEntry(other, nextFields(n)).bytes)), 'wrong-node')
+    await expectRefused(
+      n,
+      (n) => encodeSyncUpdate(craftAppend(logDocOf(n.durable), n.identity.id, n.identity.clientId, signEntry(other, nextFields(n)).bytes)),
+      'wrong-node',
+    )
   })
 
   it('a broken chain', async () => {
     const n = await node()
-    await expectRefused(n, (n) => encodeSyncUpdate(craftAppend(logDocOf(n.durable), n.identity.id, n.identity.clientId, signEntry(n.identity, { ...nextFields(n), prev: sha256(randomBytes(8)) }).bytes)), 'bad-prev')
+    await expectRefused(
+      n,
+      (n) =>
+        encodeSyncUpdate(
+          craftAppend(
+            logDocOf(n.durable),
+            n.identity.id,
+            n.identity.clientId,
+            signEntry(n.identity, { ...nextFields(n), prev: sha256(randomBytes(8)) }).bytes,
+          ),
+        ),
+      'bad-prev',
+    )
   })
 
   it('random bytes as a sync message', async () => {
@@ -175,7 +211,8 @@ describe('the sync server refuses and disconnects', () => {
       socket.on('close', () => finish(undefined))
       socket.on('connect', () => {
         socket.write(
-          `GET /sync/ylog HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+          `GET /sync/ylog HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ` +
+            `${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
         )
       })
       socket.on('data', (data) => {

@@ -20,11 +20,21 @@ interface Recorded {
 function recorder(): Recorded {
   const warnings: Recorded['warnings'] = []
   const infos: Recorded['infos'] = []
-  return { warnings, infos, logger: { warn: (obj, msg) => warnings.push({ ...obj, msg }), info: (obj, msg) => infos.push({ ...obj, msg }) } }
+  return {
+    warnings,
+    infos,
+    logger: { warn: (obj, msg) => warnings.push({ ...obj, msg }), info: (obj, msg) => infos.push({ ...obj, msg }) },
+  }
 }
 
 function dial(from: TestNode, to: { port: number }, extra: Partial<PeerOptions> = {}): PeerHandle {
-  const peer = connectPeer({ url: `ws://127.0.0.1:${to.port}/sync`, durable: from.durable, identity: from.identity, backoff: { baseMs: 20, capMs: 200 }, ...extra })
+  const peer = connectPeer({
+    url: `ws://127.0.0.1:${to.port}/sync`,
+    durable: from.durable,
+    identity: from.identity,
+    backoff: { baseMs: 20, capMs: 200 },
+    ...extra,
+  })
   cleanup.push(() => peer.close())
   return peer
 }
@@ -87,9 +97,18 @@ describe('a writer one side does not accept, relayed by the other', () => {
     await stranger.append(3)
     const client = await rawClient(b.port)
     expect((await authenticate(client, a.identity)).ok).toBe(true)
-    const forged = signEntry(a.identity, { seq: 0, prev: new Uint8Array(32), at: Date.now(), topic: 't', body: { kind: 'event', data: 'x' } }).bytes
+    const forged = signEntry(a.identity, {
+      seq: 0,
+      prev: new Uint8Array(32),
+      at: Date.now(),
+      topic: 't',
+      body: { kind: 'event', data: 'x' },
+    }).bytes
     forged[forged.byteLength - 3] = (forged[forged.byteLength - 3] as number) ^ 1
-    const mixed = Y.mergeUpdates([stranger.durable.encodeCommitted(), craftAppend(logDocOf(b.durable), a.identity.id, a.identity.clientId, forged)])
+    const mixed = Y.mergeUpdates([
+      stranger.durable.encodeCommitted(),
+      craftAppend(logDocOf(b.durable), a.identity.id, a.identity.clientId, forged),
+    ])
     client.send(encodeSyncUpdate(mixed))
     const closed = await client.closed
     expect(closed.code).toBe(CLOSE_REFUSED_UPDATE)

@@ -10,7 +10,13 @@ import { waitFor, type TestNode, trackedNodes } from './test-support.js'
 const { cleanup, node } = trackedNodes(afterEach)
 
 function dial(from: TestNode, to: { port: number }, extra: Partial<PeerOptions> = {}): PeerHandle {
-  const peer = connectPeer({ url: `ws://127.0.0.1:${to.port}/sync`, durable: from.durable, identity: from.identity, backoff: { baseMs: 20, capMs: 200 }, ...extra })
+  const peer = connectPeer({
+    url: `ws://127.0.0.1:${to.port}/sync`,
+    durable: from.durable,
+    identity: from.identity,
+    backoff: { baseMs: 20, capMs: 200 },
+    ...extra,
+  })
   cleanup.push(() => peer.close())
   return peer
 }
@@ -38,7 +44,10 @@ describe('connectPeer', () => {
     expect(ab.node).toBe(b.identity.id)
     await a.append(4)
     await c.append(5)
-    await waitFor(() => [a, b, c].every((n) => n.durable.committedLength(a.identity.id) === 7 && n.durable.committedLength(c.identity.id) === 7), 'every entry everywhere')
+    await waitFor(
+      () => [a, b, c].every((n) => n.durable.committedLength(a.identity.id) === 7 && n.durable.committedLength(c.identity.id) === 7),
+      'every entry everywhere',
+    )
     await b.append(1)
     await waitFor(() => [a, c].every((n) => n.durable.committedLength(b.identity.id) === 1), "b's entry at a and c")
     expect(headsOf(a)).toBe(headsOf(b))
@@ -89,7 +98,10 @@ describe('connectPeer', () => {
     for (const socket of sockets) socket.pause()
     await waitFor(() => warnings.includes('sync connection silent for a whole heartbeat; dropping it'), 'the silence noticed')
     await b.append(3)
-    await waitFor(() => peer.state === 'open' && a.durable.committedLength(b.identity.id) === 3, 'a new connection, and what b wrote meanwhile')
+    await waitFor(
+      () => peer.state === 'open' && a.durable.committedLength(b.identity.id) === 3,
+      'a new connection, and what b wrote meanwhile',
+    )
     expect(sockets.length).toBe(2)
   })
 
@@ -142,7 +154,10 @@ describe('connectPeer', () => {
       await new Promise<void>((resolve) => http.close(() => resolve()))
     })
     await waitFor(() => peer.state === 'open', 'open again')
-    await waitFor(() => a.durable.committedLength(b.identity.id) === 5 && b.durable.committedLength(a.identity.id) === 1, 'caught up both ways')
+    await waitFor(
+      () => a.durable.committedLength(b.identity.id) === 5 && b.durable.committedLength(a.identity.id) === 1,
+      'caught up both ways',
+    )
     expect(headsOf(a)).toBe(headsOf(b))
   })
 

@@ -33,7 +33,10 @@ export interface PeerOptions {
    * false: close, and redial after the backoff cap.
    */
   readWhenRefused?: boolean
-  /** Ping the server this often and redial when nothing came back within an interval; also bounds the opening handshake at twice that (default 15 s, 0: never). */
+  /**
+   * Ping the server this often and redial when nothing came back within an interval; also bounds the opening handshake at twice
+   * that (default 15 s, 0: never).
+   */
   heartbeatMs?: number
   /** Called when this side closes the connection for the peer's misbehaviour. */
   onRefused?: (reason: SyncRefusalReason) => void
@@ -86,7 +89,10 @@ export function connectPeer(options: PeerOptions): PeerHandle {
     parsed = undefined
   }
   if (parsed === undefined || (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:')) {
-    throw new YlogError('BAD_ARGUMENT', `peer url ${JSON.stringify(options.url)} is not a ws:// or wss:// url, e.g. ws://127.0.0.1:4747/sync`)
+    throw new YlogError(
+      'BAD_ARGUMENT',
+      `peer url ${JSON.stringify(options.url)} is not a ws:// or wss:// url, e.g. ws://127.0.0.1:4747/sync`,
+    )
   }
   const baseMs = options.backoff?.baseMs ?? 100
   const capMs = options.backoff?.capMs ?? 10_000
@@ -117,50 +123,59 @@ export function connectPeer(options: PeerOptions): PeerHandle {
   function dial(): void {
     if (state === 'closed') return
     attempts++
-    const ws = new WebSocketImpl(url, { maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, ...(heartbeatMs > 0 ? { handshakeTimeout: 2 * heartbeatMs } : {}) })
+    const ws = new WebSocketImpl(url, {
+      maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      ...(heartbeatMs > 0 ? { handshakeTimeout: 2 * heartbeatMs } : {}),
+    })
     const handshake = new ClientHandshake(identity, cluster, (node) => durable.membership.isMember(node), options.expectNode)
     authenticated = false
     // Set when this connection ended in a refusal, by either side: redialing soon would only repeat it.
     const outcome = { refused: false }
-    const current: SyncChannel = new SyncChannel(ws, durable, logger, {
-      // Everything from the server goes through the guard; its identity adds nothing to that.
-      mayWrite: () => true,
-      // The server asks again once we are authenticated; answering earlier (or as a reader) would send writes it refuses.
-      onStep1: () => {
-        known = current.known
-        return authenticated
-      },
-      onMessage: (message) => {
-        if (message.type === 'auth-denied') {
-          logger.warn({ url, reason: message.reason }, 'sync peer denied access')
+    const current: SyncChannel = new SyncChannel(
+      ws,
+      durable,
+      logger,
+      {
+        // Everything from the server goes through the guard; its identity adds nothing to that.
+        mayWrite: () => true,
+        // The server asks again once we are authenticated; answering earlier (or as a reader) would send writes it refuses.
+        onStep1: () => {
+          known = current.known
+          return authenticated
+        },
+        onMessage: (message) => {
+          if (message.type === 'auth-denied') {
+            logger.warn({ url, reason: message.reason }, 'sync peer denied access')
+            outcome.refused = true
+            current.close(1000, 'permission denied')
+          } else if (message.type === 'ylog-auth') onAuth(current, handshake, message.payload, outcome)
+          // Awareness is for editors, not for nodes: ignored.
+        },
+        onRefused: (reason, detail) => {
+          logger.warn({ url, reason, detail, node: server }, 'sync peer refused')
           outcome.refused = true
-          current.close(1000, 'permission denied')
-        } else if (message.type === 'ylog-auth') onAuth(current, handshake, message.payload, outcome)
-        // Awareness is for editors, not for nodes: ignored.
+          options.onRefused?.(reason)
+        },
+        onSkipped: (reason, detail, client) => {
+          logger.warn({ url, reason, detail, client, node: server }, 'skipping the entries of a writer this node does not accept')
+          options.onRefused?.(reason)
+        },
+        onClose: (code, reason) => {
+          if (channel === current) channel = undefined
+          authenticated = false
+          if (state === 'closed') {
+            closedSignal?.()
+            return
+          }
+          state = 'connecting'
+          const refused = outcome.refused || isRefusalClose(code)
+          const delay = backoffDelay(refused ? Number.POSITIVE_INFINITY : attempts - 1, baseMs, capMs, random)
+          logger.info({ url, code, reason, delay, refused }, 'sync peer connection closed; redialing')
+          timer = setTimeout(dial, delay)
+        },
       },
-      onRefused: (reason, detail) => {
-        logger.warn({ url, reason, detail, node: server }, 'sync peer refused')
-        outcome.refused = true
-        options.onRefused?.(reason)
-      },
-      onSkipped: (reason, detail, client) => {
-        logger.warn({ url, reason, detail, client, node: server }, 'skipping the entries of a writer this node does not accept')
-        options.onRefused?.(reason)
-      },
-      onClose: (code, reason) => {
-        if (channel === current) channel = undefined
-        authenticated = false
-        if (state === 'closed') {
-          closedSignal?.()
-          return
-        }
-        state = 'connecting'
-        const refused = outcome.refused || isRefusalClose(code)
-        const delay = backoffDelay(refused ? Number.POSITIVE_INFINITY : attempts - 1, baseMs, capMs, random)
-        logger.info({ url, code, reason, delay, refused }, 'sync peer connection closed; redialing')
-        timer = setTimeout(dial, delay)
-      },
-    }, { heartbeatMs })
+      { heartbeatMs },
+    )
     channel = current
     ws.on('message', () => {
       lastMessageAt = Date.now()

@@ -19,7 +19,10 @@ it('the README example runs', async () => {
   const peer = connectPeer({ url: `ws://127.0.0.1:${port}/sync`, durable: durableA, identity: a })
   await durableA.append({ topic: 'agents', kind: 'event', data: { step: 'plan' } })
   const doc = new Y.Doc()
-  const provider = new WebsocketProvider(`ws://127.0.0.1:${port}/sync`, 'ylog', doc, { WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket, disableBc: true })
+  const provider = new WebsocketProvider(`ws://127.0.0.1:${port}/sync`, 'ylog', doc, {
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    disableBc: true,
+  })
   const replica = (): LogDoc => {
     const r = new LogDoc()
     r.applyRemote(Y.encodeStateAsUpdate(doc))

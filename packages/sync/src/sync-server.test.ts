@@ -12,7 +12,10 @@ const { cleanup, node } = trackedNodes(afterEach)
 
 function stockClient(port: number, cluster = 'ylog'): { doc: Y.Doc; provider: WebsocketProvider; closes: number[] } {
   const doc = new Y.Doc()
-  const provider = new WebsocketProvider(`ws://127.0.0.1:${port}/sync`, cluster, doc, { WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket, disableBc: true })
+  const provider = new WebsocketProvider(`ws://127.0.0.1:${port}/sync`, cluster, doc, {
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    disableBc: true,
+  })
   const closes: number[] = []
   provider.on('connection-close', (event) => closes.push((event as { code: number } | null)?.code ?? -1))
   cleanup.push(() => {

@@ -121,39 +121,52 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
       handshake: new ServerHandshake(identity, cluster, (node) => durable.membership.isMember(node)),
       timer: undefined,
     }
-    conn.channel = new SyncChannel(ws, durable, logger, {
-      mayWrite: () => conn.node !== null,
-      onStep1: () => mayRead(conn),
-      onMessage: (message) => {
-        if (message.type === 'ylog-auth') onAuth(conn, message.payload)
-        else if (message.type === 'auth-denied') conn.channel.refuse('malformed-frame', 'permission-denied is for clients, not servers')
-        // Until it may read (no readers here, and not yet authenticated), awareness is neither relayed nor answered.
-        else if (!mayRead(conn)) return
-        else if (message.type === 'awareness') {
-          const verdict = relay.apply(conn, message.update)
-          if (!verdict.ok) conn.channel.refuse(verdict.reason, verdict.detail)
-        } else if (message.type === 'query-awareness') {
-          conn.channel.send(encodeAwareness(relay.encodeAll()))
-        }
+    conn.channel = new SyncChannel(
+      ws,
+      durable,
+      logger,
+      {
+        mayWrite: () => conn.node !== null,
+        onStep1: () => mayRead(conn),
+        onMessage: (message) => {
+          if (message.type === 'ylog-auth') onAuth(conn, message.payload)
+          else if (message.type === 'auth-denied') conn.channel.refuse('malformed-frame', 'permission-denied is for clients, not servers')
+          // Until it may read (no readers here, and not yet authenticated), awareness is neither relayed nor answered.
+          else if (!mayRead(conn)) return
+          else if (message.type === 'awareness') {
+            const verdict = relay.apply(conn, message.update)
+            if (!verdict.ok) conn.channel.refuse(verdict.reason, verdict.detail)
+          } else if (message.type === 'query-awareness') {
+            conn.channel.send(encodeAwareness(relay.encodeAll()))
+          }
+        },
+        onRefused: (reason, detail) => {
+          logger.warn({ reason, detail, remoteAddress: conn.remoteAddress, node: conn.node }, 'sync connection refused')
+          options.onRefused?.(reason)
+        },
+        onSkipped: (reason, detail, client) => {
+          logger.warn(
+            { reason, detail, client, remoteAddress: conn.remoteAddress, node: conn.node },
+            'skipping the entries of a writer this node does not accept',
+          )
+          options.onRefused?.(reason)
+        },
+        onClose: () => {
+          open.delete(conn)
+          clearTimeout(conn.timer)
+          relay.remove(conn)
+        },
       },
-      onRefused: (reason, detail) => {
-        logger.warn({ reason, detail, remoteAddress: conn.remoteAddress, node: conn.node }, 'sync connection refused')
-        options.onRefused?.(reason)
-      },
-      onSkipped: (reason, detail, client) => {
-        logger.warn({ reason, detail, client, remoteAddress: conn.remoteAddress, node: conn.node }, 'skipping the entries of a writer this node does not accept')
-        options.onRefused?.(reason)
-      },
-      onClose: () => {
-        open.delete(conn)
-        clearTimeout(conn.timer)
-        relay.remove(conn)
-      },
-    }, channelOptions)
+      channelOptions,
+    )
     open.add(conn)
     if (!allowReadOnly) {
       conn.timer = setTimeout(() => {
-        if (conn.node === null) conn.channel.refuse('auth-timeout', 'no authentication within the handshake timeout, and this node takes no read-only connections')
+        if (conn.node === null)
+          conn.channel.refuse(
+            'auth-timeout',
+            'no authentication within the handshake timeout, and this node takes no read-only connections',
+          )
       }, options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS)
     }
     if (allowReadOnly) void conn.channel.sendStep1()
@@ -181,8 +194,20 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
     const step = conn.handshake.proof(message)
     if (!step.ok && step.notMember === true && allowReadOnly) {
       // A node this one does not list may still read, like any stock client: it gets the log instead of nothing, and stops redialing.
-      conn.channel.send(encodeYlogAuth(encodeAuthMessage({ kind: 'result', ok: false, readOnly: true, reason: `read-only: ${step.reason}; this connection may read the log` })))
-      logger.warn({ reason: 'auth-failed', detail: step.reason, remoteAddress: conn.remoteAddress }, 'sync peer is not a member; kept as a reader')
+      conn.channel.send(
+        encodeYlogAuth(
+          encodeAuthMessage({
+            kind: 'result',
+            ok: false,
+            readOnly: true,
+            reason: `read-only: ${step.reason}; this connection may read the log`,
+          }),
+        ),
+      )
+      logger.warn(
+        { reason: 'auth-failed', detail: step.reason, remoteAddress: conn.remoteAddress },
+        'sync peer is not a member; kept as a reader',
+      )
       options.onRefused?.('auth-failed')
       return
     }
@@ -210,7 +235,10 @@ export function attachSyncServer(options: SyncServerOptions): SyncServerHandle {
       relay.destroy()
       // Sockets that do not finish the closing handshake within a second are cut (ws alone waits 30 s).
       let timer: NodeJS.Timeout | undefined
-      await Promise.race([new Promise<void>((resolve) => wss.close(() => resolve())), new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))])
+      await Promise.race([
+        new Promise<void>((resolve) => wss.close(() => resolve())),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000))),
+      ])
       clearTimeout(timer)
       for (const ws of wss.clients) ws.terminate()
     },

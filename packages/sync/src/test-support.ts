@@ -24,11 +24,13 @@ export interface TestNode {
 type ServerKnob = 'allowReadOnly' | 'maxFrameBytes' | 'cluster' | 'handshakeTimeoutMs' | 'heartbeatMs' | 'logger' | 'maxBufferedBytes'
 type NodeOptions = Partial<Pick<SyncServerOptions, ServerKnob | 'awareness'>> & { membership?: Membership; identity?: NodeIdentity }
 
-export async function startNode(
-  options: NodeOptions & { store?: MemoryUpdateStore; port?: number } = {},
-): Promise<TestNode> {
+export async function startNode(options: NodeOptions & { store?: MemoryUpdateStore; port?: number } = {}): Promise<TestNode> {
   const identity = options.identity ?? NodeIdentity.generate()
-  const durable = await DurableLog.open({ identity, store: options.store ?? new MemoryUpdateStore(), ...(options.membership ? { membership: options.membership } : {}) })
+  const durable = await DurableLog.open({
+    identity,
+    store: options.store ?? new MemoryUpdateStore(),
+    ...(options.membership ? { membership: options.membership } : {}),
+  })
   const http = createServer((_req, res) => res.writeHead(404).end())
   await new Promise<void>((resolve) => http.listen(options.port ?? 0, '127.0.0.1', resolve))
   const refused: string[] = []
@@ -64,7 +66,6 @@ export async function startNode(
     },
   }
 }
-
 
 export interface RawClient {
   ws: WebSocket
@@ -116,9 +117,14 @@ export function untilReceived(client: RawClient, check: () => boolean, what = 'a
 }
 
 /** Runs the dialer's side of the handshake on a raw client; returns the RESULT and the PROOF frame sent. */
-export async function authenticate(client: RawClient, identity: NodeIdentity, cluster = 'ylog'): Promise<{ ok: boolean; hello: Uint8Array; proof: Uint8Array | undefined }> {
+export async function authenticate(
+  client: RawClient,
+  identity: NodeIdentity,
+  cluster = 'ylog',
+): Promise<{ ok: boolean; hello: Uint8Array; proof: Uint8Array | undefined }> {
   const handshake = new ClientHandshake(identity, cluster, () => true)
-  const authMessages = () => client.messages.filter((m) => m.type === 'ylog-auth').map((m) => decodeAuthMessage((m as { payload: Uint8Array }).payload))
+  const authMessages = () =>
+    client.messages.filter((m) => m.type === 'ylog-auth').map((m) => decodeAuthMessage((m as { payload: Uint8Array }).payload))
   const hello = encodeYlogAuth(encodeAuthMessage(handshake.hello()))
   client.send(hello)
   await untilReceived(client, () => authMessages().length > 0 || client.isClosed(), 'CHALLENGE')

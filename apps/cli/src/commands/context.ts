@@ -4,7 +4,11 @@ import { contextOf, type GlobalOptions } from '../context.js'
 import { parseTime } from '../format.js'
 import { UsageError, wholeNumber } from '../output.js'
 
-const list = (text: string): string[] => text.split(',').map((s) => s.trim()).filter((s) => s !== '')
+const list = (text: string): string[] =>
+  text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
 
 /** `ylog context`: the options of GET /api/context; the text on stdout, the counts on stderr (or the whole answer with --json). */
 export function contextCommands(program: Command<[], GlobalOptions>): void {

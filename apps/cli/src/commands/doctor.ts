@@ -15,11 +15,14 @@ export function doctorCommands(program: Command<[], GlobalOptions>): void {
     .option('--deep', 'with --data and a stopped node: the full integrity check (SQLite, checksums, every chain from seq 0)')
     .option('--node', 'check the running node at --url too when --data is given (without --data it is always checked)')
     .addOption(new Option('--format <format>', 'text or json (default text; --json means json)').choices(['text', 'json'] as const))
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Node checks: readiness, membership against peers and held nodes, peers unreachable or silent,
 holes, forks, clock skew (the node against this machine, every node's newest entry against now,
 ylog_clock_offset_seconds), the last replay time.
-Exit 0: healthy. 4: warnings only. 1: problems. 2: usage error.`)
+Exit 0: healthy. 4: warnings only. 1: problems. 2: usage error.`,
+    )
     .action(async (options, command) => {
       const globals = command.optsWithGlobals()
       const json = options.format === 'json' || (options.format === undefined && globals.json === true)

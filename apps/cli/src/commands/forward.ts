@@ -130,8 +130,15 @@ function statusLine(out: Output): { update(all: SourceProgress[]): void; done():
       if ((!tty && !out.json) || now - last < 1000) return
       last = now
       const sum = (f: (p: SourceProgress) => number): number => all.reduce((a, p) => a + f(p), 0)
-      const pick = ({ source, forwarded, duplicates, retries, skipped, lagBytes, lagLines }: SourceProgress): object =>
-        ({ source, forwarded, duplicates, retries, skipped, lagBytes, lagLines })
+      const pick = ({ source, forwarded, duplicates, retries, skipped, lagBytes, lagLines }: SourceProgress): object => ({
+        source,
+        forwarded,
+        duplicates,
+        retries,
+        skipped,
+        lagBytes,
+        lagLines,
+      })
       if (out.json) process.stdout.write(`${JSON.stringify({ progress: all.map(pick) })}\n`)
       else {
         shown = true

@@ -26,7 +26,8 @@ export function localCommands(program: Command<[], GlobalOptions>): void {
     .action((options, command) => {
       const { out } = contextOf(command.optsWithGlobals())
       const file = join(resolve(options.data), 'node.key')
-      if (existsSync(file)) throw new UsageError(`${file} exists already: a node keeps its key for life (ylog id --data ${options.data} prints its id)`)
+      if (existsSync(file))
+        throw new UsageError(`${file} exists already: a node keeps its key for life (ylog id --data ${options.data} prints its id)`)
       mkdirSync(resolve(options.data), { recursive: true, mode: 0o700 })
       const { identity } = NodeIdentity.loadOrCreate(file)
       out.result({ node: identity.id, keyFile: file }, (r: { node: string }) => r.node)

@@ -19,10 +19,14 @@ export function readCommands(program: Command<[], GlobalOptions>): void {
     .option('--count <n>', 'stop after n entries', wholeNumber('--count', 1))
     .option('--exit-at-end', 'read page after page until the current end of the log, then exit')
     .option('-f, --follow', 'keep going: print entries as they commit (from --after, --last or --since; else from now)')
-    .addHelpText('after', '\nWithout -f or --exit-at-end, one page; its "next" cursor goes to stderr ({"next":…} as the last line with --json).')
+    .addHelpText(
+      'after',
+      '\nWithout -f or --exit-at-end, one page; its "next" cursor goes to stderr ({"next":…} as the last line with --json).',
+    )
     .action(async (options, command) => {
       const { out, client } = contextOf(command.optsWithGlobals())
-      if (options.last !== undefined && (options.after !== undefined || options.since !== undefined)) throw new UsageError('--last excludes --after and --since')
+      if (options.last !== undefined && (options.after !== undefined || options.since !== undefined))
+        throw new UsageError('--last excludes --after and --since')
       let left = options.count ?? Number.POSITIVE_INFINITY
       const print = (entry: Entry): boolean => {
         out.result(entry, (e: Entry) => entryLine(out, e))
@@ -35,7 +39,12 @@ export function readCommands(program: Command<[], GlobalOptions>): void {
         for (const entry of page.entries) if (!print(entry)) return finish(out, page.next)
         after = page.next
       } else if (!options.follow || options.exitAtEnd === true || options.since !== undefined || after !== undefined) {
-        const end = await readPages(client, { ...filter, after, since: options.since, limit: options.limit }, print, options.exitAtEnd === true || options.follow === true)
+        const end = await readPages(
+          client,
+          { ...filter, after, since: options.since, limit: options.limit },
+          print,
+          options.exitAtEnd === true || options.follow === true,
+        )
         if (end.stopped || !options.follow) return finish(out, end.next)
         after = end.next
       }
@@ -63,7 +72,12 @@ function kind(text: string): string {
 }
 
 /** Pages from `query`; all of them up to the current end when `toEnd`, else one. Stops early when `print` says so. */
-async function readPages(client: YlogClient, query: Parameters<YlogClient['read']>[0] & object, print: (e: Entry) => boolean, toEnd: boolean): Promise<{ next: string; stopped: boolean }> {
+async function readPages(
+  client: YlogClient,
+  query: Parameters<YlogClient['read']>[0] & object,
+  print: (e: Entry) => boolean,
+  toEnd: boolean,
+): Promise<{ next: string; stopped: boolean }> {
   let after = query.after
   for (;;) {
     const page: Page = await client.read({ ...query, after })

@@ -9,10 +9,17 @@ export function statusCommands(program: Command<[], GlobalOptions>): void {
     .action(async (_options, command) => {
       const { out, client } = contextOf(command.optsWithGlobals())
       const heads = await client.heads()
-      out.result(heads, (h: Heads) =>
-        h.heads
-          .map((head) => `${head.node} ${head.length} ${head.hash.slice(0, 16)} ${new Date(head.at).toISOString()}${head.forked ? ' FORKED' : ''}${head.gaps > 0 ? ` gaps=${head.gaps}` : ''}${(h.holes[head.node] ?? []).map((r) => ` hole=${r.from}-${r.to}`).join('')}`)
-          .join('\n') || '(no entries)',
+      out.result(
+        heads,
+        (h: Heads) =>
+          h.heads
+            .map(
+              (head) =>
+                `${head.node} ${head.length} ${head.hash.slice(0, 16)} ${new Date(head.at).toISOString()}` +
+                `${head.forked ? ' FORKED' : ''}${head.gaps > 0 ? ` gaps=${head.gaps}` : ''}` +
+                (h.holes[head.node] ?? []).map((r) => ` hole=${r.from}-${r.to}`).join(''),
+            )
+            .join('\n') || '(no entries)',
       )
     })
 
@@ -24,7 +31,11 @@ export function statusCommands(program: Command<[], GlobalOptions>): void {
       out.result(await client.nodes(), (n: Nodes) =>
         [
           `self ${n.self} cluster ${n.cluster} membership ${n.membership.mode}`,
-          ...n.nodes.map((node) => `node ${node.node} ${node.length}${node.forked ? ' FORKED' : ''}${node.holes.length > 0 ? ` holes=${node.holes.map((r) => `${r.from}-${r.to}`).join(',')}` : ''}`),
+          ...n.nodes.map(
+            (node) =>
+              `node ${node.node} ${node.length}${node.forked ? ' FORKED' : ''}` +
+              (node.holes.length > 0 ? ` holes=${node.holes.map((r) => `${r.from}-${r.to}`).join(',')}` : ''),
+          ),
           ...n.peers.map((p) => `peer ${p.url} ${p.state}${p.node === null ? '' : ` ${p.node}`} lag=${p.lag}`),
           ...n.connections.map((c) => `connection ${c.remoteAddress ?? '?'} ${c.node ?? 'read-only'}`),
         ].join('\n'),
@@ -38,7 +49,12 @@ export function statusCommands(program: Command<[], GlobalOptions>): void {
       const { out, client } = contextOf(command.optsWithGlobals())
       const topics = await client.topics()
       if (out.json) for (const topic of topics) out.result(topic)
-      else out.result(topics, (t: TopicView[]) => t.map((v) => `${v.topic} ${v.count} ${v.latest.id} ${new Date(v.latest.at).toISOString()}`).join('\n') || '(no topics)')
+      else
+        out.result(
+          topics,
+          (t: TopicView[]) =>
+            t.map((v) => `${v.topic} ${v.count} ${v.latest.id} ${new Date(v.latest.at).toISOString()}`).join('\n') || '(no topics)',
+        )
     })
 
   const consumers = program.command('consumers').description("named consumers' stored cursors")
@@ -63,5 +79,6 @@ export function statusCommands(program: Command<[], GlobalOptions>): void {
 }
 
 function describe(c: Consumer): string {
-  return `${c.name} ${c.cursor ?? '(never acked)'} behind=${c.behind}${c.ackedAt === null ? '' : ` acked ${new Date(c.ackedAt).toISOString()}`}`
+  const acked = c.ackedAt === null ? '' : ` acked ${new Date(c.ackedAt).toISOString()}`
+  return `${c.name} ${c.cursor ?? '(never acked)'} behind=${c.behind}${acked}`
 }

@@ -24,10 +24,13 @@ export function transferCommands(program: Command<[], GlobalOptions>): void {
     .option('--to-seq <n>', 'only seqs up to n, inclusive (per node)', wholeNumber('--to-seq'))
     .option('--since <time>', 'only entries appended at or after this time (ms or ISO 8601)', parseTime)
     .option('--until <time>', 'only entries appended before this time (ms or ISO 8601)', parseTime)
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Each line is {"node","seq","at","topic","kind","bytes"}: "bytes" is the signed entry in base64, all
 that ylog import and an offline verifier need. An export without filters holds whole chains and
-imports anywhere; a filtered one is for reading (jq, grep). Progress goes to stderr.`)
+imports anywhere; a filtered one is for reading (jq, grep). Progress goes to stderr.`,
+    )
     .action(async (options, command) => {
       const globals = command.optsWithGlobals()
       const { out, client } = contextOf(globals)
@@ -65,11 +68,14 @@ imports anywhere; a filtered one is for reading (jq, grep). Progress goes to std
     .argument('<file>', 'the NDJSON of ylog export, or - for stdin')
     .option('--data <dir>', "a stopped node's data directory (created if missing) instead of a running node")
     .option('--batch <n>', 'entries per request to a running node, 1-50000', wholeNumber('--batch', 1, 50_000), 8192)
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Nothing is written unless every line verifies. Entries held already are skipped, so importing the
 same file twice changes nothing. A running node takes other nodes' entries as synced ones, under its
 membership; its own chain, and a node's whole restore, go into its stopped data directory (--data),
-which takes any validly signed chain. Progress goes to stderr.`)
+which takes any validly signed chain. Progress goes to stderr.`,
+    )
     .action(async (file, options, command) => {
       const globals = command.optsWithGlobals()
       const { out } = contextOf(globals)

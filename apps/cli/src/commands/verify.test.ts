@@ -5,12 +5,17 @@ import { verifyNode } from './verify.js'
 
 /** A client whose readAll serves these entries, as the API would. */
 function serving(entries: Entry[]): YlogClient {
-  return { readAll: async function* () { yield* entries } } as unknown as YlogClient
+  return {
+    readAll: async function* () {
+      yield* entries
+    },
+  } as unknown as YlogClient
 }
 
 async function chain(n: number): Promise<Entry[]> {
   const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store: new MemoryUpdateStore() })
-  for (let i = 0; i < n; i++) await durable.append({ topic: 't', kind: 'event', data: { i, f: i / 3 }, ...(i % 2 === 0 ? { time: 1_700_000_000_000 + i } : {}) })
+  for (let i = 0; i < n; i++)
+    await durable.append({ topic: 't', kind: 'event', data: { i, f: i / 3 }, ...(i % 2 === 0 ? { time: 1_700_000_000_000 + i } : {}) })
   const entries = JSON.parse(JSON.stringify([...durable.entries()])) as Entry[]
   await durable.close()
   return entries

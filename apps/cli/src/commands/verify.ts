@@ -22,14 +22,21 @@ export function verifyCommands(program: Command<[], GlobalOptions>): void {
   program
     .command('verify')
     .description("check every signature, chain link and checksum: a stopped node's data directory (--data), or a running node (--url)")
-    .option('--data <dir>', "a data directory (the node must not be running): SQLite integrity, checksums, every chain and signature")
-    .addHelpText('after', '\nExit 0: intact. 1: damage found (each problem, or the first break per node, is printed). 2: usage error. 3: node unreachable.')
+    .option('--data <dir>', 'a data directory (the node must not be running): SQLite integrity, checksums, every chain and signature')
+    .addHelpText(
+      'after',
+      '\nExit 0: intact. 1: damage found (each problem, or the first break per node, is printed). 2: usage error. 3: node unreachable.',
+    )
     .action(async (options, command) => {
       const globals = command.optsWithGlobals()
       const { out, client } = contextOf(globals)
       if (options.data !== undefined) {
         const report = await checkDataDir(loadConfig(['--data', options.data], {}))
-        out.result(report, (r: typeof report) => (r.ok ? `ok: ${r.entries} entries of ${r.nodes} nodes intact (${r.seconds} s)` : r.problems.map((p) => out.red(`damage: ${p}`)).join('\n')))
+        out.result(report, (r: typeof report) =>
+          r.ok
+            ? `ok: ${r.entries} entries of ${r.nodes} nodes intact (${r.seconds} s)`
+            : r.problems.map((p) => out.red(`damage: ${p}`)).join('\n'),
+        )
         process.exitCode = report.ok ? EXIT.OK : EXIT.FAILED
         return
       }
@@ -38,7 +45,11 @@ export function verifyCommands(program: Command<[], GlobalOptions>): void {
       const verdicts = await verifyNode(client, () => progress.add(1))
       progress.end()
       for (const v of verdicts) {
-        out.result(v, (x: NodeVerdict) => (x.break === undefined ? `${x.node} 0..${x.entries - 1} ok` : out.red(`${x.node} break at ${x.break.seq}: ${x.break.reason}: ${x.break.detail}`)))
+        out.result(v, (x: NodeVerdict) =>
+          x.break === undefined
+            ? `${x.node} 0..${x.entries - 1} ok`
+            : out.red(`${x.node} break at ${x.break.seq}: ${x.break.reason}: ${x.break.detail}`),
+        )
       }
       process.exitCode = verdicts.every((v) => v.break === undefined) ? EXIT.OK : EXIT.FAILED
     })
@@ -79,7 +90,11 @@ class ChainCheck {
     if (this.#break !== undefined) return
     const bytes = entryBytes(entry)
     if (entry.seq !== this.#start.seq + this.#run.length) {
-      this.#break = { seq: this.#start.seq + this.#run.length, reason: 'missing', detail: `the node serves seq ${entry.seq} next; the seqs between are missing` }
+      this.#break = {
+        seq: this.#start.seq + this.#run.length,
+        reason: 'missing',
+        detail: `the node serves seq ${entry.seq} next; the seqs between are missing`,
+      }
       return
     }
     if (toHex(sha256(bytes)) !== entry.hash) {

@@ -30,7 +30,7 @@ const PROBLEM_DAYS = 7
  */
 export async function checkDirectory(data: string, deep: boolean): Promise<Finding[]> {
   const dir = resolve(data)
-  if (!existsSync(dir)) return [problem('data-dir', `${dir} does not exist`, 'give the node\'s --data directory (default ./.ylog)')]
+  if (!existsSync(dir)) return [problem('data-dir', `${dir} does not exist`, "give the node's --data directory (default ./.ylog)")]
   const findings: Finding[] = [modeFinding('data-dir', dir, 0o077, 'chmod 700')]
   const key = join(dir, 'node.key')
   if (existsSync(key)) findings.push(modeFinding('key-file', key, 0o077, 'chmod 600'))
@@ -92,9 +92,11 @@ async function quickCheck(dir: string, db: string): Promise<Finding[]> {
       const ms = performance.now() - started
       const entries = durable.nodes().reduce((n, node) => n + durable.committedLength(node), 0)
       const findings = [ok('store', `${entries} entries of ${durable.nodes().length} nodes; every chain checked from the snapshot on`)]
-      findings.push(ms > SLOW_REPLAY_MS
-        ? warning('replay', `a start replays for ${seconds(ms)}`, ADVICE.slowReplay)
-        : ok('replay', `a start replays in ${seconds(ms)}`))
+      findings.push(
+        ms > SLOW_REPLAY_MS
+          ? warning('replay', `a start replays for ${seconds(ms)}`, ADVICE.slowReplay)
+          : ok('replay', `a start replays in ${seconds(ms)}`),
+      )
       const oldest = (await durable.query({ limit: 1 }))[0]
       const newest = (await durable.query({ newestFirst: true, limit: 1 }))[0]
       const at = (p: { node: string; seq: number } | undefined): number | undefined =>

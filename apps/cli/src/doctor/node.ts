@@ -42,7 +42,7 @@ export async function checkNode(globals: GlobalOptions): Promise<Finding[]> {
       return [problem('node', `${globals.url} does not answer: ${(err as Error).message}`, ADVICE.start)]
     }
     const reason = (err as Error).message
-    return [problem('node', `${globals.url} is not ready: ${reason}`, 'see the node\'s log; a store failure needs a restart')]
+    return [problem('node', `${globals.url} is not ready: ${reason}`, "see the node's log; a store failure needs a restart")]
   }
   const findings: Finding[] = [ok('node', `${globals.url} is ready`)]
   findings.push(...clockAgainstHere(answer, started))
@@ -131,9 +131,11 @@ function fromMetrics(text: string): Finding[] {
   }
   const replay = value('ylog_replay_seconds')
   if (replay !== undefined) {
-    findings.push(replay > SLOW_REPLAY_S
-      ? warning('replay', `its last start replayed for ${replay.toFixed(1)} s`, ADVICE.slowReplay)
-      : ok('replay', `its last start replayed in ${replay.toFixed(2)} s`))
+    findings.push(
+      replay > SLOW_REPLAY_S
+        ? warning('replay', `its last start replayed for ${replay.toFixed(1)} s`, ADVICE.slowReplay)
+        : ok('replay', `its last start replayed in ${replay.toFixed(2)} s`),
+    )
   }
   return findings
 }

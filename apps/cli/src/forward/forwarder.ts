@@ -155,7 +155,12 @@ export async function forwardSource(source: LineSource, o: ForwardOptions): Prom
     o.onBatch?.({ ...result, source: source.name, lagBytes: Math.max(0, source.size - state.offset), lagLines: batcher.unacked })
 
   const send = (batch: Batch): Promise<{ ack: { accepted: number; duplicates: number } } | { err: unknown }> =>
-    withRetry(() => o.sink.send(batch.events, batch.key), o.retry, () => result.retries++, o.signal).then(
+    withRetry(
+      () => o.sink.send(batch.events, batch.key),
+      o.retry,
+      () => result.retries++,
+      o.signal,
+    ).then(
       (ack) => ({ ack }),
       (err: unknown) => ({ err }),
     )
@@ -220,7 +225,10 @@ export async function forwardSource(source: LineSource, o: ForwardOptions): Prom
     if (batch.lines.length > 1 && batch.lines.length === batch.events.length) {
       // Find the refused line(s): each half is recorded and sent on its own, the good ones go through.
       const half = Math.ceil(batch.lines.length / 2)
-      for (const [from, to] of [[0, half], [half, batch.lines.length]] as const) {
+      for (const [from, to] of [
+        [0, half],
+        [half, batch.lines.length],
+      ] as const) {
         await deliverAlone(record(batch.lines.slice(from, to), batch.events.slice(from, to)))
       }
       return
@@ -232,7 +240,10 @@ export async function forwardSource(source: LineSource, o: ForwardOptions): Prom
     batcher.unacked = Math.max(0, batcher.unacked - batch.events.length)
   }
 
-  for (const [again, after] of [[loaded?.inflight, loaded?.next], [loaded?.next, undefined]] as const) {
+  for (const [again, after] of [
+    [loaded?.inflight, loaded?.next],
+    [loaded?.next, undefined],
+  ] as const) {
     if (again === undefined) continue
     const where = `bytes ${again.from}-${again.to}, key ${again.key}`
     o.onNotice?.(`${source.name}: sending the batch in flight at the last stop again (${where})`)

@@ -34,7 +34,11 @@ export function clientSink(client: YlogClient, o: { token?: string; timeoutMs: n
     },
     gap: (gap, key) => {
       const token = o.token ?? nonEmpty(process.env.YLOG_TOKEN)
-      return withRetry(() => postGap(client.url, token, gap, key, o.timeoutMs), o.retry, () => undefined)
+      return withRetry(
+        () => postGap(client.url, token, gap, key, o.timeoutMs),
+        o.retry,
+        () => undefined,
+      )
     },
   }
 }

@@ -25,8 +25,17 @@ class FakeIngestClient implements IngestSink {
 const line = (id: string): string =>
   `${JSON.stringify({ topic: 'audit', data: { entity: 'task', entity_id: id }, time: '2026-02-28T10:00:00.000Z' })}\n`
 /** A checkpoint with nothing counted yet. */
-const fresh = (source: string, target: string, ino: number, offset: number): Checkpoint =>
-  ({ version: 1, source, target, ino, truncations: 0, offset, forwarded: 0, duplicates: 0, skipped: 0 })
+const fresh = (source: string, target: string, ino: number, offset: number): Checkpoint => ({
+  version: 1,
+  source,
+  target,
+  ino,
+  truncations: 0,
+  offset,
+  forwarded: 0,
+  duplicates: 0,
+  skipped: 0,
+})
 
 function setup(n: number): { file: string; ckpt: string; size: number } {
   const dir = mkdtempSync(join(tmpdir(), 'ylog-fwd-'))
@@ -51,7 +60,6 @@ function forward(file: string, ckpt: string, sink: IngestSink, options: Partial<
     ...options,
   })
 }
-
 
 const offsetAfter = (n: number): number => Array.from({ length: n }, (_, i) => Buffer.byteLength(line(`1.${i}`))).reduce((a, b) => a + b, 0)
 const unauthorized = new YlogClientError('UNAUTHORIZED', 'bad token', { status: 401 })

@@ -114,7 +114,7 @@ export class NodeSource {
     }
     const { heads } = await this.#client.heads()
     const lengths = new Map(heads.map((h) => [h.node, h.length]))
-    for (const [node, { seq, hash }] of this.#delivered) {
+    for (const [node, { seq }] of this.#delivered) {
       const length = lengths.get(node) ?? 0
       if (length <= seq) return `shorter heads: ${node.slice(0, 8)} has ${length} entries, seq ${seq} was printed`
     }

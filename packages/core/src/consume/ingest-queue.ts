@@ -5,84 +5,25 @@ import { YlogError } from '../errors.js'
 import { Fifo } from './fifo.js'
 import { logDocOf } from '../durable/committed-log.js'
 import { isPassable } from '../durable/store-health.js'
+import {
+  countTopic,
+  type EventItem,
+  type GapItem,
+  type IngestGap,
+  type IngestPolicy,
+  type IngestQueueOptions,
+  type IngestResult,
+  type IngestStats,
+  type Item,
+} from './ingest-types.js'
 
-/** Most queue items the writer hands to the log in one turn of the event loop, so a long queue does not block the process while it signs. */
+export type { IngestGap, IngestPolicy, IngestQueueOptions, IngestResult, IngestStats } from './ingest-types.js'
+
+/**
+ * Most queue items the writer hands to the log in one turn of the event loop, so a long queue does not block the process while it
+ * signs.
+ */
 const WRITE_BATCH = 256
-/** Distinct topics a gap remembers; more would let one overload grow memory with every new topic name. */
-const MAX_GAP_TOPICS = 32
-
-export type IngestPolicy = 'block' | 'drop'
-
-export interface IngestQueueOptions {
-  /** Most events accepted but not yet committed (queued or being written). */
-  capacity: number
-  /** When full: 'block' makes `push` wait for room; 'drop' drops the event and records it in a gap entry. */
-  policy: IngestPolicy
-  /**
-   * Names this queue in gap entries (default 'ingest'). A random run id is
-   * appended (`ingest:3f9c0a1be2d4`), because ingest numbers restart at 0
-   * with every queue: the run id keeps the ranges of two runs apart.
-   */
-  stream?: string
-  /** Topic of a gap entry whose dropped events had different topics (default 'ylog.gaps'); if they shared one, the gap entry has that topic. */
-  gapTopic?: string
-  /** Called once per gap, after its gap entry is committed, or with `entry: undefined` if the log could not take it. */
-  onGap?: (gap: IngestGap) => void
-  /** Clock for `firstAt`/`lastAt` (default Date.now). */
-  now?: () => number
-}
-
-/** A contiguous range of ingest numbers lost before they reached the log. */
-export interface IngestGap {
-  /** The `stream` of the gap entry: this queue's name and run id. */
-  stream: string
-  /** First and last ingest number lost (inclusive); every number between was lost too. */
-  from: number
-  to: number
-  count: number
-  /** When the first and the last of them were lost (ms since the epoch). */
-  firstAt: number
-  lastAt: number
-  /** Lost events per topic, for up to 32 topics; `otherTopics` counts the rest. */
-  topics: Readonly<Record<string, number>>
-  otherTopics: number
-  /** The committed gap entry; undefined when the log failed or closed first (`error` says why). */
-  entry: Entry | undefined
-  error?: Error
-}
-
-/** What became of a pushed event. `ingest` is its number in this queue (0, 1, 2, … in push order). */
-export type IngestResult = { status: 'appended'; ingest: number; entry: Entry } | { status: 'dropped'; ingest: number }
-
-export interface IngestStats {
-  /** Events pushed (numbered). */
-  pushed: number
-  appended: number
-  /** Events lost: dropped when full, or refused by the log (too large). */
-  lost: number
-  /** Gap entries committed. */
-  gaps: number
-}
-
-interface EventItem {
-  gap: false
-  ingest: number
-  input: EntryInput
-  resolve: (result: IngestResult) => void
-  reject: (err: Error) => void
-}
-
-interface GapItem {
-  gap: true
-  from: number
-  to: number
-  firstAt: number
-  lastAt: number
-  topics: Map<string, number>
-  otherTopics: number
-}
-
-type Item = EventItem | GapItem
 
 /**
  * The bounded path from producers to the log writer. Every pushed event gets
@@ -127,13 +68,20 @@ export class IngestQueue {
   readonly #stats: IngestStats = { pushed: 0, appended: 0, lost: 0, gaps: 0 }
 
   constructor(durable: DurableLog, options: IngestQueueOptions) {
-    if (!Number.isSafeInteger(options.capacity) || options.capacity < 1) throw new YlogError('BAD_ARGUMENT', `capacity must be a positive integer, got ${options.capacity}`)
-    if (logDocOf(durable).identity === undefined) throw new YlogError('BAD_ARGUMENT', 'this log has no identity, so the queue could not append to it; open the DurableLog with { identity }')
-    if (options.policy !== 'block' && options.policy !== 'drop') throw new YlogError('BAD_ARGUMENT', `policy must be 'block' or 'drop', got ${JSON.stringify(options.policy)}`)
+    if (!Number.isSafeInteger(options.capacity) || options.capacity < 1)
+      throw new YlogError('BAD_ARGUMENT', `capacity must be a positive integer, got ${options.capacity}`)
+    if (logDocOf(durable).identity === undefined)
+      throw new YlogError(
+        'BAD_ARGUMENT',
+        'this log has no identity, so the queue could not append to it; open the DurableLog with { identity }',
+      )
+    if (options.policy !== 'block' && options.policy !== 'drop')
+      throw new YlogError('BAD_ARGUMENT', `policy must be 'block' or 'drop', got ${JSON.stringify(options.policy)}`)
     const gapTopic = options.gapTopic ?? 'ylog.gaps'
     validateTopic(gapTopic)
     const name = options.stream ?? 'ingest'
-    if (name.length === 0 || name.length > 1000) throw new YlogError('BAD_ARGUMENT', `stream must be 1 to 1000 characters, got ${name.length}`)
+    if (name.length === 0 || name.length > 1000)
+      throw new YlogError('BAD_ARGUMENT', `stream must be 1 to 1000 characters, got ${name.length}`)
     this.stream = `${name}:${randomBytes(6).toString('hex')}`
     this.#durable = durable
     this.#capacity = options.capacity
@@ -157,11 +105,17 @@ export class IngestQueue {
   push(input: EntryInput): Promise<IngestResult> {
     if (this.#failure !== undefined) throw this.#failure
     if (this.#closed) throw new YlogError('CLOSED', 'the ingest queue is closed')
-    // Everything the log could refuse (topic, kind, data, times, size) is refused here, before the event is numbered: a refused push leaves no trace.
+    // Everything the log could refuse (topic, kind, data, times, size) is refused here, before the event is numbered: a refused
+    // push leaves no trace.
     const { body, at, time } = logDocOf(this.#durable).prepare(input)
     const ingest = this.#next++
     this.#stats.pushed++
-    const normalized = { ...body, topic: input.topic, ...(input.at === undefined ? {} : { at }), ...(time === undefined ? {} : { time }) } as EntryInput
+    const normalized = {
+      ...body,
+      topic: input.topic,
+      ...(input.at === undefined ? {} : { at }),
+      ...(time === undefined ? {} : { time }),
+    } as EntryInput
     if (this.#size < this.#capacity && this.#blocked.length === 0) {
       return new Promise((resolve, reject) => this.#accept({ gap: false, ingest, input: normalized, resolve, reject }))
     }
@@ -387,11 +341,4 @@ export class IngestQueue {
     this.#idle = []
     for (const resolve of idle) resolve()
   }
-}
-
-function countTopic(gap: GapItem, topic: string): void {
-  const seen = gap.topics.get(topic)
-  if (seen !== undefined) gap.topics.set(topic, seen + 1)
-  else if (gap.topics.size < MAX_GAP_TOPICS) gap.topics.set(topic, 1)
-  else gap.otherTopics++
 }

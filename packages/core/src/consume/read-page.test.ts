@@ -18,7 +18,11 @@ async function twoNodes(count: number): Promise<{ durable: DurableLog; other: Du
   for (let i = 0; i < count; i++) {
     const writer = i % 3 === 0 ? other : durable
     const topic = i % 4 === 0 ? 'rare' : 'common'
-    await writer.append(i % 5 === 0 ? { topic, kind: 'transition', data: { subject: 's', from: 'a', to: 'b', event: `${i}` } } : { topic, kind: 'event', data: i })
+    await writer.append(
+      i % 5 === 0
+        ? { topic, kind: 'transition', data: { subject: 's', from: 'a', to: 'b', event: `${i}` } }
+        : { topic, kind: 'event', data: i },
+    )
   }
   await durable.flush()
   return { durable, other }
@@ -52,7 +56,9 @@ describe('readPage', () => {
     const all = [...logDocOf(durable).entries()]
     const since = 1000 + 10 * 30
     expect((await readAllPages(durable, { since, limit: 4 })).entries.map(key)).toEqual(all.filter((e) => e.at >= since).map(key))
-    expect((await readAllPages(durable, { topic: 'rare', limit: 4 })).entries.map(key)).toEqual(all.filter((e) => e.topic === 'rare').map(key))
+    expect((await readAllPages(durable, { topic: 'rare', limit: 4 })).entries.map(key)).toEqual(
+      all.filter((e) => e.topic === 'rare').map(key),
+    )
     expect((await readAllPages(durable, { kind: 'transition', topic: 'rare', limit: 2 })).entries.map(key)).toEqual(
       all.filter((e) => e.kind === 'transition' && e.topic === 'rare').map(key),
     )

@@ -50,7 +50,8 @@ export async function readPage(durable: DurableLog, query: PageQuery): Promise<P
   const committed = new Map(nodes.map((node) => [node, durable.committedLength(node)]))
   const start = new Map<NodeId, number>(query.after ?? [])
   if (query.since !== undefined) {
-    for (const node of nodes) start.set(node, Math.max(start.get(node) ?? 0, Math.min(firstAtOrAfter(log, node, query.since), committed.get(node) ?? 0)))
+    for (const node of nodes)
+      start.set(node, Math.max(start.get(node) ?? 0, Math.min(firstAtOrAfter(log, node, query.since), committed.get(node) ?? 0)))
   }
   const next = new Map(start)
   const entries: Entry[] = []

@@ -10,7 +10,7 @@ const open = (): Promise<DurableLog> => DurableLog.open({ identity: NodeIdentity
 const event = (topic: string, i: number): EntryInput => ({ topic, kind: 'event', data: { i } })
 const until = (condition: () => boolean): Promise<void> => waitFor(condition, 'the condition', { intervalMs: 0 })
 
-describe('a subscription\'s life', () => {
+describe("a subscription's life", () => {
   it('closes by break, return() and abort, unregistering from the log each time', async () => {
     const durable = await open()
     let active = 0

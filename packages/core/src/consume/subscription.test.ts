@@ -63,7 +63,9 @@ function expectOrderedPerNode(items: SubscriptionItem[]): void {
 }
 
 function event(topic: string, i: number, kind: EntryKind = 'event'): EntryInput {
-  return kind === 'transition' ? { topic, kind, data: { subject: `s${i}`, from: 'a', to: 'b', event: 'e' } } : { topic, kind: 'event', data: { i } }
+  return kind === 'transition'
+    ? { topic, kind, data: { subject: `s${i}`, from: 'a', to: 'b', event: 'e' } }
+    : { topic, kind: 'event', data: { i } }
 }
 
 describe('subscribe', () => {
@@ -74,7 +76,8 @@ describe('subscribe', () => {
     durable.onCommit((_info, _updates, rows) => {
       for (const r of rows) committed.set(r.node, Math.max(committed.get(r.node) ?? 0, r.seq + 1))
     })
-    for (let chunk = 0; chunk < 5; chunk++) await Promise.all(Array.from({ length: 500 }, (_, i) => durable.append(event('t', chunk * 500 + i))))
+    for (let chunk = 0; chunk < 5; chunk++)
+      await Promise.all(Array.from({ length: 500 }, (_, i) => durable.append(event('t', chunk * 500 + i))))
     const gets = vi.spyOn(logDocOf(durable), 'getBytes')
     // Three writers that await each commit, so appends land before, during and after the handover.
     const writers = Promise.all(
@@ -131,7 +134,11 @@ describe('subscribe', () => {
     const bId = logDocOf(b).identity?.id as string
     const remote = entriesOf(items).filter((e) => e.node === bId)
     expect(remote.map((e) => e.seq)).toEqual([...Array(25).keys()])
-    expect(remote.map((e) => e.hash)).toEqual(logDocOf(b).range(bId, 0, 25).map((e) => e.hash))
+    expect(remote.map((e) => e.hash)).toEqual(
+      logDocOf(b)
+        .range(bId, 0, 25)
+        .map((e) => e.hash),
+    )
     expect(entriesOf(items).filter((e) => e.node !== bId)).toHaveLength(6)
     await sub.return()
   })
@@ -144,18 +151,27 @@ describe('subscribe', () => {
       const filter = { topic: 'x', kinds: ['event'] as EntryKind[] }
       const matches = (e: Entry): boolean => e.topic === filter.topic && filter.kinds.includes(e.kind)
       const slow = { sub: subscribe(a, { after: 'now', bufferSize: 8 }), items: [] as SubscriptionItem[], match: (_: Entry) => true }
-      const slowFiltered = { sub: subscribe(a, { after: 'now', bufferSize: 5, ...filter }), items: [] as SubscriptionItem[], match: matches }
+      const slowFiltered = {
+        sub: subscribe(a, { after: 'now', bufferSize: 5, ...filter }),
+        items: [] as SubscriptionItem[],
+        match: matches,
+      }
       const fastItems: SubscriptionItem[] = []
       const fastLoop = (async () => {
         for (let r = await fast.next(); r.done !== true; r = await fast.next()) fastItems.push(r.value)
       })()
       // A subscriber still has something to hand out while some node's last matching entry is past what it delivered.
       const targets = (s: typeof slow): Map<string, number> =>
-        new Map(logDocOf(a).nodes().map((node) => [node, logDocOf(a).range(node).filter(s.match).pop()?.seq ?? -1]))
+        new Map(
+          logDocOf(a)
+            .nodes()
+            .map((node) => [node, logDocOf(a).range(node).filter(s.match).pop()?.seq ?? -1]),
+        )
       const drain = async (s: typeof slow, most: number): Promise<void> => {
         const target = targets(s)
         const done = new Map<string, number>()
-        for (const item of s.items) done.set(item.kind === 'entry' ? item.entry.node : item.node, item.kind === 'entry' ? item.entry.seq : item.to)
+        for (const item of s.items)
+          done.set(item.kind === 'entry' ? item.entry.node : item.node, item.kind === 'entry' ? item.entry.seq : item.to)
         const behind = (): boolean => [...target].some(([node, last]) => last > (done.get(node) ?? -1))
         for (let n = 0; n < most && behind(); n++) {
           const r = await pull(s.sub)
@@ -167,7 +183,11 @@ describe('subscribe', () => {
       for (let round = 0; round < 40; round++) {
         const writer = random() < 0.5 ? a : b
         const burst = 1 + Math.floor(random() * 40)
-        await Promise.all(Array.from({ length: burst }, (_, i) => writer.append(event(random() < 0.6 ? 'x' : 'y', round * 100 + i, random() < 0.8 ? 'event' : 'transition'))))
+        await Promise.all(
+          Array.from({ length: burst }, (_, i) =>
+            writer.append(event(random() < 0.6 ? 'x' : 'y', round * 100 + i, random() < 0.8 ? 'event' : 'transition')),
+          ),
+        )
         await Promise.all(relayed)
         await drain(slow, Math.floor(random() * 12))
         await drain(slowFiltered, Math.floor(random() * 4))
@@ -175,12 +195,16 @@ describe('subscribe', () => {
       await Promise.all(relayed)
       await drain(slow, Infinity)
       await drain(slowFiltered, Infinity)
-      const total = logDocOf(a).nodes().reduce((n, node) => n + logDocOf(a).length(node), 0)
+      const total = logDocOf(a)
+        .nodes()
+        .reduce((n, node) => n + logDocOf(a).length(node), 0)
       await until(() => fastItems.length >= total)
       await fast.return()
       await fastLoop
 
-      const all = logDocOf(a).nodes().flatMap((node) => logDocOf(a).range(node))
+      const all = logDocOf(a)
+        .nodes()
+        .flatMap((node) => logDocOf(a).range(node))
       expect(fastItems.every((i) => i.kind === 'entry')).toBe(true)
       expect(new Set(entriesOf(fastItems).map(key))).toEqual(new Set(all.map(key)))
       expectOrderedPerNode(fastItems)
@@ -190,7 +214,11 @@ describe('subscribe', () => {
         expect(gaps.length).toBeGreaterThan(0)
         const delivered = entriesOf(s.items)
         expect(delivered.every(s.match)).toBe(true)
-        const reread = gaps.flatMap((g) => logDocOf(a).range(g.node, g.from, g.to + 1).filter(s.match))
+        const reread = gaps.flatMap((g) =>
+          logDocOf(a)
+            .range(g.node, g.from, g.to + 1)
+            .filter(s.match),
+        )
         // Ranges are tight (they start and end on a dropped entry), and re-reading them gives exactly the dropped ones.
         for (const g of gaps) {
           expect(s.match(logDocOf(a).get(g.node, g.from) as Entry)).toBe(true)
@@ -240,7 +268,9 @@ describe('subscribe', () => {
 
   it('pages history by bytes too, so large entries do not fill memory a thousand at a time', async () => {
     const durable = await open()
-    await Promise.all(Array.from({ length: 40 }, (_, i) => durable.append({ topic: 't', kind: 'event', data: { i, pad: 'x'.repeat(60_000) } })))
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => durable.append({ topic: 't', kind: 'event', data: { i, pad: 'x'.repeat(60_000) } })),
+    )
     const reads = vi.spyOn(logDocOf(durable), 'getBytes')
     const sub = subscribe(durable)
     await take(sub, 1)
@@ -278,7 +308,11 @@ describe('subscribe', () => {
       expect(entriesOf(items).map((e) => e.seq)).toEqual(expected)
       await c.sub.return()
     }
-    const resumed = subscribe(durable, { after: new Map([[logDocOf(durable).identity?.id as string, 45]]), topic: 'x', kinds: ['transition'] })
+    const resumed = subscribe(durable, {
+      after: new Map([[logDocOf(durable).identity?.id as string, 45]]),
+      topic: 'x',
+      kinds: ['transition'],
+    })
     expect(await take(resumed, 1)).toMatchObject([{ entry: { seq: 48, kind: 'transition', topic: 'x' } }])
     await resumed.return()
   })

@@ -151,8 +151,10 @@ class LogSubscription implements Subscription {
 
   constructor(durable: DurableLog, options: SubscribeOptions) {
     const bufferSize = options.bufferSize ?? DEFAULT_BUFFER
-    if (!Number.isSafeInteger(bufferSize) || bufferSize < 1) throw new YlogError('BAD_ARGUMENT', `bufferSize must be a positive integer, got ${bufferSize}`)
-    if (options.kinds !== undefined && options.kinds.length === 0) throw new YlogError('BAD_ARGUMENT', 'kinds is empty, so nothing would match; omit it to take every kind')
+    if (!Number.isSafeInteger(bufferSize) || bufferSize < 1)
+      throw new YlogError('BAD_ARGUMENT', `bufferSize must be a positive integer, got ${bufferSize}`)
+    if (options.kinds !== undefined && options.kinds.length === 0)
+      throw new YlogError('BAD_ARGUMENT', 'kinds is empty, so nothing would match; omit it to take every kind')
     this.#durable = durable
     this.#topic = options.topic
     this.#kinds = options.kinds === undefined ? undefined : new Set(options.kinds)
@@ -162,7 +164,11 @@ class LogSubscription implements Subscription {
     // 'now' is what the document holds at this call, uncommitted entries included: they were appended before the subscription.
     const start = after === 'now' ? new Map(this.#log.nodes().map((node) => [node, this.#log.length(node)])) : after
     for (const [node, next] of start) {
-      if (!Number.isSafeInteger(next) || next < 0) throw new YlogError('BAD_CURSOR', `cursor position ${next} for node ${node} is not a non-negative integer; use a cursor the log returned`)
+      if (!Number.isSafeInteger(next) || next < 0)
+        throw new YlogError(
+          'BAD_CURSOR',
+          `cursor position ${next} for node ${node} is not a non-negative integer; use a cursor the log returned`,
+        )
       this.#scan.set(node, next)
       this.#emitted.set(node, next)
     }
@@ -228,7 +234,8 @@ class LogSubscription implements Subscription {
         this.#page = []
         this.#pageIndex = 0
         if (this.#goLiveIfCaughtUp()) continue
-        // A page is synchronous work, and a reader looping over history resolves its pulls in microtasks: between pages, let the rest of the process (commits, I/O) run.
+        // A page is synchronous work, and a reader looping over history resolves its pulls in microtasks: between pages, let the
+        // rest of the process (commits, I/O) run.
         if (this.#pagesRead++ > 0) await new Promise<void>((resolve) => setImmediate(resolve))
         if (this.#mode === 'history') this.#readPage()
         continue
@@ -262,7 +269,8 @@ class LogSubscription implements Subscription {
       for (let seq = from; seq < to; seq++) {
         const bytes = this.#log.getBytes(node, seq)
         if (bytes === undefined) throw missing(node, seq)
-        // Filtered readers skip by topic and kind read in place: decoding every entry of a long history to drop most of them is the slow part.
+        // Filtered readers skip by topic and kind read in place: decoding every entry of a long history to drop most of them is
+        // the slow part.
         if (this.#filtered && !this.#matches(peekTopicKind(bytes) ?? decodeEntry(bytes))) continue
         const entry = decodedEntry(this.#log, node, seq, bytes)
         this.#page.push(entry)
@@ -321,7 +329,8 @@ class LogSubscription implements Subscription {
       open.to = seq
       return
     }
-    // Markers do not count against bufferSize; each one is closed by a buffered entry of its node or still open, so there are at most (bufferSize + nodes) + nodes.
+    // Markers do not count against bufferSize; each one is closed by a buffered entry of its node or still open, so there are at
+    // most (bufferSize + nodes) + nodes.
     const gap: GapSlot = { gap: true, node, from: seq, to: seq }
     this.#queue.push(gap)
     this.#openGaps.set(node, gap)

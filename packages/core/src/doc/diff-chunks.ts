@@ -16,7 +16,13 @@ import * as Y from 'yjs'
  * client it does not name): how a durable log leaves out what it has not
  * committed yet.
  */
-export function encodeDiffChunks(doc: Y.Doc, stateVector: Uint8Array | undefined, maxBytes: number, upTo?: ReadonlyMap<number, number>, format: 'v1' | 'v2' = 'v1'): Uint8Array[] {
+export function encodeDiffChunks(
+  doc: Y.Doc,
+  stateVector: Uint8Array | undefined,
+  maxBytes: number,
+  upTo?: ReadonlyMap<number, number>,
+  format: 'v1' | 'v2' = 'v1',
+): Uint8Array[] {
   const theirs = stateVector === undefined ? new Map<number, number>() : Y.decodeStateVector(stateVector)
   const chunks: Uint8Array[] = []
   const clients = [...doc.store.clients.entries()].sort(([a], [b]) => b - a)
@@ -35,7 +41,16 @@ export function encodeDiffChunks(doc: Y.Doc, stateVector: Uint8Array | undefined
         size += sizeOf(structs[end] as Y.Item | Y.GC)
         end++
       } while (end < stop && size < maxBytes)
-      chunks.push(writeRun(format === 'v2' ? new Y.UpdateEncoderV2() : new Y.UpdateEncoderV1(), client, structs, start, end, Math.max(from, (structs[start] as Y.Item | Y.GC).id.clock)))
+      chunks.push(
+        writeRun(
+          format === 'v2' ? new Y.UpdateEncoderV2() : new Y.UpdateEncoderV1(),
+          client,
+          structs,
+          start,
+          end,
+          Math.max(from, (structs[start] as Y.Item | Y.GC).id.clock),
+        ),
+      )
       start = end
     }
   }
@@ -45,7 +60,14 @@ export function encodeDiffChunks(doc: Y.Doc, stateVector: Uint8Array | undefined
 }
 
 // Yjs writes v1 and v2 updates with the same calls (writeStructs in its encoding.js); only the encoder differs.
-function writeRun(encoder: Y.UpdateEncoderV1 | Y.UpdateEncoderV2, client: number, structs: Array<Y.Item | Y.GC>, start: number, end: number, clock: number): Uint8Array {
+function writeRun(
+  encoder: Y.UpdateEncoderV1 | Y.UpdateEncoderV2,
+  client: number,
+  structs: Array<Y.Item | Y.GC>,
+  start: number,
+  end: number,
+  clock: number,
+): Uint8Array {
   encoding.writeVarUint(encoder.restEncoder, 1) // one client
   encoding.writeVarUint(encoder.restEncoder, end - start)
   encoder.writeClient(client)

@@ -23,7 +23,12 @@ describe('encodeEntriesUpdate', () => {
     const n = SEGMENT_SIZE * 2 + 10
     appendEvents(log, n)
     const replica = new LogDoc()
-    for (const [from, to] of [[0, 100], [100, SEGMENT_SIZE], [SEGMENT_SIZE, SEGMENT_SIZE + 1], [SEGMENT_SIZE + 1, n]] as const) {
+    for (const [from, to] of [
+      [0, 100],
+      [100, SEGMENT_SIZE],
+      [SEGMENT_SIZE, SEGMENT_SIZE + 1],
+      [SEGMENT_SIZE + 1, n],
+    ] as const) {
       expect(replica.applyRemote(encodeEntriesUpdate(id.id, from, bytesOf(log, id.id, from, to))).status).toBe('accepted')
       expect(replica.length(id.id)).toBe(to)
     }

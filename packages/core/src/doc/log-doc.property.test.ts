@@ -73,12 +73,22 @@ describe('properties', () => {
     const source = new LogDoc({ identity: writer })
     appendEvents(source, 6)
     const head = source.heads().get(writer.id)!
-    const honest: EntryFields = { seq: 6, prev: new Uint8Array(Buffer.from(head.hash, 'hex')), at: head.at, topic: 't', body: { kind: 'event', data: { i: 6 } } }
+    const honest: EntryFields = {
+      seq: 6,
+      prev: new Uint8Array(Buffer.from(head.hash, 'hex')),
+      at: head.at,
+      topic: 't',
+      body: { kind: 'event', data: { i: 6 } },
+    }
     const honestBytes = signEntry(writer, honest).bytes
     fc.assert(
       fc.property(
         fc.oneof(
-          fc.record({ kind: fc.constant('flip' as const), at: fc.nat({ max: honestBytes.byteLength - 1 }), mask: fc.integer({ min: 1, max: 255 }) }),
+          fc.record({
+            kind: fc.constant('flip' as const),
+            at: fc.nat({ max: honestBytes.byteLength - 1 }),
+            mask: fc.integer({ min: 1, max: 255 }),
+          }),
           fc.record({ kind: fc.constant('seq' as const), seq: fc.nat({ max: 1000 }).filter((s) => s !== 6) }),
           fc.record({ kind: fc.constant('prev' as const), salt: fc.nat() }),
           fc.record({ kind: fc.constant('place' as const), seq: fc.nat({ max: 5 }) }),

@@ -109,7 +109,12 @@ describe('LogDoc reads', () => {
     appendEvents(a.log, 2)
     const all = [...a.log.entries()].map((e) => [e.node, e.seq])
     const [first, second] = [a.id.id, b.id.id].sort()
-    expect(all).toEqual([[first, 0], [first, 1], [second, 0], [second, 1]])
+    expect(all).toEqual([
+      [first, 0],
+      [first, 1],
+      [second, 0],
+      [second, 1],
+    ])
     const merged = [...a.log.merged()].map((e) => e.at)
     expect(merged).toEqual([1000, 1000, 2000, 2000])
     expect([...a.log.merged(1500)].map((e) => e.node)).toEqual([b.id.id, b.id.id])
@@ -143,7 +148,10 @@ describe('LogDoc reads', () => {
     expect(restarted.length(id.id)).toBe(2 * SEGMENT_SIZE + 1)
     expect(restarted.verifyChains().ok).toBe(true)
     // The original accepts what the restarted node wrote after it.
-    expect(log.applyRemote(Y.encodeStateAsUpdate(restarted.doc, Y.encodeStateVector(log.doc)))).toMatchObject({ status: 'accepted', added: SEGMENT_SIZE })
+    expect(log.applyRemote(Y.encodeStateAsUpdate(restarted.doc, Y.encodeStateVector(log.doc)))).toMatchObject({
+      status: 'accepted',
+      added: SEGMENT_SIZE,
+    })
   })
 })
 

@@ -12,10 +12,32 @@ import type { Cursor } from '../entry/cursor.js'
 import { readAfter, readAll, readMerged, readRange } from './reads.js'
 import { HeldUpdates } from './held-updates.js'
 import { NodeStates } from './node-states.js'
-import { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_REPLAY, type ApplyResult, type EntriesAdded, type Head, type LogDocOptions, type SeqRange, type SignedEntry, type UpdateOrigin } from './log-types.js'
+import {
+  ORIGIN_LOCAL,
+  ORIGIN_REMOTE,
+  ORIGIN_REPLAY,
+  type ApplyResult,
+  type EntriesAdded,
+  type Head,
+  type LogDocOptions,
+  type SeqRange,
+  type SignedEntry,
+  type UpdateOrigin,
+} from './log-types.js'
 import { appliedAsChecked, checkUpdate, type ForkEvidence, type GuardView, type Verdict } from './update-guard.js'
 
-export { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_REPLAY, type UpdateOrigin, type LogDocOptions, type Head, type SignedEntry, type SeqRange, type ApplyResult, type EntriesAdded } from './log-types.js'
+export {
+  ORIGIN_LOCAL,
+  ORIGIN_REMOTE,
+  ORIGIN_REPLAY,
+  type UpdateOrigin,
+  type LogDocOptions,
+  type Head,
+  type SignedEntry,
+  type SeqRange,
+  type ApplyResult,
+  type EntriesAdded,
+} from './log-types.js'
 
 /**
  * The log: one Yjs document holding every node's signed entries (layout.ts),
@@ -42,8 +64,12 @@ export class LogDoc {
     this.membership = options.membership ?? openMembership
     this.#now = options.now ?? Date.now
     this.#timeLimits = { maxFutureMs: options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS, minMs: options.minTimeMs ?? 0 }
-    for (const [name, value] of [['maxClockSkewMs', this.#timeLimits.maxFutureMs], ['minTimeMs', this.#timeLimits.minMs]] as const) {
-      if (!Number.isSafeInteger(value) || value < 0) throw new YlogError('BAD_ARGUMENT', `${name} must be a non-negative integer, got ${value}`)
+    for (const [name, value] of [
+      ['maxClockSkewMs', this.#timeLimits.maxFutureMs],
+      ['minTimeMs', this.#timeLimits.minMs],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value < 0)
+        throw new YlogError('BAD_ARGUMENT', `${name} must be a non-negative integer, got ${value}`)
     }
     this.#held = new HeldUpdates(options.maxHeldBytes ?? 64 * 1024 * 1024)
     if (this.identity !== undefined && !this.membership.isMember(this.identity.id)) {
@@ -76,7 +102,16 @@ export class LogDoc {
         // A node's clock never runs backwards in its own log: readers merge by `at`.
         const at = Math.max(requested, head.at)
         const { bytes, hash } = signEntryTail(identity, { seq: head.seq, prev: head.prev, at }, tail, time)
-        const entry: SignedEntry = { seq: head.seq, prev: head.prev, at, ...(time === undefined ? {} : { time }), topic: input.topic, body, bytes, hash }
+        const entry: SignedEntry = {
+          seq: head.seq,
+          prev: head.prev,
+          at,
+          ...(time === undefined ? {} : { time }),
+          topic: input.topic,
+          body,
+          bytes,
+          hash,
+        }
         head = { seq: head.seq + 1, prev: hash, at }
         return entry
       }),
@@ -87,7 +122,8 @@ export class LogDoc {
   /** Validates an append's input and encodes it for the signer (prepareEntry); what `append` does before signing. */
   prepare(input: EntryInput): PreparedEntry {
     const identity = this.identity
-    if (identity === undefined) throw new YlogError('BAD_ARGUMENT', 'this log has no identity, so it cannot append; construct it with { identity }')
+    if (identity === undefined)
+      throw new YlogError('BAD_ARGUMENT', 'this log has no identity, so it cannot append; construct it with { identity }')
     return prepareEntry(identity, input, this.#now(), this.#timeLimits)
   }
 
@@ -97,12 +133,16 @@ export class LogDoc {
    */
   appendSignedBatch(batch: readonly SignedEntry[]): Entry[] {
     const identity = this.identity
-    if (identity === undefined) throw new YlogError('BAD_ARGUMENT', 'this log has no identity, so it cannot append; construct it with { identity }')
+    if (identity === undefined)
+      throw new YlogError('BAD_ARGUMENT', 'this log has no identity, so it cannot append; construct it with { identity }')
     const state = this.#states.stateFor(identity.id)
     let expected = { seq: state.next, hash: state.hash }
     for (const { seq, prev, hash } of batch) {
       if (seq !== expected.seq || !bytesEqual(prev, expected.hash)) {
-        throw new YlogError('CHAIN_MISMATCH', `signed entry seq ${seq} does not extend this node's head (next seq ${expected.seq}); the signer and the log disagree`)
+        throw new YlogError(
+          'CHAIN_MISMATCH',
+          `signed entry seq ${seq} does not extend this node's head (next seq ${expected.seq}); the signer and the log disagree`,
+        )
       }
       expected = { seq: seq + 1, hash }
     }
@@ -127,7 +167,17 @@ export class LogDoc {
       state.hash = hash
       state.at = at
       const timed = time === undefined ? {} : { time }
-      const entry = { node: identity.id, seq, prev: toHex(prev), at, ...timed, topic: signed.topic, ...body, sig: toHex(bytes.subarray(bytes.byteLength - 64)), hash: toHex(hash) } as Entry
+      const entry = {
+        node: identity.id,
+        seq,
+        prev: toHex(prev),
+        at,
+        ...timed,
+        topic: signed.topic,
+        ...body,
+        sig: toHex(bytes.subarray(bytes.byteLength - 64)),
+        hash: toHex(hash),
+      } as Entry
       this.#emit({ node: identity.id, fromSeq: seq, count: 1, origin: ORIGIN_LOCAL, entry })
       return entry
     })
@@ -274,9 +324,16 @@ export class LogDoc {
     const exact = appliedAsChecked(this.doc, ends)
     if (!exact) this.guardMismatches++
     // After a mismatch a run counts only as far as Yjs integrated it: heads never claim an entry that is not readable.
-    const counts = runs.map((run) => (exact ? run.entries.length : Math.max(0, Math.min(run.entries.length, entriesBelowClock(Y.getState(this.doc.store, run.client)) - run.fromSeq))))
+    const counts = runs.map((run) =>
+      exact
+        ? run.entries.length
+        : Math.max(0, Math.min(run.entries.length, entriesBelowClock(Y.getState(this.doc.store, run.client)) - run.fromSeq)),
+    )
     const added = this.#states.advance(runs, counts)
-    runs.forEach((run, i) => counts[i] !== 0 && this.#emit({ node: run.node, fromSeq: run.fromSeq, count: counts[i] as number, origin: ORIGIN_REMOTE }))
+    runs.forEach(
+      (run, i) =>
+        counts[i] !== 0 && this.#emit({ node: run.node, fromSeq: run.fromSeq, count: counts[i] as number, origin: ORIGIN_REMOTE }),
+    )
     return added
   }
 
@@ -297,7 +354,8 @@ export class LogDoc {
   }
 
   #recordFork(fork: ForkEvidence): void {
-    if (!this.#forks.some((f) => f.node === fork.node && f.seq === fork.seq && f.entries[1].hash === fork.entries[1].hash)) this.#forks.push(fork)
+    if (!this.#forks.some((f) => f.node === fork.node && f.seq === fork.seq && f.entries[1].hash === fork.entries[1].hash))
+      this.#forks.push(fork)
   }
 
   #restoreClientId(): void {

@@ -19,7 +19,10 @@ export interface LogDocOptions {
   now?: () => number
   /** How far ahead of `now` a given `at` or `time` may be (default 60,000 ms); later ones are refused BAD_TIME. */
   maxClockSkewMs?: number
-  /** The earliest `at` or `time` taken from a writer (default 0; the node daemon uses PLAUSIBLE_MIN_TIME_MS to catch seconds sent as milliseconds). */
+  /**
+   * The earliest `at` or `time` taken from a writer (default 0; the node daemon uses PLAUSIBLE_MIN_TIME_MS to catch seconds sent
+   * as milliseconds).
+   */
   minTimeMs?: number
   /** Most bytes of updates kept while they wait for missing structs (default 64 MiB). */
   maxHeldBytes?: number

@@ -19,11 +19,15 @@ export function memberList(nodes: Iterable<NodeId>): Membership {
   const members = new Set<NodeId>()
   const clients = new Map<number, NodeId>()
   for (const node of nodes) {
-    if (!isNodeId(node)) throw new YlogError('BAD_KEY', `member ${JSON.stringify(node)} is not a node id (64 lowercase hex digits of an Ed25519 public key)`)
+    if (!isNodeId(node))
+      throw new YlogError('BAD_KEY', `member ${JSON.stringify(node)} is not a node id (64 lowercase hex digits of an Ed25519 public key)`)
     const client = clientIdOf(node)
     const other = clients.get(client)
     if (other !== undefined && other !== node) {
-      throw new YlogError('BAD_KEY', `members ${other} and ${node} map to the same Yjs client id ${client}; generate a new key for one of them`)
+      throw new YlogError(
+        'BAD_KEY',
+        `members ${other} and ${node} map to the same Yjs client id ${client}; generate a new key for one of them`,
+      )
     }
     clients.set(client, node)
     members.add(node)

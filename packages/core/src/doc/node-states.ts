@@ -42,7 +42,16 @@ export class NodeStates {
   stateFor(node: NodeId): NodeState {
     let state = this.#nodes.get(node)
     if (state === undefined) {
-      state = { node, publicKey: new Uint8Array(Buffer.from(node, 'hex')), client: clientIdOf(node), next: 0, hash: ZERO_HASH, at: 0, segments: undefined, segment: undefined }
+      state = {
+        node,
+        publicKey: new Uint8Array(Buffer.from(node, 'hex')),
+        client: clientIdOf(node),
+        next: 0,
+        hash: ZERO_HASH,
+        at: 0,
+        segments: undefined,
+        segment: undefined,
+      }
       this.#nodes.set(node, state)
       this.#byClient.set(state.client, state)
     }
@@ -55,7 +64,10 @@ export class NodeStates {
 
   /** Nodes with entries, sorted by id. */
   nodes(): NodeId[] {
-    return [...this.#nodes.values()].filter((s) => s.next > 0).map((s) => s.node).sort()
+    return [...this.#nodes.values()]
+      .filter((s) => s.next > 0)
+      .map((s) => s.node)
+      .sort()
   }
 
   length(node: NodeId): number {
@@ -153,7 +165,10 @@ export class NodeStates {
   #typeAt(client: number, clock: number): Y.AbstractType<unknown> {
     const item = Y.getItem(this.#doc.store, Y.createID(client, clock))
     if (!(item instanceof Y.Item) || !(item.content instanceof Y.ContentType)) {
-      throw new YlogError('MALFORMED_ENTRY', `the document has no segment array at client ${client} clock ${clock}; it does not follow the log layout`)
+      throw new YlogError(
+        'MALFORMED_ENTRY',
+        `the document has no segment array at client ${client} clock ${clock}; it does not follow the log layout`,
+      )
     }
     return item.content.type
   }

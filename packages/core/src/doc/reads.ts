@@ -71,7 +71,10 @@ export function firstAtOrAfter(log: LogDoc, node: NodeId, since: number): number
 /** What applied updates left waiting for (structs or deletions of clocks never seen), or undefined when nothing is. */
 export function missingDependencies(log: LogDoc): string | undefined {
   const { pendingStructs, pendingDs } = log.doc.store
-  if (pendingStructs !== null) return `structs wait for missing ones (${[...pendingStructs.missing].map(([client, clock]) => `client ${client} clock ${clock}`).join(', ')})`
+  if (pendingStructs !== null) {
+    const missing = [...pendingStructs.missing].map(([client, clock]) => `client ${client} clock ${clock}`)
+    return `structs wait for missing ones (${missing.join(', ')})`
+  }
   if (pendingDs !== null) return 'deletions name structs that were never stored'
   return undefined
 }

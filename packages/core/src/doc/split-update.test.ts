@@ -78,7 +78,9 @@ describe('splitUpdateByClient', () => {
     const holey = Y.mergeUpdates([...early, ...late])
     expect(Y.decodeUpdate(holey).structs.some((s) => s instanceof Y.Skip)).toBe(true)
     const piece = splitUpdateByClient(holey).get(a.id.clientId) as Uint8Array
-    expect(Y.decodeUpdate(piece).structs.map((s) => [s.constructor.name, s.id.clock, s.length])).toEqual(Y.decodeUpdate(holey).structs.map((s) => [s.constructor.name, s.id.clock, s.length]))
+    expect(Y.decodeUpdate(piece).structs.map((s) => [s.constructor.name, s.id.clock, s.length])).toEqual(
+      Y.decodeUpdate(holey).structs.map((s) => [s.constructor.name, s.id.clock, s.length]),
+    )
     const peer = new LogDoc()
     for (const u of early) peer.applyRemote(u)
     expect(peer.applyRemote(piece).status).toBe('held')
@@ -104,7 +106,10 @@ describe('splitUpdateByClient', () => {
     // A delete alone (no structs) still comes back as a piece.
     const onlyDelete = splitUpdateByClient(Y.encodeStateAsUpdate(evil, sv))
     expect([...onlyDelete.keys()]).toEqual([victim.id.clientId])
-    expect(new LogDoc().applyRemote(onlyDelete.get(victim.id.clientId) as Uint8Array)).toMatchObject({ status: 'refused', reason: 'delete' })
+    expect(new LogDoc().applyRemote(onlyDelete.get(victim.id.clientId) as Uint8Array)).toMatchObject({
+      status: 'refused',
+      reason: 'delete',
+    })
   })
 
   it('throws on an update that does not decode', () => {

@@ -53,7 +53,10 @@ export function splitUpdateByClient(update: Uint8Array): Map<number, Uint8Array>
     }
     const last = list[list.length - 1] as Struct
     if (struct.id.clock !== last.id.clock + last.length) {
-      throw new YlogError('BAD_ARGUMENT', `client ${struct.id.client}: struct at clock ${struct.id.clock} does not follow clock ${last.id.clock + last.length - 1}`)
+      throw new YlogError(
+        'BAD_ARGUMENT',
+        `client ${struct.id.client}: struct at clock ${struct.id.clock} does not follow clock ${last.id.clock + last.length - 1}`,
+      )
     }
     list.push(struct)
   }

@@ -18,7 +18,13 @@ function setup(membership?: string[]) {
   const replica = new LogDoc(membership ? { membership: memberList(membership) } : {})
   for (const u of a.updates) replica.applyRemote(u)
   const head = a.log.heads().get(a.id.id)
-  const next = { seq: 5, prev: new Uint8Array(Buffer.from(head?.hash as string, 'hex')), at: head?.at as number, topic: 't', body: { kind: 'event' as const, data: 'x' } }
+  const next = {
+    seq: 5,
+    prev: new Uint8Array(Buffer.from(head?.hash as string, 'hex')),
+    at: head?.at as number,
+    topic: 't',
+    body: { kind: 'event' as const, data: 'x' },
+  }
   return { a, replica, next }
 }
 
@@ -82,7 +88,11 @@ describe('checkUpdate refuses', () => {
 
   it('a prev that breaks the chain', () => {
     const { a, replica, next } = setup()
-    expectRefused(replica, craftAppend(replica, a.id.id, a.id.clientId, signEntry(a.id, { ...next, prev: sha256(randomBytes(8)) }).bytes), 'bad-prev')
+    expectRefused(
+      replica,
+      craftAppend(replica, a.id.id, a.id.clientId, signEntry(a.id, { ...next, prev: sha256(randomBytes(8)) }).bytes),
+      'bad-prev',
+    )
   })
 
   it('random bytes', () => {
@@ -101,7 +111,8 @@ describe('checkUpdate refuses', () => {
       (d: Y.Doc) => d.getText('notes').insert(0, 'hi'),
       (d: Y.Doc) => d.getMap(ROOT_MAP).set('x', 1),
       (d: Y.Doc) => ((d.getMap(ROOT_MAP).get(a.id.id) as Y.Array<Y.Array<Uint8Array>>).get(0) as Y.Array<unknown>).push(['json']),
-      (d: Y.Doc) => ((d.getMap(ROOT_MAP).get(a.id.id) as Y.Array<Y.Array<Uint8Array>>).get(0) as Y.Array<unknown>).insert(0, [new Uint8Array(3)]),
+      (d: Y.Doc) =>
+        ((d.getMap(ROOT_MAP).get(a.id.id) as Y.Array<Y.Array<Uint8Array>>).get(0) as Y.Array<unknown>).insert(0, [new Uint8Array(3)]),
     ]) {
       const evil = new Y.Doc()
       Y.applyUpdate(evil, Y.encodeStateAsUpdate(replica.doc))
@@ -122,10 +133,17 @@ describe('fork evidence', () => {
     const { a, replica } = setup()
     const real = replica.get(a.id.id, 4)
     // a signs a second, different seq 4 on the same prev: a fork.
-    const fork = signEntry(a.id, { seq: 4, prev: new Uint8Array(Buffer.from(real?.prev as string, 'hex')), at: real?.at as number, topic: 't', body: { kind: 'event', data: 'other' } })
+    const fork = signEntry(a.id, {
+      seq: 4,
+      prev: new Uint8Array(Buffer.from(real?.prev as string, 'hex')),
+      at: real?.at as number,
+      topic: 't',
+      body: { kind: 'event', data: 'other' },
+    })
     // The fork branch: the same structs for seqs 0..3, then its own seq 4.
     const branch = new LogDoc()
-    for (let seq = 0; seq < 4; seq++) branch.applyRemote(craftAppend(branch, a.id.id, a.id.clientId, replica.getBytes(a.id.id, seq) as Uint8Array))
+    for (let seq = 0; seq < 4; seq++)
+      branch.applyRemote(craftAppend(branch, a.id.id, a.id.clientId, replica.getBytes(a.id.id, seq) as Uint8Array))
     const update = craftAppend(branch, a.id.id, a.id.clientId, fork.bytes)
 
     expect(replica.applyRemote(update)).toMatchObject({ status: 'refused', reason: 'fork' })

@@ -63,7 +63,10 @@ export type Verdict =
   /** `ends`: per client the update names, the Yjs clock it must have once applied (what LogDoc checks afterwards). */
   | { status: 'accept'; runs: AcceptedRun[]; ends: Map<number, number> }
   /** Some structs depend on ones not received yet; nothing was checked against the chain. */
-  | { status: 'hold'; waiting: Array<{ node: NodeId | undefined; client: number; fromClock: number; resumeAt: number; maxSeq: number | undefined }> }
+  | {
+      status: 'hold'
+      waiting: Array<{ node: NodeId | undefined; client: number; fromClock: number; resumeAt: number; maxSeq: number | undefined }>
+    }
   | { status: 'refuse'; reason: RefusalReason; detail: string; fork?: ForkEvidence }
 
 class Refusal extends Error {
@@ -199,7 +202,15 @@ function decide(view: GuardView, update: Uint8Array): Verdict {
       at: plan.head?.at ?? 0,
     })
     if (!verdict.ok) throw new Refusal(verdict.reason, `node ${short(node)} seq ${verdict.seq}: ${verdict.detail}`)
-    runs.push({ node, publicKey, client: plan.client, fromSeq: plan.runFrom, entries: plan.run, hashes: verdict.hashes, lastAt: plan.lastAt })
+    runs.push({
+      node,
+      publicKey,
+      client: plan.client,
+      fromSeq: plan.runFrom,
+      entries: plan.run,
+      hashes: verdict.hashes,
+      lastAt: plan.lastAt,
+    })
   }
   return { status: 'accept', runs, ends: new Map([...plans.values()].map((p) => [p.client, p.cursor])) }
 }
@@ -209,7 +220,11 @@ function checkStruct(view: GuardView, plan: ClientPlan, struct: Y.Item | Y.GC | 
   if (struct instanceof Y.Skip) return
   if (struct instanceof Y.GC) throw new Refusal('delete', `client ${client} clock ${clock}: a GC struct stands for deleted content`)
   const item = struct as Y.Item
-  if (item.length !== 1) throw new Refusal('foreign-structure', `client ${client} clock ${clock}: a struct of length ${item.length}; the log holds one entry per struct`)
+  if (item.length !== 1)
+    throw new Refusal(
+      'foreign-structure',
+      `client ${client} clock ${clock}: a struct of length ${item.length}; the log holds one entry per struct`,
+    )
 
   const role = roleOfClock(clock)
   const local = view.stateOf(client)
@@ -244,8 +259,10 @@ function checkStruct(view: GuardView, plan: ClientPlan, struct: Y.Item | Y.GC | 
   } catch (err) {
     throw new Refusal('bad-entry', `node ${short(plan.node as NodeId)} clock ${clock}: ${(err as Error).message}`)
   }
-  if (!bytesEqual(entry.node, plan.publicKey as Uint8Array)) throw new Refusal('wrong-node', `entry of node ${short(toHex(entry.node))} placed in the part of node ${short(plan.node as NodeId)}`)
-  if (entry.seq !== role.seq) throw new Refusal('bad-seq', `node ${short(plan.node as NodeId)}: entry with seq ${entry.seq} sits at the place of seq ${role.seq}`)
+  if (!bytesEqual(entry.node, plan.publicKey as Uint8Array))
+    throw new Refusal('wrong-node', `entry of node ${short(toHex(entry.node))} placed in the part of node ${short(plan.node as NodeId)}`)
+  if (entry.seq !== role.seq)
+    throw new Refusal('bad-seq', `node ${short(plan.node as NodeId)}: entry with seq ${entry.seq} sits at the place of seq ${role.seq}`)
   if (plan.missingFrom !== undefined) {
     if (entry.seq >= (plan.maxHeld?.seq ?? 0)) plan.maxHeld = { seq: entry.seq, bytes }
     return
@@ -273,17 +290,26 @@ function checkLayout(plan: ClientPlan, item: Y.Item): void {
   if (item.rightOrigin !== null) fail('inserts before an existing struct; the log only appends')
   switch (role.role) {
     case 'root':
-      if (!isArrayType(item) || (item.parent as unknown) !== ROOT_MAP || item.parentSub !== plan.node || item.origin !== null) fail(`expected the node's segment array under "${ROOT_MAP}"`)
+      if (!isArrayType(item) || (item.parent as unknown) !== ROOT_MAP || item.parentSub !== plan.node || item.origin !== null)
+        fail(`expected the node's segment array under "${ROOT_MAP}"`)
       return
     case 'segment':
       if (!isArrayType(item) || item.parentSub !== null) fail(`expected segment ${role.segment}`)
-      if (role.segment === 0 ? !(item.origin === null && isId(item.parent, client, 0)) : !(item.parent === null && isId(item.origin, client, segmentClock(role.segment - 1)))) {
+      if (
+        role.segment === 0
+          ? !(item.origin === null && isId(item.parent, client, 0))
+          : !(item.parent === null && isId(item.origin, client, segmentClock(role.segment - 1)))
+      ) {
         fail(`segment ${role.segment} is not appended to the node's segment array`)
       }
       return
     case 'entry':
       if (!(item.content instanceof Y.ContentBinary) || item.parentSub !== null) fail(`expected the binary entry for seq ${role.seq}`)
-      if (role.index === 0 ? !(item.origin === null && isId(item.parent, client, segmentClock(role.segment))) : !(item.parent === null && isId(item.origin, client, clock - 1))) {
+      if (
+        role.index === 0
+          ? !(item.origin === null && isId(item.parent, client, segmentClock(role.segment)))
+          : !(item.parent === null && isId(item.origin, client, clock - 1))
+      ) {
         fail(`entry seq ${role.seq} is not appended to its segment`)
       }
   }
@@ -294,7 +320,8 @@ function compareKnownEntry(view: GuardView, plan: ClientPlan, item: Y.Item, seq:
   const local = view.entryBytes(node, seq)
   const incoming = item.content instanceof Y.ContentBinary ? item.content.content : undefined
   if (local !== undefined && incoming !== undefined && bytesEqual(local, incoming)) return
-  if (incoming === undefined || local === undefined) throw new Refusal('foreign-structure', `node ${short(node)} seq ${seq}: struct differs in kind from the local one`)
+  if (incoming === undefined || local === undefined)
+    throw new Refusal('foreign-structure', `node ${short(node)} seq ${seq}: struct differs in kind from the local one`)
   let entry: Entry
   try {
     entry = decodeEntry(incoming)
@@ -302,9 +329,16 @@ function compareKnownEntry(view: GuardView, plan: ClientPlan, item: Y.Item, seq:
     throw new Refusal('bad-entry', `node ${short(node)} seq ${seq}: ${(err as Error).message}`)
   }
   if (entry.node !== node || entry.seq !== seq || !signatureValid(plan.publicKey as Uint8Array, incoming)) {
-    throw new Refusal('bad-signature', `node ${short(node)} seq ${seq}: a different entry than the local one, not validly signed by the node`)
+    throw new Refusal(
+      'bad-signature',
+      `node ${short(node)} seq ${seq}: a different entry than the local one, not validly signed by the node`,
+    )
   }
-  throw new Refusal('fork', `node ${short(node)} signed two different entries for seq ${seq}`, { node, seq, entries: [decodeEntry(local), entry] })
+  throw new Refusal('fork', `node ${short(node)} signed two different entries for seq ${seq}`, {
+    node,
+    seq,
+    entries: [decodeEntry(local), entry],
+  })
 }
 
 function isArrayType(item: Y.Item): boolean {

@@ -45,7 +45,7 @@ describe('scanUpdate', () => {
     for (const u of writers[1]?.updates ?? []) expect(() => scanUpdate(u)).not.toThrow()
   })
 
-  it("takes what mergeSmallRecords and Y.mergeUpdates write: one group per client, whatever the order of the parts", () => {
+  it('takes what mergeSmallRecords and Y.mergeUpdates write: one group per client, whatever the order of the parts', () => {
     const a = writer()
     const b = writer()
     appendEvents(a.log, 20)
@@ -55,7 +55,11 @@ describe('scanUpdate', () => {
     expect(merged).toHaveLength(1)
     expect(scanUpdate((merged[0] as { update: Uint8Array }).update).groups).toHaveLength(1)
     const mixed = Y.mergeUpdates([...b.updates.slice(10), ...a.updates.slice(5).reverse(), ...b.updates.slice(0, 10)])
-    expect(scanUpdate(mixed).groups.map((g) => g.client).sort()).toEqual([a.id.clientId, b.id.clientId].sort())
+    expect(
+      scanUpdate(mixed)
+        .groups.map((g) => g.client)
+        .sort(),
+    ).toEqual([a.id.clientId, b.id.clientId].sort())
     // With a's first five missing, the merge writes one skip for the gap: the guard holds the update.
     const view = new LogDoc()
     view.applyRemote(Y.encodeStateAsUpdate(b.log.doc))

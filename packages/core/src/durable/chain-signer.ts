@@ -62,7 +62,14 @@ export class ChainSigner {
 }
 
 /** Where `identity`'s chain stands in `log`: what a signer starts from at open, and returns to after a recovery. */
-export function chainHeadOf(log: { heads(): Map<string, { length: number; hash: string; at: number }> }, identity: NodeIdentity | undefined): ChainHead {
+export function chainHeadOf(
+  log: { heads(): Map<string, { length: number; hash: string; at: number }> },
+  identity: NodeIdentity | undefined,
+): ChainHead {
   const head = identity === undefined ? undefined : log.heads().get(identity.id)
-  return { next: head?.length ?? 0, prev: head === undefined ? new Uint8Array(32) : new Uint8Array(Buffer.from(head.hash, 'hex')), at: head?.at ?? 0 }
+  return {
+    next: head?.length ?? 0,
+    prev: head === undefined ? new Uint8Array(32) : new Uint8Array(Buffer.from(head.hash, 'hex')),
+    at: head?.at ?? 0,
+  }
 }

@@ -21,7 +21,7 @@ const LOG_DOC = Symbol('ylog:log-doc')
 export class CommittedLog {
   /** Entries per node known to be in the store. */
   protected readonly committed = new Map<NodeId, number>()
-  protected readonly store: UpdateStore & EntryIndex
+  protected readonly store: UpdateStore & EntryIndex;
   // Replaced only when a DurableLog rebuilds itself from its store after a failed commit (recovery): readers fetch it each time.
   [LOG_DOC]: LogDoc
 
@@ -60,7 +60,10 @@ export class CommittedLog {
 
   /** Nodes with committed entries, sorted by id. */
   nodes(): NodeId[] {
-    return [...this.committed].filter(([, length]) => length > 0).map(([node]) => node).sort()
+    return [...this.committed]
+      .filter(([, length]) => length > 0)
+      .map(([node]) => node)
+      .sort()
   }
 
   /** A committed entry, or undefined. */

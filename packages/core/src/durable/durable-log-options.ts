@@ -43,7 +43,6 @@ export interface DurableLogOptions extends LogDocOptions {
 /** Called after each commit with what it wrote: the updates (for peers) and the entries they added (for readers), in order. */
 export type CommitListener = (info: CommitInfo, updates: readonly Uint8Array[], entries: readonly IndexRow[]) => void
 
-
 export interface AppendOptions {
   /**
    * Stored with the entries in the same commit (UpdateStore.findIdempotency

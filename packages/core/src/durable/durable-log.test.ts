@@ -34,7 +34,10 @@ describe('DurableLog', () => {
     store.append = async (_: readonly UpdateRecord[]) => {
       throw new Error('disk full')
     }
-    await expect(durable.append({ topic: 't', kind: 'event', data: 'lost' })).rejects.toMatchObject({ code: 'STORE_FAILED', message: expect.stringMatching(/disk full/) })
+    await expect(durable.append({ topic: 't', kind: 'event', data: 'lost' })).rejects.toMatchObject({
+      code: 'STORE_FAILED',
+      message: expect.stringMatching(/disk full/),
+    })
     expect(() => durable.append({ topic: 't', kind: 'event', data: 'after' })).toThrow(/stopped accepting writes/)
   })
 
@@ -54,7 +57,11 @@ describe('DurableLog', () => {
     expect(seen).toHaveLength(2)
     const state = await store.load()
     const bytes = (parts: Uint8Array[]): number => parts.reduce((n, p) => n + p.byteLength, 0)
-    expect(seen[1]).toMatchObject({ upTo: state.lastId, snapshotBytes: bytes(state.snapshot), addedBytes: bytes(state.snapshot) - (seen[0]?.snapshotBytes ?? 0) })
+    expect(seen[1]).toMatchObject({
+      upTo: state.lastId,
+      snapshotBytes: bytes(state.snapshot),
+      addedBytes: bytes(state.snapshot) - (seen[0]?.snapshotBytes ?? 0),
+    })
     expect(seen.every((c) => c.seconds >= 0 && c.addedBytes > 0)).toBe(true)
     expect(state.tail).toEqual([])
     // The broken listener is reported, not fatal: the log still takes writes.
@@ -85,7 +92,10 @@ describe('DurableLog', () => {
     const identity = NodeIdentity.generate()
     const garbled = new MemoryUpdateStore()
     await garbled.append([{ update: new Uint8Array([1, 200, 1, 7, 7, 7]), entries: [] }])
-    await expect(DurableLog.open({ identity, store: garbled })).rejects.toMatchObject({ code: 'STORE_CORRUPT', message: expect.stringMatching(/cannot replay stored updates 1–1 of the tail: the bytes do not decode/) })
+    await expect(DurableLog.open({ identity, store: garbled })).rejects.toMatchObject({
+      code: 'STORE_CORRUPT',
+      message: expect.stringMatching(/cannot replay stored updates 1–1 of the tail: the bytes do not decode/),
+    })
 
     // Another writer's second update without its first: what a changed clock or client id in stored bytes looks like.
     const other = new LogDoc({ identity: NodeIdentity.generate() })
@@ -95,7 +105,10 @@ describe('DurableLog', () => {
     other.append({ topic: 't', kind: 'event', data: 1 })
     const holed = new MemoryUpdateStore()
     await holed.append([{ update: updates[1] as Uint8Array, entries: [] }])
-    await expect(DurableLog.open({ identity, store: holed })).rejects.toMatchObject({ code: 'STORE_CORRUPT', message: expect.stringMatching(/stored log is incomplete: structs wait for missing ones \(client \d+ clock \d+\)/) })
+    await expect(DurableLog.open({ identity, store: holed })).rejects.toMatchObject({
+      code: 'STORE_CORRUPT',
+      message: expect.stringMatching(/stored log is incomplete: structs wait for missing ones \(client \d+ clock \d+\)/),
+    })
   })
 
   it('signs a trickle on the main thread and bursts on the worker, as one chain (seeded mix)', async () => {
@@ -113,7 +126,10 @@ describe('DurableLog', () => {
           // async: an entry refused before signing throws at once, which allSettled should see as a rejection.
           (async () =>
             i === count - 1 && random() < 0.3
-              ? durable.appendBatch([{ topic: 'g', kind: 'event', data: i }, { topic: 'g', kind: 'event', data: i === tooLarge ? 'x'.repeat(70_000) : -i }])
+              ? durable.appendBatch([
+                  { topic: 'g', kind: 'event', data: i },
+                  { topic: 'g', kind: 'event', data: i === tooLarge ? 'x'.repeat(70_000) : -i },
+                ])
               : durable.append({ topic: 't', kind: 'event', data: i === tooLarge ? 'x'.repeat(70_000) : i }))(),
         ),
       )
@@ -166,10 +182,18 @@ describe('DurableLog', () => {
       // The whole batch went into one commit.
       expect(commits.filter((topics) => topics.includes('b')).map((topics) => topics.filter((t) => t === 'b').length)).toEqual([50])
 
-      const bad = [{ topic: 'b', kind: 'event' as const, data: 1 }, { topic: 'b', kind: 'event' as const, data: 'x'.repeat(70_000) }]
+      const bad = [
+        { topic: 'b', kind: 'event' as const, data: 1 },
+        { topic: 'b', kind: 'event' as const, data: 'x'.repeat(70_000) },
+      ]
       const tooBig = (async () => durable.appendBatch(bad))()
       await expect(tooBig).rejects.toMatchObject({ code: 'ENTRY_TOO_LARGE', message: expect.stringMatching(/^batch entry 1: /) })
-      expect(() => durable.appendBatch([{ topic: 'b', kind: 'event', data: 1 }, { topic: 'bad topic', kind: 'event', data: 2 }])).toThrow(/batch entry 1: .*topic/)
+      expect(() =>
+        durable.appendBatch([
+          { topic: 'b', kind: 'event', data: 1 },
+          { topic: 'bad topic', kind: 'event', data: 2 },
+        ]),
+      ).toThrow(/batch entry 1: .*topic/)
       expect(() => durable.appendBatch([])).toThrow(/at least one entry/)
       expect((await durable.append({ topic: 't', kind: 'event', data: 'after' })).seq).toBe(55)
       expect(logDocOf(durable).verifyChains()).toEqual({ ok: true, entries: 56 })
@@ -184,7 +208,10 @@ describe('DurableLog', () => {
     const requestHash = new Uint8Array(32).fill(1)
     await durable.append({ topic: 't', kind: 'event', data: 0 })
     const one = await durable.append({ topic: 't', kind: 'event', data: 1 }, { idempotency: { key: 'k1', requestHash } })
-    const many = await durable.appendBatch([1, 2, 3].map((data) => ({ topic: 't', kind: 'event' as const, data })), { idempotency: { key: 'k2', requestHash } })
+    const many = await durable.appendBatch(
+      [1, 2, 3].map((data) => ({ topic: 't', kind: 'event' as const, data })),
+      { idempotency: { key: 'k2', requestHash } },
+    )
     await durable.close()
     const again = store.reopened()
     expect(await again.findIdempotency('k1')).toMatchObject({ key: 'k1', node: identity.id, seq: one.seq, count: 1 })

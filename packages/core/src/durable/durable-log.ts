@@ -20,7 +20,14 @@ export const DEFAULT_COMPACT_AFTER_UPDATES = 20_000
 /** A group commit starts at once when this many updates are waiting. */
 const GROUP_COMMIT_RECORDS = 256
 
-export type { DurableLogOptions, CommitListener, AppendOptions, CommitInfo, CompactionInfo, CompactionListener } from './durable-log-options.js'
+export type {
+  DurableLogOptions,
+  CommitListener,
+  AppendOptions,
+  CommitInfo,
+  CompactionInfo,
+  CompactionListener,
+} from './durable-log-options.js'
 export type { StoreHealth, HealthListener, RetryOptions } from './store-health.js'
 
 /**
@@ -68,7 +75,8 @@ export class DurableLog extends CommittedLog {
   static async open(options: DurableLogOptions): Promise<DurableLog> {
     const started = performance.now()
     const durable = new DurableLog(await loadLog(options), options)
-    if (options.signing === 'thread' && options.identity !== undefined) durable.#signer = new WorkerSigner(options.identity, chainHeadOf(durable.log, options.identity))
+    if (options.signing === 'thread' && options.identity !== undefined)
+      durable.#signer = new WorkerSigner(options.identity, chainHeadOf(durable.log, options.identity))
     durable.replaySeconds = (performance.now() - started) / 1000
     return durable
   }
@@ -92,7 +100,9 @@ export class DurableLog extends CommittedLog {
       return this.#afterCommit().then(() => entry)
     }
     const { topic, body, at, time, tail } = this.log.prepare(input)
-    return this.#signer.sign({ tail, at, time }).then((signed) => this.#signedTurn.add([{ ...signed, topic, body }], options).then((entries) => entries[0] as Entry))
+    return this.#signer
+      .sign({ tail, at, time })
+      .then((signed) => this.#signedTurn.add([{ ...signed, topic, body }], options).then((entries) => entries[0] as Entry))
   }
 
   /**
@@ -108,9 +118,12 @@ export class DurableLog extends CommittedLog {
       return this.#afterCommit().then(() => entries)
     }
     const prepared = inputs.map((input, i) => inBatch(inputs.length, i, () => this.log.prepare(input)))
-    return this.#signer
-      .signGroup(prepared.map(({ tail, at, time }) => ({ tail, at, time })))
-      .then((group) => this.#signedTurn.add(group.map((signed, i) => ({ ...signed, topic: (prepared[i] as PreparedEntry).topic, body: (prepared[i] as PreparedEntry).body })), options))
+    return this.#signer.signGroup(prepared.map(({ tail, at, time }) => ({ tail, at, time }))).then((group) =>
+      this.#signedTurn.add(
+        group.map((signed, i) => ({ ...signed, topic: (prepared[i] as PreparedEntry).topic, body: (prepared[i] as PreparedEntry).body })),
+        options,
+      ),
+    )
   }
 
   #applyRun(items: SignedItem[]): void {
@@ -144,7 +157,13 @@ export class DurableLog extends CommittedLog {
     const first = entries[0]
     const record = this.#pending[this.#pending.length - 1]
     if (options.idempotency === undefined || first === undefined || record === undefined) return
-    record.idempotency = { key: options.idempotency.key, requestHash: options.idempotency.requestHash, node: first.node, seq: first.seq, count: entries.length }
+    record.idempotency = {
+      key: options.idempotency.key,
+      requestHash: options.idempotency.requestHash,
+      node: first.node,
+      seq: first.seq,
+      count: entries.length,
+    }
   }
 
   /** Offers a remote update to the guard; accepted ones resolve after they are committed. */
@@ -315,7 +334,10 @@ export class DurableLog extends CommittedLog {
     this.committed.clear()
     for (const [node, head] of log.heads()) this.committed.set(node, head.length)
     this.#record()
-    const thresholds = { afterUpdates: options.compactAfterUpdates ?? DEFAULT_COMPACT_AFTER_UPDATES, afterBytes: options.compactAfterBytes ?? 16 * 1024 * 1024 }
+    const thresholds = {
+      afterUpdates: options.compactAfterUpdates ?? DEFAULT_COMPACT_AFTER_UPDATES,
+      afterBytes: options.compactAfterBytes ?? 16 * 1024 * 1024,
+    }
     return new TailCompactor(options.store, log.doc, thresholds, { snapshotHeads, state })
   }
 
@@ -328,13 +350,20 @@ export class DurableLog extends CommittedLog {
     await this.store.probe?.()
     const loaded = await loadLog({ ...this.#options, onReplayProgress: undefined })
     for (const [node, length] of this.committed) {
-      if (loaded.log.length(node) < length) throw new YlogError('STORE_CORRUPT', `after a failed commit the store holds ${loaded.log.length(node)} entries of ${node}, but ${length} were committed`)
+      if (loaded.log.length(node) < length)
+        throw new YlogError(
+          'STORE_CORRUPT',
+          `after a failed commit the store holds ${loaded.log.length(node)} entries of ${node}, but ${length} were committed`,
+        )
     }
     if (this.#committing || this.#closed) throw new YlogError('STORE_IO', 'a commit was in flight during the recovery; trying again')
     this.#stopRecording()
     this.#tail = this.#adopt(loaded)
     this.#pending = []
-    this.#signer?.rewind(chainHeadOf(this.log, this.#options.identity), this.#recovery.refusal ?? new YlogError('STORE_FAILED', 'the log recovered'))
+    this.#signer?.rewind(
+      chainHeadOf(this.log, this.#options.identity),
+      this.#recovery.refusal ?? new YlogError('STORE_FAILED', 'the log recovered'),
+    )
   }
 }
 

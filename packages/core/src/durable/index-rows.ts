@@ -18,7 +18,8 @@ export function indexRowAt(log: LogDoc, node: NodeId, seq: number): IndexRow {
   const bytes = log.getBytes(node, seq) as Uint8Array
   const header = peekEntry(bytes)
   const fields = peekTopicKind(bytes)
-  if (header === undefined || fields === undefined) throw new YlogError('MALFORMED_ENTRY', `entry ${node}:${seq} in the document does not have an entry layout`)
+  if (header === undefined || fields === undefined)
+    throw new YlogError('MALFORMED_ENTRY', `entry ${node}:${seq} in the document does not have an entry layout`)
   const row: IndexRow = { node, seq, at: header.at, topic: fields.topic, kind: fields.kind as EntryKind }
   return row.kind === 'transition' ? withSubject(row, log.get(node, seq)) : row
 }

@@ -1,4 +1,14 @@
-import type { ConsumerRecord, IdempotencyRecord, IndexQuery, IndexRow, NodeStore, StoredState, StoreStats, TimePosition, UpdateRecord } from './update-store.js'
+import type {
+  ConsumerRecord,
+  IdempotencyRecord,
+  IndexQuery,
+  IndexRow,
+  NodeStore,
+  StoredState,
+  StoreStats,
+  TimePosition,
+  UpdateRecord,
+} from './update-store.js'
 import type { NodeId } from '../entry/identity.js'
 import { YlogError } from '../errors.js'
 
@@ -44,7 +54,10 @@ export class MemoryUpdateStore implements NodeStore {
   async compact(parts: readonly Uint8Array[], upTo: number): Promise<void> {
     const d = this.#open()
     if (!Number.isSafeInteger(upTo) || upTo < d.snapshotUpTo || upTo >= d.nextId) {
-      throw new YlogError('BAD_ARGUMENT', `compact: upTo must be an update id between the snapshot's ${d.snapshotUpTo} and the last id ${d.nextId - 1}, got ${upTo}`)
+      throw new YlogError(
+        'BAD_ARGUMENT',
+        `compact: upTo must be an update id between the snapshot's ${d.snapshotUpTo} and the last id ${d.nextId - 1}, got ${upTo}`,
+      )
     }
     d.snapshot.push(...parts)
     d.snapshotUpTo = upTo
@@ -54,7 +67,10 @@ export class MemoryUpdateStore implements NodeStore {
   async query(query: IndexQuery): Promise<Array<{ node: NodeId; seq: number }>> {
     const d = this.#open()
     if (query.after !== undefined && (query.newestFirst === true || query.before !== undefined)) {
-      throw new YlogError('BAD_ARGUMENT', 'query: after (a cursor, in node order) cannot be combined with newestFirst or before (time order)')
+      throw new YlogError(
+        'BAD_ARGUMENT',
+        'query: after (a cursor, in node order) cannot be combined with newestFirst or before (time order)',
+      )
     }
     const before = query.before
     const rows = d.index.filter(
@@ -67,7 +83,9 @@ export class MemoryUpdateStore implements NodeStore {
         (query.kind === undefined || r.kind === query.kind) &&
         (query.subject === undefined || (r.kind === 'transition' && r.subject === query.subject)),
     )
-    const byTime = query.newestFirst === true || (query.after === undefined && (query.since !== undefined || query.until !== undefined || before !== undefined))
+    const byTime =
+      query.newestFirst === true ||
+      (query.after === undefined && (query.since !== undefined || query.until !== undefined || before !== undefined))
     rows.sort(byTime ? compareByTime : (a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : a.seq - b.seq))
     if (query.newestFirst === true) rows.reverse()
     return rows.slice(0, query.limit).map(({ node, seq }) => ({ node, seq }))

@@ -11,7 +11,13 @@ function recordsOf(doc: LogDoc, count: number, pad = 10): UpdateRecord[] {
   const off = doc.onUpdate((update) => records.push({ update, entries: [] }))
   for (let i = 0; i < count; i++) {
     const entry = doc.append({ topic: 't', kind: 'event', data: 'x'.repeat(pad) })
-    ;(records[records.length - 1] as UpdateRecord).entries.push({ node: entry.node, seq: entry.seq, at: entry.at, topic: 't', kind: 'event' })
+    ;(records[records.length - 1] as UpdateRecord).entries.push({
+      node: entry.node,
+      seq: entry.seq,
+      at: entry.at,
+      topic: 't',
+      kind: 'event',
+    })
   }
   off()
   return records

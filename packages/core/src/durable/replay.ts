@@ -36,7 +36,11 @@ function replayStep(step: () => void, what: string): void {
   try {
     step()
   } catch (err) {
-    throw new YlogError('STORE_CORRUPT', `cannot replay ${what}: the bytes do not decode as Yjs updates (${(err as Error).message}); ${RESTORE_ADVICE}`, { cause: err })
+    throw new YlogError(
+      'STORE_CORRUPT',
+      `cannot replay ${what}: the bytes do not decode as Yjs updates (${(err as Error).message}); ${RESTORE_ADVICE}`,
+      { cause: err },
+    )
   }
 }
 
@@ -49,11 +53,17 @@ export interface LoadedLog {
 }
 
 /** Loads the store into a new document and verifies the chains the snapshot does not vouch for (all of them with `verify: 'full'`). */
-export async function loadLog(options: LogDocOptions & { store: UpdateStore; verify?: 'tail' | 'full'; onReplayProgress?: (applied: number, total: number) => void }): Promise<LoadedLog> {
+export async function loadLog(
+  options: LogDocOptions & { store: UpdateStore; verify?: 'tail' | 'full'; onReplayProgress?: (applied: number, total: number) => void },
+): Promise<LoadedLog> {
   const log = new LogDoc(options)
   const state = await options.store.load()
   const snapshotHeads = replayStored(log, state, options.onReplayProgress)
   const check = log.verifyChains(options.verify === 'full' ? undefined : snapshotHeads)
-  if (!check.ok) throw new YlogError('STORE_CORRUPT', `stored log does not verify: node ${check.node} seq ${check.seq}: ${check.detail}; ${RESTORE_ADVICE}`)
+  if (!check.ok)
+    throw new YlogError(
+      'STORE_CORRUPT',
+      `stored log does not verify: node ${check.node} seq ${check.seq}: ${check.detail}; ${RESTORE_ADVICE}`,
+    )
   return { log, state, snapshotHeads }
 }

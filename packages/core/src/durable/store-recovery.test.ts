@@ -44,7 +44,10 @@ describe.each(['inline', 'thread'] as const)('DurableLog under storage pressure 
     expect(durable.get(identity.id, 3)).toBeUndefined()
 
     store.heal()
-    await waitFor(() => durable.health.state === 'ok', () => `recovery, health ${JSON.stringify(durable.health)}`)
+    await waitFor(
+      () => durable.health.state === 'ok',
+      () => `recovery, health ${JSON.stringify(durable.health)}`,
+    )
     expect(durable.health).toMatchObject({ failures: 1, recoveries: 1, attempts: 0 })
     const next = await Promise.all([6, 7].map((i) => durable.append(event(i))))
     expect(next.map((e) => e.seq)).toEqual([3, 4])

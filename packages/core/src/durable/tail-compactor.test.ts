@@ -7,7 +7,10 @@ import { missingDependencies } from '../doc/reads.js'
 function logWith(count: number, pad = 10): { log: LogDoc; node: string } {
   const identity = NodeIdentity.generate()
   const log = new LogDoc({ identity })
-  for (let i = 0; i < count; i += 100) log.appendBatch(Array.from({ length: Math.min(100, count - i) }, (_, j) => ({ topic: 't', kind: 'event' as const, data: 'x'.repeat(pad) + (i + j) })))
+  for (let i = 0; i < count; i += 100)
+    log.appendBatch(
+      Array.from({ length: Math.min(100, count - i) }, (_, j) => ({ topic: 't', kind: 'event' as const, data: 'x'.repeat(pad) + (i + j) })),
+    )
   return { log, node: identity.id }
 }
 

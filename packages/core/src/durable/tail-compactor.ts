@@ -61,7 +61,12 @@ export class TailCompactor {
   // One compaction at a time, in call order: automatic ones and compact() calls may overlap.
   readonly #serial = new Serial()
 
-  constructor(store: UpdateStore, doc: Y.Doc, thresholds: { afterUpdates: number; afterBytes: number }, stored: { snapshotHeads: Iterable<[NodeId, number]>; state: StoredState }) {
+  constructor(
+    store: UpdateStore,
+    doc: Y.Doc,
+    thresholds: { afterUpdates: number; afterBytes: number },
+    stored: { snapshotHeads: Iterable<[NodeId, number]>; state: StoredState },
+  ) {
     this.#store = store
     this.#doc = doc
     this.#afterUpdates = thresholds.afterUpdates

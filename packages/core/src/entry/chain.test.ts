@@ -45,7 +45,11 @@ describe('verifyRun', () => {
 
   it('refuses a run that does not start at the expected seq or prev', () => {
     expect(verifyRun(id.publicKey, run.slice(1), start)).toMatchObject({ ok: false, index: 0, reason: 'bad-seq' })
-    expect(verifyRun(id.publicKey, run.slice(1), { seq: 1, prev: ZERO_HASH, at: 0 })).toMatchObject({ ok: false, index: 0, reason: 'bad-prev' })
+    expect(verifyRun(id.publicKey, run.slice(1), { seq: 1, prev: ZERO_HASH, at: 0 })).toMatchObject({
+      ok: false,
+      index: 0,
+      reason: 'bad-prev',
+    })
   })
 
   it('refuses a run with a missing entry at the gap', () => {

@@ -13,7 +13,13 @@ export interface ChainStart {
 
 export type RunVerdict =
   | { ok: true; hashes: Uint8Array[] }
-  | { ok: false; index: number; seq: number; reason: 'bad-entry' | 'wrong-node' | 'bad-seq' | 'bad-prev' | 'time-regression' | 'bad-signature'; detail: string }
+  | {
+      ok: false
+      index: number
+      seq: number
+      reason: 'bad-entry' | 'wrong-node' | 'bad-seq' | 'bad-prev' | 'time-regression' | 'bad-signature'
+      detail: string
+    }
 
 /**
  * Verifies a contiguous run of one node's entries with one signature check:
@@ -54,7 +60,14 @@ export function verifyRun(publicKey: Uint8Array, run: readonly Uint8Array[], sta
     if (failure !== undefined) {
       // Entries before i are linked; the last good one is the last with a valid signature.
       const good = lastSigned(publicKey, run, i - 1)
-      if (good + 1 < i) return { ok: false, index: good + 1, seq: start.seq + good + 1, reason: 'bad-signature', detail: `signature of seq ${start.seq + good + 1} does not verify` }
+      if (good + 1 < i)
+        return {
+          ok: false,
+          index: good + 1,
+          seq: start.seq + good + 1,
+          reason: 'bad-signature',
+          detail: `signature of seq ${start.seq + good + 1} does not verify`,
+        }
       return { ok: false, index: i, seq, reason: failure, detail }
     }
     hashes[i] = sha256(bytes)
@@ -63,7 +76,13 @@ export function verifyRun(publicKey: Uint8Array, run: readonly Uint8Array[], sta
   }
   if (run.length > 0 && !signatureValid(publicKey, run[run.length - 1] as Uint8Array)) {
     const good = lastSigned(publicKey, run, run.length - 2)
-    return { ok: false, index: good + 1, seq: start.seq + good + 1, reason: 'bad-signature', detail: `signature of seq ${start.seq + good + 1} does not verify` }
+    return {
+      ok: false,
+      index: good + 1,
+      seq: start.seq + good + 1,
+      reason: 'bad-signature',
+      detail: `signature of seq ${start.seq + good + 1} does not verify`,
+    }
   }
   return { ok: true, hashes }
 }
@@ -102,7 +121,11 @@ export function verifyChains(
     const first = Math.min(from?.get(node) ?? 0, next)
     const before = first > 0 ? getBytes(node, first - 1) : undefined
     if (first > 0 && before === undefined) return { ok: false, node, seq: first - 1, detail: 'entry missing from its place in the layout' }
-    let start = { seq: first, prev: before === undefined ? ZERO_HASH : sha256(before), at: before === undefined ? 0 : (peekEntry(before)?.at ?? 0) }
+    let start = {
+      seq: first,
+      prev: before === undefined ? ZERO_HASH : sha256(before),
+      at: before === undefined ? 0 : (peekEntry(before)?.at ?? 0),
+    }
     for (let chunk = first; chunk < next; chunk += CHUNK) {
       const run: Uint8Array[] = []
       for (let seq = chunk; seq < Math.min(next, chunk + CHUNK); seq++) {

@@ -27,7 +27,12 @@ export function encodeCursor(cursor: Cursor): string {
 /** Parses a cursor string; the empty string is the start of the log. */
 export function decodeCursor(text: string): Cursor {
   if (text === '') return START
-  const bad = (why: string): YlogError => new YlogError('BAD_CURSOR', `cursor ${JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)} is invalid: ${why}; use a "next" value returned by the log, or omit it to start from the beginning`)
+  const bad = (why: string): YlogError =>
+    new YlogError(
+      'BAD_CURSOR',
+      `cursor ${JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)} is invalid: ${why}; use a "next" value ` +
+        `returned by the log, or omit it to start from the beginning`,
+    )
   if (text.length > MAX_CURSOR_LENGTH) throw bad('too long')
   if (!text.startsWith(PREFIX)) throw bad(`it does not start with "${PREFIX}"`)
   const body = text.slice(PREFIX.length)

@@ -18,7 +18,10 @@ export function validateTopic(topic: unknown): asserts topic is string {
     throw new YlogError('BAD_TOPIC', `topic is ${topic.length} characters; the limit is ${MAX_TOPIC_LENGTH}`)
   }
   if (!TOPIC_PATTERN.test(topic)) {
-    throw new YlogError('BAD_TOPIC', `topic ${JSON.stringify(topic)} has characters outside [A-Za-z0-9._:/-] or does not start with a letter or digit`)
+    throw new YlogError(
+      'BAD_TOPIC',
+      `topic ${JSON.stringify(topic)} has characters outside [A-Za-z0-9._:/-] or does not start with a letter or digit`,
+    )
   }
 }
 
@@ -29,7 +32,8 @@ export function validateBody(kind: unknown, data: unknown): EntryBody {
       const d = requireRecord(data, 'transition data')
       for (const field of ['subject', 'from', 'to', 'event'] as const) requireText(d[field], `transition data.${field}`)
       const extra = Object.keys(d).filter((k) => !['subject', 'from', 'to', 'event'].includes(k))
-      if (extra.length > 0) throw new YlogError('BAD_DATA', `transition data has unknown field(s) ${extra.join(', ')}; allowed: subject, from, to, event`)
+      if (extra.length > 0)
+        throw new YlogError('BAD_DATA', `transition data has unknown field(s) ${extra.join(', ')}; allowed: subject, from, to, event`)
       return { kind, data: { subject: d.subject as string, from: d.from as string, to: d.to as string, event: d.event as string } }
     }
     case 'gap': {
@@ -91,7 +95,8 @@ function checkJson(value: unknown, path: string, depth: number): void {
         return
       }
       const proto = Object.getPrototypeOf(value)
-      if (proto !== Object.prototype && proto !== null) throw new YlogError('BAD_DATA', `${path} is a ${describe(value)}; only plain JSON objects are allowed`)
+      if (proto !== Object.prototype && proto !== null)
+        throw new YlogError('BAD_DATA', `${path} is a ${describe(value)}; only plain JSON objects are allowed`)
       for (const [k, v] of Object.entries(value)) {
         if (k === '__proto__') throw new YlogError('BAD_DATA', `${path} has a "__proto__" key, which is not allowed`)
         checkJson(v, `${path}.${k}`, depth + 1)

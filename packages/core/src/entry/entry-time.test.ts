@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest'
 import { encode, rfc8949EncodeOptions } from 'cborg'
 import { ZERO_HASH, toHex } from './bytes.js'
 import { signatureValid, verifyRun } from './chain.js'
-import { checkEntrySize, decodeEntry, encodeEntryTail, ENTRY_FORMAT_VERSION_TIMED, MAX_ENTRY_BYTES, peekEntry, peekTopicKind, signEntry, signedMessage } from './entry.js'
+import {
+  checkEntrySize,
+  decodeEntry,
+  encodeEntryTail,
+  ENTRY_FORMAT_VERSION_TIMED,
+  MAX_ENTRY_BYTES,
+  peekEntry,
+  peekTopicKind,
+  signEntry,
+  signedMessage,
+} from './entry.js'
 import { checkGivenTime, PLAUSIBLE_MIN_TIME_MS } from './entry-time.js'
 import { NodeIdentity } from './identity.js'
 import { LogDoc } from '../doc/log-doc.js'
@@ -18,7 +28,16 @@ describe('entries with an event time (format version 2)', () => {
     const { bytes, hash } = signEntry(id, { ...fields, time: NOW - 86_400_000 })
     expect([bytes[0], bytes[1]]).toEqual([0x8a, ENTRY_FORMAT_VERSION_TIMED])
     const entry = decodeEntry(bytes)
-    expect(entry).toMatchObject({ node: id.id, seq: 3, at: NOW, time: NOW - 86_400_000, topic: 'agents', kind: 'event', data: { step: 'plan' }, hash: toHex(hash) })
+    expect(entry).toMatchObject({
+      node: id.id,
+      seq: 3,
+      at: NOW,
+      time: NOW - 86_400_000,
+      topic: 'agents',
+      kind: 'event',
+      data: { step: 'plan' },
+      hash: toHex(hash),
+    })
     expect(peekEntry(bytes)).toMatchObject({ seq: 3, at: NOW })
     expect(peekTopicKind(bytes)).toEqual({ topic: 'agents', kind: 'event' })
     expect(signatureValid(id.publicKey, bytes)).toBe(true)
@@ -61,7 +80,9 @@ describe('entries with an event time (format version 2)', () => {
     const first = signEntry(id, { ...fields, seq: 0, at: NOW, time: NOW })
     const second = signEntry(id, { ...fields, seq: 1, prev: first.hash, at: NOW + 1 })
     const third = signEntry(id, { ...fields, seq: 2, prev: second.hash, at: NOW + 2, time: NOW - 3_600_000 })
-    expect(verifyRun(id.publicKey, [first.bytes, second.bytes, third.bytes], { seq: 0, prev: ZERO_HASH, at: 0 })).toMatchObject({ ok: true })
+    expect(verifyRun(id.publicKey, [first.bytes, second.bytes, third.bytes], { seq: 0, prev: ZERO_HASH, at: 0 })).toMatchObject({
+      ok: true,
+    })
   })
 
   it('count the time in the size check made before signing', () => {
@@ -74,22 +95,28 @@ describe('entries with an event time (format version 2)', () => {
 
 describe('checkGivenTime', () => {
   it('takes times up to the skew ahead, and any plausible past', () => {
-    for (const t of [NOW, NOW + 60_000, NOW - 10 * 365 * 86_400_000, PLAUSIBLE_MIN_TIME_MS]) expect(checkGivenTime('at', t, NOW, limits)).toBe(t)
+    for (const t of [NOW, NOW + 60_000, NOW - 10 * 365 * 86_400_000, PLAUSIBLE_MIN_TIME_MS])
+      expect(checkGivenTime('at', t, NOW, limits)).toBe(t)
   })
 
   it('refuses a time further ahead than the skew, naming the limit', () => {
-    expect(() => checkGivenTime('at', 99_999_999_999_999, NOW, limits)).toThrow(/at 99999999999999 \(5138-11-16T09:46:39\.999Z\) is .* ahead of this node's clock .*the limit is 60000 ms/)
+    expect(() => checkGivenTime('at', 99_999_999_999_999, NOW, limits)).toThrow(
+      /at 99999999999999 \(5138-11-16T09:46:39\.999Z\) is .* ahead of this node's clock .*the limit is 60000 ms/,
+    )
     expect(() => checkGivenTime('time', NOW + 60_001, NOW, limits)).toThrow(expect.objectContaining({ code: 'BAD_TIME' }))
   })
 
   it('suggests the unit when a time looks like seconds or microseconds', () => {
-    expect(() => checkGivenTime('at', Math.floor(NOW / 1000), NOW, limits)).toThrow(/looks like seconds since the epoch \(2026-11-27T12:00:00\.000Z\): send milliseconds, e.g. 1795780800000/)
+    expect(() => checkGivenTime('at', Math.floor(NOW / 1000), NOW, limits)).toThrow(
+      /looks like seconds since the epoch \(2026-11-27T12:00:00\.000Z\): send milliseconds, e.g. 1795780800000/,
+    )
     expect(() => checkGivenTime('time', NOW * 1000, NOW, limits)).toThrow(/looks like microseconds or nanoseconds/)
     expect(() => checkGivenTime('at', 5, NOW, limits)).toThrow(/is before 1973-03-03T09:46:40\.000Z, the earliest time this node takes$/)
   })
 
   it('refuses values that are not non-negative integers', () => {
-    for (const t of [-1, 1.5, Number.NaN, 2 ** 53]) expect(() => checkGivenTime('at', t, NOW, limits)).toThrow(/non-negative integer of milliseconds/)
+    for (const t of [-1, 1.5, Number.NaN, 2 ** 53])
+      expect(() => checkGivenTime('at', t, NOW, limits)).toThrow(/non-negative integer of milliseconds/)
   })
 })
 
@@ -101,7 +128,9 @@ describe('LogDoc appends with times', () => {
     now -= 10_000 // the clock went back
     const b = log.append({ topic: 't', kind: 'event', data: 2, time: NOW - 20_000 })
     expect([a.at, a.time, b.at, b.time]).toEqual([NOW, NOW - 5000, NOW, NOW - 20_000])
-    expect(() => log.append({ topic: 't', kind: 'event', data: 3, at: now + 3_600_000 })).toThrow(expect.objectContaining({ code: 'BAD_TIME' }))
+    expect(() => log.append({ topic: 't', kind: 'event', data: 3, at: now + 3_600_000 })).toThrow(
+      expect.objectContaining({ code: 'BAD_TIME' }),
+    )
     expect(log.length(id.id)).toBe(2)
     expect(log.get(id.id, 1)).toMatchObject({ at: NOW, time: NOW - 20_000 })
   })

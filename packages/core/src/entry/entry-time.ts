@@ -36,7 +36,8 @@ export function checkGivenTime(name: 'at' | 'time', value: number, now: number, 
     const unit = value > now * 100 ? '; it looks like microseconds or nanoseconds: send milliseconds' : ''
     throw new YlogError(
       'BAD_TIME',
-      `${name} ${value} (${iso(value)}) is ${value - now} ms ahead of this node's clock (${iso(now)}); the limit is ${maxFutureMs} ms (the node's max clock skew)${unit}`,
+      `${name} ${value} (${iso(value)}) is ${value - now} ms ahead of this node's clock (${iso(now)}); the limit is ` +
+        `${maxFutureMs} ms (the node's max clock skew)${unit}`,
     )
   }
   if (value < minMs) {

@@ -2,7 +2,19 @@ import { describe, expect, it } from 'vitest'
 import { sha256, toHex, ZERO_HASH } from './bytes.js'
 import { signatureValid } from './chain.js'
 import { encode, rfc8949EncodeOptions } from 'cborg'
-import { decodeEntry, encodeEntryTail, ENTRY_FORMAT_VERSION, MAX_ENTRY_BYTES, peekEntry, peekTopicKind, signEntry, signEntryTail, validateBody, validateTopic, type EntryBody } from './entry.js'
+import {
+  decodeEntry,
+  encodeEntryTail,
+  ENTRY_FORMAT_VERSION,
+  MAX_ENTRY_BYTES,
+  peekEntry,
+  peekTopicKind,
+  signEntry,
+  signEntryTail,
+  validateBody,
+  validateTopic,
+  type EntryBody,
+} from './entry.js'
 import { seededRandom } from '../testing/test-support.js'
 import { YlogError } from '../errors.js'
 import { NodeIdentity } from './identity.js'
@@ -87,7 +99,11 @@ describe('validation', () => {
   it.each([
     ['nope', {}, /kind must be one of transition, event, gap/],
     ['transition', { subject: 's', from: 'a', to: 'b' }, /transition data.event is missing: give a string/],
-    ['transition', { subject: 's', from: 'a', to: 'b', event: 7 }, /transition data.event must be a string of 1 to 1024 characters, got number 7/],
+    [
+      'transition',
+      { subject: 's', from: 'a', to: 'b', event: 7 },
+      /transition data.event must be a string of 1 to 1024 characters, got number 7/,
+    ],
     ['gap', { stream: 's', to: 3 }, /gap data.from is missing: give a non-negative integer/],
     ['transition', { subject: 's', from: 'a', to: 'b', event: 'e', extra: 1 }, /unknown field\(s\) extra/],
     ['gap', { stream: 's', from: 5, to: 3 }, /from \(5\) is after gap data.to \(3\)/],
@@ -105,8 +121,19 @@ describe('validation', () => {
 describe('peekTopicKind', () => {
   it('reads topic and kind as decodeEntry does, for short and long topics, and refuses other bytes', () => {
     const identity = NodeIdentity.generate()
-    for (const [topic, seq, at] of [['t', 0, 0], ['x'.repeat(23), 23, 1_700_000_000_000], ['y'.repeat(24), 70_000, 2 ** 40], ['z'.repeat(128), 2 ** 33, 5]] as const) {
-      const { bytes } = signEntry(identity, { seq, prev: new Uint8Array(32), at, topic, body: { kind: 'transition', data: { subject: 's', from: 'a', to: 'b', event: 'e' } } })
+    for (const [topic, seq, at] of [
+      ['t', 0, 0],
+      ['x'.repeat(23), 23, 1_700_000_000_000],
+      ['y'.repeat(24), 70_000, 2 ** 40],
+      ['z'.repeat(128), 2 ** 33, 5],
+    ] as const) {
+      const { bytes } = signEntry(identity, {
+        seq,
+        prev: new Uint8Array(32),
+        at,
+        topic,
+        body: { kind: 'transition', data: { subject: 's', from: 'a', to: 'b', event: 'e' } },
+      })
       const entry = decodeEntry(bytes)
       expect(peekTopicKind(bytes)).toEqual({ topic: entry.topic, kind: entry.kind })
     }

@@ -65,10 +65,7 @@ export interface GapData {
   to: number
 }
 
-export type EntryBody =
-  | { kind: 'transition'; data: TransitionData }
-  | { kind: 'event'; data: JsonValue }
-  | { kind: 'gap'; data: GapData }
+export type EntryBody = { kind: 'transition'; data: TransitionData } | { kind: 'event'; data: JsonValue } | { kind: 'gap'; data: GapData }
 
 /**
  * What a writer supplies; the log fills in node, seq, prev and signature.
@@ -109,7 +106,6 @@ export interface EntryHeader {
   at: number
 }
 
-
 /** Encodes and signs one entry; `fields` must already be validated. */
 export function signEntry(identity: NodeIdentity, fields: EntryFields): { bytes: Uint8Array; hash: Uint8Array } {
   return signEntryTail(identity, fields, encodeEntryTail(fields.topic, fields.body), fields.time)
@@ -144,7 +140,12 @@ export function encodeEntryTail(topic: string, body: EntryBody): Uint8Array {
  * Signs an entry from its place in the chain, its encoded tail and its event
  * time, if any (version 2); the bytes are exactly `signEntry`'s.
  */
-export function signEntryTail(identity: NodeIdentity, place: { seq: number; prev: Uint8Array; at: number }, tail: Uint8Array, time?: number): { bytes: Uint8Array; hash: Uint8Array } {
+export function signEntryTail(
+  identity: NodeIdentity,
+  place: { seq: number; prev: Uint8Array; at: number },
+  tail: Uint8Array,
+  time?: number,
+): { bytes: Uint8Array; hash: Uint8Array } {
   const seq = encodeUint(place.seq)
   const at = encodeUint(place.at)
   const timed = time === undefined ? undefined : encodeUint(time)
@@ -305,10 +306,12 @@ export function checkEntry(bytes: Uint8Array): CheckedEntry {
   const sig: unknown = value[value.length - 1]
   const time: unknown = timed ? value[8] : undefined
   if (version !== ENTRY_FORMAT_VERSION && !timed) throw malformed(`unknown format version ${describe(version)}`)
-  if (!isBytes(node, PUBLIC_KEY_BYTES) || !isBytes(prev, HASH_BYTES) || !isBytes(sig, SIGNATURE_BYTES)) throw malformed('node, prev or sig has the wrong type or length')
+  if (!isBytes(node, PUBLIC_KEY_BYTES) || !isBytes(prev, HASH_BYTES) || !isBytes(sig, SIGNATURE_BYTES))
+    throw malformed('node, prev or sig has the wrong type or length')
   if (!Number.isSafeInteger(seq) || (seq as number) < 0) throw malformed(`seq ${describe(seq)} is not a non-negative integer`)
   if (!Number.isSafeInteger(at) || (at as number) < 0) throw malformed(`at ${describe(at)} is not a non-negative integer`)
-  if (timed && (!Number.isSafeInteger(time) || (time as number) < 0)) throw malformed(`time ${describe(time)} is not a non-negative integer`)
+  if (timed && (!Number.isSafeInteger(time) || (time as number) < 0))
+    throw malformed(`time ${describe(time)} is not a non-negative integer`)
   let body: EntryBody
   try {
     validateTopic(topic)
@@ -339,6 +342,3 @@ function readUint(bytes: Uint8Array, at: number, major = 0): { value: number; si
 function isBytes(value: unknown, length: number): value is Uint8Array {
   return value instanceof Uint8Array && value.byteLength === length
 }
-
-
-

@@ -77,7 +77,10 @@ export class NodeIdentity {
     try {
       const mode = statSync(path).mode
       if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-        throw new YlogError('KEY_FILE', `key file ${path} is readable by other users (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${path}`)
+        throw new YlogError(
+          'KEY_FILE',
+          `key file ${path} is readable by other users (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${path}`,
+        )
       }
       text = readFileSync(path, 'utf8')
     } catch (err) {

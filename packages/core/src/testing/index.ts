@@ -43,7 +43,9 @@ export function describeUpdateStore(name: string, factory: () => StoreFactory): 
       const f = factory()
       const identity = NodeIdentity.generate()
       const durable = await DurableLog.open({ identity, store: await f.create() })
-      const entries = await Promise.all(Array.from({ length: 300 }, (_, i) => durable.append({ topic: `t${i % 3}`, kind: 'event', data: { i } })))
+      const entries = await Promise.all(
+        Array.from({ length: 300 }, (_, i) => durable.append({ topic: `t${i % 3}`, kind: 'event', data: { i } })),
+      )
       expect(entries.map((e) => e.seq)).toEqual([...Array(300).keys()])
       await durable.close()
       const again = await DurableLog.open({ identity, store: await f.reopen() })
@@ -92,7 +94,9 @@ export function describeUpdateStore(name: string, factory: () => StoreFactory): 
       await store.compact([], 4)
       await store.append(records.slice(4))
       const state = await store.load()
-      expect(state.snapshot.map((p) => Buffer.from(p).toString('hex'))).toEqual(parts.slice(0, 4).map((p) => Buffer.from(p).toString('hex')))
+      expect(state.snapshot.map((p) => Buffer.from(p).toString('hex'))).toEqual(
+        parts.slice(0, 4).map((p) => Buffer.from(p).toString('hex')),
+      )
       expect(state.tail).toHaveLength(2)
       expect(state.lastId).toBe(6)
       const replica = new LogDoc()
@@ -109,7 +113,6 @@ export function describeUpdateStore(name: string, factory: () => StoreFactory): 
       await expect(store.compact([], 1)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' })
       await store.close()
     })
-
   })
 }
 
@@ -123,7 +126,9 @@ export function describeEntryIndex(name: string, factory: () => StoreFactory): v
       const durable = await DurableLog.open({ identity, store, now: () => (now += 10) })
       for (let i = 0; i < 20; i++) {
         const topic = i % 2 ? 'odd' : 'even'
-        await durable.append(i % 5 ? { topic, kind: 'event', data: i } : { topic, kind: 'transition', data: { subject: 's', from: 'a', to: 'b', event: 'e' } })
+        await durable.append(
+          i % 5 ? { topic, kind: 'event', data: i } : { topic, kind: 'transition', data: { subject: 's', from: 'a', to: 'b', event: 'e' } },
+        )
       }
       expect(await store.query({ limit: 100 })).toHaveLength(20)
       expect((await store.query({ after: new Map([[identity.id, 15]]), limit: 100 })).map((r) => r.seq)).toEqual([15, 16, 17, 18, 19])
@@ -136,7 +141,10 @@ export function describeEntryIndex(name: string, factory: () => StoreFactory): v
     it('answers newest first, within until and before, paging back without repeats', async () => {
       const f = factory()
       const store = await f.create()
-      const [a, b] = [NodeIdentity.generate(), NodeIdentity.generate()].sort((x, y) => (x.id < y.id ? -1 : 1)) as [NodeIdentity, NodeIdentity]
+      const [a, b] = [NodeIdentity.generate(), NodeIdentity.generate()].sort((x, y) => (x.id < y.id ? -1 : 1)) as [
+        NodeIdentity,
+        NodeIdentity,
+      ]
       // Two writers, ten entries each, `at` tying across them: order falls back to node text, then seq.
       const records: UpdateRecord[] = []
       for (const identity of [a, b]) {
@@ -146,7 +154,11 @@ export function describeEntryIndex(name: string, factory: () => StoreFactory): v
           const at = 1000 + Math.floor(i / 2) * 10
           const topic = i % 2 ? 'odd' : 'even'
           const subject = `s${i % 2}`
-          w.append(i % 3 ? { topic, kind: 'event', data: i, at } : { topic, kind: 'transition', data: { subject, from: 'a', to: 'b', event: 'e' }, at })
+          w.append(
+            i % 3
+              ? { topic, kind: 'event', data: i, at }
+              : { topic, kind: 'transition', data: { subject, from: 'a', to: 'b', event: 'e' }, at },
+          )
           const row = { node: identity.id, seq: i, at, topic }
           ;(records.at(-1) as UpdateRecord).entries.push(i % 3 ? { ...row, kind: 'event' } : { ...row, kind: 'transition', subject })
         }
@@ -172,7 +184,12 @@ export function describeEntryIndex(name: string, factory: () => StoreFactory): v
       expect((await store.query({ until: 1010, limit: 100 })).map(key)).toEqual(['a0', 'a1', 'b0', 'b1'])
       expect((await store.query({ since: 1030, until: 1040, newestFirst: true, limit: 100 })).map(key)).toEqual(['b7', 'b6', 'a7', 'a6'])
       expect((await store.query({ topic: 'odd', newestFirst: true, limit: 2 })).map(key)).toEqual(['b9', 'a9'])
-      expect((await store.query({ kind: 'transition', until: 1020, newestFirst: true, limit: 100 })).map(key)).toEqual(['b3', 'a3', 'b0', 'a0'])
+      expect((await store.query({ kind: 'transition', until: 1020, newestFirst: true, limit: 100 })).map(key)).toEqual([
+        'b3',
+        'a3',
+        'b0',
+        'a0',
+      ])
       await expect(store.query({ newestFirst: true, after: new Map(), limit: 1 })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' })
       await store.close()
     })
@@ -184,7 +201,11 @@ export function describeEntryIndex(name: string, factory: () => StoreFactory): v
       const durable = await DurableLog.open({ identity, store: await f.create(), now: () => (now += 10) })
       for (let i = 0; i < 30; i++) {
         const subject = `story-${i % 3}`
-        await durable.append(i % 4 === 3 ? { topic: 'p', kind: 'event', data: { subject } } : { topic: 'p', kind: 'transition', data: { subject, from: 'a', to: 'b', event: 'e' } })
+        await durable.append(
+          i % 4 === 3
+            ? { topic: 'p', kind: 'event', data: { subject } }
+            : { topic: 'p', kind: 'transition', data: { subject, from: 'a', to: 'b', event: 'e' } },
+        )
       }
       await durable.close()
       const store = await f.reopen()
@@ -253,7 +274,13 @@ export function describeNodeTables(name: string, factory: () => StoreFactory): v
       expect(await store.pruneIdempotency(2500)).toBe(0)
       // The forgotten key names a new request now.
       w.append({ topic: 't', kind: 'event', data: 3, at: 4000 })
-      await store.append([{ update: records[3]?.update as Uint8Array, entries: [{ node, seq: 3, at: 4000, topic: 't', kind: 'event' }], idempotency: { key: 'k0', requestHash: new Uint8Array(32).fill(9), node, seq: 3, count: 1 } }])
+      await store.append([
+        {
+          update: records[3]?.update as Uint8Array,
+          entries: [{ node, seq: 3, at: 4000, topic: 't', kind: 'event' }],
+          idempotency: { key: 'k0', requestHash: new Uint8Array(32).fill(9), node, seq: 3, count: 1 },
+        },
+      ])
       await store.close()
       const again = await f.reopen()
       expect((await again.findIdempotency('k0'))?.seq).toBe(3)
@@ -283,7 +310,13 @@ export function describeNodeTables(name: string, factory: () => StoreFactory): v
       await store.writeConsumer({ name: 'dropped', cursor: 'c1.d', ackedAt: 4 })
       await store.close()
       const again = await f.reopen()
-      expect(await again.readConsumer('builds')).toEqual({ name: 'builds', cursor: 'c1.a', ackedAt: 1, topic: 'pipeline.build', kind: 'transition' })
+      expect(await again.readConsumer('builds')).toEqual({
+        name: 'builds',
+        cursor: 'c1.a',
+        ackedAt: 1,
+        topic: 'pipeline.build',
+        kind: 'transition',
+      })
       expect(await again.readConsumer('gaps')).toEqual({ name: 'gaps', cursor: 'c1.b', ackedAt: 2, kind: 'gap' })
       expect(await again.readConsumer('dropped')).toEqual({ name: 'dropped', cursor: 'c1.d', ackedAt: 4 })
       await again.close()
