@@ -29,21 +29,15 @@ export function entryLine(entry: Entry): string {
   return `${iso(entry.at)} ${shortId(entry.node)}#${entry.seq} ${entry.topic} ${body(entry)}${eventTime}`
 }
 
+/** An entry's identifying fields, in the order a JSON line gives them. */
+export function entryHeader(entry: Entry): Record<string, unknown> {
+  const { node, seq, at, time, topic, kind } = entry
+  return { type: 'entry', id: `${node}:${seq}`, node, seq, at, ...(time !== undefined && { time }), topic, kind }
+}
+
 /** An entry as one JSON line, for tool-calling agents: everything but the signature and chain link. */
 export function entryJson(entry: Entry): string {
-  const { node, seq, at, time, topic, kind, data, hash } = entry
-  return JSON.stringify({
-    type: 'entry',
-    id: `${node}:${seq}`,
-    node,
-    seq,
-    at,
-    ...(time !== undefined && { time }),
-    topic,
-    kind,
-    data,
-    hash,
-  })
+  return JSON.stringify({ ...entryHeader(entry), data: entry.data, hash: entry.hash })
 }
 
 /** The seed's sentence for a gap entry: which events, which stream, which node wrote it down and when. */

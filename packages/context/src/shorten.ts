@@ -1,6 +1,7 @@
 import type { Entry } from '@ylog/core'
 import type { CountTokens } from './tokenizer.js'
 import type { ContextFormat } from './types.js'
+import { entryHeader } from './render.js'
 
 /**
  * An entry line within `cap` tokens: as it is when it fits, else its longest
@@ -16,21 +17,7 @@ export function shortenLine(line: string, entry: Entry, cap: number, count: Coun
   const make = (n: number): string => {
     const prefix = chars.slice(0, n).join('')
     if (format !== 'jsonl') return `${prefix} … [shortened: the entry is ${tokens} tokens; all of it: ${where}]`
-    const { node, seq, at, time, topic, kind, hash } = entry
-    const shortened = { tokens, all: where }
-    return JSON.stringify({
-      type: 'entry',
-      id: `${node}:${seq}`,
-      node,
-      seq,
-      at,
-      ...(time !== undefined && { time }),
-      topic,
-      kind,
-      preview: prefix,
-      shortened,
-      hash,
-    })
+    return JSON.stringify({ ...entryHeader(entry), preview: prefix, shortened: { tokens, all: where }, hash: entry.hash })
   }
   let lo = 0
   let hi = chars.length
