@@ -94,6 +94,25 @@ describe('ylog', () => {
     expect((await ylog(['consumers', 'ack', 'cli-c', next, '--rewind', '--json'])).lines[0]).toMatchObject({ cursor: next })
   })
 
+  it('sets a consumer topic/kind filter with ack, shows it with get, clears it with --any-topic/--any-kind', async () => {
+    const next = (await ylog(['read', '--json', '--limit', '1'])).lines.at(-1)?.next as string
+    const byTopic = await ylog(['consumers', 'ack', 'cli-f', next, '--topic', 'cli.b', '--json'])
+    expect(byTopic.lines[0]).toMatchObject({ topic: 'cli.b', kind: null, behind: 5 })
+    const both = await ylog(['consumers', 'ack', 'cli-f', next, '--kind', 'transition', '--json'])
+    expect(both.lines[0]).toMatchObject({ topic: 'cli.b', kind: 'transition', behind: 0 })
+    const shown = await ylog(['consumers', 'get', 'cli-f'])
+    expect([shown.status, shown.stdout]).toEqual([0, expect.stringMatching(/^cli-f c1\.\S+ behind=0 topic=cli\.b kind=transition acked /)])
+    const cleared = await ylog(['consumers', 'ack', 'cli-f', next, '--any-topic', '--any-kind', '--json'])
+    expect(cleared.lines[0]).toMatchObject({ topic: null, kind: null, behind: expect.any(Number) })
+    for (const bad of [
+      ['--kind', 'nonsense'],
+      ['--topic', 'cli.b', '--any-topic'],
+    ]) {
+      const r = await ylog(['consumers', 'ack', 'cli-f', next, ...bad, '--json'])
+      expect([r.status, r.lines[0]?.error]).toEqual([2, expect.objectContaining({ code: 'USAGE' })])
+    }
+  })
+
   it('verifies a running node, exports NDJSON, and reports errors as JSON with documented exit codes', async () => {
     const verified = await ylog(['verify', '--json'])
     expect(verified.status).toBe(0)

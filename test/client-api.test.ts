@@ -70,6 +70,26 @@ describe('YlogClient against a node', () => {
     expect((await refusal(client.ack('client-billing', 'c1.gA'))).code).toBe('CURSOR_BACKWARDS')
   })
 
+  it("sets, keeps and clears a consumer's topic/kind filter; behind counts what the filter selects", async () => {
+    const start = (await client.read({ topic: 'client.f' })).next
+    await client.appendBatch([
+      { topic: 'client.f', kind: 'event', data: 1 },
+      { topic: 'client.f', kind: 'event', data: 2 },
+      { topic: 'client.g', kind: 'event', data: 3 },
+    ])
+    expect(await client.ack('client-filtered', start, { topic: 'client.f' })).toMatchObject({ topic: 'client.f', kind: null, behind: 2 })
+    expect(await client.ack('client-filtered', start, { kind: 'transition' })).toMatchObject({
+      topic: 'client.f',
+      kind: 'transition',
+      behind: 0,
+    })
+    expect(await client.ack('client-filtered', start)).toMatchObject({ topic: 'client.f', kind: 'transition' })
+    expect(await client.consumer('client-filtered')).toMatchObject({ topic: 'client.f', kind: 'transition', cursor: start })
+    const open = await client.ack('client-filtered', start, { topic: null, kind: null })
+    expect(open).toMatchObject({ topic: null, kind: null, behind: 3 })
+    expect((await refusal(client.ack('client-filtered', start, { topic: '' }))).code).toBe('BAD_TOPIC')
+  })
+
   it('follows the stream across a node restart: every entry once, in order', async () => {
     const controller = new AbortController()
     const seen: StreamItem[] = []

@@ -78,6 +78,23 @@ describe('YlogClient errors', () => {
     })
     expect(requests[1]?.url).toBe('http://node.test/api/events?topic=a%2Fb&limit=5')
   })
+
+  it('sends a consumer filter on ack only when given: a value sets it, null clears it', async () => {
+    const view = { name: 'c', cursor: 'c1.x', ackedAt: 1, behind: 0, topic: 'orders', kind: 'event' }
+    const { fetch, requests } = fakeFetch([json(200, view), json(200, view), json(200, view), json(200, view)])
+    const client = new YlogClient({ url: 'http://node.test', fetch })
+    expect(await client.ack('c/1', 'c1.x', { topic: 'orders', kind: 'event' })).toEqual(view)
+    await client.ack('c', 'c1.x', { topic: null, kind: null, rewind: true })
+    await client.ack('c', 'c1.x')
+    expect(await client.consumer('c')).toMatchObject({ topic: 'orders', kind: 'event' })
+    const sent = (body: unknown): unknown => (body === undefined ? undefined : JSON.parse(String(body)))
+    expect(requests.map((r) => [r.init?.method, r.url, sent(r.init?.body)])).toEqual([
+      ['PUT', 'http://node.test/api/consumers/c%2F1', { cursor: 'c1.x', topic: 'orders', kind: 'event' }],
+      ['PUT', 'http://node.test/api/consumers/c', { cursor: 'c1.x', rewind: true, topic: null, kind: null }],
+      ['PUT', 'http://node.test/api/consumers/c', { cursor: 'c1.x' }],
+      ['GET', 'http://node.test/api/consumers/c', undefined],
+    ])
+  })
 })
 
 describe('YlogClient.stream', () => {

@@ -1,6 +1,7 @@
 import { errorFromFetch, errorFromResponse, YlogClientError } from './errors.js'
 import { streamEvents, type StreamItem, type StreamOptions } from './stream.js'
 import type {
+  AckOptions,
   BackwardsPage,
   Consumer,
   ContextAnswer,
@@ -123,14 +124,16 @@ export class YlogClient {
     return this.#call<Consumer>('GET', `/api/consumers/${encodeURIComponent(name)}`)
   }
 
-  /** Stores a consumer's cursor; it only moves forward unless `rewind` says to move it back. */
-  ack(name: string, cursor: string, options: { rewind?: boolean } = {}): Promise<Consumer> {
-    return this.#call<Consumer>(
-      'PUT',
-      `/api/consumers/${encodeURIComponent(name)}`,
-      {},
-      options.rewind === true ? { cursor, rewind: true } : { cursor },
-    )
+  /**
+   * Stores a consumer's cursor; it only moves forward unless `rewind` says to move it back. `topic`/`kind` set its filter (null
+   * clears one, absent keeps it); `behind` then counts only what the filter selects.
+   */
+  ack(name: string, cursor: string, options: AckOptions = {}): Promise<Consumer> {
+    const body: { cursor: string } & AckOptions = { cursor }
+    if (options.rewind === true) body.rewind = true
+    if (options.topic !== undefined) body.topic = options.topic
+    if (options.kind !== undefined) body.kind = options.kind
+    return this.#call<Consumer>('PUT', `/api/consumers/${encodeURIComponent(name)}`, {}, body)
   }
 
   /**

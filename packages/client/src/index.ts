@@ -2,6 +2,7 @@ export { YlogClient, DEFAULT_URL, type ClientOptions, type WriteOptions } from '
 export { YlogClientError, isTransient } from './errors.js'
 export type { StreamItem, StreamOptions } from './stream.js'
 export type {
+  AckOptions,
   BackwardsPage,
   Consumer,
   ContextAnswer,

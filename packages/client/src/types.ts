@@ -102,8 +102,23 @@ export interface Consumer {
   /** Where the consumer resumes; null for one never acked (it starts at the beginning). */
   cursor: string | null
   ackedAt: number | null
-  /** Committed entries after the cursor. */
+  /** Committed entries after the cursor that its filter selects. */
   behind: number
+  /** Its topic filter, or null for every topic. */
+  topic: string | null
+  /** Its kind filter, or null for every kind. */
+  kind: EntryKind | null
+}
+
+/**
+ * `ack` options. `topic`/`kind` set the consumer's filter from now on: a value filters, null clears it, absent leaves it as it
+ * was.
+ */
+export interface AckOptions {
+  /** Move the cursor back on purpose (an ack that goes backwards is otherwise refused with CURSOR_BACKWARDS). */
+  rewind?: boolean
+  topic?: string | null
+  kind?: EntryKind | null
 }
 
 export interface TopicView {

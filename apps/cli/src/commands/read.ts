@@ -13,7 +13,7 @@ export function readCommands(program: Command<[], GlobalOptions>): void {
     .option('--after <cursor>', 'start after this cursor (a "next" from an earlier read)')
     .option('--since <time>', 'only entries appended at or after this time (ms since the epoch or ISO 8601)', parseTime)
     .option('--topic <topic>', 'only this topic')
-    .option('--kind <kind>', 'only this kind: transition, event or gap', kind)
+    .option('--kind <kind>', 'only this kind: transition, event or gap', kindOption)
     .option('--last <n>', 'the newest n entries (1-1000), then go on from there with -f', wholeNumber('--last', 1, 1000))
     .option('--limit <n>', 'entries per page, 1-1000', wholeNumber('--limit', 1, 1000), 100)
     .option('--count <n>', 'stop after n entries', wholeNumber('--count', 1))
@@ -66,7 +66,8 @@ export function readCommands(program: Command<[], GlobalOptions>): void {
     })
 }
 
-function kind(text: string): string {
+/** Parses a --kind option: transition, event or gap. */
+export function kindOption(text: string): string {
   if (!KINDS.includes(text)) throw new UsageError(`--kind ${JSON.stringify(text)} is not a kind: use transition, event or gap`)
   return text
 }

@@ -1,6 +1,8 @@
 import type { Command } from '@commander-js/extra-typings'
-import type { Consumer, Heads, Nodes, TopicView } from '@ylog/client'
+import type { AckOptions, Consumer, EntryKind, Heads, Nodes, TopicView } from '@ylog/client'
 import { contextOf, type GlobalOptions } from '../context.js'
+import { UsageError } from '../output.js'
+import { kindOption } from './read.js'
 
 export function statusCommands(program: Command<[], GlobalOptions>): void {
   program
@@ -60,7 +62,7 @@ export function statusCommands(program: Command<[], GlobalOptions>): void {
   const consumers = program.command('consumers').description("named consumers' stored cursors")
   consumers
     .command('get')
-    .description("a consumer's cursor (null if never acked), last ack and how far behind it is")
+    .description("a consumer's cursor (null if never acked), last ack, topic/kind filter and how far behind it is")
     .argument('<name>', 'the consumer: 1-128 characters of A-Z a-z 0-9 . _ -')
     .action(async (name, _options, command) => {
       const { out, client } = contextOf(command.optsWithGlobals() as GlobalOptions)
@@ -68,17 +70,27 @@ export function statusCommands(program: Command<[], GlobalOptions>): void {
     })
   consumers
     .command('ack')
-    .description("store a consumer's cursor: forward only, unless --rewind")
+    .description("store a consumer's cursor: forward only, unless --rewind; optionally set its topic/kind filter")
     .argument('<name>', 'the consumer')
     .argument('<cursor>', 'the "next" cursor of what it has processed')
     .option('--rewind', 'move it back on purpose')
+    .option('--topic <topic>', 'from now on the consumer reads only this topic (behind counts only it)')
+    .option('--kind <kind>', 'from now on the consumer reads only this kind: transition, event or gap', kindOption)
+    .option('--any-topic', 'clear its topic filter')
+    .option('--any-kind', 'clear its kind filter')
     .action(async (name, cursor, options, command) => {
       const { out, client } = contextOf(command.optsWithGlobals() as GlobalOptions)
-      out.result(await client.ack(name, cursor, { rewind: options.rewind === true }), describe)
+      if (options.topic !== undefined && options.anyTopic === true) throw new UsageError('--topic and --any-topic exclude each other')
+      if (options.kind !== undefined && options.anyKind === true) throw new UsageError('--kind and --any-kind exclude each other')
+      const ack: AckOptions = { rewind: options.rewind === true }
+      if (options.topic !== undefined || options.anyTopic === true) ack.topic = options.topic ?? null
+      if (options.kind !== undefined || options.anyKind === true) ack.kind = (options.kind as EntryKind | undefined) ?? null
+      out.result(await client.ack(name, cursor, ack), describe)
     })
 }
 
 function describe(c: Consumer): string {
   const acked = c.ackedAt === null ? '' : ` acked ${new Date(c.ackedAt).toISOString()}`
-  return `${c.name} ${c.cursor ?? '(never acked)'} behind=${c.behind}${acked}`
+  const filter = `${c.topic === null ? '' : ` topic=${c.topic}`}${c.kind === null ? '' : ` kind=${c.kind}`}`
+  return `${c.name} ${c.cursor ?? '(never acked)'} behind=${c.behind}${filter}${acked}`
 }
