@@ -1,16 +1,15 @@
 import * as Y from 'yjs'
 import { bytesEqual, toHex, ZERO_HASH } from '../entry/bytes.js'
 import { verifyChains, type ChainsVerdict } from '../entry/chain.js'
-import { decodeEntry, signEntryTail, type Entry, type EntryInput } from '../entry/entry.js'
+import { signEntryTail, type Entry, type EntryInput } from '../entry/entry.js'
 import { DEFAULT_MAX_CLOCK_SKEW_MS, type TimeLimits } from '../entry/entry-time.js'
 import { inBatch, prepareEntry, type PreparedEntry } from '../durable/prepare-entry.js'
 import { YlogError } from '../errors.js'
 import type { NodeId, NodeIdentity } from '../entry/identity.js'
 import { entriesBelowClock, ROOT_MAP, SEGMENT_SIZE } from './layout.js'
 import { openMembership, type Membership } from './membership.js'
-import type { Cursor } from '../entry/cursor.js'
-import { readAfter, readAll, readMerged, readRange } from './reads.js'
 import { HeldUpdates } from './held-updates.js'
+import { LogView } from './log-view.js'
 import { NodeStates } from './node-states.js'
 import {
   ORIGIN_LOCAL,
@@ -44,7 +43,7 @@ export {
  * the heads derived from it, and the guard in front of remote updates.
  * Local appends are synchronous, so seq assignment is atomic in a process.
  */
-export class LogDoc {
+export class LogDoc extends LogView {
   readonly doc: Y.Doc
   readonly identity: NodeIdentity | undefined
   readonly membership: Membership
@@ -60,6 +59,7 @@ export class LogDoc {
   guardMismatches = 0
 
   constructor(options: LogDocOptions = {}) {
+    super()
     this.identity = options.identity
     this.membership = options.membership ?? openMembership
     this.#now = options.now ?? Date.now
@@ -235,42 +235,6 @@ export class LogDoc {
     return this.#states.bytes(node, seq)
   }
 
-  get(node: NodeId, seq: number): Entry | undefined {
-    const bytes = this.getBytes(node, seq)
-    return bytes === undefined ? undefined : decodeEntry(bytes)
-  }
-
-  /** One node's entries with from <= seq < to. */
-  range(node: NodeId, from?: number, to?: number): Entry[] {
-    return [...readRange(this, node, from, to)]
-  }
-
-  /** All entries in (node, seq) order. */
-  entries(): IterableIterator<Entry> {
-    return readAll(this)
-  }
-
-  /** All entries with at >= since in (at, node, seq) order. */
-  merged(since?: number): IterableIterator<Entry> {
-    return readMerged(this, since)
-  }
-
-  /** Up to `limit` entries after a version-vector cursor, and the cursor to resume from. */
-  entriesAfter(cursor: Cursor, limit: number): { entries: Entry[]; next: Cursor } {
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new YlogError('BAD_ARGUMENT', `limit must be a positive integer, got ${limit}`)
-    return readAfter(this, cursor, limit)
-  }
-
-  /** The Yjs clock a client (a node's writer) has reached in the document. */
-  clockOf(client: number): number {
-    return Y.getState(this.doc.store, client)
-  }
-
-  /** The document's Yjs state vector (what a sync step 1 sends). */
-  stateVector(): Uint8Array {
-    return Y.encodeStateVector(this.doc)
-  }
-
   /** Number of entries held for a node. */
   length(node: NodeId): number {
     return this.#states.length(node)
@@ -312,11 +276,6 @@ export class LogDoc {
     }
     this.doc.on('update', handler)
     return () => this.doc.off('update', handler)
-  }
-
-  /** The whole document in Yjs's v2 encoding: compact, and about twice as fast to load. */
-  encodeSnapshot(): Uint8Array {
-    return Y.encodeStateAsUpdateV2(this.doc)
   }
 
   #commit(update: Uint8Array, { runs, ends }: Extract<Verdict, { status: 'accept' }>): number {

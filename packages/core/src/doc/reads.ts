@@ -3,14 +3,21 @@ import type { Cursor } from '../entry/cursor.js'
 import type { NodeId } from '../entry/identity.js'
 import type { LogDoc } from './log-doc.js'
 
+/** What the reads need of a log: its nodes, each node's length, an entry's bytes. */
+interface Readable {
+  getBytes(node: NodeId, seq: number): Uint8Array | undefined
+  length(node: NodeId): number
+  nodes(): NodeId[]
+}
+
 /** Entries of one node with from <= seq < to, in seq order. */
-export function* readRange(log: LogDoc, node: NodeId, from = 0, to = log.length(node)): Generator<Entry> {
+export function* readRange(log: Readable, node: NodeId, from = 0, to = log.length(node)): Generator<Entry> {
   const end = Math.min(to, log.length(node))
   for (let seq = Math.max(0, from); seq < end; seq++) yield decodeEntry(log.getBytes(node, seq) as Uint8Array)
 }
 
 /** Every entry in the deterministic order (node, seq). */
-export function* readAll(log: LogDoc): Generator<Entry> {
+export function* readAll(log: Readable): Generator<Entry> {
   for (const node of log.nodes()) yield* readRange(log, node)
 }
 
@@ -19,7 +26,7 @@ export function* readAll(log: LogDoc): Generator<Entry> {
  * and the cursor to continue from. New entries of a node already passed are
  * picked up by the next call, because the cursor keeps a position per node.
  */
-export function readAfter(log: LogDoc, cursor: Cursor, limit: number): { entries: Entry[]; next: Cursor } {
+export function readAfter(log: Readable, cursor: Cursor, limit: number): { entries: Entry[]; next: Cursor } {
   const next = new Map(cursor)
   const entries: Entry[] = []
   for (const node of log.nodes()) {
@@ -37,7 +44,7 @@ export function readAfter(log: LogDoc, cursor: Cursor, limit: number): { entries
  * never decreases along its chain (append clamps, the guard refuses a step
  * back), so this is a k-way merge that starts each node with a binary search.
  */
-export function* readMerged(log: LogDoc, since = 0): Generator<Entry> {
+export function* readMerged(log: Readable, since = 0): Generator<Entry> {
   const atOf = (node: NodeId, seq: number): number => peekEntry(log.getBytes(node, seq) as Uint8Array)?.at ?? 0
   // Each head keeps the `at` of its next entry, so a step peeks one entry, not all k.
   let live = log
@@ -56,7 +63,7 @@ export function* readMerged(log: LogDoc, since = 0): Generator<Entry> {
 }
 
 /** The first seq of `node` with at >= since (its length if none): `at` never decreases along a chain. */
-export function firstAtOrAfter(log: LogDoc, node: NodeId, since: number): number {
+export function firstAtOrAfter(log: Readable, node: NodeId, since: number): number {
   let lo = 0
   let hi = log.length(node)
   while (lo < hi) {

@@ -8,6 +8,7 @@ import type { Head, LogDoc, SeqRange } from '../doc/log-doc.js'
 import type { Membership } from '../doc/membership.js'
 import { readAll } from '../doc/reads.js'
 import type { EntryIndex, IndexQuery, StoreStats, UpdateStore } from './update-store.js'
+import type { CommitListener, CompactionListener } from './durable-log-options.js'
 import type { ForkEvidence } from '../doc/update-guard.js'
 
 /** The key under which a DurableLog keeps its document, for core's own modules (`logDocOf`). */
@@ -18,9 +19,11 @@ const LOG_DOC = Symbol('ylog:log-doc')
  * holes, and nothing a crash could take back. DurableLog (the writer side)
  * extends it; the document and the store stay inside.
  */
-export class CommittedLog {
+export abstract class CommittedLog {
   /** Entries per node known to be in the store. */
   protected readonly committed = new Map<NodeId, number>()
+  protected readonly commitListeners = new Set<CommitListener>()
+  protected readonly compactionListeners = new Set<CompactionListener>()
   protected readonly store: UpdateStore & EntryIndex;
   // Replaced only when a DurableLog rebuilds itself from its store after a failed commit (recovery): readers fetch it each time.
   [LOG_DOC]: LogDoc
@@ -155,6 +158,35 @@ export class CommittedLog {
   /** Accepted updates Yjs applied otherwise than the guard checked them: 0 unless there is a bug (see appliedAsChecked). */
   get guardMismatches(): number {
     return this.log.guardMismatches
+  }
+
+  /** Resolves when everything written so far is committed. */
+  abstract flush(): Promise<void>
+
+  /**
+   * The deep check: the store's own (SQLite integrity_check, snapshot
+   * checksum) plus every node's whole chain from seq 0. Slower than the
+   * checks at open; run it from an operator's command, not on a hot path.
+   */
+  async checkIntegrity(): Promise<{ ok: boolean; problems: string[] }> {
+    await this.flush()
+    const store = (await this.store.checkIntegrity?.()) ?? { ok: true, problems: [] }
+    const chains = this.log.verifyChains()
+    const problems = [...store.problems]
+    if (!chains.ok) problems.push(`node ${chains.node} seq ${chains.seq}: ${chains.detail}`)
+    return { ok: problems.length === 0, problems }
+  }
+
+  /** Listens for commits: what was written, the entries it added, and how long it took. */
+  onCommit(listener: CommitListener): () => void {
+    this.commitListeners.add(listener)
+    return () => this.commitListeners.delete(listener)
+  }
+
+  /** Listens for compactions (automatic or `compact()`): commits wait while one runs. */
+  onCompaction(listener: CompactionListener): () => void {
+    this.compactionListeners.add(listener)
+    return () => this.compactionListeners.delete(listener)
   }
 }
 

@@ -12,7 +12,7 @@ import type { ApplyResult } from '../doc/log-doc.js'
 import { inBatch, type PreparedEntry } from './prepare-entry.js'
 import { SignedTurn, type SignedItem } from './signed-turn.js'
 import type { UpdateRecord } from './update-store.js'
-import type { AppendOptions, CommitListener, CompactionListener, DurableLogOptions } from './durable-log-options.js'
+import type { AppendOptions, DurableLogOptions } from './durable-log-options.js'
 
 /** Compact when this many updates follow the snapshot, unless DurableLogOptions.compactAfterUpdates says otherwise. */
 export const DEFAULT_COMPACT_AFTER_UPDATES = 20_000
@@ -61,8 +61,6 @@ export class DurableLog extends CommittedLog {
   #signer: WorkerSigner | undefined
   // Signed entries waiting for this turn's single Yjs transaction.
   readonly #signedTurn = new SignedTurn((items) => this.#applyRun(items))
-  readonly #commitListeners = new Set<CommitListener>()
-  readonly #compactionListeners = new Set<CompactionListener>()
 
   private constructor(loaded: LoadedLog, options: DurableLogOptions) {
     super(loaded.log, options.store)
@@ -180,7 +178,7 @@ export class DurableLog extends CommittedLog {
   }
 
   /** Resolves when everything written so far is committed. */
-  async flush(): Promise<void> {
+  override async flush(): Promise<void> {
     if (this.#pending.length > 0 || this.#committing) await this.#afterCommit()
   }
 
@@ -189,32 +187,6 @@ export class DurableLog extends CommittedLog {
     this.#writable()
     await this.flush()
     await this.#compact()
-  }
-
-  /**
-   * The deep check: the store's own (SQLite integrity_check, snapshot
-   * checksum) plus every node's whole chain from seq 0. Slower than the
-   * checks at open; run it from an operator's command, not on a hot path.
-   */
-  async checkIntegrity(): Promise<{ ok: boolean; problems: string[] }> {
-    await this.flush()
-    const store = (await this.store.checkIntegrity?.()) ?? { ok: true, problems: [] }
-    const chains = this.log.verifyChains()
-    const problems = [...store.problems]
-    if (!chains.ok) problems.push(`node ${chains.node} seq ${chains.seq}: ${chains.detail}`)
-    return { ok: problems.length === 0, problems }
-  }
-
-  /** Listens for commits: what was written, the entries it added, and how long it took. */
-  onCommit(listener: CommitListener): () => void {
-    this.#commitListeners.add(listener)
-    return () => this.#commitListeners.delete(listener)
-  }
-
-  /** Listens for compactions (automatic or `compact()`): commits wait while one runs. */
-  onCompaction(listener: CompactionListener): () => void {
-    this.#compactionListeners.add(listener)
-    return () => this.#compactionListeners.delete(listener)
   }
 
   async close(): Promise<void> {
@@ -297,8 +269,8 @@ export class DurableLog extends CommittedLog {
       const info = { records: batch.length, entries: entries.length, seconds: (performance.now() - started) / 1000 }
       const updates = batch.map((r) => r.update)
       this.#tail.committed(updates)
-      if (this.#commitListeners.size > 0) {
-        for (const listener of this.#commitListeners) notify('commit', () => listener(info, updates, entries))
+      if (this.commitListeners.size > 0) {
+        for (const listener of this.commitListeners) notify('commit', () => listener(info, updates, entries))
       }
       for (const w of waiters) w.resolve()
       if (this.#tail.due) await this.#compact()
@@ -317,7 +289,7 @@ export class DurableLog extends CommittedLog {
 
   async #compact(): Promise<void> {
     const info = await this.#tail.compact(() => ({ lastId: this.#lastId, clocks: clocksOf(this.committed) }))
-    for (const listener of this.#compactionListeners) notify('compaction', () => listener(info))
+    for (const listener of this.compactionListeners) notify('compaction', () => listener(info))
   }
 
   #writable(): void {
