@@ -41,10 +41,12 @@ export class ClockWatch {
   /** Wall time at monotonic 0, as far as the node believes the wall clock. */
   #base: number
   #aheadSince: number | undefined
-  readonly #offset = new Gauge({
+  // Read at scrape time, not set on every append: stamping an entry is a hot path.
+  readonly #offset: Gauge = new Gauge({
     name: 'ylog_clock_offset_seconds',
     help: 'System clock minus the monotonic clock the node trusts (positive: the system clock jumped ahead)',
     registers: [],
+    collect: (): void => this.#offset.set((this.#wall() - Math.round(this.#base + this.#monotonic())) / 1000),
   })
   readonly #jumps = new Counter({
     name: 'ylog_clock_jumps_total',
@@ -73,7 +75,6 @@ export class ClockWatch {
     const wall = this.#wall()
     const trusted = Math.round(this.#base + mono)
     const offset = wall - trusted
-    this.#offset.set(offset / 1000)
     if (offset > this.#skewMs) return this.#ahead(wall, trusted, offset, mono)
     if (this.#aheadSince !== undefined) {
       this.#aheadSince = undefined
@@ -126,7 +127,6 @@ export class ClockWatch {
     )
     this.#base = wall - mono
     this.#aheadSince = undefined
-    this.#offset.set(0)
     return wall
   }
 }
