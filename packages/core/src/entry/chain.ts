@@ -60,14 +60,7 @@ export function verifyRun(publicKey: Uint8Array, run: readonly Uint8Array[], sta
     if (failure !== undefined) {
       // Entries before i are linked; the last good one is the last with a valid signature.
       const good = lastSigned(publicKey, run, i - 1)
-      if (good + 1 < i)
-        return {
-          ok: false,
-          index: good + 1,
-          seq: start.seq + good + 1,
-          reason: 'bad-signature',
-          detail: `signature of seq ${start.seq + good + 1} does not verify`,
-        }
+      if (good + 1 < i) return badSignatureAfter(start, good)
       return { ok: false, index: i, seq, reason: failure, detail }
     }
     hashes[i] = sha256(bytes)
@@ -75,16 +68,15 @@ export function verifyRun(publicKey: Uint8Array, run: readonly Uint8Array[], sta
     at = (header as { at: number }).at
   }
   if (run.length > 0 && !signatureValid(publicKey, run[run.length - 1] as Uint8Array)) {
-    const good = lastSigned(publicKey, run, run.length - 2)
-    return {
-      ok: false,
-      index: good + 1,
-      seq: start.seq + good + 1,
-      reason: 'bad-signature',
-      detail: `signature of seq ${start.seq + good + 1} does not verify`,
-    }
+    return badSignatureAfter(start, lastSigned(publicKey, run, run.length - 2))
   }
   return { ok: true, hashes }
+}
+
+/** The verdict for the entry after the last validly signed one (`good`, an index into the run). */
+function badSignatureAfter(start: ChainStart, good: number): RunVerdict {
+  const seq = start.seq + good + 1
+  return { ok: false, index: good + 1, seq, reason: 'bad-signature', detail: `signature of seq ${seq} does not verify` }
 }
 
 export function signatureValid(publicKey: Uint8Array, bytes: Uint8Array): boolean {
