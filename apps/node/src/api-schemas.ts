@@ -29,6 +29,18 @@ export const CURSOR = {
 
 export const KIND = { type: 'string', enum: ENTRY_KINDS } as const
 
+/** The Idempotency-Key header of the routes that write. */
+export const IDEMPOTENCY_HEADER = {
+  type: 'object',
+  properties: {
+    'idempotency-key': {
+      type: 'string',
+      pattern: '^[!-~]{1,255}$',
+      description: 'retrying with the same key and body returns the first answer and writes nothing again',
+    },
+  },
+} as const
+
 /** Milliseconds since the epoch, as a query or path value. */
 export const MILLIS = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const
 

@@ -16,7 +16,7 @@ import {
 } from '@ylog/core'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
-import { CURSOR, ENTRY, errorResponses, KIND, MILLIS, NODE_ID, TOPIC, WITH_BODY, WRITES, type Auth } from './api-schemas.js'
+import { CURSOR, ENTRY, errorResponses, IDEMPOTENCY_HEADER, KIND, MILLIS, NODE_ID, TOPIC, WITH_BODY, WRITES, type Auth } from './api-schemas.js'
 import { CLIENT_KINDS, quote, type ErrorBody } from './http-errors.js'
 import { IdempotencyKeys } from './idempotency.js'
 import type { NodeMetrics } from './metrics.js'
@@ -70,17 +70,6 @@ export const postSchema = {
 } as const
 
 const batchSchema = { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: postSchema } as const
-
-const idempotencyHeader = {
-  type: 'object',
-  properties: {
-    'idempotency-key': {
-      type: 'string',
-      pattern: '^[!-~]{1,255}$',
-      description: 'retrying with the same key and body returns the first answer and writes nothing',
-    },
-  },
-} as const
 
 export const receiptSchema = {
   type: 'object',
@@ -235,7 +224,7 @@ export function eventRoutes(
         operationId: 'appendEvent',
         summary: 'Append one entry; answers after it is committed',
         body: postSchema,
-        headers: idempotencyHeader,
+        headers: IDEMPOTENCY_HEADER,
         security: auth.write.security,
         response: {
           201: {
@@ -269,7 +258,7 @@ export function eventRoutes(
         operationId: 'appendBatch',
         summary: `Append up to ${MAX_BATCH} entries in one commit, all or none`,
         body: batchSchema,
-        headers: idempotencyHeader,
+        headers: IDEMPOTENCY_HEADER,
         security: auth.write.security,
         response: {
           201: {

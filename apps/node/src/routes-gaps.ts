@@ -1,7 +1,7 @@
 import { MAX_FIELD_LENGTH, YlogError, type DurableLog, type Entry, type EntryInput, type NodeTables } from '@ylog/core'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
-import { errorResponses, TOPIC, WITH_BODY, WRITES, type Auth } from './api-schemas.js'
+import { errorResponses, IDEMPOTENCY_HEADER, TOPIC, WITH_BODY, WRITES, type Auth } from './api-schemas.js'
 import { IdempotencyKeys } from './idempotency.js'
 import { receiptSchema } from './routes-events.js'
 import type { NodeMetrics } from './metrics.js'
@@ -44,17 +44,6 @@ const gapSchema = {
   },
 } as const
 
-const idempotencyHeader = {
-  type: 'object',
-  properties: {
-    'idempotency-key': {
-      type: 'string',
-      pattern: '^[!-~]{1,255}$',
-      description: 'retrying with the same key and body writes nothing again',
-    },
-  },
-} as const
-
 export interface GapRoutesOptions {
   durable: DurableLog
   tables: NodeTables
@@ -85,7 +74,7 @@ export function gapRoutes(app: FastifyInstance, options: GapRoutesOptions): void
         operationId: 'recordGap',
         summary: 'Record that count positions of a stream from "from" on were skipped before the log: the node signs a gap entry',
         body: gapSchema,
-        headers: idempotencyHeader,
+        headers: IDEMPOTENCY_HEADER,
         security: auth.security,
         response: {
           201: {
