@@ -5,9 +5,8 @@
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureConsoleBuilt, launch, openConsole, screenshot } from './support/console-browser.js'
-import { getJson, ProxiedCluster, waitIdentical } from './support/cluster.js'
-import { postEvent } from './support/node-process.js'
-import { sendAhead } from './support/real-hole.js'
+import { ProxiedCluster, waitIdentical } from './support/cluster.js'
+import { cutOffWriter, sendAhead } from './support/real-hole.js'
 
 let cluster: ProxiedCluster
 let browser: Browser
@@ -24,14 +23,8 @@ afterAll(async () => {
 
 describe('console: Nodes page on a partitioned cluster', () => {
   it('shows a hole at node 1 while node 2 is cut off, and clears it after the heal', async () => {
-    const [, b, c] = cluster.urls() as [string, string, string]
-    const first = await postEvent(c, { step: 'seen' }, 'agents')
-    await waitIdentical(cluster.urls())
-    for (const proxy of cluster.around(2)) proxy.partition('blackhole')
-    for (let i = 0; i < 4; i++) await postEvent(c, { step: `held-${i}` }, 'agents')
-    const cNode = first.node
-    const base = (await getJson<{ heads: Array<{ node: string; length: number }> }>(`${b}/api/heads`)).heads.find((h) => h.node === cNode)
-      ?.length as number
+    const [, b] = cluster.urls() as [string, string, string]
+    const { node: cNode, base } = await cutOffWriter(cluster, 2, b, 4)
 
     const ui = await openConsole(browser, `${b}/#/nodes`)
     const row = ui.page.locator(`table.nodes tr[data-node="${cNode}"]`)

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getJson, ProxiedCluster, waitIdentical, waitUntil } from './support/cluster.js'
 import { postEvent } from './support/node-process.js'
-import { sendAhead } from './support/real-hole.js'
+import { cutOffWriter, sendAhead } from './support/real-hole.js'
 
 interface Context {
   text: string
@@ -48,14 +48,8 @@ describe('GET /api/context in a cluster', () => {
 
 describe('GET /api/context names a hole on a real node', () => {
   it('says which seqs of a node are known to exist but not here, until they arrive', async () => {
-    const [, b, c] = cluster.urls() as [string, string, string]
-    const first = await postEvent(c, { step: 'seen' }, 'agents')
-    await waitIdentical(cluster.urls())
-    for (const proxy of cluster.around(2)) proxy.partition('blackhole')
-    for (let i = 0; i < 4; i++) await postEvent(c, { step: `held-${i}` }, 'agents')
-    const cNode = first.node
-    const base = (await getJson<{ heads: Array<{ node: string; length: number }> }>(`${b}/api/heads`)).heads.find((h) => h.node === cNode)
-      ?.length as number
+    const [, b] = cluster.urls() as [string, string, string]
+    const { node: cNode, base } = await cutOffWriter(cluster, 2, b, 4)
 
     // Node 2's newest entries alone, sent to node 1 as node 2 itself would relay them: node 1 holds them and knows what lies before.
     const writer = await sendAhead(cluster, 2, b, base + 2)

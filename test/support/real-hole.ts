@@ -6,7 +6,29 @@ import { clientIdOf, LogDoc, NodeIdentity } from '@ylog/core'
 import { encodeStructGroups, entryClock } from '@ylog/core/internal'
 import { authenticate, encodeSyncStep1, encodeSyncUpdate, rawClient, untilReceived, type RawClient } from '@ylog/sync/testing'
 import * as Y from 'yjs'
-import type { ProxiedCluster } from './cluster.js'
+import { getJson, waitIdentical, type ProxiedCluster } from './cluster.js'
+import { postEvent } from './node-process.js'
+
+/**
+ * Member `writer` writes one entry every node gets, is then cut off from the
+ * others (its proxies blackholed), and writes `held` more that only it holds
+ * (topic "agents", data {step: "held-i"}). Returns its id, and how many of its
+ * entries the node at `observer` holds: the first seq it does not.
+ */
+export async function cutOffWriter(
+  cluster: ProxiedCluster,
+  writer: number,
+  observer: string,
+  held: number,
+): Promise<{ node: string; base: number }> {
+  const url = cluster.urls()[writer] as string
+  const { node } = await postEvent(url, { step: 'seen' }, 'agents')
+  await waitIdentical(cluster.urls())
+  for (const proxy of cluster.around(writer)) proxy.partition('blackhole')
+  for (let i = 0; i < held; i++) await postEvent(url, { step: `held-${i}` }, 'agents')
+  const { heads } = await getJson<{ heads: Array<{ node: string; length: number }> }>(`${observer}/api/heads`)
+  return { node, base: heads.find((h) => h.node === node)?.length ?? 0 }
+}
 
 /**
  * Sends cluster member `writer`'s entries from `fromSeq` on to the node at
