@@ -2,7 +2,7 @@ import type { Entry, Nodes } from '@ylog/client'
 import { client } from './api.js'
 import { ranges } from './nodes.js'
 import { usePoll } from './poll.js'
-import { TokenForm } from './token.js'
+import { NotLoaded } from './token.js'
 import { Short, Time } from './time.js'
 
 type GapEntry = Extract<Entry, { kind: 'gap' }>
@@ -15,15 +15,7 @@ async function load(): Promise<{ gaps: GapEntry[]; nodes: Nodes }> {
 /** Losses recorded as gap entries (events dropped before the log), and holes (seqs not arrived here). */
 export function GapsPage() {
   const loaded = usePoll(load, 2000)
-  if (loaded.state === 'loading') return <p>Loading…</p>
-  if (loaded.state === 'error')
-    return loaded.needsToken ? (
-      <TokenForm />
-    ) : (
-      <p class="error" role="alert">
-        {loaded.message}
-      </p>
-    )
+  if (loaded.state !== 'ok') return <NotLoaded loaded={loaded} />
   const { gaps, nodes } = loaded.value
   const streams = new Map<string, { node: string; stream: string; entries: number; dropped: number; last: number }>()
   for (const g of gaps) {

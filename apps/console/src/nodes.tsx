@@ -2,7 +2,7 @@ import type { Nodes, SeqRange } from '@ylog/client'
 import { client, getText } from './api.js'
 import { refusedByReason } from './metrics.js'
 import { usePoll } from './poll.js'
-import { TokenForm } from './token.js'
+import { NotLoaded } from './token.js'
 import { Short, Time } from './time.js'
 
 export function ranges(list: readonly SeqRange[]): string {
@@ -17,15 +17,7 @@ async function load(): Promise<{ nodes: Nodes; refused: Array<{ reason: string; 
 /** Every node this node knows, its peers and connections, and the updates it refused. */
 export function NodesPage() {
   const loaded = usePoll(load, 1000)
-  if (loaded.state === 'loading') return <p>Loading…</p>
-  if (loaded.state === 'error')
-    return loaded.needsToken ? (
-      <TokenForm />
-    ) : (
-      <p class="error" role="alert">
-        {loaded.message}
-      </p>
-    )
+  if (loaded.state !== 'ok') return <NotLoaded loaded={loaded} />
   const { nodes, refused } = loaded.value
   const member = (id: string): string => (nodes.membership.mode === 'open' ? 'open' : nodes.membership.members.includes(id) ? 'yes' : 'no')
   return (
