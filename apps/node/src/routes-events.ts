@@ -16,7 +16,19 @@ import {
 } from '@ylog/core'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
-import { CURSOR, ENTRY, errorResponses, IDEMPOTENCY_HEADER, KIND, MILLIS, NODE_ID, TOPIC, WITH_BODY, WRITES, type Auth } from './api-schemas.js'
+import {
+  CURSOR,
+  ENTRY,
+  errorResponses,
+  IDEMPOTENCY_HEADER,
+  KIND,
+  MILLIS,
+  NODE_ID,
+  TOPIC,
+  WITH_BODY,
+  WRITES,
+  type Auth,
+} from './api-schemas.js'
 import { CLIENT_KINDS, quote, type ErrorBody } from './http-errors.js'
 import { IdempotencyKeys } from './idempotency.js'
 import type { NodeMetrics } from './metrics.js'
