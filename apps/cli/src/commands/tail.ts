@@ -25,6 +25,11 @@ export function tailCommands(program: Command<[], GlobalOptions>): void {
     .option('--no-prefix', 'no source label before each line')
     .option('--no-dedupe', 'print an entry under every source that delivers it')
     .option('--format <template>', 'a line per entry from a template, e.g. "{source} {id} {data}"')
+    .option(
+      '--buffer <n>',
+      'entries each node holds for this reader while it is slow (1-100000; the node defaults to 1024); past it, a "missed" line',
+      wholeNumber('--buffer', 1, 100_000),
+    )
     .addHelpText('after', HELP)
     .action(async (args, options, command) => {
       const globals = command.optsWithGlobals()
@@ -47,6 +52,7 @@ export function tailCommands(program: Command<[], GlobalOptions>): void {
           follow: options.follow === true,
           topic: options.topic,
           kind: options.kind as EntryKind | undefined,
+          buffer: options.buffer,
           dedupe: options.dedupe,
           token: globals.token,
           signal: controller.signal,

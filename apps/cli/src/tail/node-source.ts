@@ -10,6 +10,8 @@ export interface SourceOptions {
   follow: boolean
   topic?: string
   kind?: EntryKind
+  /** Entries the node holds for this reader while it reads slowly; past it they are dropped and a lag item says which. */
+  buffer?: number
   /** First wait before reconnecting, doubled up to 2 s. */
   retryDelayMs?: number
   signal: AbortSignal
@@ -92,8 +94,8 @@ export class NodeSource {
   }
 
   async #stream(): Promise<void> {
-    const { topic, kind, signal } = this.#o
-    const stream = this.#client.stream({ after: this.#cursor, topic, kind, reconnect: false, signal })
+    const { topic, kind, buffer, signal } = this.#o
+    const stream = this.#client.stream({ after: this.#cursor, topic, kind, buffer, reconnect: false, signal })
     for await (const item of stream) {
       if (item.type === 'entry') this.#deliver(item.entry)
       else this.#events.item({ type: 'lag', source: this.#o.label, node: item.node, from: item.from, to: item.to })

@@ -15,6 +15,8 @@ export interface TailOptions {
   follow: boolean
   topic?: string
   kind?: EntryKind
+  /** Entries each node holds for this reader while it reads slowly (the node's default when absent). */
+  buffer?: number
   /** Print an entry (node, seq) once, under the first source that delivered it (default true). */
   dedupe?: boolean
   token?: string
@@ -75,6 +77,7 @@ export async function tail(options: TailOptions): Promise<void> {
         follow: options.follow,
         topic: options.topic,
         kind: options.kind,
+        buffer: options.buffer,
         retryDelayMs: options.retryDelayMs,
         signal: options.signal,
       },
