@@ -45,6 +45,10 @@ describe('console: gaps, nodes, context', () => {
       total = (await page.locator('table.gaps td.num').allTextContents()).reduce((sum, c) => sum + Number(c), 0)
     }
     expect(total).toBe(dropped)
+    // The timeline has one mark per gap entry, each linking to its entry.
+    const rows = await page.locator('table.gaps tr[data-gap]').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-gap')))
+    const marks = await page.locator('figure.timeline a[data-gap]').evaluateAll((as) => as.map((a) => a.getAttribute('data-gap')))
+    expect(marks.sort()).toEqual(rows.sort())
     await screenshot(page, 'gaps.png', { fullPage: true })
   })
 

@@ -1,5 +1,6 @@
 import type { Entry, Nodes } from '@ylog/client'
 import { client } from './api.js'
+import { GapTimeline } from './gap-timeline.js'
 import { ranges } from './nodes.js'
 import { usePoll } from './poll.js'
 import { NotLoaded } from './token.js'
@@ -44,6 +45,8 @@ export function GapsPage() {
           ))}
         </ul>
       )}
+      <h2>Over time</h2>
+      <GapTimeline gaps={gaps} now={Date.now()} />
       <h2>By node and stream</h2>
       <div class="scroll">
         <table>
