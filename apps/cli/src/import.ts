@@ -6,7 +6,7 @@ import { acquireLock, openSqliteStore } from '@ylog/node/node'
 import { ChainVerifier, importEntries, parseExportLine, type ImportResult, type SignedLine } from '@ylog/node/transfer'
 import type { GlobalOptions } from './context.js'
 import { request } from './http.js'
-import { batchesOf, linesOf, readableTwice } from './ndjson.js'
+import { batchesOf, joinLines, lineChunksOf, readableTwice } from './ndjson.js'
 import type { Progress } from './progress.js'
 
 export interface ImportSummary {
@@ -40,10 +40,10 @@ export async function importFile(file: string, options: ImportOptions): Promise<
   try {
     const verifier = new ChainVerifier()
     let entries = 0
-    for await (const line of linesOf(source.path)) {
-      verifier.add(parseExportLine(line.text, `${file} line ${line.number}`))
-      options.progress.add(1)
-      entries++
+    for await (const lines of lineChunksOf(source.path)) {
+      for (const line of lines) verifier.add(parseExportLine(line.bytes.toString(), `${file} line ${line.number}`))
+      options.progress.add(lines.length)
+      entries += lines.length
     }
     const nodes = verifier.finish()
     options.progress.end()
@@ -71,9 +71,9 @@ async function toNode(path: string, { globals, batch, progress }: ImportOptions)
   // before it committed), but the next batch is read while the node works on this one.
   let sending: Promise<void> | undefined
   try {
-    for await (const lines of batchesOf(linesOf(path), batch)) {
+    for await (const lines of batchesOf(lineChunksOf(path), batch)) {
       // The lines go as they are: the node parses and checks them itself.
-      const body = Buffer.from(`${lines.map((l) => l.text).join('\n')}\n`)
+      const body = joinLines(lines)
       await sending
       sending = send(body, lines)
       // Awaited on the next turn; meanwhile a failure must not count as unhandled.
@@ -100,8 +100,8 @@ async function toDataDir(path: string, file: string, { data = '', progress }: Im
     })
     const totals = { imported: 0, present: 0 }
     try {
-      for await (const lines of batchesOf(linesOf(path), OFFLINE_BATCH)) {
-        const signed: SignedLine[] = lines.map((l) => parseExportLine(l.text, `${file} line ${l.number}`))
+      for await (const lines of batchesOf(lineChunksOf(path), OFFLINE_BATCH)) {
+        const signed: SignedLine[] = lines.map((l) => parseExportLine(l.bytes.toString(), `${file} line ${l.number}`))
         const result = await importEntries(durable, signed)
         totals.imported += result.imported
         totals.present += result.present
