@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runYlog, type Run } from './support/cli.js'
-import { ROOT, startNode, tempDir, type RunningNode } from './support/node-process.js'
+import { postEvent, ROOT, startNode, tempDir, type RunningNode } from './support/node-process.js'
 
 let node: RunningNode
 
@@ -68,13 +68,16 @@ describe('ylog', () => {
     expect(got.lines[0]).toMatchObject({ seq: 0, topic: 'cli.a', data: { n: 0 } })
   })
 
-  it('follows live with -f until --count entries arrived', async () => {
+  it('follows live with -f until --count entries arrived', { timeout: 90_000 }, async () => {
     const following = ylog(['read', '-f', '--json', '--topic', 'cli.live', '--count', '2'])
-    // The follower opens its stream after `now`; appends keep coming until it has seen two.
+    // The follower opens its stream after `now`, whenever its process is up (seconds on a loaded machine): appends keep
+    // coming, over HTTP so that their pace does not depend on starting processes, until it has seen two.
     let done = false
     void following.then(() => (done = true))
-    for (let i = 0; !done && i < 200; i++) {
-      await ylog(['append', '--topic', 'cli.live', '--data', String(i)])
+    const deadline = Date.now() + 80_000
+    for (let i = 0; !done && Date.now() < deadline; i++) {
+      await postEvent(node.url, i, 'cli.live')
+      await new Promise((resolve) => setTimeout(resolve, 100))
     }
     const r = await following
     expect(r.status, `ylog read -f: ${r.stderr} ${JSON.stringify(r.lines.filter((l) => l.error !== undefined))}`).toBe(0)
