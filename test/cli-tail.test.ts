@@ -4,10 +4,10 @@ import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { waitFor } from '@ylog/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { TailItem } from '../apps/cli/src/tail/lines.js'
-import { parseSource, tail, type TailOptions } from '../apps/cli/src/tail/tail.js'
+import { parseSource } from '../apps/cli/src/tail/tail.js'
 import { FaultProxy } from './support/fault-proxy.js'
 import { postEvent, readAll, startNode, tempDir, type RunningNode } from './support/node-process.js'
+import { runTail } from './support/tail-run.js'
 
 let a: RunningNode
 let b: RunningNode
@@ -32,43 +32,10 @@ afterAll(async () => {
   await Promise.all(running.map((n) => n.stop()))
 })
 
-interface Run {
-  items: TailItem[]
-  presence: string[]
-  done: Promise<void>
-  stop(): Promise<void>
-  entries(): string[]
-}
-
-function run(options: Partial<TailOptions> & { sources: TailOptions['sources'] }): Run {
-  const controller = new AbortController()
-  const items: TailItem[] = []
-  const presence: string[] = []
-  const done = tail({
-    last: 10,
-    follow: false,
-    retryDelayMs: 10,
-    ...options,
-    signal: controller.signal,
-    onItem: (i) => items.push(i),
-    onPresence: (s, up) => presence.push(`${up ? '+' : '-'} ${s}`),
-  })
-  return {
-    items,
-    presence,
-    done,
-    stop: async () => {
-      controller.abort()
-      await done
-    },
-    entries: () => items.flatMap((i) => (i.type === 'entry' ? [`${i.source} ${JSON.stringify(i.entry.data)}`] : [])),
-  }
-}
-
 describe('ylog tail (the seed tests)', () => {
   it('prints the last N of a source: 20 appended, last 5 → entries 15-19', async () => {
     for (let i = 0; i < 20; i++) await postEvent(a.url, { id: `1.${i}` }, 'seed.lastn')
-    const r = run({ sources: [parseSource(`main=${a.url}`)], last: 5, topic: 'seed.lastn' })
+    const r = runTail({ sources: [parseSource(`main=${a.url}`)], last: 5, topic: 'seed.lastn' })
     await r.done
     expect(r.entries()).toEqual([15, 16, 17, 18, 19].map((i) => `main {"id":"1.${i}"}`))
     expect(r.presence).toEqual(['+ main'])
@@ -76,7 +43,7 @@ describe('ylog tail (the seed tests)', () => {
 
   it('following, prints only the new events, in order', async () => {
     await postEvent(a.url, { id: 'n.1' }, 'seed.new')
-    const r = run({ sources: [parseSource(`main=${a.url}`)], follow: true, topic: 'seed.new' })
+    const r = runTail({ sources: [parseSource(`main=${a.url}`)], follow: true, topic: 'seed.new' })
     await waitFor(() => r.items.length === 1, 'the first entry')
     await postEvent(a.url, { id: 'n.2' }, 'seed.new')
     await postEvent(a.url, { id: 'n.3' }, 'seed.new')
@@ -90,10 +57,10 @@ describe('ylog tail (the seed tests)', () => {
 
   it('prints nothing new when nothing was appended', async () => {
     await postEvent(a.url, { id: 'q.1' }, 'seed.quiet')
-    const r = run({ sources: [parseSource(`main=${a.url}`)], follow: true, topic: 'seed.quiet' })
+    const r = runTail({ sources: [parseSource(`main=${a.url}`)], follow: true, topic: 'seed.quiet' })
     await waitFor(() => r.items.length === 1, 'the first entry')
     // An append to another topic goes through the same stream: once it is past, nothing new was printed.
-    const marker = run({ sources: [parseSource(a.url)], follow: true, last: 0 })
+    const marker = runTail({ sources: [parseSource(a.url)], follow: true, last: 0 })
     await waitFor(() => marker.presence.length === 1, 'the second tail connected')
     await postEvent(a.url, { other: true }, 'seed.other')
     await waitFor(() => marker.items.length === 1, 'the other append')
@@ -104,7 +71,7 @@ describe('ylog tail (the seed tests)', () => {
   it('follows several sources, each line labelled, the last N of each', async () => {
     await postEvent(a.url, { from: 'a' }, 'seed.multi')
     await postEvent(b.url, { from: 'b' }, 'seed.multi')
-    const r = run({ sources: [parseSource(`x=${a.url}`), parseSource(`y=${b.url}`)], follow: true, last: 1, topic: 'seed.multi' })
+    const r = runTail({ sources: [parseSource(`x=${a.url}`), parseSource(`y=${b.url}`)], follow: true, last: 1, topic: 'seed.multi' })
     await waitFor(() => r.items.length === 2, 'the last of each')
     await postEvent(b.url, { from: 'b', live: true }, 'seed.multi')
     await waitFor(() => r.items.length === 3, 'the live one')
@@ -114,10 +81,10 @@ describe('ylog tail (the seed tests)', () => {
   })
 
   it('prints an entry once when two sources deliver it, and twice with dedupe off', async () => {
-    const once = run({ sources: [parseSource(`p=${a.url}`), parseSource(`q=${a.url}`)], last: 3 })
+    const once = runTail({ sources: [parseSource(`p=${a.url}`), parseSource(`q=${a.url}`)], last: 3 })
     await once.done
     expect(once.items).toHaveLength(3)
-    const twice = run({ sources: [parseSource(`p=${a.url}`), parseSource(`q=${a.url}`)], last: 3, dedupe: false })
+    const twice = runTail({ sources: [parseSource(`p=${a.url}`), parseSource(`q=${a.url}`)], last: 3, dedupe: false })
     await twice.done
     expect(twice.items).toHaveLength(6)
   })
@@ -127,7 +94,7 @@ describe('ylog tail through faults', () => {
   it('100 forced disconnects while appending: every entry printed once, none missed', async () => {
     const proxy = await FaultProxy.start(new URL(b.url).port as unknown as number)
     try {
-      const r = run({ sources: [parseSource(`b=http://127.0.0.1:${proxy.port}`)], follow: true, last: 0, topic: 'fault.tail' })
+      const r = runTail({ sources: [parseSource(`b=http://127.0.0.1:${proxy.port}`)], follow: true, last: 0, topic: 'fault.tail' })
       await waitFor(() => r.presence.length === 1, 'connected')
       for (let i = 0; i < 100; i++) {
         await waitFor(() => r.presence.length === 2 * i + 1, `connected again after ${i} disconnects`)
@@ -156,7 +123,7 @@ describe('ylog tail through faults', () => {
     const port = (n: RunningNode): number => Number(new URL(n.url).port)
     const proxy = await FaultProxy.start(port(a))
     try {
-      const r = run({ sources: [parseSource(`s=http://127.0.0.1:${proxy.port}`)], follow: true, last: 1 })
+      const r = runTail({ sources: [parseSource(`s=http://127.0.0.1:${proxy.port}`)], follow: true, last: 1 })
       await waitFor(() => r.items.length === 1, 'the last entry of a')
       // Each step: the URL now answers with another log; something is appended there so the new log has its own last entry.
       const order = [twin, a, stranger, twin, a, twin, stranger, a, twin, a]

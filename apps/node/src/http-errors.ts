@@ -38,6 +38,8 @@ export const HTTP_STATUS: Readonly<Record<YlogErrorCode, number>> = {
   STORE_CORRUPT: 500,
   NOT_A_STORE: 500,
   STORE_TOO_NEW: 500,
+  STORE_TOO_OLD: 500,
+  STORE_REPLACED: 500,
   BAD_REQUEST: 400,
   BAD_JSON: 400,
   BAD_URL: 400,

@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   STORE_CORRUPT: 'the stored bytes are damaged or incomplete',
   NOT_A_STORE: 'the file is not a ylog store (or not SQLite at all)',
   STORE_TOO_NEW: 'the store was written by a newer ylog',
+  STORE_TOO_OLD: 'the store has an older schema, which only a node can upgrade (a reader from outside writes nothing)',
+  STORE_REPLACED: 'the store file was replaced or cut back while it was being read from outside',
   // The HTTP API's own refusals.
   BAD_REQUEST: 'the request does not match the API (a missing, unknown or mistyped field)',
   BAD_JSON: 'the body is empty or not JSON',

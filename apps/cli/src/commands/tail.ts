@@ -6,7 +6,9 @@ import { fieldsHelp, LinePrinter } from '../tail/lines.js'
 import { parseSource, tail, type SourceSpec } from '../tail/tail.js'
 
 const HELP = `
-A source is a node URL, or label=URL (the label prefixes its lines; default host:port).
+A source is a node URL or a node's data directory, either as label=… (the label prefixes its lines; default host:port,
+or the directory's name). A directory is read from outside, beside the node running on it or after it stopped: read-only,
+no lock, whole commits only, every chain checked; -f reads it again every 200 ms.
 Entries of one cluster are printed once, under the first source that delivered them (--no-dedupe prints every copy).
 Gap entries and "missed" markers (a lagging stream) are lines of their own. A dropped connection resumes where it
 stopped; a source whose log no longer holds what was printed (shorter heads, another hash, another node) gets a
@@ -17,7 +19,7 @@ export function tailCommands(program: Command<[], GlobalOptions>): void {
   program
     .command('tail')
     .description('the last entries of several nodes, then (-f) new ones live, each line labelled with its source')
-    .argument('[sources...]', 'node URLs, each optionally label=URL (default: --url)')
+    .argument('[sources...]', 'node URLs or data directories, each optionally label=… (default: --url)')
     .option('-n, --lines <n>', 'entries per source first (0-1000)', wholeNumber('-n', 0, 1000), 10)
     .option('-f, --follow', 'then print new entries as they commit, until interrupted')
     .option('--topic <topic>', 'only this topic')

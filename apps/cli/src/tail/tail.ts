@@ -1,13 +1,13 @@
 import { existsSync, statSync } from 'node:fs'
+import { basename, resolve } from 'node:path'
 import type { EntryKind } from '@ylog/client'
 import { Dedupe } from './dedupe.js'
+import { DirSource } from './dir-source.js'
 import type { TailItem } from './lines.js'
 import { NodeSource } from './node-source.js'
 
-export interface SourceSpec {
-  label: string
-  url: string
-}
+/** A node's URL, or a data directory read from outside (with or without a node running on it). */
+export type SourceSpec = { label: string; url: string } | { label: string; dir: string }
 
 export interface TailOptions {
   sources: readonly SourceSpec[]
@@ -29,31 +29,28 @@ export interface TailOptions {
 }
 
 /**
- * `label=URL` or `URL` (labelled host:port); anything else is refused by name. A data directory is refused
- * with what to do instead: reading the store of a running node from outside would decode its Yjs updates
- * from SQLite beside the node's own writer and compactions, which nothing checks yet; the node's URL serves
- * the same entries, resumable and deduplicated.
+ * `label=URL`, `URL` (labelled host:port), `label=DIR` or `DIR` (a data
+ * directory, labelled by its name); anything else is refused by name.
  */
 export function parseSource(text: string): SourceSpec {
-  if (!text.includes('://') && existsSync(text) && statSync(text).isDirectory()) {
-    throw new Error(
-      `source ${JSON.stringify(text)} is a directory: ylog tail reads nodes over HTTP. Tail the URL of the node that runs on ` +
-        `it (its log says "ready" with the url), or start one: ylog serve --data ${text}`,
-    )
-  }
   const eq = text.indexOf('=')
   const scheme = text.indexOf('://')
-  const [label, url] = eq > 0 && (scheme < 0 || eq < scheme) ? [text.slice(0, eq), text.slice(eq + 1)] : [undefined, text]
+  const [label, target] = eq > 0 && (scheme < 0 || eq < scheme) ? [text.slice(0, eq), text.slice(eq + 1)] : [undefined, text]
+  if (!target.includes('://') && existsSync(target) && statSync(target).isDirectory()) {
+    return { label: label ?? (basename(resolve(target)) || target), dir: target }
+  }
   let parsed: URL
   try {
-    parsed = new URL(url)
+    parsed = new URL(target)
   } catch {
-    throw new Error(`source ${JSON.stringify(text)} is not a node URL: use http://host:port or label=http://host:port`)
+    throw new Error(
+      `source ${JSON.stringify(text)} is neither a node URL nor a directory: use http://host:port, a node's data directory, or label=…`,
+    )
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new Error(`source ${JSON.stringify(text)}: only http and https node URLs`)
   }
-  return { label: label ?? parsed.host, url: url.replace(/\/+$/, '') }
+  return { label: label ?? parsed.host, url: target.replace(/\/+$/, '') }
 }
 
 /**
@@ -69,20 +66,25 @@ export async function tail(options: TailOptions): Promise<void> {
     options.onItem(item)
   }
   const runs = options.sources.map((spec) =>
-    new NodeSource(
-      {
-        ...spec,
-        token: options.token,
-        last: options.last,
-        follow: options.follow,
-        topic: options.topic,
-        kind: options.kind,
-        buffer: options.buffer,
-        retryDelayMs: options.retryDelayMs,
-        signal: options.signal,
-      },
-      { item: emit, presence: (up, detail) => options.onPresence(spec.label, up, detail) },
-    ).run(),
+    'dir' in spec
+      ? new DirSource(
+          { ...spec, last: options.last, follow: options.follow, topic: options.topic, kind: options.kind, signal: options.signal },
+          { item: emit, presence: (up, detail) => options.onPresence(spec.label, up, detail) },
+        ).run()
+      : new NodeSource(
+          {
+            ...spec,
+            token: options.token,
+            last: options.last,
+            follow: options.follow,
+            topic: options.topic,
+            kind: options.kind,
+            buffer: options.buffer,
+            retryDelayMs: options.retryDelayMs,
+            signal: options.signal,
+          },
+          { item: emit, presence: (up, detail) => options.onPresence(spec.label, up, detail) },
+        ).run(),
   )
   await Promise.all(runs)
 }

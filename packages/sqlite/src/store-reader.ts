@@ -1,0 +1,107 @@
+import { resolve } from 'node:path'
+import Database from 'better-sqlite3'
+import { YlogError } from '@ylog/core'
+import { checkStoreFile } from './open-checks.js'
+import { SCHEMA_VERSION } from './schema.js'
+import { RESTORE_ADVICE, storeError } from './store-errors.js'
+import { SELECT_LAST_ID, SELECT_SNAPSHOT_UP_TO, SELECT_TAIL, verifyPart, verifyUpdate, type PartRow, type TailRow } from './store-maintenance.js'
+
+/** What a read found since the one before: snapshot parts (Yjs v2 updates), then updates (v1) after what the parts cover. */
+export interface StoreDelta {
+  snapshot: Uint8Array[]
+  tail: Uint8Array[]
+}
+
+const SELECT_PARTS_AFTER = 'SELECT id, sha256, bytes FROM snapshot_parts WHERE id > ? ORDER BY id'
+
+/**
+ * A store file read from outside, beside the node that may be writing it
+ * (`ylog tail DIR`): opened read-only, so it takes no lock, writes nothing
+ * and never checkpoints; each read is one read transaction, which in WAL
+ * mode never blocks the node's writer and sees whole commits only. Each
+ * read returns what was added since the one before: the snapshot parts
+ * compactions added (parts are only ever added) and the updates after what
+ * the parts cover. A compaction may cover updates a read already returned;
+ * applying them again to a Yjs document changes nothing.
+ */
+export class StoreReader {
+  readonly path: string
+  readonly #db: Database.Database
+  #lastPart = 0
+  #lastUpdate = 0
+  #closed = false
+
+  private constructor(db: Database.Database, path: string) {
+    this.#db = db
+    this.path = path
+  }
+
+  static open(path: string): StoreReader {
+    const file = resolve(path)
+    let db: Database.Database
+    try {
+      db = new Database(file, { readonly: true, fileMustExist: true })
+    } catch (err) {
+      throw storeError(file, 'opening read-only', err)
+    }
+    try {
+      const version = checkStoreFile(db, file, { quickCheck: false })
+      // checkStoreFile refuses newer schemas; an older one would need the migrations, which write.
+      if (version < SCHEMA_VERSION) {
+        throw new YlogError(
+          'STORE_TOO_OLD',
+          `${file} has schema ${version}, older than this ylog's ${SCHEMA_VERSION}; start a node of this version on it once ` +
+            '(it upgrades the file), then read it from outside',
+        )
+      }
+      return new StoreReader(db, file)
+    } catch (err) {
+      db.close()
+      throw err
+    }
+  }
+
+  /** Parts and updates added since the last read (everything, the first time), checksums verified. */
+  read(): StoreDelta {
+    if (this.#closed) throw new YlogError('CLOSED', `the reader of ${this.path} is closed`)
+    const corrupt = (problem: string): YlogError => new YlogError('STORE_CORRUPT', `${this.path}: ${problem}; ${RESTORE_ADVICE}`)
+    try {
+      return this.#db.transaction(() => {
+        const lastId = this.#db.prepare(SELECT_LAST_ID).pluck().get() as number
+        if (lastId < this.#lastUpdate) {
+          throw new YlogError(
+            'STORE_REPLACED',
+            `${this.path} now ends at update ${lastId}, before update ${this.#lastUpdate} read earlier: the file was replaced`,
+          )
+        }
+        const parts = this.#db.prepare(SELECT_PARTS_AFTER).all(this.#lastPart) as PartRow[]
+        const upTo = this.#db.prepare(SELECT_SNAPSHOT_UP_TO).pluck().get() as number
+        const tail = this.#db.prepare(SELECT_TAIL).raw().all(Math.max(upTo, this.#lastUpdate)) as TailRow[]
+        const snapshot = parts.map((part) => {
+          verifyPart(part, corrupt)
+          return view(part.bytes)
+        })
+        const updates = tail.map((row) => {
+          verifyUpdate(row, corrupt)
+          return view(row[2])
+        })
+        this.#lastPart = parts.at(-1)?.id ?? this.#lastPart
+        this.#lastUpdate = Math.max(this.#lastUpdate, upTo, tail.at(-1)?.[0] ?? 0)
+        return { snapshot, tail: updates }
+      })()
+    } catch (err) {
+      if (err instanceof YlogError) throw err
+      throw storeError(this.path, 'reading', err)
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#db.close()
+  }
+}
+
+function view(bytes: Buffer): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
