@@ -4,7 +4,15 @@ import { YlogError } from '@ylog/core'
 import { checkStoreFile } from './open-checks.js'
 import { SCHEMA_VERSION } from './schema.js'
 import { RESTORE_ADVICE, storeError } from './store-errors.js'
-import { SELECT_LAST_ID, SELECT_SNAPSHOT_UP_TO, SELECT_TAIL, verifyPart, verifyUpdate, type PartRow, type TailRow } from './store-maintenance.js'
+import {
+  SELECT_LAST_ID,
+  SELECT_SNAPSHOT_UP_TO,
+  SELECT_TAIL,
+  verifyPart,
+  verifyUpdate,
+  type PartRow,
+  type TailRow,
+} from './store-maintenance.js'
 
 /** What a read found since the one before: snapshot parts (Yjs v2 updates), then updates (v1) after what the parts cover. */
 export interface StoreDelta {
