@@ -57,6 +57,26 @@ describe('IngestQueue', () => {
     await queue.close()
   })
 
+  it('stamps an entry when it is written, not when it was pushed; an event that gives its at keeps it', async () => {
+    const start = 1_700_000_000_000
+    let clock = start
+    const store = new GatedStore()
+    const durable = await DurableLog.open({ identity: NodeIdentity.generate(), store, now: () => clock })
+    const id = logDocOf(durable).identity?.id as string
+    const queue = new IngestQueue(durable, { capacity: 1, policy: 'block' })
+    const first = queue.push({ topic: 't', kind: 'event', data: 1 })
+    await until(() => logDocOf(durable).length(id) === 1)
+    // Both wait behind the first (capacity 1, its commit held) while the clock moves on.
+    const stamped = queue.push({ topic: 't', kind: 'event', data: 2 })
+    const given = queue.push({ topic: 't', kind: 'event', data: 3, at: start + 30_000 })
+    clock += 5_000
+    store.open()
+    const [a, b, c] = (await Promise.all([first, stamped, given])) as Array<Extract<IngestResult, { status: 'appended' }>>
+    expect([a?.entry.at, b?.entry.at, c?.entry.at]).toEqual([start, start + 5_000, start + 30_000])
+    await queue.close()
+    await durable.close()
+  })
+
   it("with policy 'drop' under a seeded overload, entries plus gap ranges are every pushed event once, in order", async () => {
     for (const seed of [7, 8, 9, 10]) {
       const random = seededRandom(seed)

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { DurableLog } from '../durable/durable-log.js'
+import { appendPrepared, type DurableLog } from '../durable/durable-log.js'
 import { validateTopic, type Entry, type EntryInput } from '../entry/entry.js'
 import { YlogError } from '../errors.js'
 import { Fifo } from './fifo.js'
@@ -107,7 +107,8 @@ export class IngestQueue {
     if (this.#closed) throw new YlogError('CLOSED', 'the ingest queue is closed')
     // Everything the log could refuse (topic, kind, data, times, size) is refused here, before the event is numbered: a refused
     // push leaves no trace.
-    const { body, at, time } = logDocOf(this.#durable).prepare(input)
+    const prepared = logDocOf(this.#durable).prepare(input)
+    const { body, at, time } = prepared
     const ingest = this.#next++
     this.#stats.pushed++
     const normalized = {
@@ -117,13 +118,13 @@ export class IngestQueue {
       ...(time === undefined ? {} : { time }),
     } as EntryInput
     if (this.#size < this.#capacity && this.#blocked.length === 0) {
-      return new Promise((resolve, reject) => this.#accept({ gap: false, ingest, input: normalized, resolve, reject }))
+      return new Promise((resolve, reject) => this.#accept({ gap: false, ingest, input: normalized, prepared, resolve, reject }))
     }
     if (this.#policy === 'drop') {
       this.#drop(ingest, input.topic)
       return Promise.resolve({ status: 'dropped', ingest })
     }
-    return new Promise((resolve, reject) => this.#blocked.push({ gap: false, ingest, input: normalized, resolve, reject }))
+    return new Promise((resolve, reject) => this.#blocked.push({ gap: false, ingest, input: normalized, prepared, resolve, reject }))
   }
 
   /** Events accepted and not yet committed (at most `capacity`). */
@@ -217,7 +218,9 @@ export class IngestQueue {
 
   #writeEvent(item: EventItem): void {
     this.#writing++
-    this.#append(item.input).then(
+    // Checked and encoded at push: only `at` is stamped now, when the entry is written, unless the event gave one.
+    const prepared = item.input.at === undefined ? { ...item.prepared, at: logDocOf(this.#durable).now() } : item.prepared
+    this.#settle(() => appendPrepared(this.#durable, prepared)).then(
       (entry) => {
         this.#writing--
         this.#size--
@@ -246,7 +249,7 @@ export class IngestQueue {
     this.#writing++
     const topics = [...item.topics.keys()]
     const topic = topics.length === 1 && item.otherTopics === 0 ? (topics[0] as string) : this.#gapTopic
-    this.#append({ topic, kind: 'gap', data: { stream: this.stream, from: item.from, to: item.to } }).then(
+    this.#settle(() => this.#durable.append({ topic, kind: 'gap', data: { stream: this.stream, from: item.from, to: item.to } })).then(
       (entry) => {
         this.#writing--
         this.#stats.gaps++
@@ -283,9 +286,10 @@ export class IngestQueue {
     }
   }
 
-  #append(input: EntryInput): Promise<Entry> {
+  /** A write's promise; one that throws at once rejects instead, like one that fails later. */
+  #settle(write: () => Promise<Entry>): Promise<Entry> {
     try {
-      return this.#durable.append(input)
+      return write()
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)))
     }

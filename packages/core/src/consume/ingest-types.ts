@@ -1,3 +1,4 @@
+import type { PreparedEntry } from '../durable/prepare-entry.js'
 // The types an IngestQueue speaks in (ingest-queue.ts), and the per-gap topic count.
 import type { Entry, EntryInput } from '../entry/entry.js'
 
@@ -64,6 +65,8 @@ export interface EventItem {
   gap: false
   ingest: number
   input: EntryInput
+  /** The input as `LogDoc.prepare` checked and encoded it at push; `at` is stamped again at write time unless the input gave one. */
+  prepared: PreparedEntry
   resolve: (result: IngestResult) => void
   reject: (err: Error) => void
 }

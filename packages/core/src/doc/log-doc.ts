@@ -94,11 +94,20 @@ export class LogDoc extends LogView {
 
   /** Signs and appends entries as one update (all or none); an invalid one throws naming its index, and nothing is appended. */
   appendBatch(inputs: readonly EntryInput[]): Entry[] {
+    return this.appendPreparedBatch(inputs.map((input, i) => inBatch(inputs.length, i, () => this.prepare(input))))
+  }
+
+  /**
+   * `appendBatch` for entries `prepare` checked and encoded already (the
+   * ingest queue checks each event when it is pushed): signs and appends them
+   * as one update.
+   */
+  appendPreparedBatch(batch: readonly PreparedEntry[]): Entry[] {
     const state = this.identity === undefined ? undefined : this.#states.stateFor(this.identity.id)
     let head = { seq: state?.next ?? 0, prev: state?.hash ?? ZERO_HASH, at: state?.at ?? 0 }
-    const signed = inputs.map((input, i) =>
-      inBatch(inputs.length, i, () => {
-        const { identity, body, at: requested, time, tail } = this.prepare(input)
+    const signed = batch.map((prepared, i) =>
+      inBatch(batch.length, i, () => {
+        const { identity, topic, body, at: requested, time, tail } = prepared
         // A node's clock never runs backwards in its own log: readers merge by `at`.
         const at = Math.max(requested, head.at)
         const { bytes, hash } = signEntryTail(identity, { seq: head.seq, prev: head.prev, at }, tail, time)
@@ -107,7 +116,7 @@ export class LogDoc extends LogView {
           prev: head.prev,
           at,
           ...(time === undefined ? {} : { time }),
-          topic: input.topic,
+          topic,
           body,
           bytes,
           hash,
@@ -117,6 +126,11 @@ export class LogDoc extends LogView {
       }),
     )
     return this.appendSignedBatch(signed)
+  }
+
+  /** The log's clock (the `now` option): what `at` is stamped from. */
+  now(): number {
+    return this.#now()
   }
 
   /** Validates an append's input and encodes it for the signer (prepareEntry); what `append` does before signing. */

@@ -28,7 +28,10 @@ export type {
   CompactionInfo,
   CompactionListener,
 } from './durable-log-options.js'
+
 export type { StoreHealth, HealthListener, RetryOptions } from './store-health.js'
+
+const APPEND_PREPARED = Symbol('ylog:append-prepared')
 
 /**
  * A LogDoc whose every update is committed to an UpdateStore before it is
@@ -93,11 +96,17 @@ export class DurableLog extends CommittedLog {
   append(input: EntryInput, options: AppendOptions = {}): Promise<Entry> {
     if (options.idempotency !== undefined) return this.appendBatch([input], options).then((entries) => entries[0] as Entry)
     this.#writable()
+    return this[APPEND_PREPARED](this.log.prepare(input), options)
+  }
+
+  /** `append` of an entry `LogDoc.prepare` checked and encoded already; core's ingest queue calls it through `appendPrepared`. */
+  [APPEND_PREPARED](prepared: PreparedEntry, options: AppendOptions = {}): Promise<Entry> {
+    this.#writable()
     if (this.#signer === undefined) {
-      const entry = this.log.append(input)
+      const entry = this.log.appendPreparedBatch([prepared])[0] as Entry
       return this.#afterCommit().then(() => entry)
     }
-    const { topic, body, at, time, tail } = this.log.prepare(input)
+    const { topic, body, at, time, tail } = prepared
     return this.#signer
       .sign({ tail, at, time })
       .then((signed) => this.#signedTurn.add([{ ...signed, topic, body }], options).then((entries) => entries[0] as Entry))
@@ -346,4 +355,14 @@ function notify(what: string, call: () => void): void {
   } catch (err) {
     process.emitWarning(`a DurableLog ${what} listener threw: ${(err as Error).stack ?? String(err)}`, 'YlogListenerWarning')
   }
+}
+
+/**
+ * Appends an entry `LogDoc.prepare` checked and encoded earlier, without
+ * checking and encoding it again: for core's modules (the ingest queue
+ * prepares each event when it is pushed). Not exported publicly: prepared
+ * entries are trusted to match their own fields.
+ */
+export function appendPrepared(durable: DurableLog, prepared: PreparedEntry): Promise<Entry> {
+  return durable[APPEND_PREPARED](prepared)
 }
