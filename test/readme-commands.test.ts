@@ -1,6 +1,8 @@
 // The READMEs' commands against a running node, as written: the root README's
-// curl lines (only the port is the test's own) and the systemd unit's command.
+// curl lines (only the port is the test's own), its `npx ylog` lines (YLOG_URL
+// names the test's node) and the systemd unit's command.
 import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { attach, ROOT, startNode, tempDir, type RunningNode } from './support/node-process.js'
@@ -72,6 +74,46 @@ describe('the root README’s curl lines', () => {
     } finally {
       stream.kill()
     }
+  })
+})
+
+describe('the root README’s `ylog` lines', () => {
+  let node: RunningNode | undefined
+  // `export --out backup.ndjson` writes beside where it runs: the repository root, where npx finds the command.
+  const backup = join(ROOT, 'backup.ndjson')
+  beforeAll(async () => {
+    node = await startNode(['--data', join(tempDir(), 'data')])
+  })
+  afterAll(async () => {
+    rmSync(backup, { force: true })
+    await node?.stop()
+  })
+
+  const lines = blocks('README.md', 'sh')
+    .filter((b) => b.code.includes('npx ylog append'))
+    .flatMap(commands)
+
+  it('run as written against a node (YLOG_URL names it), each exiting 0 with what its comment promises', { timeout: 120_000 }, () => {
+    expect(lines.map((l) => l.split(/\s+/).slice(0, 3).join(' '))).toEqual([
+      'npx ylog append',
+      'npx ylog read',
+      'npx ylog verify',
+      'npx ylog export',
+      'npx ylog doctor',
+      'npx ylog consumers',
+    ])
+    const expected = [/^[0-9a-f]{64}:0$/m, /pipeline event \{"step":"plan"\}/, /0\.\.0 ok/, /exported 1/, /doctor: healthy/, /builds c1\./]
+    lines.forEach((line, i) => {
+      const r = spawnSync('sh', ['-c', line], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...plainEnv(), YLOG_URL: node?.url, NO_COLOR: '1' },
+        timeout: 60_000,
+      })
+      expect([line, r.status, r.stderr]).toEqual([line, 0, expect.any(String)])
+      expect(r.stdout + r.stderr).toMatch(expected[i] as RegExp)
+    })
+    expect(readFileSync(backup, 'utf8').trim().split('\n')).toHaveLength(1)
   })
 })
 
