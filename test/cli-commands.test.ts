@@ -1,5 +1,6 @@
 // The `ylog` command end to end: real processes against one real node (`--store memory`) shared by the file.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runYlog, type Run } from './support/cli.js'
 import { postEvent, ROOT, startNode, tempDir, type RunningNode } from './support/node-process.js'
@@ -66,6 +67,24 @@ describe('ylog', () => {
     expect(counted.lines.filter((l) => 'seq' in l)).toHaveLength(3)
     const got = await ylog(['get', '--json', node.node, '0'])
     expect(got.lines[0]).toMatchObject({ seq: 0, topic: 'cli.a', data: { n: 0 } })
+  })
+
+  it('stops quietly with 141 when whoever reads its output stops reading (ylog read | head)', async () => {
+    await postEvent(node.url, { to: 'a reader that goes away' }, 'cli.pipe')
+    const main = join(ROOT, 'apps', 'cli', 'src', 'main.ts')
+    const child = spawn(process.execPath, ['--conditions=ylog-source', '--import', 'tsx', main, 'read', '--last', '5'], {
+      cwd: ROOT,
+      env: { ...process.env, YLOG_URL: node.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    // The reading end goes away before the command writes: its first write meets a closed pipe.
+    child.stdout.destroy()
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
+    expect(code).toBe(141)
+    // Quietly: no EPIPE error, no stack trace (the page's cursor may still reach stderr).
+    expect(stderr).not.toMatch(/EPIPE|Error|\n\s+at /)
   })
 
   it('follows live with -f until --count entries arrived', { timeout: 90_000 }, async () => {

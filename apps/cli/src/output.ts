@@ -6,7 +6,7 @@ import { YlogError } from '@ylog/core/errors'
  * 3 the node could not be reached or did not answer (a retry may help); 4 doctor found warnings only;
  * 130 interrupted.
  */
-export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3, WARNINGS: 4, INTERRUPTED: 130 } as const
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3, WARNINGS: 4, INTERRUPTED: 130, PIPE_CLOSED: 141 } as const
 
 /** A mistake in how the command was called: exit 2. */
 export class UsageError extends Error {}

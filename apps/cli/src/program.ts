@@ -20,6 +20,7 @@ Exit codes:
   3    the node could not be reached or did not answer in time (a retry may help)
   4    doctor found warnings only
   130  interrupted
+  141  whoever read the output stopped reading (ylog read | head): as a Unix tool stopped by SIGPIPE
 With --json every result is one JSON object per line on stdout, errors included: {"error":{"code","message"}}.
 NO_COLOR (any value) turns colour off; so does output that is not a terminal.`
 
