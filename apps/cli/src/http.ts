@@ -1,4 +1,4 @@
-import { YlogClientError } from '@ylog/client'
+import { errorFromFetch, YlogClientError } from '@ylog/client'
 import { YlogError } from '@ylog/core/errors'
 import type { GlobalOptions } from './context.js'
 
@@ -25,8 +25,7 @@ export async function request(globals: GlobalOptions, method: 'GET' | 'POST', pa
   try {
     res = await fetch(url, { method, headers, body: init.body })
   } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause
-    throw new YlogClientError('NETWORK', `${method} ${path}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err })
+    throw errorFromFetch(err, `${method} ${path}`, false, globals.url)
   }
   if (res.ok) return res
   const text = await res.text().catch(() => '')

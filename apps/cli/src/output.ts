@@ -54,7 +54,9 @@ export function describeFailure(err: unknown): { code: string; message: string; 
   if (err instanceof UsageError) return { code: 'USAGE', message: err.message, exit: EXIT.USAGE }
   if (err instanceof YlogError) {
     const unreachable = err.code === 'NETWORK' || err.code === 'TIMEOUT'
-    return { code: err.code, message: err.message, exit: err.code === 'CONFIG' ? EXIT.USAGE : unreachable ? EXIT.UNREACHABLE : EXIT.FAILED }
+    // Which node a command talks to is the first thing to check when none answers.
+    const message = unreachable ? `${err.message}; --url or YLOG_URL names the node` : err.message
+    return { code: err.code, message, exit: err.code === 'CONFIG' ? EXIT.USAGE : unreachable ? EXIT.UNREACHABLE : EXIT.FAILED }
   }
   const message = err instanceof Error ? err.message : String(err)
   return { code: 'INTERNAL', message, exit: EXIT.FAILED }

@@ -56,6 +56,16 @@ describe('YlogClient errors', () => {
     expect(isTransient(new Error('not ours'))).toBe(false)
   })
 
+  it('names the node and says in words why it was not reached', async () => {
+    const refused = Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } })
+    const odd = Object.assign(new TypeError('fetch failed'), { cause: { code: 'EWHATEVER' } })
+    const client = new YlogClient({ url: 'http://node.test', fetch: fakeFetch([refused, odd]).fetch })
+    expect((await failure(client.heads())).message).toBe(
+      'GET /api/heads at http://node.test: connection refused (is a node running there?)',
+    )
+    expect((await failure(client.heads())).message).toBe('GET /api/heads at http://node.test: EWHATEVER')
+  })
+
   it('keeps the Retry-After wait and an unknown code in the message', async () => {
     const client = new YlogClient({
       url: 'http://node.test',

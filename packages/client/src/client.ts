@@ -174,7 +174,7 @@ export class YlogClient {
     try {
       return await this.#fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal })
     } catch (err) {
-      throw errorFromFetch(err, `${method} ${path}`, signal.aborted)
+      throw errorFromFetch(err, `${method} ${path}`, signal.aborted, this.url)
     }
   }
 

@@ -77,13 +77,28 @@ export async function errorFromResponse(res: Response, what: string): Promise<Yl
   )
 }
 
-/** A fetch that threw: the node was never reached, the connection broke, or the call timed out. */
-export function errorFromFetch(err: unknown, what: string, timedOut: boolean): YlogClientError {
+/** Socket errors in words, with what to check; others are shown by their code. */
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused (is a node running there?)',
+  ENOTFOUND: 'no such host',
+  EAI_AGAIN: 'the host name could not be resolved now',
+  EHOSTUNREACH: 'the host cannot be reached',
+  ENETUNREACH: 'the network cannot be reached',
+  ECONNRESET: 'the connection was reset',
+  UND_ERR_SOCKET: 'the connection broke',
+}
+
+/**
+ * A fetch that threw: the node was never reached, the connection broke, or
+ * the call timed out. `url` (the node's) is named in the message.
+ */
+export function errorFromFetch(err: unknown, what: string, timedOut: boolean, url?: string): YlogClientError {
   if (err instanceof YlogClientError) return err
-  if (timedOut) return new YlogClientError('TIMEOUT', `${what}: no answer in time`, { cause: err })
+  const where = url === undefined ? what : `${what} at ${url}`
+  if (timedOut) return new YlogClientError('TIMEOUT', `${where}: no answer in time`, { cause: err })
   const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause
   const detail = cause?.code ?? cause?.message ?? (err as Error).message
-  return new YlogClientError('NETWORK', `${what}: ${detail}`, { cause: err })
+  return new YlogClientError('NETWORK', `${where}: ${REASONS[detail] ?? detail}`, { cause: err })
 }
 
 function parseRetryAfter(header: string | null): number | undefined {

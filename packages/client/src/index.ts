@@ -1,5 +1,5 @@
 export { YlogClient, DEFAULT_URL, type ClientOptions, type WriteOptions } from './client.js'
-export { YlogClientError, isTransient } from './errors.js'
+export { YlogClientError, isTransient, errorFromFetch } from './errors.js'
 export type { StreamItem, StreamOptions } from './stream.js'
 export type {
   AckOptions,
