@@ -58,30 +58,37 @@ export async function importFile(file: string, options: ImportOptions): Promise<
 
 type Totals = Pick<ImportResult, 'imported' | 'present'>
 
+/** Requests in flight at once: the node checks the next part on a worker thread while it applies this one. */
+const IN_FLIGHT = 2
+
 async function toNode(path: string, { globals, batch, progress }: ImportOptions): Promise<Totals> {
   const totals = { imported: 0, present: 0 }
-  const send = async (body: Buffer, lines: unknown[]): Promise<void> => {
+  const send = async (body: Buffer, count: number): Promise<void> => {
     const res = await request(globals, 'POST', '/api/import', { body, type: 'application/x-ndjson' })
     const result = (await res.json()) as ImportResult
     totals.imported += result.imported
     totals.present += result.present
-    progress.add(lines.length)
+    progress.add(count)
   }
-  // One request at a time (two in flight could arrive out of order, and each must continue the chains the one
-  // before it committed), but the next batch is read while the node works on this one.
-  let sending: Promise<void> | undefined
+  // Parts go in file order; the node applies each after the one it continues (it waits for it), so two in flight
+  // keep its checking thread and its log busy at once. The next part is read while those are sent.
+  const sending: Array<Promise<void>> = []
+  let failed: unknown
   try {
     for await (const lines of batchesOf(lineChunksOf(path), batch)) {
       // The lines go as they are: the node parses and checks them itself.
       const body = joinLines(lines)
-      await sending
-      sending = send(body, lines)
-      // Awaited on the next turn; meanwhile a failure must not count as unhandled.
-      sending.catch(() => undefined)
+      if (sending.length >= IN_FLIGHT) await sending.shift()
+      if (failed !== undefined) break
+      const part = send(body, lines.length)
+      // Awaited in turn; a failure stops what comes after it and is thrown below.
+      part.catch((err: unknown) => (failed ??= err))
+      sending.push(part)
     }
   } finally {
-    await sending
+    await Promise.allSettled(sending)
   }
+  if (failed !== undefined) throw failed
   return totals
 }
 

@@ -1,5 +1,4 @@
 import {
-  encodeEntriesUpdate,
   isNodeId,
   peekEntry,
   sha256,
@@ -10,10 +9,9 @@ import {
   type ChainStart,
   type DurableLog,
   type NodeId,
-  type RefusalReason,
   type RunVerdict,
-  type YlogErrorCode,
 } from '@ylog/core'
+import { applyCheckedRun, type CheckedRun } from '@ylog/core/internal'
 
 /**
  * One line of `GET /api/export` (and of `ylog export`): an entry's signed
@@ -123,21 +121,13 @@ function startOfLine(line: SignedLine): ChainStart {
   return { seq: line.seq, prev: header?.prev ?? ZERO_HASH, at: 0 }
 }
 
-function runError(node: NodeId, verdict: Extract<RunVerdict, { ok: false }>): YlogError {
+export function runError(node: NodeId, verdict: Extract<RunVerdict, { ok: false }>): YlogError {
   const code = verdict.reason === 'bad-signature' ? 'BAD_SIGNATURE' : verdict.reason === 'bad-entry' ? 'MALFORMED_ENTRY' : 'BROKEN_CHAIN'
   return new YlogError(code, `node ${node} seq ${verdict.seq}: ${verdict.reason}: ${verdict.detail}`)
 }
 
-function brokenChain(node: NodeId, seq: number, detail: string): YlogError {
+export function brokenChain(node: NodeId, seq: number, detail: string): YlogError {
   return new YlogError('BROKEN_CHAIN', `node ${node} seq ${seq}: ${detail}`)
-}
-
-/** The guard's refusals in the error vocabulary; the rest are BROKEN_CHAIN. */
-const REFUSAL_CODES: Partial<Record<RefusalReason, YlogErrorCode>> = {
-  'not-member': 'NOT_MEMBER',
-  'bad-signature': 'BAD_SIGNATURE',
-  'bad-entry': 'MALFORMED_ENTRY',
-  fork: 'FORKED',
 }
 
 export interface ImportResult {
@@ -149,38 +139,31 @@ export interface ImportResult {
 }
 
 /**
- * Imports signed entries into a log as synced entries: every entry is
- * checked (held ones byte for byte, new ones linked to the held head,
- * membership, signatures) before anything is applied, then each node's new
- * entries go to DurableLog.applyRemote as the update their writer made
- * (encodeEntriesUpdate), through the same guard as sync. Entries held
- * already are skipped, so importing twice changes nothing. `own` (a running
- * node's id) refuses entries of its chain it does not hold: its signer would
- * write those seqs again.
+ * Adds runs checked by checkSignedLines (or checkImportBody) to a log.
+ * Every run is placed before any is applied, so a body is taken whole or
+ * not at all: held entries must be the same bytes, new ones must continue
+ * the node's held head, the node must be a member, and `own` (a running
+ * node's id) refuses entries of its chain it does not hold, since its signer
+ * would write those seqs again. Entries held already are skipped, so
+ * importing twice changes nothing. Then each run goes in through
+ * applyCheckedRun, without the guard, whose checks were made already.
  */
-export async function importEntries(durable: DurableLog, lines: readonly SignedLine[], own?: NodeId): Promise<ImportResult> {
-  const plans: Array<{ node: NodeId; from: number; fresh: Uint8Array[]; to: number }> = []
+export async function importCheckedRuns(durable: DurableLog, runs: readonly CheckedRun[], own?: NodeId): Promise<ImportResult> {
+  const plans: CheckedRun[] = []
   let present = 0
-  const verifier = new ChainVerifier((line) => headAt(durable, line.node, line.seq))
-  const byNode = new Map<NodeId, SignedLine[]>()
-  for (const line of lines) {
-    const list = byNode.get(line.node) ?? []
-    if (list.length === 0) byNode.set(line.node, list)
-    list.push(line)
-  }
-  for (const [node, list] of byNode) {
+  for (const run of runs) {
+    const { node } = run
     if (!durable.membership.isMember(node)) {
       throw new YlogError('NOT_MEMBER', `node ${node} is not a member of this log; its entries cannot be imported here`)
     }
     const held = durable.committedLength(node)
     let skip = 0
-    for (; skip < list.length && (list[skip] as SignedLine).seq < held; skip++) {
-      sameAsHeld(durable, list[skip] as SignedLine, skip === 0 ? undefined : list[skip - 1])
+    for (; skip < run.entries.length && run.fromSeq + skip < held; skip++) {
+      sameAsHeld(durable, node, run.fromSeq + skip, run.entries[skip] as Uint8Array)
     }
     present += skip
-    const fresh = list.slice(skip)
-    if (fresh.length === 0) continue
-    const from = (fresh[0] as SignedLine).seq
+    if (skip === run.entries.length) continue
+    const from = run.fromSeq + skip
     if (from !== held) {
       const holds = held === 0 ? 'none' : `0-${held - 1}`
       throw brokenChain(node, from, `this node holds seqs ${holds} of it; the import continues at ${from}: the seqs between are missing`)
@@ -189,20 +172,16 @@ export async function importEntries(durable: DurableLog, lines: readonly SignedL
       const advice = 'stop it and import into its data directory (ylog import --data), or its next appends would fork'
       throw new YlogError('OWN_ENTRIES', `node ${node} is this node, which holds its seqs below ${held} only: ${advice}`)
     }
-    if (byNode.size > 1) for (const line of fresh) verifier.add(line)
-    plans.push({ node, from, fresh: fresh.map((l) => l.bytes), to: from + fresh.length })
-  }
-  // One node's entries go in as one update, which the guard takes whole or not at all: checking them here
-  // first would only repeat its work. Several nodes' updates are applied one by one, so all are checked first.
-  if (plans.length > 1) verifier.finish()
-  for (const plan of plans) {
-    const result = await durable.applyRemote(encodeEntriesUpdate(plan.node, plan.from, plan.fresh))
-    if (result.status === 'refused') {
-      throw new YlogError(REFUSAL_CODES[result.reason] ?? 'BROKEN_CHAIN', `node ${plan.node}: ${result.reason}: ${result.detail}`)
+    const first = run.entries[skip] as Uint8Array
+    const head = headAt(durable, node, from)
+    const header = peekEntry(first)
+    if (header === undefined || !bytesEqual(header.prev, head.prev) || header.at < head.at) {
+      throw brokenChain(node, from, 'its prev is not the hash of the entry held before it, or its time is earlier')
     }
-    if (result.status === 'held') throw brokenChain(plan.node, plan.from, 'the log holds fewer of its entries than a moment ago (a bug)')
+    plans.push({ node, fromSeq: from, entries: run.entries.slice(skip), hashes: run.hashes.slice(skip) })
   }
-  const nodes = plans.map((p) => ({ node: p.node, from: p.from, to: p.to, imported: p.fresh.length }))
+  for (const plan of plans) await applyCheckedRun(durable, plan)
+  const nodes = plans.map((p) => ({ node: p.node, from: p.fromSeq, to: p.fromSeq + p.entries.length, imported: p.entries.length }))
   return { imported: nodes.reduce((n, p) => n + p.imported, 0), present, nodes }
 }
 
@@ -212,17 +191,17 @@ function headAt(durable: DurableLog, node: NodeId, seq: number): ChainStart {
   return { seq, prev: before === undefined ? ZERO_HASH : sha256(before), at: before === undefined ? 0 : (peekEntry(before)?.at ?? 0) }
 }
 
-function sameAsHeld(durable: DurableLog, line: SignedLine, previous: SignedLine | undefined): void {
-  if (previous !== undefined && line.seq !== previous.seq + 1) {
-    throw brokenChain(line.node, line.seq, `seq ${line.seq} follows seq ${previous.seq}`)
-  }
-  const held = durable.getBytes(line.node, line.seq) as Uint8Array
-  if (Buffer.compare(held, line.bytes) === 0) return
-  const key = Buffer.from(line.node, 'hex')
-  if (peekEntry(line.bytes)?.seq === line.seq && signatureValid(key, line.bytes)) {
+function sameAsHeld(durable: DurableLog, node: NodeId, seq: number, bytes: Uint8Array): void {
+  const held = durable.getBytes(node, seq) as Uint8Array
+  if (bytesEqual(held, bytes)) return
+  if (peekEntry(bytes)?.seq === seq && signatureValid(Buffer.from(node, 'hex'), bytes)) {
     const what = 'the import holds a validly signed entry other than the one held here: the node forked'
-    throw new YlogError('FORKED', `node ${line.node} seq ${line.seq}: ${what}`)
+    throw new YlogError('FORKED', `node ${node} seq ${seq}: ${what}`)
   }
   const what = 'the import holds other bytes than the entry held here, not signed by the node'
-  throw new YlogError('BAD_SIGNATURE', `node ${line.node} seq ${line.seq}: ${what}`)
+  throw new YlogError('BAD_SIGNATURE', `node ${node} seq ${seq}: ${what}`)
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 }

@@ -101,7 +101,8 @@ describe('POST /api/import', () => {
     const answer = await open.app.inject(importBody(forged.join('\n')))
     expect(answer.statusCode).toBe(400)
     expect(open.durable.committedLength(source.identity.id)).toBe(0)
-    await refused([...lines.slice(0, 10), ...lines.slice(11, 20)].join('\n'), 403, 'NOT_MEMBER')
+    // A gap inside the body is found while the body is checked, before anything of the log is looked at.
+    await refused([...lines.slice(0, 10), ...lines.slice(11, 20)].join('\n'), 400, 'BROKEN_CHAIN')
     const gap = await open.app.inject(importBody(lines.slice(5, 20).join('\n')))
     expect(gap.json<{ error: { code: string } }>().error.code).toBe('BROKEN_CHAIN')
     expect((await source.app.inject(importBody(full))).json()).toMatchObject({ imported: 0, present: 700 })
@@ -110,8 +111,25 @@ describe('POST /api/import', () => {
     expect((await wiped.app.inject(importBody(full))).json<{ error: { code: string } }>().error.code).toBe('OWN_ENTRIES')
     await wiped.app.close()
     await refused('not json', 400, 'BAD_JSON')
-    expect((await target.app.inject({ method: 'POST', url: '/api/import', payload: { a: 1 } })).statusCode).toBe(400)
+    expect((await target.app.inject({ method: 'POST', url: '/api/import', payload: { a: 1 } })).statusCode).toBe(415)
     for (const s of [target, open]) await s.app.close()
+  })
+
+  it('takes the parts of one import sent side by side, whichever arrives first: a part waits for the one it continues', async () => {
+    const target = await side()
+    const lines = full.trim().split('\n')
+    const parts = [lines.slice(0, 250), lines.slice(250, 500), lines.slice(500)].map((p) => p.join('\n'))
+    // The last part first, then the others: each is applied once what it continues is in.
+    const answers = await Promise.all([2, 1, 0].map((i) => target.app.inject(importBody(parts[i] as string))))
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200])
+    expect(answers.map((a) => a.json<{ imported: number }>().imported)).toEqual([200, 250, 250])
+    expect(target.durable.heads().get(source.identity.id)).toEqual(source.durable.heads().get(source.identity.id))
+    // Alone, a part that does not continue what is held is refused at once, not after a wait.
+    const started = Date.now()
+    const other = await side()
+    expect((await other.app.inject(importBody(parts[1] as string))).json<{ error: { code: string } }>().error.code).toBe('BROKEN_CHAIN')
+    expect(Date.now() - started).toBeLessThan(5_000)
+    for (const s of [target, other]) await s.app.close()
   })
 
   it('is described in the OpenAPI document with operationIds, parameters and error responses', async () => {

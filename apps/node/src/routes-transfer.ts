@@ -1,13 +1,18 @@
 import { Readable } from 'node:stream'
 import { ENTRY_KINDS, isNodeId, peekEntry, peekTopicKind, validateTopic, YlogError, type DurableLog, type NodeId } from '@ylog/core'
-import { Serial } from '@ylog/core/internal'
+import { Serial, type CheckedRun } from '@ylog/core/internal'
 import type { FastifyInstance } from 'fastify'
 import type { Guard } from './access.js'
 import { quote } from './http-errors.js'
 import { parseInteger } from './routes-events.js'
-import { importEntries, parseExportLine, type SignedLine } from './import-entries.js'
+import { importCheckedRuns } from './import-entries.js'
+import { ImportChecker } from './import-checker.js'
 
-export { ChainVerifier, importEntries, parseExportLine, type ExportLine, type ImportResult, type SignedLine } from './import-entries.js'
+export { ChainVerifier, parseExportLine, type ExportLine, type ImportResult, type SignedLine } from './import-entries.js'
+export { importEntries } from './import-check.js'
+
+/** How long an import waits for the entries before its own to arrive (the part sent before it, still being applied). */
+const CHAIN_WAIT_MS = 10_000
 
 export const NDJSON = 'application/x-ndjson'
 /** An import request's body: about 90,000 entries of the usual size; `ylog import` sends far less per request. */
@@ -101,8 +106,12 @@ export function transferRoutes(app: FastifyInstance, options: TransferRoutesOpti
 }
 
 function routes(app: FastifyInstance, { durable, self, requireRead, requireWrite }: TransferRoutesOptions): void {
-  // One import at a time: two at once could both find a chain's same head and continue it, and one be refused.
+  // Bodies are checked on a worker thread, several at once; they are placed one at a time: two at once could both
+  // find a chain's same head and continue it, and one be refused.
+  const checker = new ImportChecker()
+  app.addHook('onClose', () => checker.close())
   const imports = new Serial()
+  const inFlight = new ImportsInFlight(durable)
   app.get<{ Querystring: ExportQuery }>(
     '/api/export',
     {
@@ -142,7 +151,8 @@ function routes(app: FastifyInstance, { durable, self, requireRead, requireWrite
         description:
           "Every entry is checked before anything is written: its signature, its link to the node's previous entry, its seq, " +
           "the node's membership. Entries held already (byte for byte) are skipped, so an import can be repeated. " +
-          "Each node's entries must continue what this node holds.",
+          "Each node's entries must continue what this node holds. The parts of one import may be sent side by side: a part " +
+          'that continues entries another import under way is bringing waits for them (up to 10 s).',
         body: { type: 'string', description: `NDJSON export lines, at most ${IMPORT_BODY_LIMIT / 1024 / 1024} MiB` },
         response: {
           200: { description: 'what was imported and what was held already', content: { 'application/json': { schema: importResult } } },
@@ -163,21 +173,71 @@ function routes(app: FastifyInstance, { durable, self, requireRead, requireWrite
       onRequest: requireWrite,
     },
     async (request) => {
-      const lines = parseLines(request.body)
-      return imports.run(() => importEntries(durable, lines, self))
+      if (!(request.body instanceof Uint8Array)) {
+        throw new YlogError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          `send the NDJSON lines of an export as ${NDJSON}, not ${request.headers['content-type']}`,
+        )
+      }
+      const body = request.body
+      return inFlight.run(async () => {
+        const runs = await checker.check(body)
+        // A client may send the next part of an import before this one's answer: while other imports are under way,
+        // this one waits until what it continues is in.
+        await inFlight.until(runs, CHAIN_WAIT_MS)
+        return imports.run(() => importCheckedRuns(durable, runs, self))
+      })
     },
   )
 }
 
-function parseLines(body: Buffer): SignedLine[] {
-  const lines: SignedLine[] = []
-  const text = body.toString('utf8').split('\n')
-  for (let i = 0; i < text.length; i++) {
-    const line = text[i] as string
-    if (line.trim() !== '') lines.push(parseExportLine(line, `line ${i + 1}`))
+/**
+ * The imports under way, for the parts of one import sent side by side:
+ * `until` waits while a run starts past what its node holds and another
+ * import, which may bring those seqs, is still under way.
+ */
+class ImportsInFlight {
+  readonly #durable: DurableLog
+  #count = 0
+  readonly #waiting = new Set<() => void>()
+
+  constructor(durable: DurableLog) {
+    this.#durable = durable
+    durable.onCommit(() => this.#wake())
   }
-  if (lines.length === 0) throw new YlogError('BAD_REQUEST', 'the body holds no lines; send the NDJSON lines of an export')
-  return lines
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    this.#count++
+    try {
+      return await work()
+    } finally {
+      this.#count--
+      this.#wake()
+    }
+  }
+
+  /** Resolves when every run's node holds the seqs before it, no other import is under way, or after `timeoutMs`. */
+  async until(runs: readonly CheckedRun[], timeoutMs: number): Promise<void> {
+    const waits = (): boolean => this.#count > 1 && runs.some((run) => this.#durable.committedLength(run.node) < run.fromSeq)
+    if (!waits()) return
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (waits()) return
+        clearTimeout(timer)
+        this.#waiting.delete(check)
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        this.#waiting.delete(check)
+        resolve()
+      }, timeoutMs)
+      this.#waiting.add(check)
+    })
+  }
+
+  #wake(): void {
+    for (const check of [...this.#waiting]) check()
+  }
 }
 
 function exportFilter(q: ExportQuery): ExportFilter {

@@ -15,3 +15,8 @@ export { ROOT_MAP, SEGMENT_SIZE, entryClock, segmentClock, entriesBelowClock } f
 export { encodeDiffChunks } from './doc/diff-chunks.js'
 export { splitUpdateByClient, encodeStructGroups } from './doc/split-update.js'
 export { scanUpdate, ScanRefusal, MIN_ENTRY_BYTES, MAX_UPDATE_CLIENTS, type UpdateScan, type ScannedGroup } from './doc/update-scan.js'
+/** Bulk import: a run of entries checked on another thread, placed without the guard (see applyCheckedRun). */
+export { applyCheckedRun } from './durable/durable-log.js'
+export type { CheckedRun } from './doc/checked-run.js'
+/** Everything decodeEntry checks of an entry's bytes, without building it: what the guard checks of each entry. */
+export { checkEntry } from './entry/entry.js'

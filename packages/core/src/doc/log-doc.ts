@@ -6,7 +6,9 @@ import { DEFAULT_MAX_CLOCK_SKEW_MS, type TimeLimits } from '../entry/entry-time.
 import { inBatch, prepareEntry, type PreparedEntry } from '../durable/prepare-entry.js'
 import { YlogError } from '../errors.js'
 import type { NodeId, NodeIdentity } from '../entry/identity.js'
-import { entriesBelowClock, ROOT_MAP, SEGMENT_SIZE } from './layout.js'
+import { planCheckedRun, type CheckedRun } from './checked-run.js'
+import { encodeEntriesUpdate } from './entries-update.js'
+import { entriesBelowClock, entryClock, ROOT_MAP, SEGMENT_SIZE } from './layout.js'
 import { openMembership, type Membership } from './membership.js'
 import { HeldUpdates } from './held-updates.js'
 import { LogView } from './log-view.js'
@@ -37,6 +39,9 @@ export {
   type ApplyResult,
   type EntriesAdded,
 } from './log-types.js'
+
+/** LogDoc's method for runs checked outside it; not exported from the package (see applyCheckedRun in durable-log.ts). */
+export const APPLY_CHECKED_RUN = Symbol('ylog:apply-checked-run')
 
 /**
  * The log: one Yjs document holding every node's signed entries (layout.ts),
@@ -215,6 +220,36 @@ export class LogDoc extends LogView {
     }
     const added = this.#commit(update, verdict)
     return { status: 'accepted', added, released: this.#releaseHeld() }
+  }
+
+  /**
+   * Adds a run of a node's entries that the caller checked as the guard
+   * would (CheckedRun), without the guard: only its place is checked here
+   * (planCheckedRun), then it is applied as the update its writer made and
+   * the heads advance as for an accepted update. Returns the entries added.
+   */
+  [APPLY_CHECKED_RUN](run: CheckedRun): number {
+    const state = this.#states.get(run.node)
+    const plan = planCheckedRun(
+      {
+        isMember: (node) => this.membership.isMember(node),
+        length: (node) => this.#states.length(node),
+        bytes: (node, seq) => this.getBytes(node, seq),
+        head: () => ({ hash: state?.hash ?? ZERO_HASH, at: state?.at ?? 0 }),
+      },
+      run,
+    )
+    if (plan === undefined) return 0
+    const { publicKey, client } = this.#states.stateFor(run.node)
+    const update = encodeEntriesUpdate(run.node, plan.fromSeq, plan.entries)
+    const end = entryClock(plan.fromSeq + plan.entries.length - 1) + 1
+    const added = this.#commit(update, {
+      status: 'accept',
+      runs: [{ node: run.node, publicKey, client, ...plan }],
+      ends: new Map([[client, end]]),
+    })
+    this.#releaseHeld()
+    return added
   }
 
   /**

@@ -8,7 +8,8 @@ import { clocksOf, TailCompactor } from './tail-compactor.js'
 import { WorkerSigner } from './signer.js'
 import { StoreRecovery, type HealthListener, type StoreHealth } from './store-health.js'
 import { chainHeadOf } from './chain-signer.js'
-import type { ApplyResult } from '../doc/log-doc.js'
+import { APPLY_CHECKED_RUN, type ApplyResult } from '../doc/log-doc.js'
+import type { CheckedRun } from '../doc/checked-run.js'
 import { inBatch, type PreparedEntry } from './prepare-entry.js'
 import { SignedTurn, type SignedItem } from './signed-turn.js'
 import type { UpdateRecord } from './update-store.js'
@@ -179,6 +180,14 @@ export class DurableLog extends CommittedLog {
     const result = this.log.applyRemote(update)
     if (result.status === 'accepted' && this.#pending.length > 0) await this.#afterCommit()
     return result
+  }
+
+  /** `applyRemote` for a run checked outside the log; ylog's import calls it through `applyCheckedRun`. */
+  async [APPLY_CHECKED_RUN](run: CheckedRun): Promise<number> {
+    this.#writable()
+    const added = this.log[APPLY_CHECKED_RUN](run)
+    if (added > 0 && this.#pending.length > 0) await this.#afterCommit()
+    return added
   }
 
   /** Updates applied to the document but not yet committed. */
@@ -365,4 +374,16 @@ function notify(what: string, call: () => void): void {
  */
 export function appendPrepared(durable: DurableLog, prepared: PreparedEntry): Promise<Entry> {
   return durable[APPEND_PREPARED](prepared)
+}
+
+/**
+ * Adds a run of another node's entries that the caller checked as the guard
+ * would (every entry with checkEntry, the run with verifyRun), without the
+ * guard; resolves with the entries added once they are committed. Only
+ * the run's place is checked here: membership, the seq and hash of the
+ * node's head, held entries byte for byte. For ylog's bulk import, which
+ * checks on a worker thread; anything else goes through applyRemote.
+ */
+export function applyCheckedRun(durable: DurableLog, run: CheckedRun): Promise<number> {
+  return durable[APPLY_CHECKED_RUN](run)
 }
