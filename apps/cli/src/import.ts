@@ -59,7 +59,7 @@ export async function importFile(file: string, options: ImportOptions): Promise<
 type Totals = Pick<ImportResult, 'imported' | 'present'>
 
 /** Requests in flight at once: the node checks the next part on a worker thread while it applies this one. */
-const IN_FLIGHT = 2
+const IN_FLIGHT = 3
 
 async function toNode(path: string, { globals, batch, progress }: ImportOptions): Promise<Totals> {
   const totals = { imported: 0, present: 0 }

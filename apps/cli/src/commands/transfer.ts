@@ -67,7 +67,7 @@ imports anywhere; a filtered one is for reading (jq, grep). Progress goes to std
     .description('import an export: every entry verified first (signature, chain link, seq), then written to a running or a stopped node')
     .argument('<file>', 'the NDJSON of ylog export, or - for stdin')
     .option('--data <dir>', "a stopped node's data directory (created if missing) instead of a running node")
-    .option('--batch <n>', 'entries per request to a running node, 1-50000', wholeNumber('--batch', 1, 50_000), 8192)
+    .option('--batch <n>', 'entries per request to a running node, 1-50000', wholeNumber('--batch', 1, 50_000), 4096)
     .addHelpText(
       'after',
       `
