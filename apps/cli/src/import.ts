@@ -3,11 +3,12 @@ import { join, resolve } from 'node:path'
 import { DurableLog, NodeIdentity, openMembership } from '@ylog/core'
 import { loadConfig } from '@ylog/node/config'
 import { acquireLock, openSqliteStore } from '@ylog/node/node'
-import { ChainVerifier, importEntries, parseExportLine, type ImportResult, type SignedLine } from '@ylog/node/transfer'
+import { importEntries, parseExportLine, type ImportResult, type SignedLine } from '@ylog/node/transfer'
 import type { GlobalOptions } from './context.js'
 import { request } from './http.js'
 import { batchesOf, joinLines, lineChunksOf, readableTwice } from './ndjson.js'
 import type { Progress } from './progress.js'
+import { verifyFile } from './verify-pass.js'
 
 export interface ImportSummary {
   /** Lines (entries) in the file. */
@@ -38,14 +39,9 @@ const OFFLINE_BATCH = 16_384
 export async function importFile(file: string, options: ImportOptions): Promise<ImportSummary> {
   const source = await readableTwice(file)
   try {
-    const verifier = new ChainVerifier()
-    let entries = 0
-    for await (const lines of lineChunksOf(source.path)) {
-      for (const line of lines) verifier.add(parseExportLine(line.bytes.toString(), `${file} line ${line.number}`))
-      options.progress.add(lines.length)
-      entries += lines.length
-    }
-    const nodes = verifier.finish()
+    const verified = await verifyFile(source.path, file, (n) => options.progress.add(n))
+    const entries = verified.entries
+    const nodes = verified.nodes.map(({ node, from, to }) => ({ node, from, to }))
     options.progress.end()
     options.progress.phase('importing', entries)
     const totals = options.data === undefined ? await toNode(source.path, options) : await toDataDir(source.path, file, options)

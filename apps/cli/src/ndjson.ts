@@ -12,23 +12,35 @@ export interface Line {
 const NEWLINE = 0x0a
 
 /**
- * The non-blank lines of a file, as raw bytes, a read chunk's worth at a
+ * The non-blank lines of a file (or of the bytes `range.start` to
+ * `range.end`, numbered from there), as raw bytes, a read chunk's worth at a
  * time: splitting bytes is several times cheaper than decoding the file to
  * text and splitting that (node:readline), and an import sends most lines
  * on as they are.
  */
-export async function* lineChunksOf(file: string, chunkBytes = 1 << 20): AsyncGenerator<Line[]> {
+export async function* lineChunksOf(
+  file: string,
+  chunkBytes = 1 << 20,
+  range: { start: number; end: number } = { start: 0, end: Number.POSITIVE_INFINITY },
+  /** Updated as lines are read, blank ones included: how many the range held, once the generator is done. */
+  seen: { lines: number } = { lines: 0 },
+): AsyncGenerator<Line[]> {
   let number = 0
   let rest: Buffer | undefined
   const add = (lines: Line[], bytes: Buffer): void => {
     number++
+    seen.lines = number
     const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length
     for (let i = 0; i < end; i++) {
       const c = bytes[i]
       if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return void lines.push({ bytes: bytes.subarray(0, end), number })
     }
   }
-  for await (const chunk of createReadStream(file, { highWaterMark: chunkBytes }) as AsyncIterable<Buffer>) {
+  for await (const chunk of createReadStream(file, {
+    highWaterMark: chunkBytes,
+    start: range.start,
+    end: range.end - 1,
+  }) as AsyncIterable<Buffer>) {
     const lines: Line[] = []
     let start = 0
     let nl = chunk.indexOf(NEWLINE)

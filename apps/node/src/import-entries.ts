@@ -65,6 +65,20 @@ interface Chain {
   run: Uint8Array[]
   first: number
   next: number
+  /** The first line's own prev and at: where a range of a file read apart links to the range before it. */
+  firstPrev: Uint8Array
+  firstAt: number
+}
+
+/** A node's lines as ChainVerifier saw them: seqs `from` to `to` (exclusive), and how they link to what comes before and after. */
+export interface ChainEnds {
+  node: NodeId
+  from: number
+  to: number
+  firstPrev: string
+  firstAt: number
+  lastHash: string
+  lastAt: number
 }
 
 /**
@@ -86,7 +100,16 @@ export class ChainVerifier {
   add(line: SignedLine): void {
     let chain = this.#chains.get(line.node)
     if (chain === undefined) {
-      chain = { key: Buffer.from(line.node, 'hex'), start: this.#startOf(line), run: [], first: line.seq, next: line.seq }
+      const header = peekEntry(line.bytes)
+      chain = {
+        key: Buffer.from(line.node, 'hex'),
+        start: this.#startOf(line),
+        run: [],
+        first: line.seq,
+        next: line.seq,
+        firstPrev: header?.prev ?? ZERO_HASH,
+        firstAt: header?.at ?? 0,
+      }
       this.#chains.set(line.node, chain)
     }
     if (line.seq !== chain.next) {
@@ -98,10 +121,18 @@ export class ChainVerifier {
     if (chain.run.length >= RUN) verify(line.node, chain)
   }
 
-  /** Checks what is left of every chain; returns each node's seq range. */
-  finish(): Array<{ node: NodeId; from: number; to: number }> {
+  /** Checks what is left of every chain; returns each node's seq range and its ends. */
+  finish(): ChainEnds[] {
     for (const [node, chain] of this.#chains) verify(node, chain)
-    return [...this.#chains].map(([node, chain]) => ({ node, from: chain.first, to: chain.next }))
+    return [...this.#chains].map(([node, c]) => ({
+      node,
+      from: c.first,
+      to: c.next,
+      firstPrev: Buffer.from(c.firstPrev).toString('hex'),
+      firstAt: c.firstAt,
+      lastHash: Buffer.from(c.start.prev).toString('hex'),
+      lastAt: c.start.at,
+    }))
   }
 }
 

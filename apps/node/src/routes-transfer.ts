@@ -8,7 +8,7 @@ import { parseInteger } from './routes-events.js'
 import { importCheckedRuns } from './import-entries.js'
 import { ImportChecker } from './import-checker.js'
 
-export { ChainVerifier, parseExportLine, type ExportLine, type ImportResult, type SignedLine } from './import-entries.js'
+export { ChainVerifier, parseExportLine, type ChainEnds, type ExportLine, type ImportResult, type SignedLine } from './import-entries.js'
 export { importEntries } from './import-check.js'
 
 /** How long an import waits for the entries before its own to arrive (the part sent before it, still being applied). */
