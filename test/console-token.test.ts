@@ -10,6 +10,8 @@ const TOKEN = 'console-read-token-1'
 let node: RunningNode
 let browser: Browser
 let ui: ConsolePage
+/** The two entries the node holds by the third test: `node:seq` ids of their rows. */
+const ids: string[] = []
 
 beforeAll(async () => {
   ensureConsoleBuilt()
@@ -24,6 +26,7 @@ afterAll(async () => {
 describe('console: a node that wants a read token', () => {
   it('asks for the token, and asks again after a wrong one', async () => {
     const first = await postEvent(node.url, { hello: 'token' }, 'guarded')
+    ids.push(`${first.node}:${first.seq}`)
     expect((await fetch(`${node.url}/api/events`)).status).toBe(401)
     ui = await openConsole(browser, `${node.url}/`)
     const { page } = ui
@@ -42,17 +45,25 @@ describe('console: a node that wants a read token', () => {
     await page.locator('form.token button[type="submit"]').click()
     await page.locator('.live .status[data-rows="1"]').waitFor()
     const live = await postEvent(node.url, { after: 'token' }, 'guarded')
+    ids.push(`${live.node}:${live.seq}`)
     await page.locator(`.rows [data-id="${live.node}:${live.seq}"]`).waitFor()
     await page.goto(`${node.url}/#/nodes`)
     await page.locator(`table.nodes tr[data-node="${node.node}"]`).waitFor()
     expect(await page.locator('form.token').count()).toBe(0)
   })
 
-  it('keeps the token for the tab only: a reload needs no token, nothing is in localStorage or cookies', async () => {
+  it('keeps the token for the tab only: a reload needs no token, nothing is in localStorage or cookies', { timeout: 60_000 }, async () => {
     const { page } = ui
-    await page.goto(`${node.url}/`)
+    await page.goto(`${node.url}/#/`)
     await page.reload()
-    await page.locator('.live .status[data-rows="2"]').waitFor()
+    for (const id of ids) {
+      await page
+        .locator(`.rows [data-id="${id}"]`)
+        .waitFor({ timeout: 20_000 })
+        .catch(async (err: unknown) => {
+          throw new Error(`${String(err)}; the page at ${page.url()} shows: ${await page.locator('main').textContent()}`)
+        })
+    }
     expect(await page.locator('form.token').count()).toBe(0)
     expect(await page.evaluate('localStorage.length')).toBe(0)
     expect(await page.context().cookies()).toEqual([])
