@@ -12,7 +12,10 @@ async function heads(url: string): Promise<unknown> {
 }
 
 /** A data directory holding a compacted store of `n` entries, written by a real node. */
-/** A stopped node's directory holding `n` entries; `compactAfter` 100 leaves snapshot parts (how many updates the tail keeps depends on how appends were grouped into commits). */
+/**
+ * A stopped node's directory holding `n` entries. `compactAfter` 100 leaves snapshot parts; how many updates the
+ * tail keeps depends on how the appends were grouped into commits.
+ */
 async function filledDataDir(n: number, compactAfter = 100): Promise<string> {
   const data = tempDir()
   const node = await startNode(['--data', data, '--compact-after', String(compactAfter)])

@@ -24,7 +24,8 @@ export function GapTimeline({ gaps, now }: { gaps: readonly GapEntry[]; now: num
   const x = (at: number): number => LABELS + ((at - start) / span) * (WIDTH - LABELS - 20)
   const height = lanes.length * LANE + AXIS
   const ticks = [start, start + span / 2, last]
-  const label = `${gaps.length} gap entries in ${lanes.length} streams, ${new Date(start).toLocaleString()} to ${new Date(last).toLocaleString()}`
+  const between = `${new Date(start).toLocaleString()} to ${new Date(last).toLocaleString()}`
+  const label = `${gaps.length} gap entries in ${lanes.length} streams, ${between}`
   return (
     <figure class="timeline">
       <svg viewBox={`0 0 ${WIDTH} ${height}`} role="img" aria-label={label}>
