@@ -124,6 +124,15 @@ describe('POST /api/import', () => {
     expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200])
     expect(answers.map((a) => a.json<{ imported: number }>().imported)).toEqual([200, 250, 250])
     expect(target.durable.heads().get(source.identity.id)).toEqual(source.durable.heads().get(source.identity.id))
+    // Parts sent side by side behind a refused one are refused too, without waiting for it.
+    const third = await side()
+    const forged = parts.map((p, i) => (i === 0 ? p.replace(/"bytes":"(.)/, (_m, c: string) => `"bytes":"${c === 'A' ? 'B' : 'A'}`) : p))
+    const sent = Date.now()
+    const refusedAll = await Promise.all([0, 1, 2].map((i) => third.app.inject(importBody(forged[i] as string))))
+    expect(refusedAll.map((a) => a.statusCode)).toEqual([400, 400, 400])
+    expect(Date.now() - sent).toBeLessThan(5_000)
+    expect(third.durable.committedLength(source.identity.id)).toBe(0)
+    await third.app.close()
     // Alone, a part that does not continue what is held is refused at once, not after a wait.
     const started = Date.now()
     const other = await side()

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { ENTRY_KINDS, isNodeId, peekEntry, peekTopicKind, validateTopic, YlogError, type DurableLog, type NodeId } from '@ylog/core'
 import { Serial, type CheckedRun } from '@ylog/core/internal'
@@ -170,7 +171,8 @@ function routes(app: FastifyInstance, { durable, self, requireRead, requireWrite
       },
       // The body is NDJSON text, not a JSON value: validated line by line below.
       validatorCompiler: () => () => true,
-      onRequest: requireWrite,
+      // Counted from the moment it arrives, before its body is read: a part still being uploaded is an import under way.
+      onRequest: [async (_request, reply) => inFlight.enter(reply.raw), requireWrite],
     },
     async (request) => {
       if (!(request.body instanceof Uint8Array)) {
@@ -179,14 +181,11 @@ function routes(app: FastifyInstance, { durable, self, requireRead, requireWrite
           `send the NDJSON lines of an export as ${NDJSON}, not ${request.headers['content-type']}`,
         )
       }
-      const body = request.body
-      return inFlight.run(async () => {
-        const runs = await checker.check(body)
-        // A client may send the next part of an import before this one's answer: while other imports are under way,
-        // this one waits until what it continues is in.
-        await inFlight.until(runs, CHAIN_WAIT_MS)
-        return imports.run(() => importCheckedRuns(durable, runs, self))
-      })
+      const runs = await checker.check(request.body)
+      // A client may send the next part of an import before this one's answer: while other imports are under way,
+      // this one waits until what it continues is in.
+      await inFlight.until(runs, CHAIN_WAIT_MS)
+      return imports.run(() => importCheckedRuns(durable, runs, self))
     },
   )
 }
@@ -194,7 +193,8 @@ function routes(app: FastifyInstance, { durable, self, requireRead, requireWrite
 /**
  * The imports under way, for the parts of one import sent side by side:
  * `until` waits while a run starts past what its node holds and another
- * import, which may bring those seqs, is still under way.
+ * import, which may bring those seqs, is still under way and not waiting
+ * itself.
  */
 class ImportsInFlight {
   readonly #durable: DurableLog
@@ -206,20 +206,23 @@ class ImportsInFlight {
     durable.onCommit(() => this.#wake())
   }
 
-  async run<T>(work: () => Promise<T>): Promise<T> {
+  /** Counts an import request until its response is closed (answered, or the connection gone). */
+  enter(response: ServerResponse): void {
     this.#count++
-    try {
-      return await work()
-    } finally {
+    response.once('close', () => {
       this.#count--
       this.#wake()
-    }
+    })
   }
 
-  /** Resolves when every run's node holds the seqs before it, no other import is under way, or after `timeoutMs`. */
+  /**
+   * Resolves when every run's node holds the seqs before it, when every import under way is waiting too (none of
+   * them can bring what the others wait for: the part before them was refused, or never sent), or after `timeoutMs`.
+   */
   async until(runs: readonly CheckedRun[], timeoutMs: number): Promise<void> {
-    const waits = (): boolean => this.#count > 1 && runs.some((run) => this.#durable.committedLength(run.node) < run.fromSeq)
-    if (!waits()) return
+    const short = (): boolean => runs.some((run) => this.#durable.committedLength(run.node) < run.fromSeq)
+    const waits = (): boolean => short() && this.#count > this.#waiting.size
+    if (!short() || this.#count <= this.#waiting.size + 1) return
     await new Promise<void>((resolve) => {
       const check = (): void => {
         if (waits()) return
@@ -232,6 +235,8 @@ class ImportsInFlight {
         resolve()
       }, timeoutMs)
       this.#waiting.add(check)
+      // Every other import may now be waiting too.
+      this.#wake()
     })
   }
 
