@@ -4,7 +4,7 @@
 // partition heals, with every peer open and no lag.
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureConsoleBuilt, launch, openConsole, screenshot } from './support/console-browser.js'
+import { BROWSER_TEST_MS, ensureConsoleBuilt, launch, openConsole, screenshot } from './support/console-browser.js'
 import { ProxiedCluster, waitIdentical } from './support/cluster.js'
 import { cutOffWriter, sendAhead } from './support/real-hole.js'
 
@@ -21,7 +21,7 @@ afterAll(async () => {
   await cluster?.close()
 })
 
-describe('console: Nodes page on a partitioned cluster', () => {
+describe('console: Nodes page on a partitioned cluster', { timeout: BROWSER_TEST_MS }, () => {
   it('shows a hole at node 1 while node 2 is cut off, and clears it after the heal', async () => {
     const [, b] = cluster.urls() as [string, string, string]
     const { node: cNode, base } = await cutOffWriter(cluster, 2, b, 4)

@@ -3,7 +3,7 @@
 // signature check, including an entry whose bytes were altered on the way.
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureConsoleBuilt, launch, openConsole, screenshot, type ConsolePage } from './support/console-browser.js'
+import { BROWSER_TEST_MS, ensureConsoleBuilt, launch, openConsole, screenshot, type ConsolePage } from './support/console-browser.js'
 import { postEvent, startNode, tempDir, type RunningNode } from './support/node-process.js'
 
 let node: RunningNode
@@ -38,7 +38,7 @@ afterAll(async () => {
   await node?.stop()
 })
 
-describe('console: live log', () => {
+describe('console: live log', { timeout: BROWSER_TEST_MS }, () => {
   it('serves the page with a Content-Security-Policy and no inline script', async () => {
     const res = await fetch(`${node.url}/`)
     expect(res.status).toBe(200)

@@ -2,7 +2,7 @@
 // node whose ingest queue drops events (so it writes gap entries).
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureConsoleBuilt, launch, openConsole, screenshot, type ConsolePage } from './support/console-browser.js'
+import { BROWSER_TEST_MS, ensureConsoleBuilt, launch, openConsole, screenshot, type ConsolePage } from './support/console-browser.js'
 import { startNode, tempDir, type RunningNode } from './support/node-process.js'
 
 let node: RunningNode
@@ -28,7 +28,7 @@ afterAll(async () => {
 const post = (body: unknown): Promise<Response> =>
   fetch(`${node.url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
 
-describe('console: gaps, nodes, context', () => {
+describe('console: gaps, nodes, context', { timeout: BROWSER_TEST_MS }, () => {
   it('shows a gap entry written by the ingest queue on the Gaps page', async () => {
     await page.locator('h1', { hasText: 'Gaps' }).waitFor()
     // 200 events at once against a queue of 2: most are dropped, and a gap entry names them.

@@ -3,7 +3,7 @@
 // reload of the tab (sessionStorage) and nowhere else, and a new browser session asks again.
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureConsoleBuilt, launch, openConsole, type ConsolePage } from './support/console-browser.js'
+import { BROWSER_TEST_MS, ensureConsoleBuilt, launch, openConsole, type ConsolePage } from './support/console-browser.js'
 import { postEvent, startNode, tempDir, type RunningNode } from './support/node-process.js'
 
 const TOKEN = 'console-read-token-1'
@@ -21,7 +21,7 @@ afterAll(async () => {
   await node?.stop()
 })
 
-describe('console: a node that wants a read token', () => {
+describe('console: a node that wants a read token', { timeout: BROWSER_TEST_MS }, () => {
   it('asks for the token, and asks again after a wrong one', async () => {
     const first = await postEvent(node.url, { hello: 'token' }, 'guarded')
     expect((await fetch(`${node.url}/api/events`)).status).toBe(401)
@@ -48,7 +48,7 @@ describe('console: a node that wants a read token', () => {
     expect(await page.locator('form.token').count()).toBe(0)
   })
 
-  it('keeps the token for the tab only: a reload sends it again, nothing is in localStorage or cookies', { timeout: 60_000 }, async () => {
+  it('keeps the token for the tab only: a reload sends it again, nothing is in localStorage or cookies', async () => {
     const { page } = ui
     await page.goto(`${node.url}/#/`)
     // After the reload the page asks the node again, with the token it kept for the tab.

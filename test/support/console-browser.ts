@@ -60,8 +60,15 @@ export interface ConsolePage {
   problems: string[]
 }
 
+/**
+ * How long a browser test and each of its waits may take. The CI machine runs two test files at once on two cores,
+ * each with its node processes, and a browser beside them: a page's first request has taken over 20 s there.
+ */
+export const BROWSER_TEST_MS = 90_000
+
 export async function openConsole(browser: Browser, url: string, viewport = { width: 1280, height: 800 }): Promise<ConsolePage> {
   const page = await browser.newPage({ viewport })
+  page.setDefaultTimeout(BROWSER_TEST_MS - 15_000)
   const problems: string[] = []
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`))
   page.on('console', (m) => {
