@@ -40,7 +40,7 @@ describe('backup and restore', () => {
     const before = await sortedHeads(c.url)
 
     await c.stop()
-    for (const file of ['ylog.db', 'ylog.db-wal', 'ylog.db-shm']) rmSync(join(dirs.c, file), { force: true })
+    for (const file of ['ylog.db', 'ylog.db-wal', 'ylog.db-shm', 'ylog.db-appends']) rmSync(join(dirs.c, file), { force: true })
     await append(a, 50, 'a') // written while c is down: c must catch up after the restore
     const restored = await runYlog(a.url, ['import', backup, '--data', dirs.c, '--json'])
     expect(restored.status).toBe(0)

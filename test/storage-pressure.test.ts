@@ -62,7 +62,7 @@ describe('a node whose disk fills up (6 MB tmpfs)', () => {
     expect(metrics).toMatch(/ylog_store_failures_total\{code="STORE_FULL"\} [1-9]/)
     expect(metrics).toMatch(/ylog_store_recoveries_total [1-9]/)
 
-    expect(await node.stop()).toBe(0)
+    expect(await node.stop(), node.stderr()).toBe(0)
     const again = await startNode(['--data', data])
     nodes.push(again)
     const entries = await readAll(again.url)

@@ -112,12 +112,14 @@ async function trickle(): Promise<void> {
   let commits = 0
   durable.onCommit(() => commits++)
   const written = writtenBytes()
+  const handed = handedBytes()
   for (let i = 0; i < TRICKLE; i++) await durable.append({ topic: 'pipeline/stages', kind: 'event', data: sampleData(i) })
   if (commits !== TRICKLE) throw new Error(`trickle: ${commits} commits for ${TRICKLE} appends`)
   let entryBytes = 0
   for (let seq = 0; seq < TRICKLE; seq++) entryBytes += (durable.getBytes(writer.id, seq) as Uint8Array).byteLength
   await durable.close()
   figures['store.write_amplification_trickle'] = amplification(writtenBytes() - written, entryBytes)
+  figures['store.write_amplification_trickle_handed'] = amplification(handedBytes() - handed, entryBytes)
   figures['store.trickle_bytes_per_commit'] = Math.round((writtenBytes() - written) / TRICKLE)
 
   const stored = new Database(file, { readonly: true })
@@ -149,6 +151,15 @@ function writtenBytes(): number {
   const io = readFileSync('/proc/self/io', 'utf8')
   const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? Number.NaN)
   return field('write_bytes') - field('cancelled_write_bytes')
+}
+
+/**
+ * Bytes this process handed to write calls (`wchar`): what the store wrote
+ * to its files before the page cache rounds each synced write up to whole
+ * 4 KiB pages (plus a few bytes of thread wake-ups).
+ */
+function handedBytes(): number {
+  return Number(/^wchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? Number.NaN)
 }
 
 function amplification(written: number, payload: number): number {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3'
 import { YlogError, type IndexQuery, type IndexRow, type NodeId, type TimePosition } from '@ylog/core'
+import { isTimeOrdered, type IndexedPosition } from './pending-index.js'
 import { KIND_CODES } from './schema.js'
 
 type Position = { node: NodeId; seq: number }
@@ -62,7 +63,8 @@ export class ReadIndex {
     }
   }
 
-  query(q: IndexQuery): Position[] {
+  /** Positions in the query's order; time-ordered answers carry each entry's `at` (see mergePending). */
+  query(q: IndexQuery): IndexedPosition[] {
     const limit = checkLimit(q.limit)
     if (q.after !== undefined && (q.newestFirst === true || q.before !== undefined)) {
       throw new YlogError(
@@ -87,9 +89,7 @@ export class ReadIndex {
       if (subjectId === undefined) return []
     }
     const filters: Filters = { since: q.since, until: q.until, topicId, kind, subjectId }
-    const byTime =
-      q.newestFirst === true || (q.after === undefined && (q.since !== undefined || q.until !== undefined || q.before !== undefined))
-    return byTime ? this.#byTime(filters, q.before, q.newestFirst === true, limit) : this.#byNode(q.after, filters, limit)
+    return isTimeOrdered(q) ? this.#byTime(filters, q.before, q.newestFirst === true, limit) : this.#byNode(q.after, filters, limit)
   }
 
   // One indexed range query per node, in node text order, so a cursor read
@@ -115,19 +115,19 @@ export class ReadIndex {
   // (or entries_by_subject) in `at` order, either way, and only sorts rows
   // that tie on `at` (by node text, then seq), stopping at the limit.
   // `before` bounds `at` first (`at <= @bat`) so the walk starts there.
-  #byTime(f: Filters, before: TimePosition | undefined, newestFirst: boolean, limit: number): Position[] {
+  #byTime(f: Filters, before: TimePosition | undefined, newestFirst: boolean, limit: number): IndexedPosition[] {
     const shape = `time:${newestFirst ? 'desc' : 'asc'}:${before !== undefined}`
     const statement = this.#statement(shape, f, () => {
       const order = newestFirst ? 'e.at DESC, n.node DESC, e.seq DESC' : 'e.at, n.node, e.seq'
       const bound =
         before === undefined ? '' : ' AND e.at <= @bat AND (e.at < @bat OR n.node < @bnode OR (n.node = @bnode AND e.seq < @bseq))'
       return (
-        `SELECT n.node AS node, e.seq AS seq FROM entries AS e CROSS JOIN nodes AS n ON n.id = e.node_id WHERE ` +
+        `SELECT n.node AS node, e.seq AS seq, e.at AS at FROM entries AS e CROSS JOIN nodes AS n ON n.id = e.node_id WHERE ` +
         `1${whereFilters(f, 'e.')}${bound} ORDER BY ${order} LIMIT @limit`
       )
     })
     const bind = before === undefined ? {} : { bat: before.at, bnode: before.node, bseq: before.seq }
-    return statement.all({ ...bindFilters(f), ...bind, limit }) as Position[]
+    return statement.all({ ...bindFilters(f), ...bind, limit }) as IndexedPosition[]
   }
 
   #statement(shape: string, f: Filters, sql: () => string): Database.Statement {
@@ -197,7 +197,7 @@ function bindFilters(f: Filters): Record<string, number> {
   return params
 }
 
-function checkLimit(limit: number): number {
+export function checkLimit(limit: number): number {
   if (limit === Number.POSITIVE_INFINITY) return Number.MAX_SAFE_INTEGER
   if (typeof limit !== 'number' || !(limit >= 0))
     throw new YlogError('BAD_ARGUMENT', `query limit must be a number >= 0, got ${String(limit)}`)

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import { LogDoc, type EntryKind } from '@ylog/core'
 
 /** The schema version this code writes; stored in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 7
+export const SCHEMA_VERSION = 8
 
 /** "ylog" in ASCII, stored in `PRAGMA application_id` so a ylog store can be told apart from any other SQLite file. */
 export const APPLICATION_ID = 0x796c6f67
@@ -176,10 +177,22 @@ function addV7(db: Database.Database): void {
 }
 
 /**
+ * Schema 8: a random id for the store (meta.store_id), written into the
+ * header of its append journal, so a journal left beside a database that
+ * was replaced or removed is never taken for that database's.
+ */
+function addV8(db: Database.Database): void {
+  db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)").run(randomBytes(6).readUIntBE(0, 6))
+}
+
+/** The store's id (schema 8). */
+export const SELECT_STORE_ID = "SELECT value FROM meta WHERE key = 'store_id'"
+
+/**
  * `migrations[v]` upgrades a store from schema v to v + 1 (v = 0 is an empty
  * file). A new schema is one function appended here and SCHEMA_VERSION bumped.
  */
-const migrations: readonly Migration[] = [createV1, addV2, addV3, addV4, addV5, addV6, addV7]
+const migrations: readonly Migration[] = [createV1, addV2, addV3, addV4, addV5, addV6, addV7, addV8]
 
 if (migrations.length !== SCHEMA_VERSION) throw new Error(`schema.ts: ${migrations.length} migrations for schema version ${SCHEMA_VERSION}`)
 

@@ -288,6 +288,11 @@ describe('SqliteUpdateStore index queries with two writers', () => {
     { kind: 'gap', limit: 100 },
     { topic: 'even', kind: 'event', since: 1_020, limit: 100 },
     { topic: 'even', since: 1_020, limit: 3 },
+    { until: 1_030, limit: 100 },
+    { newestFirst: true, limit: 5 },
+    { newestFirst: true, topic: 'odd', since: 1_010, limit: 100 },
+    { newestFirst: true, before: { at: 1_040, node: b.id, seq: 20 }, limit: 6 },
+    { before: { at: 1_040, node: a.id, seq: 20 }, limit: 100 },
   ]
 
   it('orders by node text then seq, by time with ties broken by node, and stops at the limit', async () => {
@@ -309,10 +314,15 @@ describe('SqliteUpdateStore index queries with two writers', () => {
     await durable.close()
   })
 
-  it('answers every query exactly as MemoryUpdateStore does, before and after a reopen', async () => {
+  // All in the journal (the default: 24 small appends), some moved into the database (every 7), none in the journal.
+  it.each([
+    ['the default journal', undefined],
+    ['a journal moved every 7 updates', { flushUpdates: 7 }],
+    ['no journal', false],
+  ] as const)('answers every query exactly as MemoryUpdateStore does, before and after a reopen, with %s', async (_, appendJournal) => {
     const path = freshPath()
     const memory = new MemoryUpdateStore()
-    const durableStore = SqliteUpdateStore.open(path)
+    const durableStore = SqliteUpdateStore.open(path, { appendJournal })
     const { durable, a, b } = await twoWriterLog(durableStore)
     // Replay the same commits into the reference store.
     const state = await durableStore.load()

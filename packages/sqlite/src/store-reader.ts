@@ -1,8 +1,10 @@
+import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { YlogError } from '@ylog/core'
 import { checkStoreFile } from './open-checks.js'
-import { SCHEMA_VERSION } from './schema.js'
+import { journalPath, scanJournal, type NumberedUpdate } from './append-journal.js'
+import { SCHEMA_VERSION, SELECT_STORE_ID } from './schema.js'
 import { RESTORE_ADVICE, storeError } from './store-errors.js'
 import {
   SELECT_LAST_ID,
@@ -35,6 +37,7 @@ const SELECT_PARTS_AFTER = 'SELECT id, sha256, bytes FROM snapshot_parts WHERE i
 export class StoreReader {
   readonly path: string
   readonly #db: Database.Database
+  readonly #storeId: number
   #lastPart = 0
   #lastUpdate = 0
   #closed = false
@@ -42,6 +45,7 @@ export class StoreReader {
   private constructor(db: Database.Database, path: string) {
     this.#db = db
     this.path = path
+    this.#storeId = db.prepare(SELECT_STORE_ID).pluck().get() as number
   }
 
   static open(path: string): StoreReader {
@@ -74,8 +78,11 @@ export class StoreReader {
     if (this.#closed) throw new YlogError('CLOSED', `the reader of ${this.path} is closed`)
     const corrupt = (problem: string): YlogError => new YlogError('STORE_CORRUPT', `${this.path}: ${problem}; ${RESTORE_ADVICE}`)
     try {
+      // The journal before the database: an append the node moves in between is then in the database's read, never in neither.
+      const journal = this.#readJournal()
       return this.#db.transaction(() => {
-        const lastId = this.#db.prepare(SELECT_LAST_ID).pluck().get() as number
+        const dbLastId = this.#db.prepare(SELECT_LAST_ID).pluck().get() as number
+        const lastId = Math.max(dbLastId, journal.at(-1)?.id ?? 0)
         if (lastId < this.#lastUpdate) {
           throw new YlogError(
             'STORE_REPLACED',
@@ -93,14 +100,31 @@ export class StoreReader {
           verifyUpdate(row, corrupt)
           return view(row[2])
         })
+        const from = Math.max(upTo, this.#lastUpdate, dbLastId)
+        const pending = journal.filter((u) => u.id > from)
+        for (const { record } of pending) updates.push(record.update)
         this.#lastPart = parts.at(-1)?.id ?? this.#lastPart
-        this.#lastUpdate = Math.max(this.#lastUpdate, upTo, tail.at(-1)?.[0] ?? 0)
+        this.#lastUpdate = Math.max(this.#lastUpdate, upTo, tail.at(-1)?.[0] ?? 0, pending.at(-1)?.id ?? 0)
         return { snapshot, tail: updates }
       })()
     } catch (err) {
       if (err instanceof YlogError) throw err
       throw storeError(this.path, 'reading', err)
     }
+  }
+
+  // Whole records only: the node may be appending one, or cutting the journal back, as this reads.
+  #readJournal(): NumberedUpdate[] {
+    const file = journalPath(this.path)
+    if (!existsSync(file)) return []
+    let bytes: Buffer
+    try {
+      bytes = readFileSync(file)
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return []
+      throw storeError(file, 'reading the append journal', err)
+    }
+    return scanJournal(bytes, this.#storeId, file, { lenient: true }).updates
   }
 
   close(): void {

@@ -99,6 +99,8 @@ export class ThreadedSqliteStore implements NodeStore {
     return this.#serial.run(async () => {
       if (this.#dead !== undefined) throw this.#dead
       checkCompactArgs(parts, upTo, this.#store.lastId)
+      // The worker's connection drops the updates the parts cover: the journal's must be in the database first.
+      this.#store.moveJournal()
       // Moved, not copied, where a part owns its buffer (encoded parts do).
       const owned = parts.filter(
         (part) => part.buffer instanceof ArrayBuffer && part.byteOffset === 0 && part.byteLength === part.buffer.byteLength,
@@ -132,8 +134,9 @@ export class ThreadedSqliteStore implements NodeStore {
   }
 
   async checkIntegrity(): Promise<{ ok: boolean; problems: string[] }> {
-    const problems = (await this.#call({ method: 'checkIntegrity' })) as string[]
-    return { ok: problems.length === 0, problems: problems.map((p) => `${this.#store.path}: ${p}`) }
+    const problems = ((await this.#call({ method: 'checkIntegrity' })) as string[]).map((p) => `${this.#store.path}: ${p}`)
+    problems.push(...this.#store.checkJournal())
+    return { ok: problems.length === 0, problems }
   }
 
   async close(): Promise<void> {

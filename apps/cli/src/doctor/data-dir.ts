@@ -122,7 +122,7 @@ async function deepCheck(dir: string): Promise<Finding[]> {
 
 /** Free disk against the store: room for a compaction (it rewrites the snapshot), and days of growth at the store's average rate. */
 function diskFindings(dir: string, db: string, spanMs: number | undefined): Finding[] {
-  const size = ['', '-wal', '-shm'].reduce((n, suffix) => n + (existsSync(db + suffix) ? statSync(db + suffix).size : 0), 0)
+  const size = ['', '-wal', '-shm', '-appends'].reduce((n, suffix) => n + (existsSync(db + suffix) ? statSync(db + suffix).size : 0), 0)
   const fs = statfsSync(dir)
   const free = fs.bavail * fs.bsize
   const findings: Finding[] = []

@@ -1,0 +1,220 @@
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, rmSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { YlogError, type IdempotencyRecord, type IndexRow } from '@ylog/core'
+import {
+  encodeRecord,
+  JOURNAL_HEADER_BYTES,
+  JournalFile,
+  journalPath,
+  readAll,
+  scanJournal,
+  type NumberedUpdate,
+} from './append-journal.js'
+import { RESTORE_ADVICE, storeError } from './store-errors.js'
+
+/** When an append goes through the journal, and when the journal's appends move into the database. */
+export interface JournalPolicy {
+  /**
+   * Appends of fewer update bytes than this go to the journal; bigger ones
+   * (group commits under load) straight to the database. 0: none.
+   */
+  directBytes: number
+  /** Move the journal's appends into the database once they hold this many update bytes… */
+  flushBytes: number
+  /** …or this many updates. */
+  flushUpdates: number
+}
+
+/**
+ * 16 KiB: the pages a direct commit touches besides its own (three index
+ * leaves and more, 4 KiB each) cost about what writing the update once
+ * more through the journal costs. 512 KiB per move: a batch of ~1,000
+ * single-entry appends shares its index pages. See docs/benchmarks.md.
+ */
+export const DEFAULT_JOURNAL_POLICY: Readonly<JournalPolicy> = { directBytes: 16 * 1024, flushBytes: 512 * 1024, flushUpdates: 2048 }
+
+/**
+ * The appends a store acknowledged from its journal and has not yet moved
+ * into its database: the journal file, and in memory their updates, index
+ * rows and idempotency keys, which reads merge with the database's.
+ */
+export class PendingAppends {
+  readonly path: string
+  readonly policy: Readonly<JournalPolicy>
+  readonly #storeId: number
+  readonly #sync: boolean
+  #file: JournalFile | undefined
+  #updates: NumberedUpdate[] = []
+  #bytes = 0
+  #rows: IndexRow[] = []
+  readonly #keys = new Map<string, IdempotencyRecord>()
+
+  private constructor(path: string, storeId: number, sync: boolean, policy: Readonly<JournalPolicy>) {
+    this.path = path
+    this.#storeId = storeId
+    this.#sync = sync
+    this.policy = policy
+  }
+
+  /**
+   * Opens the journal beside `storeFile`, if there is one, and takes the
+   * appends in it after `lastId` (the database's last update). An append a
+   * crash cut off is cut from the file: it was never acknowledged.
+   */
+  static open(storeFile: string, storeId: number, lastId: number, sync: boolean, policy: Readonly<JournalPolicy>): PendingAppends {
+    const pending = new PendingAppends(journalPath(storeFile), storeId, sync, policy)
+    if (existsSync(pending.path)) pending.#recover(lastId)
+    return pending
+  }
+
+  #recover(lastId: number): void {
+    let fd: number
+    try {
+      fd = openSync(this.path, 'r+')
+    } catch (err) {
+      throw storeError(this.path, 'opening the append journal', err)
+    }
+    try {
+      const scan = scanJournal(readAll(fd), this.#storeId, this.path)
+      const kept = scan.updates.filter((u) => u.id > lastId)
+      if (kept.length > 0 && kept[0]?.id !== lastId + 1) {
+        throw new YlogError(
+          'STORE_CORRUPT',
+          `${this.path} continues the database at update ${kept[0]?.id}, but the database ends at ${lastId}: updates are missing ` +
+            `between them; ${RESTORE_ADVICE}`,
+        )
+      }
+      // Nothing left to move (a crash came after the last move, before the journal was cut): start it afresh.
+      const end = kept.length === 0 ? JOURNAL_HEADER_BYTES : scan.end
+      if (scan.end < JOURNAL_HEADER_BYTES) {
+        closeSync(fd)
+        rmSync(this.path)
+        return
+      }
+      if (end < scan.end + scan.torn) {
+        ftruncateSync(fd, end)
+        if (this.#sync) fsyncSync(fd)
+      }
+      this.#file = new JournalFile(fd, end, this.#sync)
+      for (const update of kept) this.#add(update)
+    } catch (err) {
+      closeSync(fd)
+      throw err instanceof YlogError ? err : storeError(this.path, 'reading the append journal', err)
+    }
+  }
+
+  /** Whether an append of this many update bytes goes to the journal. */
+  takes(bytes: number): boolean {
+    return bytes < this.policy.directBytes
+  }
+
+  /** Writes the appends to the journal, synced; when it returns they are acknowledged and pending here. */
+  append(updates: readonly NumberedUpdate[]): void {
+    const record = encodeRecord(updates)
+    try {
+      this.#file ??= this.#create()
+      this.#file.append(record)
+    } catch (err) {
+      throw this.#error('appending to the append journal', err)
+    }
+    for (const update of updates) this.#add(update)
+  }
+
+  /** Whether it is time to move the pending appends into the database. */
+  get full(): boolean {
+    return this.#bytes >= this.policy.flushBytes || this.#updates.length >= this.policy.flushUpdates
+  }
+
+  get updates(): readonly NumberedUpdate[] {
+    return this.#updates
+  }
+
+  get rows(): readonly IndexRow[] {
+    return this.#rows
+  }
+
+  get bytes(): number {
+    return this.#bytes
+  }
+
+  get fileBytes(): number {
+    return this.#file?.end ?? 0
+  }
+
+  findKey(key: string): IdempotencyRecord | undefined {
+    return this.#keys.get(key)
+  }
+
+  /** The database now holds every pending append durably: forget them and cut the journal back. */
+  moved(): void {
+    this.#updates = []
+    this.#rows = []
+    this.#bytes = 0
+    this.#keys.clear()
+    try {
+      this.#file?.truncate()
+    } catch {
+      // The journal keeps records the database already has: skipped at the next open (their ids are not after the database's).
+    }
+  }
+
+  /** Re-reads the journal from disk and checks every record; the problems found. */
+  check(): string[] {
+    if (!existsSync(this.path)) return this.#updates.length === 0 ? [] : [`${this.path} is gone, with ${this.#updates.length} appends`]
+    try {
+      const fd = openSync(this.path, 'r')
+      try {
+        const scan = scanJournal(readAll(fd), this.#storeId, this.path)
+        const onDisk = scan.updates.filter((u) => u.id >= (this.#updates[0]?.id ?? Number.POSITIVE_INFINITY)).length
+        if (onDisk !== this.#updates.length) return [`${this.path} holds ${onDisk} of the ${this.#updates.length} pending appends`]
+        return scan.torn === 0 ? [] : [`${this.path} ends in ${scan.torn} bytes that are not a whole record`]
+      } finally {
+        closeSync(fd)
+      }
+    } catch (err) {
+      return [(err as Error).message]
+    }
+  }
+
+  /** Closes the journal; removes it when nothing is pending (after a clean close, a data directory holds the database only). */
+  close(): void {
+    this.#file?.close()
+    this.#file = undefined
+    if (this.#updates.length === 0 && existsSync(this.path)) rmSync(this.path, { force: true })
+  }
+
+  #add(update: NumberedUpdate): void {
+    this.#updates.push(update)
+    this.#bytes += update.record.update.byteLength
+    for (const row of update.record.entries) this.#rows.push(row)
+    const key = update.record.idempotency
+    if (key !== undefined) this.#keys.set(key.key, key)
+  }
+
+  // The new file's name must survive a power loss as well as its records: sync the directory once.
+  #create(): JournalFile {
+    const file = JournalFile.create(this.path, this.#storeId, this.#sync)
+    if (this.#sync) {
+      const dir = openSync(dirname(this.path), 'r')
+      try {
+        fsyncSync(dir)
+      } finally {
+        closeSync(dir)
+      }
+    }
+    return file
+  }
+
+  #error(doing: string, err: unknown): YlogError {
+    if ((err as { syncFailed?: boolean }).syncFailed === true) {
+      // Like SQLite's IOERR_FSYNC: the kernel may have dropped pages it could not write, so only a restart knows what is on disk.
+      return new YlogError(
+        'STORE_FAILED',
+        `${this.path}: ${doing} failed: fdatasync reported ${String((err as { code?: string }).code ?? err)}; ` +
+          'restart the node (it reads the journal back) and check the disk',
+        { cause: err },
+      )
+    }
+    return storeError(this.path, doing, err)
+  }
+}
