@@ -1,9 +1,16 @@
-import { copyFileSync, existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { NodeIdentity, type IndexRow, type UpdateRecord } from '@ylog/core'
 import { describeNodeStore } from '@ylog/core/testing'
-import { encodeRecord, JOURNAL_HEADER_BYTES, journalHeader, journalPath, scanJournal } from './append-journal.js'
+import {
+  encodeRecord,
+  JOURNAL_HEADER_BYTES,
+  JOURNAL_PREALLOCATED_BYTES,
+  journalHeader,
+  journalPath,
+  scanJournal,
+} from './append-journal.js'
 import { SqliteUpdateStore, StoreReader } from './index.js'
 import { expectStoreError, tempPaths } from './test-support.js'
 
@@ -13,6 +20,10 @@ afterAll(cleanup)
 const node = NodeIdentity.generate().id
 const row = (seq: number, extra: Partial<IndexRow> = {}): IndexRow => ({ node, seq, at: 1000 + seq, topic: 't', kind: 'event', ...extra })
 const record = (seq: number): UpdateRecord => ({ update: Uint8Array.of(seq, seq, seq), entries: [row(seq)] })
+/** Where the records of updates 1..n (one per append, as `record` makes them) end in a journal. */
+const endAfter = (n: number): number =>
+  JOURNAL_HEADER_BYTES +
+  Array.from({ length: n }, (_, i) => encodeRecord([{ id: i + 1, record: record(i + 1) }]).byteLength).reduce((a, b) => a + b, 0)
 const tailNumbers = async (store: SqliteUpdateStore): Promise<number[]> => (await store.load()).tail.map((u) => u[0] as number)
 
 // Moves into the database after every third update, so reads merge journal rows with database rows.
@@ -47,7 +58,7 @@ describe('the append journal', () => {
       encodeRecord([{ id: 7, record: record(3) }]),
     ])
     const scan = scanJournal(bytes, 42, 'j')
-    expect(scan).toMatchObject({ end: bytes.byteLength, torn: 0 })
+    expect(scan.end).toBe(bytes.byteLength)
     expect(scan.updates.map((u) => u.id)).toEqual([5, 6, 7])
     expect(scan.updates[0]?.record).toEqual({ update: Uint8Array.of(1), entries: first.entries })
     expect(scan.updates[1]?.record).toEqual(second)
@@ -60,12 +71,12 @@ describe('the append journal', () => {
     const db = new Database(path, { readonly: true })
     const inDb = (): number => db.prepare('SELECT count(*) FROM updates').pluck().get() as number
     expect(inDb()).toBe(0)
-    expect(statSync(journalPath(path)).size).toBeGreaterThan(JOURNAL_HEADER_BYTES)
     expect(await store.query({ limit: 10 })).toEqual([1, 2, 3].map((seq) => ({ node, seq })))
     await store.append([record(4)])
     expect(inDb()).toBe(4)
-    expect(statSync(journalPath(path)).size).toBe(JOURNAL_HEADER_BYTES)
     await store.append([record(5)])
+    // Created at its full size and written inside it: a synced append changes no file size.
+    expect(statSync(journalPath(path)).size).toBe(JOURNAL_PREALLOCATED_BYTES)
     // Big appends (a group commit under load) go straight in, with what the journal holds before them.
     await store.append([{ update: new Uint8Array(20_000).fill(6), entries: [row(6)] }])
     expect(inDb()).toBe(6)
@@ -88,12 +99,13 @@ describe('the append journal', () => {
     const db = new Database(path)
     db.exec('DELETE FROM updates; DELETE FROM entries')
     db.close()
-    const torn = encodeRecord([{ id: 4, record: record(4) }])
-    writeFileSync(journalPath(path), Buffer.concat([readFileSync(crashed), torn.subarray(0, torn.byteLength - 2)]))
+    const image = readFileSync(crashed)
+    const torn = encodeRecord([{ id: 4, record: record(9) }])
+    torn.copy(image, endAfter(3), 0, torn.byteLength - 2)
+    writeFileSync(journalPath(path), image)
     const again = SqliteUpdateStore.open(path)
     expect(await tailNumbers(again)).toEqual([1, 2, 3])
     expect(await again.query({ limit: 10 })).toHaveLength(3)
-    expect(statSync(journalPath(path)).size).toBe(statSync(crashed).size)
     expect(await again.append([record(4)])).toBe(4)
     await again.close()
     const last = SqliteUpdateStore.open(path)
@@ -118,6 +130,21 @@ describe('the append journal', () => {
     await again.close()
   })
 
+  it('reads a crash image whose journal holds a new round of appends over an earlier one', async () => {
+    const path = freshPath()
+    const store = SqliteUpdateStore.open(path, { appendJournal: { flushUpdates: 4 } })
+    // Five single appends: 1-4 moved into the database, 5 written behind the header over 1, with 2-4 after it.
+    for (let i = 1; i <= 5; i++) await store.append([{ update: new Uint8Array(i === 5 ? 1 : 40).fill(i), entries: [row(i)] }])
+    const image = freshPath()
+    for (const suffix of ['', '-wal', '-appends']) copyFileSync(path + suffix, image + suffix)
+    await store.close()
+    const copy = SqliteUpdateStore.open(image)
+    expect(await tailNumbers(copy)).toEqual([1, 2, 3, 4, 5])
+    expect(await copy.append([record(6)])).toBe(6)
+    expect(copy.checkIntegrity()).toEqual({ ok: true, problems: [] })
+    await copy.close()
+  })
+
   it('refuses a journal damaged in the middle, naming it, and one that belongs to another database', async () => {
     const path = freshPath()
     const store = SqliteUpdateStore.open(path)
@@ -125,7 +152,7 @@ describe('the append journal', () => {
     const journal = readFileSync(journalPath(path))
     await store.close()
     const damaged = Buffer.from(journal)
-    damaged.writeUInt8((damaged.readUInt8(JOURNAL_HEADER_BYTES + 12) ^ 0xff) & 0xff, JOURNAL_HEADER_BYTES + 12)
+    damaged.writeUInt8((damaged.readUInt8(JOURNAL_HEADER_BYTES + 30) ^ 0xff) & 0xff, JOURNAL_HEADER_BYTES + 30)
     const db = new Database(path)
     db.exec('DELETE FROM updates; DELETE FROM entries')
     db.close()
@@ -133,7 +160,7 @@ describe('the append journal', () => {
     await expectStoreError(
       () => SqliteUpdateStore.open(path),
       'STORE_CORRUPT',
-      new RegExp(`${journalPath(path)}: the record at byte 16 fails its check but whole records follow it`),
+      new RegExp(`${journalPath(path)}: the record at byte 16 is not whole but records after it continue the log`),
     )
     // The database removed while appends were pending: a new one must not take them.
     writeFileSync(journalPath(path), journal)
@@ -153,11 +180,15 @@ describe('the append journal', () => {
     await store.append([record(4)])
     expect(reader.read().tail.map((u) => u[0])).toEqual([2, 3, 4])
     expect(reader.read().tail).toEqual([])
-    // A torn append at the end (the writer mid-write) is not read, and not an error.
-    const torn = encodeRecord([{ id: 5, record: record(5) }])
-    writeFileSync(journalPath(path), torn.subarray(0, 6), { flag: 'a' })
+    // An append half-written (the writer mid-write) is not read, and not an error.
+    await store.append([record(5)])
+    const journal = readFileSync(journalPath(path))
+    const half = encodeRecord([{ id: 6, record: record(6) }])
+    // Records 4 and 5 are the round after the move, behind the header; 6 would follow them.
+    half.copy(journal, endAfter(2), 0, 30)
+    writeFileSync(journalPath(path), journal)
+    expect(reader.read().tail.map((u) => u[0])).toEqual([5])
     expect(reader.read().tail).toEqual([])
-    truncateSync(journalPath(path), statSync(journalPath(path)).size - 6)
     reader.close()
     await store.close()
   })

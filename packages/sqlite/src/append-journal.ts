@@ -3,14 +3,21 @@
 // A small commit made durable in SQLite writes every page it touches whole
 // (the updates leaf, three index leaves, now and then a pointer-map page):
 // about 24 KB through the WAL for a 458-byte entry. Here it is one record
-// appended to one file and one fdatasync; the database takes the journal's
-// records in batches (SqliteUpdateStore), after which the journal is cut
-// back to its header. Big commits (under load) skip it.
+// written after the last and one fdatasync; the database takes the
+// journal's records in batches (SqliteUpdateStore), after which writing
+// starts again behind the header. Big commits (under load) skip it.
+//
+// The file is created at 1 MiB of zeros and keeps its size: a write inside
+// it changes no file size, so fdatasync flushes the data block alone, not
+// also an inode update through the file system's journal (a quarter less
+// time per append, docs/benchmarks.md). So the bytes after the last record
+// are zeros or records of an earlier round, whose ids are all below the
+// current round's.
 //
 // Byte layout of `<store file>-appends` (integers little-endian):
 //
 //   header   "ylogapp1" (8 ASCII bytes) | store id (u64, the database's meta.store_id)
-//   record   payload length L (u32) | CRC-32 of (length bytes, payload) (u32) | payload (L bytes)
+//   record   "yrec" | payload length L (u32) | first update id (u64) | CRC-32 of (length, id, payload) (u32) | payload (L bytes)
 //   payload  meta length M (u32) | meta (M bytes of UTF-8 JSON) | the updates' bytes, one after another
 //   meta     {"id": first update id, "records": [{"bytes": update length, "entries": [[node, seq, at, topic, kind, subject?], …],
 //             "key"?: [key, request SHA-256 as hex, node, seq, count]}, …]}
@@ -18,7 +25,7 @@
 // One record per `append` call, so the call stays all or nothing. The store
 // id ties a journal to its database: a database replaced or removed while
 // appends were pending must not take another file's records.
-import { closeSync, fdatasyncSync, ftruncateSync, fstatSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs'
 import { crc32 } from 'node:zlib'
 import { YlogError, type EntryKind, type IdempotencyRecord, type IndexRow, type NodeId, type UpdateRecord } from '@ylog/core'
 import { RESTORE_ADVICE } from './store-errors.js'
@@ -30,8 +37,11 @@ export interface NumberedUpdate {
 }
 
 const MAGIC = Buffer.from('ylogapp1', 'ascii')
+const RECORD_MAGIC = Buffer.from('yrec', 'ascii').readUInt32LE(0)
 export const JOURNAL_HEADER_BYTES = 16
-const RECORD_HEAD_BYTES = 8
+const RECORD_HEAD_BYTES = 20
+/** The size a journal is created at, zero-filled. */
+export const JOURNAL_PREALLOCATED_BYTES = 1024 * 1024
 
 /** The journal file beside a store file. */
 export function journalPath(storeFile: string): string {
@@ -59,7 +69,9 @@ export function encodeRecord(updates: readonly NumberedUpdate[]): Buffer {
   )
   const length = 4 + meta.byteLength + updates.reduce((n, u) => n + u.record.update.byteLength, 0)
   const out = Buffer.allocUnsafe(RECORD_HEAD_BYTES + length)
-  out.writeUInt32LE(length, 0)
+  out.writeUInt32LE(RECORD_MAGIC, 0)
+  out.writeUInt32LE(length, 4)
+  out.writeBigUInt64LE(BigInt(updates[0]?.id ?? 0), 8)
   out.writeUInt32LE(meta.byteLength, RECORD_HEAD_BYTES)
   meta.copy(out, RECORD_HEAD_BYTES + 4)
   let at = RECORD_HEAD_BYTES + 4 + meta.byteLength
@@ -67,32 +79,38 @@ export function encodeRecord(updates: readonly NumberedUpdate[]): Buffer {
     out.set(record.update, at)
     at += record.update.byteLength
   }
-  out.writeUInt32LE(crc32(out.subarray(RECORD_HEAD_BYTES), crc32(out.subarray(0, 4))), 4)
+  out.writeUInt32LE(crc32(out.subarray(RECORD_HEAD_BYTES), crc32(out.subarray(4, 16))), 16)
   return out
 }
 
 /** What a scan of a journal's bytes found: the updates of its whole records, and where they end. */
 export interface JournalScan {
   updates: NumberedUpdate[]
-  /** Offset just past the last whole record: where the next one goes. */
+  /** Offset just past the last whole record of this round: where the next one goes. */
   end: number
-  /** Bytes after `end` that are not a whole record: an append that never finished (a crash mid-write). */
-  torn: number
+}
+
+export interface ScanOptions {
+  /** The first id the database does not hold: a whole record from it on, after a bad one, is damage. */
+  nextId?: number
+  /** Stop at the first record that is not whole, without looking further (a reader beside the writer). */
+  lenient?: boolean
 }
 
 /**
- * Reads the records of a journal file's bytes. A record that is cut off or
- * fails its CRC is an append a crash interrupted before it was synced (never
- * acknowledged), as long as nothing whole follows it; a whole record after a
- * bad one means acknowledged bytes were damaged, and that is refused. Ids
- * must run on by one from record to record.
+ * Reads the records of a journal file's bytes, from the header on, while
+ * they are whole and their ids run on by one. The run ends at zeros, at a
+ * record of an earlier round (a lower id), or at a record that is cut off
+ * or fails its CRC: an append a crash interrupted before its sync returned,
+ * never acknowledged. Unless a whole record further on continues the run:
+ * then acknowledged bytes were damaged, and that is refused.
  */
-export function scanJournal(bytes: Buffer, storeId: number, file: string, options: { lenient?: boolean } = {}): JournalScan {
+export function scanJournal(bytes: Buffer, storeId: number, file: string, options: ScanOptions = {}): JournalScan {
   const corrupt = (problem: string): YlogError => new YlogError('STORE_CORRUPT', `${file}: ${problem}; ${RESTORE_ADVICE}`)
   if (bytes.byteLength < JOURNAL_HEADER_BYTES || !bytes.subarray(0, 8).equals(MAGIC)) {
     // A header that never reached the disk whole: the journal was created and the machine stopped before its first sync.
     if (bytes.byteLength < JOURNAL_HEADER_BYTES && MAGIC.subarray(0, bytes.byteLength).equals(bytes.subarray(0, 8)))
-      return { updates: [], end: 0, torn: bytes.byteLength }
+      return { updates: [], end: 0 }
     throw corrupt('not a ylog append journal (its first 8 bytes are not "ylogapp1")')
   }
   const fileStoreId = Number(bytes.readBigUInt64LE(8))
@@ -106,14 +124,14 @@ export function scanJournal(bytes: Buffer, storeId: number, file: string, option
   }
   const updates: NumberedUpdate[] = []
   let at = JOURNAL_HEADER_BYTES
-  while (at < bytes.byteLength) {
+  for (;;) {
+    const expected = updates.length > 0 ? (updates.at(-1) as NumberedUpdate).id + 1 : options.nextId
     const record = readRecord(bytes, at)
-    if (record === undefined) {
-      // A reader beside the writer may catch an append half-written, or the journal being cut back while it reads.
-      if (options.lenient === true) return { updates, end: at, torn: bytes.byteLength - at }
-      if (findWholeRecordAfter(bytes, at + RECORD_HEAD_BYTES))
-        throw corrupt(`the record at byte ${at} fails its check but whole records follow it (damaged after it was written)`)
-      return { updates, end: at, torn: bytes.byteLength - at }
+    if (record === undefined || (expected !== undefined && updates.length > 0 && record.firstId < expected)) {
+      // A reader beside the writer may catch an append half-written.
+      if (options.lenient !== true && expected !== undefined && findRecordFrom(bytes, at + 1, expected) !== undefined)
+        throw corrupt(`the record at byte ${at} is not whole but records after it continue the log (damaged after it was written)`)
+      return { updates, end: at }
     }
     let numbered: NumberedUpdate[]
     try {
@@ -121,33 +139,40 @@ export function scanJournal(bytes: Buffer, storeId: number, file: string, option
     } catch (err) {
       throw corrupt(`the record at byte ${at} passes its CRC-32 but cannot be read (${(err as Error).message})`)
     }
-    const expected = (updates.at(-1)?.id ?? (numbered[0] as NumberedUpdate).id - 1) + 1
-    if ((numbered[0] as NumberedUpdate).id !== expected && options.lenient === true) return { updates, end: at, torn: 0 }
-    if ((numbered[0] as NumberedUpdate).id !== expected)
-      throw corrupt(`the record at byte ${at} starts at update ${numbered[0]?.id}, expected ${expected}`)
+    if (updates.length > 0 && record.firstId !== expected) {
+      if (options.lenient === true) return { updates, end: at }
+      throw corrupt(`the record at byte ${at} starts at update ${record.firstId}, expected ${expected}`)
+    }
+    if (numbered[0]?.id !== record.firstId) throw corrupt(`the record at byte ${at} names two first ids`)
     updates.push(...numbered)
     at = record.next
   }
-  return { updates, end: at, torn: 0 }
 }
 
-function readRecord(bytes: Buffer, at: number): { payload: Buffer; next: number } | undefined {
-  if (at + RECORD_HEAD_BYTES > bytes.byteLength) return undefined
-  const length = bytes.readUInt32LE(at)
+interface RawRecord {
+  firstId: number
+  payload: Buffer
+  next: number
+}
+
+function readRecord(bytes: Buffer, at: number): RawRecord | undefined {
+  if (at + RECORD_HEAD_BYTES > bytes.byteLength || bytes.readUInt32LE(at) !== RECORD_MAGIC) return undefined
+  const length = bytes.readUInt32LE(at + 4)
   const next = at + RECORD_HEAD_BYTES + length
   if (length < 4 || next > bytes.byteLength) return undefined
   const payload = bytes.subarray(at + RECORD_HEAD_BYTES, next)
-  if (crc32(payload, crc32(bytes.subarray(at, at + 4))) !== bytes.readUInt32LE(at + 4)) return undefined
-  return { payload, next }
+  if (crc32(payload, crc32(bytes.subarray(at + 4, at + 16))) !== bytes.readUInt32LE(at + 16)) return undefined
+  return { firstId: Number(bytes.readBigUInt64LE(at + 8)), payload, next }
 }
 
-// A torn append leaves a prefix of one record (or zeros where the file grew); a whole
-// record beyond it can only come from damage to bytes that were synced.
-function findWholeRecordAfter(bytes: Buffer, from: number): boolean {
-  for (let at = from; at + RECORD_HEAD_BYTES <= bytes.byteLength; at++) {
-    if (readRecord(bytes, at) !== undefined) return true
+// A torn append leaves a prefix of one record; zeros and earlier rounds' records (lower
+// ids) may follow. A whole record of this round beyond it can only mean synced bytes were damaged.
+function findRecordFrom(bytes: Buffer, from: number, nextId: number): number | undefined {
+  for (let at = bytes.indexOf('yrec', from, 'ascii'); at !== -1; at = bytes.indexOf('yrec', at + 1, 'ascii')) {
+    const record = readRecord(bytes, at)
+    if (record !== undefined && record.firstId >= nextId) return at
   }
-  return false
+  return undefined
 }
 
 type EntryTuple = [NodeId, number, number, string, EntryKind, string?]
@@ -223,6 +248,10 @@ export class JournalFile {
   static create(path: string, storeId: number, sync: boolean): JournalFile {
     const fd = openSync(path, 'w+')
     try {
+      // Page by page: one big write can give the file large page-cache folios, and then every small
+      // append dirties (and writeback writes) a whole folio, up to 1 MiB, where it should be 4 KiB.
+      const page = Buffer.alloc(4096)
+      for (let at = 0; at < JOURNAL_PREALLOCATED_BYTES; at += page.byteLength) writeAll(fd, page, at)
       writeAll(fd, journalHeader(storeId), 0)
       if (sync) fdatasyncSync(fd)
     } catch (err) {
@@ -238,26 +267,19 @@ export class JournalFile {
 
   /** Appends one record and syncs it: when this returns, the appends in it survive a crash. */
   append(record: Buffer): void {
-    try {
-      writeAll(this.#fd, record, this.#end)
-      if (this.#sync) syncData(this.#fd)
-    } catch (err) {
-      // Cut back what reached the file; a later append must not follow a torn one.
-      // If even that fails, the scan at the next open finds the torn record.
-      try {
-        ftruncateSync(this.#fd, this.#end)
-      } catch {}
-      throw err
-    }
+    // If this throws, what reached the file is a torn record, which the next append overwrites (it starts at the same end).
+    writeAll(this.#fd, record, this.#end)
+    if (this.#sync) syncData(this.#fd)
     this.#end += record.byteLength
   }
 
-  /** Cuts the journal back to its header, once the database holds every record in it durably. */
-  truncate(): void {
-    ftruncateSync(this.#fd, JOURNAL_HEADER_BYTES)
-    // Set before the sync: an append after a failed sync must not leave a hole of zeros behind the header.
+  /**
+   * Starts writing behind the header again, once the database holds every
+   * record durably. Nothing is written: the old records stay until
+   * overwritten, and their ids are below every new one.
+   */
+  rewind(): void {
     this.#end = JOURNAL_HEADER_BYTES
-    if (this.#sync) fdatasyncSync(this.#fd)
   }
 
   close(): void {

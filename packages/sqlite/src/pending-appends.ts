@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { YlogError, type IdempotencyRecord, type IndexRow } from '@ylog/core'
 import {
@@ -59,7 +59,7 @@ export class PendingAppends {
   /**
    * Opens the journal beside `storeFile`, if there is one, and takes the
    * appends in it after `lastId` (the database's last update). An append a
-   * crash cut off is cut from the file: it was never acknowledged.
+   * crash cut off is written over: it was never acknowledged.
    */
   static open(storeFile: string, storeId: number, lastId: number, sync: boolean, policy: Readonly<JournalPolicy>): PendingAppends {
     const pending = new PendingAppends(journalPath(storeFile), storeId, sync, policy)
@@ -75,7 +75,7 @@ export class PendingAppends {
       throw storeError(this.path, 'opening the append journal', err)
     }
     try {
-      const scan = scanJournal(readAll(fd), this.#storeId, this.path)
+      const scan = scanJournal(readAll(fd), this.#storeId, this.path, { nextId: lastId + 1 })
       const kept = scan.updates.filter((u) => u.id > lastId)
       if (kept.length > 0 && kept[0]?.id !== lastId + 1) {
         throw new YlogError(
@@ -84,18 +84,14 @@ export class PendingAppends {
             `between them; ${RESTORE_ADVICE}`,
         )
       }
-      // Nothing left to move (a crash came after the last move, before the journal was cut): start it afresh.
-      const end = kept.length === 0 ? JOURNAL_HEADER_BYTES : scan.end
       if (scan.end < JOURNAL_HEADER_BYTES) {
+        // Its header never reached the disk whole: created just before a crash, with nothing in it.
         closeSync(fd)
         rmSync(this.path)
         return
       }
-      if (end < scan.end + scan.torn) {
-        ftruncateSync(fd, end)
-        if (this.#sync) fsyncSync(fd)
-      }
-      this.#file = new JournalFile(fd, end, this.#sync)
+      // Nothing left to move (all in the database already): the next round starts behind the header.
+      this.#file = new JournalFile(fd, kept.length === 0 ? JOURNAL_HEADER_BYTES : scan.end, this.#sync)
       for (const update of kept) this.#add(update)
     } catch (err) {
       closeSync(fd)
@@ -145,17 +141,13 @@ export class PendingAppends {
     return this.#keys.get(key)
   }
 
-  /** The database now holds every pending append durably: forget them and cut the journal back. */
+  /** The database now holds every pending append durably: forget them, and write the next ones behind the journal's header. */
   moved(): void {
     this.#updates = []
     this.#rows = []
     this.#bytes = 0
     this.#keys.clear()
-    try {
-      this.#file?.truncate()
-    } catch {
-      // The journal keeps records the database already has: skipped at the next open (their ids are not after the database's).
-    }
+    this.#file?.rewind()
   }
 
   /** Re-reads the journal from disk and checks every record; the problems found. */
@@ -164,10 +156,10 @@ export class PendingAppends {
     try {
       const fd = openSync(this.path, 'r')
       try {
-        const scan = scanJournal(readAll(fd), this.#storeId, this.path)
-        const onDisk = scan.updates.filter((u) => u.id >= (this.#updates[0]?.id ?? Number.POSITIVE_INFINITY)).length
-        if (onDisk !== this.#updates.length) return [`${this.path} holds ${onDisk} of the ${this.#updates.length} pending appends`]
-        return scan.torn === 0 ? [] : [`${this.path} ends in ${scan.torn} bytes that are not a whole record`]
+        const first = this.#updates[0]?.id ?? Number.POSITIVE_INFINITY
+        const scan = scanJournal(readAll(fd), this.#storeId, this.path, { nextId: first })
+        const onDisk = scan.updates.filter((u) => u.id >= first).length
+        return onDisk === this.#updates.length ? [] : [`${this.path} holds ${onDisk} of the ${this.#updates.length} pending appends`]
       } finally {
         closeSync(fd)
       }
