@@ -43,6 +43,9 @@ const RECORD_HEAD_BYTES = 20
 /** The size a journal is created at, zero-filled. */
 export const JOURNAL_PREALLOCATED_BYTES = 1024 * 1024
 
+/** The two calls an append makes, on an object so that tests can make them fail (a full disk, a failed sync). */
+export const journalIo = { writeSync, fdatasyncSync }
+
 /** The journal file beside a store file. */
 export function journalPath(storeFile: string): string {
   return `${storeFile}-appends`
@@ -290,7 +293,7 @@ export class JournalFile {
 /** fdatasync, its failure marked: after one, what the kernel holds for the file may not be what was written. */
 function syncData(fd: number): void {
   try {
-    fdatasyncSync(fd)
+    journalIo.fdatasyncSync(fd)
   } catch (err) {
     throw Object.assign(err as Error, { syncFailed: true })
   }
@@ -298,5 +301,5 @@ function syncData(fd: number): void {
 
 function writeAll(fd: number, bytes: Buffer, position: number): void {
   let done = 0
-  while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done, position + done)
+  while (done < bytes.byteLength) done += journalIo.writeSync(fd, bytes, done, bytes.byteLength - done, position + done)
 }
