@@ -56,6 +56,22 @@ describe('the append journal under failures', () => {
     await store.close()
   })
 
+  it('probes without counting the appends in the journal as moved in: a crash after a probe keeps them', async () => {
+    const path = freshPath()
+    const store = SqliteUpdateStore.open(path)
+    for (let i = 1; i <= 3; i++) await store.append([record(i)])
+    await store.probe()
+    const copy = freshPath()
+    const db = new Database(path, { readonly: true })
+    await db.backup(copy)
+    db.close()
+    copyFileSync(`${path}-appends`, `${copy}-appends`)
+    const image = SqliteUpdateStore.open(copy)
+    expect(await tailNumbers(image)).toEqual([1, 2, 3])
+    await image.close()
+    await store.close()
+  })
+
   it('fails an append whose fdatasync fails with STORE_FAILED, asking for a restart', async () => {
     const path = freshPath()
     const store = SqliteUpdateStore.open(path)

@@ -208,7 +208,9 @@ export class SqliteUpdateStore implements NodeStore {
       const why = `${free} bytes free on its file system; writes resume above ${RESUME_FREE_BYTES}`
       throw new YlogError('STORE_FULL', `${this.path}: the disk is still full (${why})`)
     }
-    this.#guarded('probing whether writes go through', () => this.#setLastId.run(this.#lastId))
+    // The database's own last id: one that counted the journal's appends would tell the next open they were moved in.
+    const dbLastId = (this.#pending.updates[0]?.id ?? this.#lastId + 1) - 1
+    this.#guarded('probing whether writes go through', () => this.#setLastId.run(dbLastId))
   }
 
   async load(): Promise<StoredState> {
