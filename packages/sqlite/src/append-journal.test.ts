@@ -169,6 +169,23 @@ describe('the append journal', () => {
     expect(readFileSync(journalPath(path))).toEqual(journal)
   })
 
+  it('opens past a journal whose creation a crash cut short, and refuses one whose header is damaged under whole records', async () => {
+    const path = freshPath()
+    const store = SqliteUpdateStore.open(path)
+    await store.append([record(1)])
+    const journal = readFileSync(journalPath(path))
+    await store.close()
+    // Zeros where the header should be, nothing whole after: a file the machine stopped creating.
+    writeFileSync(journalPath(path), Buffer.alloc(4096))
+    const again = SqliteUpdateStore.open(path)
+    expect(await tailNumbers(again)).toEqual([1])
+    expect(existsSync(journalPath(path))).toBe(false)
+    await again.close()
+    journal.fill(0, 0, 8)
+    writeFileSync(journalPath(path), journal)
+    await expectStoreError(() => SqliteUpdateStore.open(path), 'STORE_CORRUPT', /not a ylog append journal/)
+  })
+
   it('is read by a StoreReader beside the writer, before and after it moves into the database', async () => {
     const path = freshPath()
     const store = SqliteUpdateStore.open(path, { appendJournal: { flushUpdates: 3 } })

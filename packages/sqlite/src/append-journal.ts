@@ -111,9 +111,12 @@ export interface ScanOptions {
 export function scanJournal(bytes: Buffer, storeId: number, file: string, options: ScanOptions = {}): JournalScan {
   const corrupt = (problem: string): YlogError => new YlogError('STORE_CORRUPT', `${file}: ${problem}; ${RESTORE_ADVICE}`)
   if (bytes.byteLength < JOURNAL_HEADER_BYTES || !bytes.subarray(0, 8).equals(MAGIC)) {
-    // A header that never reached the disk whole: the journal was created and the machine stopped before its first sync.
-    if (bytes.byteLength < JOURNAL_HEADER_BYTES && MAGIC.subarray(0, bytes.byteLength).equals(bytes.subarray(0, 8)))
-      return { updates: [], end: 0 }
+    // A header that never reached the disk whole: the journal was being created when the machine stopped. Its
+    // first append returns only after the header is synced, so nothing in it was acknowledged, unless whole records say so.
+    const head = bytes.subarray(0, 8)
+    const unfinished =
+      head.every((b) => b === 0) || (bytes.byteLength < JOURNAL_HEADER_BYTES && MAGIC.subarray(0, head.length).equals(head))
+    if (unfinished && findRecordFrom(bytes, 0, 0) === undefined) return { updates: [], end: 0 }
     throw corrupt('not a ylog append journal (its first 8 bytes are not "ylogapp1")')
   }
   const fileStoreId = Number(bytes.readBigUInt64LE(8))
@@ -254,8 +257,8 @@ export class JournalFile {
       // Page by page: one big write can give the file large page-cache folios, and then every small
       // append dirties (and writeback writes) a whole folio, up to 1 MiB, where it should be 4 KiB.
       const page = Buffer.alloc(4096)
-      for (let at = 0; at < JOURNAL_PREALLOCATED_BYTES; at += page.byteLength) writeAll(fd, page, at)
-      writeAll(fd, journalHeader(storeId), 0)
+      journalHeader(storeId).copy(page)
+      for (let at = 0; at < JOURNAL_PREALLOCATED_BYTES; at += page.byteLength) writeAll(fd, at === 0 ? page : page.fill(0), at)
       if (sync) fdatasyncSync(fd)
     } catch (err) {
       closeSync(fd)

@@ -169,7 +169,7 @@ export class SqliteUpdateStore implements NodeStore {
     return this.#lastId
   }
 
-  /** Moves the appends the journal holds into the database (one transaction, synced) and cuts the journal back. */
+  /** Moves the appends the journal holds into the database (one transaction, synced); the journal's next round starts behind its header. */
   moveJournal(): void {
     this.#open()
     if (this.#pending.updates.length > 0) this.#commit([...this.#pending.updates], 'moving the append journal into the database')
