@@ -4,6 +4,7 @@ import { YlogError, type IdempotencyRecord, type IndexRow } from '@ylog/core'
 import {
   encodeRecord,
   JOURNAL_HEADER_BYTES,
+  JOURNAL_PREALLOCATED_BYTES,
   JournalFile,
   journalPath,
   readAll,
@@ -133,8 +134,9 @@ export class PendingAppends {
     return this.#bytes
   }
 
+  /** Bytes the journal file takes on disk (it is created at its full size). */
   get fileBytes(): number {
-    return this.#file?.end ?? 0
+    return this.#file === undefined ? 0 : Math.max(JOURNAL_PREALLOCATED_BYTES, this.#file.end)
   }
 
   findKey(key: string): IdempotencyRecord | undefined {
@@ -186,13 +188,18 @@ export class PendingAppends {
   // The new file's name must survive a power loss as well as its records: sync the directory once.
   #create(): JournalFile {
     const file = JournalFile.create(this.path, this.#storeId, this.#sync)
-    if (this.#sync) {
-      const dir = openSync(dirname(this.path), 'r')
-      try {
-        fsyncSync(dir)
-      } finally {
-        closeSync(dir)
+    try {
+      if (this.#sync) {
+        const dir = openSync(dirname(this.path), 'r')
+        try {
+          fsyncSync(dir)
+        } finally {
+          closeSync(dir)
+        }
       }
+    } catch (err) {
+      file.close()
+      throw err
     }
     return file
   }
