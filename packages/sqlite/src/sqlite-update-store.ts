@@ -22,20 +22,7 @@ import { checkStoreFile } from './open-checks.js'
 import { ReadIndex } from './read-index.js'
 import { SideTables } from './side-tables.js'
 import { passableKind, RESTORE_ADVICE, storeError } from './store-errors.js'
-import {
-  addSnapshotParts,
-  checkCompactArgs,
-  deepCheck,
-  tuneConnection,
-  SELECT_LAST_ID,
-  SELECT_PARTS,
-  SELECT_SNAPSHOT_UP_TO,
-  SELECT_TAIL,
-  verifyPart,
-  verifyUpdate,
-  type PartRow,
-  type TailRow,
-} from './store-maintenance.js'
+import { addSnapshotParts, checkCompactArgs, deepCheck, readVerified, tuneConnection, SELECT_LAST_ID } from './store-maintenance.js'
 
 export interface SqliteUpdateStoreOptions {
   /**
@@ -77,9 +64,6 @@ export class SqliteUpdateStore implements NodeStore {
   readonly #insertUpdate: Database.Statement<[number, Uint8Array, number]>
   readonly #setLastId: Database.Statement<[number]>
   readonly #getLastId: Database.Statement<[]>
-  readonly #getParts: Database.Statement<[]>
-  readonly #getSnapshotUpTo: Database.Statement<[]>
-  readonly #getTail: Database.Statement<[number]>
   readonly #writeTx: (updates: readonly NumberedUpdate[]) => void
 
   private constructor(db: Database.Database, path: string, durability: 'full' | 'normal', policy: Readonly<JournalPolicy>) {
@@ -91,9 +75,6 @@ export class SqliteUpdateStore implements NodeStore {
     this.#insertUpdate = db.prepare('INSERT INTO updates (id, bytes, crc32) VALUES (?, ?, ?)')
     this.#setLastId = db.prepare("UPDATE meta SET value = ? WHERE key = 'last_id'")
     this.#getLastId = db.prepare(SELECT_LAST_ID).pluck()
-    this.#getParts = db.prepare(SELECT_PARTS)
-    this.#getSnapshotUpTo = db.prepare(SELECT_SNAPSHOT_UP_TO).pluck()
-    this.#getTail = db.prepare(SELECT_TAIL).raw()
     // Ids never come from max(id) alone: compaction deletes updates, and a
     // reused id could hide a new update behind an old snapshot's upTo. Nor is
     // meta.last_id written by every commit (one more page per commit): it is
@@ -215,18 +196,10 @@ export class SqliteUpdateStore implements NodeStore {
 
   async load(): Promise<StoredState> {
     this.#open()
-    const corrupt = (problem: string): YlogError => new YlogError('STORE_CORRUPT', `${this.path}: ${problem}; ${RESTORE_ADVICE}`)
     try {
       // One read transaction: parts, the id they cover and the tail from the same moment.
       return this.#db.transaction(() => {
-        const snapshot = (this.#getParts.all() as PartRow[]).map((part) => {
-          verifyPart(part, corrupt)
-          return view(part.bytes)
-        })
-        const tail = (this.#getTail.all(this.#getSnapshotUpTo.get() as number) as TailRow[]).map((tailRow) => {
-          verifyUpdate(tailRow, corrupt)
-          return view(tailRow[2])
-        })
+        const { snapshot, tail } = readVerified(this.#db, this.path, 0, 0)
         for (const { record } of this.#pending.updates) tail.push(record.update)
         return { snapshot, tail, lastId: this.#lastId }
       })()
@@ -364,11 +337,6 @@ function parseDurability(value: unknown): 'full' | 'normal' {
     'BAD_ARGUMENT',
     `durability must be "full" (fsync every commit) or "normal" (fsync at checkpoints), got ${JSON.stringify(value) ?? String(value)}`,
   )
-}
-
-// Callers get plain Uint8Arrays: a Buffer's slice() shares memory where a Uint8Array's copies.
-function view(buffer: Buffer): Uint8Array {
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
 }
 
 function parsePolicy(value: SqliteUpdateStoreOptions['appendJournal']): Readonly<JournalPolicy> {

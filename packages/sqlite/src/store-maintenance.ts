@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import type Database from 'better-sqlite3'
 import { YlogError } from '@ylog/core'
+import { RESTORE_ADVICE } from './store-errors.js'
 
 /** id, crc32 (NULL before schema 3), bytes */
 export type TailRow = [number, number | null, Buffer]
@@ -28,9 +29,49 @@ export function tuneConnection(db: Database.Database, durability: 'full' | 'norm
 
 /** The last update id ever assigned: meta.last_id is a floor that compaction raises before deleting, appends only add rows above it. */
 export const SELECT_LAST_ID = "SELECT max((SELECT value FROM meta WHERE key = 'last_id'), coalesce((SELECT max(id) FROM updates), 0))"
-export const SELECT_PARTS = 'SELECT id, sha256, bytes FROM snapshot_parts ORDER BY id'
+const SELECT_PARTS_AFTER = 'SELECT id, sha256, bytes FROM snapshot_parts WHERE id > ? ORDER BY id'
 export const SELECT_SNAPSHOT_UP_TO = "SELECT value FROM meta WHERE key = 'snapshot_up_to'"
 export const SELECT_TAIL = 'SELECT id, crc32, bytes FROM updates WHERE id > ? ORDER BY id'
+
+/** What one read of the stored log found, every checksum verified. */
+export interface VerifiedRead {
+  /** Snapshot parts (Yjs v2 updates), oldest first, and the id of the last. */
+  snapshot: Uint8Array[]
+  lastPart: number | undefined
+  /** The last update id the whole snapshot covers. */
+  upTo: number
+  /** Updates (Yjs v1) after the snapshot and after the id asked for, and the id of the last. */
+  tail: Uint8Array[]
+  lastUpdate: number | undefined
+}
+
+/**
+ * Reads the snapshot parts after `afterPart` and the updates after both
+ * what the snapshot covers and `afterUpdate`, verifying each part's SHA-256
+ * and each update's CRC-32 (STORE_CORRUPT naming `file` and what failed).
+ * Call it inside a read transaction, so parts, the id they cover and the
+ * tail come from the same moment.
+ */
+export function readVerified(db: Database.Database, file: string, afterPart: number, afterUpdate: number): VerifiedRead {
+  const corrupt = (problem: string): YlogError => new YlogError('STORE_CORRUPT', `${file}: ${problem}; ${RESTORE_ADVICE}`)
+  const parts = db.prepare(SELECT_PARTS_AFTER).all(afterPart) as PartRow[]
+  const upTo = db.prepare(SELECT_SNAPSHOT_UP_TO).pluck().get() as number
+  const rows = db.prepare(SELECT_TAIL).raw().all(Math.max(upTo, afterUpdate)) as TailRow[]
+  const snapshot = parts.map((part) => {
+    verifyPart(part, corrupt)
+    return view(part.bytes)
+  })
+  const tail = rows.map((row) => {
+    verifyUpdate(row, corrupt)
+    return view(row[2])
+  })
+  return { snapshot, lastPart: parts.at(-1)?.id, upTo, tail, lastUpdate: rows.at(-1)?.[0] }
+}
+
+// Callers get plain Uint8Arrays: a Buffer's slice() shares memory where a Uint8Array's copies.
+function view(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+}
 
 /** Refuses what `compact` must not be given, before any work or thread hand-off. */
 export function checkCompactArgs(parts: unknown, upTo: unknown, lastId: number): void {
@@ -88,7 +129,7 @@ function check(db: Database.Database, problems: string[]): void {
     const lastId = db.prepare(SELECT_LAST_ID).pluck().get() as number
     const rows = db.pragma('integrity_check') as Array<{ integrity_check: string }>
     problems.push(...rows.map((r) => r.integrity_check).filter((r) => r !== 'ok'))
-    for (const part of db.prepare(SELECT_PARTS).iterate() as IterableIterator<PartRow>) {
+    for (const part of db.prepare(SELECT_PARTS_AFTER).iterate(0) as IterableIterator<PartRow>) {
       collect(problems, () => verifyPart(part, (problem) => new Error(problem)))
     }
     const upTo = db.prepare(SELECT_SNAPSHOT_UP_TO).pluck().get() as number

@@ -5,24 +5,14 @@ import { YlogError } from '@ylog/core'
 import { checkStoreFile } from './open-checks.js'
 import { journalPath, scanJournal, type NumberedUpdate } from './append-journal.js'
 import { SCHEMA_VERSION, SELECT_STORE_ID } from './schema.js'
-import { RESTORE_ADVICE, storeError } from './store-errors.js'
-import {
-  SELECT_LAST_ID,
-  SELECT_SNAPSHOT_UP_TO,
-  SELECT_TAIL,
-  verifyPart,
-  verifyUpdate,
-  type PartRow,
-  type TailRow,
-} from './store-maintenance.js'
+import { storeError } from './store-errors.js'
+import { readVerified, SELECT_LAST_ID } from './store-maintenance.js'
 
 /** What a read found since the one before: snapshot parts (Yjs v2 updates), then updates (v1) after what the parts cover. */
 export interface StoreDelta {
   snapshot: Uint8Array[]
   tail: Uint8Array[]
 }
-
-const SELECT_PARTS_AFTER = 'SELECT id, sha256, bytes FROM snapshot_parts WHERE id > ? ORDER BY id'
 
 /**
  * A store file read from outside, beside the node that may be writing it
@@ -76,7 +66,6 @@ export class StoreReader {
   /** Parts and updates added since the last read (everything, the first time), checksums verified. */
   read(): StoreDelta {
     if (this.#closed) throw new YlogError('CLOSED', `the reader of ${this.path} is closed`)
-    const corrupt = (problem: string): YlogError => new YlogError('STORE_CORRUPT', `${this.path}: ${problem}; ${RESTORE_ADVICE}`)
     try {
       // The journal before the database: an append the node moves in between is then in the database's read, never in neither.
       const journal = this.#readJournal()
@@ -89,23 +78,13 @@ export class StoreReader {
             `${this.path} now ends at update ${lastId}, before update ${this.#lastUpdate} read earlier: the file was replaced`,
           )
         }
-        const parts = this.#db.prepare(SELECT_PARTS_AFTER).all(this.#lastPart) as PartRow[]
-        const upTo = this.#db.prepare(SELECT_SNAPSHOT_UP_TO).pluck().get() as number
-        const tail = this.#db.prepare(SELECT_TAIL).raw().all(Math.max(upTo, this.#lastUpdate)) as TailRow[]
-        const snapshot = parts.map((part) => {
-          verifyPart(part, corrupt)
-          return view(part.bytes)
-        })
-        const updates = tail.map((row) => {
-          verifyUpdate(row, corrupt)
-          return view(row[2])
-        })
-        const from = Math.max(upTo, this.#lastUpdate, dbLastId)
+        const read = readVerified(this.#db, this.path, this.#lastPart, this.#lastUpdate)
+        const from = Math.max(read.upTo, this.#lastUpdate, dbLastId)
         const pending = journal.filter((u) => u.id > from)
-        for (const { record } of pending) updates.push(record.update)
-        this.#lastPart = parts.at(-1)?.id ?? this.#lastPart
-        this.#lastUpdate = Math.max(this.#lastUpdate, upTo, tail.at(-1)?.[0] ?? 0, pending.at(-1)?.id ?? 0)
-        return { snapshot, tail: updates }
+        for (const { record } of pending) read.tail.push(record.update)
+        this.#lastPart = read.lastPart ?? this.#lastPart
+        this.#lastUpdate = Math.max(this.#lastUpdate, read.upTo, read.lastUpdate ?? 0, pending.at(-1)?.id ?? 0)
+        return { snapshot: read.snapshot, tail: read.tail }
       })()
     } catch (err) {
       if (err instanceof YlogError) throw err
@@ -132,8 +111,4 @@ export class StoreReader {
     this.#closed = true
     this.#db.close()
   }
-}
-
-function view(bytes: Buffer): Uint8Array {
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
