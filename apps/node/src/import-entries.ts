@@ -11,7 +11,7 @@ import {
   type NodeId,
   type RunVerdict,
 } from '@ylog/core'
-import { applyCheckedRun, type CheckedRun } from '@ylog/core/internal'
+import { applyCheckedRun, bytesEqual, type CheckedRun } from '@ylog/core/internal'
 
 /**
  * One line of `GET /api/export` (and of `ylog export`): an entry's signed
@@ -231,8 +231,4 @@ function sameAsHeld(durable: DurableLog, node: NodeId, seq: number, bytes: Uint8
   }
   const what = 'the import holds other bytes than the entry held here, not signed by the node'
   throw new YlogError('BAD_SIGNATURE', `node ${node} seq ${seq}: ${what}`)
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 }

@@ -18,5 +18,7 @@ export { scanUpdate, ScanRefusal, MIN_ENTRY_BYTES, MAX_UPDATE_CLIENTS, type Upda
 /** Bulk import: a run of entries checked on another thread, placed without the guard (see applyCheckedRun). */
 export { applyCheckedRun } from './durable/durable-log.js'
 export type { CheckedRun } from './doc/checked-run.js'
+/** Byte-for-byte equality of two arrays. */
+export { bytesEqual } from './entry/bytes.js'
 /** Everything decodeEntry checks of an entry's bytes, without building it: what the guard checks of each entry. */
 export { checkEntry } from './entry/entry.js'
