@@ -85,18 +85,22 @@ export class PendingAppends {
             `between them; ${RESTORE_ADVICE}`,
         )
       }
-      if (scan.end < JOURNAL_HEADER_BYTES) {
-        // Its header never reached the disk whole: created just before a crash, with nothing in it.
-        closeSync(fd)
-        rmSync(this.path)
+      if (scan.end >= JOURNAL_HEADER_BYTES) {
+        // Nothing left to move (all in the database already): the next round starts behind the header.
+        this.#file = new JournalFile(fd, kept.length === 0 ? JOURNAL_HEADER_BYTES : scan.end, this.#sync)
+        for (const update of kept) this.#add(update)
         return
       }
-      // Nothing left to move (all in the database already): the next round starts behind the header.
-      this.#file = new JournalFile(fd, kept.length === 0 ? JOURNAL_HEADER_BYTES : scan.end, this.#sync)
-      for (const update of kept) this.#add(update)
     } catch (err) {
       closeSync(fd)
       throw err instanceof YlogError ? err : storeError(this.path, 'reading the append journal', err)
+    }
+    // Its header never reached the disk whole: created just before a crash, with nothing in it.
+    closeSync(fd)
+    try {
+      rmSync(this.path)
+    } catch (err) {
+      throw storeError(this.path, 'removing an unfinished append journal', err)
     }
   }
 
