@@ -83,7 +83,7 @@ describe('the append journal under failures', () => {
     await store.close()
   })
 
-  it('keeps acknowledging into the journal while a move fails, up to its bound, then fails appends until the move goes through', async () => {
+  it('keeps acknowledging into the journal while a move fails, up to its bound, then fails appends until a move goes', async () => {
     const path = freshPath()
     const store = SqliteUpdateStore.open(path, { appendJournal: { flushUpdates: 3 } })
     // Another process makes the database refuse new updates (as a full disk would).
