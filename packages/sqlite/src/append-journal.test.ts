@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { NodeIdentity, type IndexRow, type UpdateRecord } from '@ylog/core'
@@ -67,6 +67,7 @@ describe('the append journal', () => {
   it('keeps small appends in the journal, acknowledged, and moves them into the database when full or at close', async () => {
     const path = freshPath()
     const store = SqliteUpdateStore.open(path, { appendJournal: { flushUpdates: 4 } })
+    chmodSync(path, 0o600)
     for (let i = 1; i <= 3; i++) await store.append([record(i)])
     const db = new Database(path, { readonly: true })
     const inDb = (): number => db.prepare('SELECT count(*) FROM updates').pluck().get() as number
@@ -75,8 +76,9 @@ describe('the append journal', () => {
     await store.append([record(4)])
     expect(inDb()).toBe(4)
     await store.append([record(5)])
-    // Created at its full size and written inside it: a synced append changes no file size.
+    // Created at its full size and written inside it: a synced append changes no file size. Readable as the database is.
     expect(statSync(journalPath(path)).size).toBe(JOURNAL_PREALLOCATED_BYTES)
+    expect(statSync(journalPath(path)).mode & 0o777).toBe(0o600)
     // Big appends (a group commit under load) go straight in, with what the journal holds before them.
     await store.append([{ update: new Uint8Array(20_000).fill(6), entries: [row(6)] }])
     expect(inDb()).toBe(6)

@@ -251,8 +251,9 @@ export class JournalFile {
     this.#sync = sync
   }
 
-  static create(path: string, storeId: number, sync: boolean): JournalFile {
-    const fd = openSync(path, 'w+')
+  /** Creates the file with `mode` (the database's own, as SQLite gives its -wal and -shm files). */
+  static create(path: string, storeId: number, sync: boolean, mode: number): JournalFile {
+    const fd = openSync(path, 'w+', mode)
     try {
       // Page by page: one big write can give the file large page-cache folios, and then every small
       // append dirties (and writeback writes) a whole folio, up to 1 MiB, where it should be 4 KiB.

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, openSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, rmSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { YlogError, type IdempotencyRecord, type IndexRow } from '@ylog/core'
 import {
@@ -42,6 +42,7 @@ export const DEFAULT_JOURNAL_POLICY: Readonly<JournalPolicy> = { directBytes: 16
 export class PendingAppends {
   readonly path: string
   readonly policy: Readonly<JournalPolicy>
+  readonly #storeFile: string
   readonly #storeId: number
   readonly #sync: boolean
   #file: JournalFile | undefined
@@ -50,8 +51,9 @@ export class PendingAppends {
   #rows: IndexRow[] = []
   readonly #keys = new Map<string, IdempotencyRecord>()
 
-  private constructor(path: string, storeId: number, sync: boolean, policy: Readonly<JournalPolicy>) {
-    this.path = path
+  private constructor(storeFile: string, storeId: number, sync: boolean, policy: Readonly<JournalPolicy>) {
+    this.#storeFile = storeFile
+    this.path = journalPath(storeFile)
     this.#storeId = storeId
     this.#sync = sync
     this.policy = policy
@@ -63,7 +65,7 @@ export class PendingAppends {
    * crash cut off is written over: it was never acknowledged.
    */
   static open(storeFile: string, storeId: number, lastId: number, sync: boolean, policy: Readonly<JournalPolicy>): PendingAppends {
-    const pending = new PendingAppends(journalPath(storeFile), storeId, sync, policy)
+    const pending = new PendingAppends(storeFile, storeId, sync, policy)
     if (existsSync(pending.path)) pending.#recover(lastId)
     return pending
   }
@@ -191,7 +193,7 @@ export class PendingAppends {
 
   // The new file's name must survive a power loss as well as its records: sync the directory once.
   #create(): JournalFile {
-    const file = JournalFile.create(this.path, this.#storeId, this.#sync)
+    const file = JournalFile.create(this.path, this.#storeId, this.#sync, statSync(this.#storeFile).mode & 0o777)
     try {
       if (this.#sync) {
         const dir = openSync(dirname(this.path), 'r')

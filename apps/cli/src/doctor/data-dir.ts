@@ -74,7 +74,10 @@ function lockHolder(file: string): number | 'stale' | undefined {
   }
 }
 
-/** Opens the store as a start does (under the lock, writing nothing): replay time, and the newest and oldest entry times. */
+/**
+ * Opens the store as a start does, under the lock: replay time, and the newest and oldest entry times. Nothing in the log
+ * changes; closing it checkpoints the WAL and moves appends a crash left in the append journal into the database, as a stop would.
+ */
 async function quickCheck(dir: string, db: string): Promise<Finding[]> {
   const config = loadConfig(['--data', dir], {})
   const release = acquireLock(join(dir, 'ylog.lock'))
