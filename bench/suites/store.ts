@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { DurableLog, NodeIdentity } from '@ylog/core'
+import { DurableLog, NodeIdentity, type JsonValue } from '@ylog/core'
 import { ThreadedSqliteStore } from '@ylog/sqlite'
 import { rate, report, sampleData, settleHeap, tempDir, type Figures } from '../harness.js'
 
@@ -97,34 +97,23 @@ async function fill(): Promise<void> {
 
 /**
  * TRICKLE single appends, each awaited (one entry per commit, fsynced), then a
- * checkpoint into the main file (close); and the baseline: the same bytes as
- * plain rows, one per transaction, in a table with the store file's pragmas.
+ * checkpoint into the main file (close): with the bench's usual entries
+ * (458 bytes), and with entries of about 1 KiB (the issue's own trial); and
+ * the baseline: the same bytes as plain rows, one per transaction, in a
+ * table with the store file's pragmas.
  */
 async function trickle(): Promise<void> {
   const dir = tempDir('ylog-bench-')
   const file = join(dir, 'trickle.db')
-  const writer = NodeIdentity.generate()
-  const durable = await DurableLog.open({
-    identity: writer,
-    store: await ThreadedSqliteStore.open(file, { durability: 'full' }),
-    signing: 'thread',
-  })
-  // Not measured: the first append after a start creates the append journal (1 MiB of zeros, once).
-  await durable.append({ topic: 'pipeline/stages', kind: 'event', data: sampleData(TRICKLE) })
-  let commits = 0
-  durable.onCommit(() => commits++)
-  const written = writtenBytes()
-  const handed = handedBytes()
-  const t = performance.now()
-  for (let i = 0; i < TRICKLE; i++) await durable.append({ topic: 'pipeline/stages', kind: 'event', data: sampleData(i) })
-  figures['store.trickle_append_us'] = Math.round(((performance.now() - t) / TRICKLE) * 1000)
-  if (commits !== TRICKLE) throw new Error(`trickle: ${commits} commits for ${TRICKLE} appends`)
-  let entryBytes = 0
-  for (let seq = 1; seq <= TRICKLE; seq++) entryBytes += (durable.getBytes(writer.id, seq) as Uint8Array).byteLength
-  await durable.close()
-  figures['store.write_amplification_trickle'] = amplification(writtenBytes() - written, entryBytes)
-  figures['store.write_amplification_trickle_handed'] = amplification(handedBytes() - handed, entryBytes)
-  figures['store.trickle_bytes_per_commit'] = Math.round((writtenBytes() - written) / TRICKLE)
+  const usual = await trickleRun(file, sampleData)
+  figures['store.trickle_append_us'] = usual.appendUs
+  figures['store.write_amplification_trickle'] = usual.amplification
+  figures['store.write_amplification_trickle_handed'] = usual.handed
+  figures['store.trickle_bytes_per_commit'] = usual.bytesPerCommit
+  const kib = await trickleRun(join(dir, 'trickle-1k.db'), (i) => ({ ...sampleData(i), note: 'n'.repeat(560) }))
+  figures['store.trickle_1k_entry_bytes'] = Math.round(kib.entryBytes / TRICKLE)
+  figures['store.write_amplification_trickle_1k'] = kib.amplification
+  figures['store.write_amplification_trickle_1k_handed'] = kib.handed
 
   const stored = new Database(file, { readonly: true })
   const pageSize = stored.pragma('page_size', { simple: true }) as number
@@ -136,13 +125,45 @@ async function trickle(): Promise<void> {
   db.pragma('synchronous = FULL')
   db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)')
   const insert = db.prepare('INSERT INTO t (bytes) VALUES (?)')
-  const row = randomBytes(Math.round(entryBytes / TRICKLE))
+  const row = randomBytes(Math.round(usual.entryBytes / TRICKLE))
   const before = writtenBytes()
   for (let i = 0; i < TRICKLE; i++) insert.run(row)
   db.pragma('wal_checkpoint(TRUNCATE)')
   figures['store.baseline.write_amplification_trickle'] = amplification(writtenBytes() - before, row.byteLength * TRICKLE)
   db.close()
   rmSync(dir, { recursive: true, force: true })
+}
+
+async function trickleRun(
+  file: string,
+  data: (i: number) => JsonValue,
+): Promise<{ appendUs: number; amplification: number; handed: number; bytesPerCommit: number; entryBytes: number }> {
+  const writer = NodeIdentity.generate()
+  const durable = await DurableLog.open({
+    identity: writer,
+    store: await ThreadedSqliteStore.open(file, { durability: 'full' }),
+    signing: 'thread',
+  })
+  // Not measured: the first append after a start creates the append journal (1 MiB of zeros, once).
+  await durable.append({ topic: 'pipeline/stages', kind: 'event', data: data(TRICKLE) })
+  let commits = 0
+  durable.onCommit(() => commits++)
+  const written = writtenBytes()
+  const handed = handedBytes()
+  const t = performance.now()
+  for (let i = 0; i < TRICKLE; i++) await durable.append({ topic: 'pipeline/stages', kind: 'event', data: data(i) })
+  const appendUs = Math.round(((performance.now() - t) / TRICKLE) * 1000)
+  if (commits !== TRICKLE) throw new Error(`trickle: ${commits} commits for ${TRICKLE} appends`)
+  let entryBytes = 0
+  for (let seq = 1; seq <= TRICKLE; seq++) entryBytes += (durable.getBytes(writer.id, seq) as Uint8Array).byteLength
+  await durable.close()
+  return {
+    appendUs,
+    amplification: amplification(writtenBytes() - written, entryBytes),
+    handed: amplification(handedBytes() - handed, entryBytes),
+    bytesPerCommit: Math.round((writtenBytes() - written) / TRICKLE),
+    entryBytes,
+  }
 }
 
 /**
