@@ -188,6 +188,17 @@ describe('the append journal', () => {
     await expectStoreError(() => SqliteUpdateStore.open(path), 'STORE_CORRUPT', /not a ylog append journal/)
   })
 
+  it('is read whole by a StoreReader when its records run past the first 64 KiB', async () => {
+    const path = freshPath()
+    const store = SqliteUpdateStore.open(path)
+    // 100 appends of 1.5 KiB each stay in the journal (under 512 KiB): about 160 KiB of records.
+    for (let i = 1; i <= 100; i++) await store.append([{ update: new Uint8Array(1500).fill(i), entries: [row(i)] }])
+    const reader = StoreReader.open(path)
+    expect(reader.read().tail.map((u) => u[0])).toEqual(Array.from({ length: 100 }, (_, i) => i + 1))
+    reader.close()
+    await store.close()
+  })
+
   it('is read by a StoreReader beside the writer, before and after it moves into the database', async () => {
     const path = freshPath()
     const store = SqliteUpdateStore.open(path, { appendJournal: { flushUpdates: 3 } })

@@ -224,7 +224,10 @@ function keyRecord([key, hash, node, seq, count]: KeyTuple): IdempotencyRecord {
 
 /** Reads a whole file through an open descriptor (from where it was opened, so a rename does not matter). */
 export function readAll(fd: number): Buffer {
-  const size = fstatSync(fd).size
+  return readPrefix(fd, fstatSync(fd).size)
+}
+
+function readPrefix(fd: number, size: number): Buffer {
   const bytes = Buffer.allocUnsafe(size)
   let done = 0
   while (done < size) {
@@ -233,6 +236,27 @@ export function readAll(fd: number): Buffer {
     done += n
   }
   return bytes.subarray(0, done)
+}
+
+/**
+ * The whole records of a journal, read from outside beside its writer (a
+ * lenient scan), reading no more of the file than they take: 64 KiB first,
+ * more only while a record runs past what was read. The file is 1 MiB
+ * however little it holds, and a reader may poll it several times a second.
+ */
+export function readJournalRecords(fd: number, storeId: number, file: string): NumberedUpdate[] {
+  const size = fstatSync(fd).size
+  for (let want = Math.min(size, 64 * 1024); ; want = Math.min(size, want * 4)) {
+    const bytes = readPrefix(fd, want)
+    const scan = scanJournal(bytes, storeId, file, { lenient: true })
+    if (want >= size || !runsPast(bytes, scan.end)) return scan.updates
+  }
+}
+
+// Whether the bytes at `at` may be a record that continues past the end of what was read.
+function runsPast(bytes: Buffer, at: number): boolean {
+  if (at + RECORD_HEAD_BYTES > bytes.byteLength) return true
+  return bytes.readUInt32LE(at) === RECORD_MAGIC && at + RECORD_HEAD_BYTES + bytes.readUInt32LE(at + 4) > bytes.byteLength
 }
 
 /**

@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { closeSync, openSync } from 'node:fs'
 import { resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { YlogError } from '@ylog/core'
 import { checkStoreFile } from './open-checks.js'
-import { journalPath, scanJournal, type NumberedUpdate } from './append-journal.js'
+import { journalPath, readJournalRecords, type NumberedUpdate } from './append-journal.js'
 import { SCHEMA_VERSION, SELECT_STORE_ID } from './schema.js'
 import { storeError } from './store-errors.js'
 import { readVerified, SELECT_LAST_ID } from './store-maintenance.js'
@@ -95,15 +95,20 @@ export class StoreReader {
   // Whole records only: the node may be appending one, or cutting the journal back, as this reads.
   #readJournal(): NumberedUpdate[] {
     const file = journalPath(this.path)
-    if (!existsSync(file)) return []
-    let bytes: Buffer
+    let fd: number
     try {
-      bytes = readFileSync(file)
+      fd = openSync(file, 'r')
     } catch (err) {
       if ((err as { code?: string }).code === 'ENOENT') return []
-      throw storeError(file, 'reading the append journal', err)
+      throw storeError(file, 'opening the append journal', err)
     }
-    return scanJournal(bytes, this.#storeId, file, { lenient: true }).updates
+    try {
+      return readJournalRecords(fd, this.#storeId, file)
+    } catch (err) {
+      throw err instanceof YlogError ? err : storeError(file, 'reading the append journal', err)
+    } finally {
+      closeSync(fd)
+    }
   }
 
   close(): void {
