@@ -153,7 +153,12 @@ export class SqliteUpdateStore implements NodeStore {
   /** Moves the appends the journal holds into the database (one transaction, synced); the journal's next round starts behind its header. */
   moveJournal(): void {
     this.#open()
-    if (this.#pending.updates.length > 0) this.#commit([...this.#pending.updates], 'moving the append journal into the database')
+    this.#move('moving the append journal into the database')
+  }
+
+  // #commit hands the updates to the transaction before `moved()` replaces the pending list: no copy needed.
+  #move(doing: string): void {
+    if (this.#pending.updates.length > 0) this.#commit(this.#pending.updates, doing)
   }
 
   #tryMove(): void {
@@ -267,7 +272,7 @@ export class SqliteUpdateStore implements NodeStore {
     if (this.#closed) return
     this.#closed = true
     try {
-      if (this.#pending.updates.length > 0) this.#commit([...this.#pending.updates], 'moving the append journal in at close')
+      this.#move('moving the append journal in at close')
     } catch {
       // The journal keeps them, synced; the next open takes them from it.
     }
