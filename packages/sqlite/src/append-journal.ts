@@ -19,8 +19,8 @@
 //   header   "ylogapp1" (8 ASCII bytes) | store id (u64, the database's meta.store_id)
 //   record   "yrec" | payload length L (u32) | first update id (u64) | CRC-32 of (length, id, payload) (u32) | payload (L bytes)
 //   payload  meta length M (u32) | meta (M bytes of UTF-8 JSON) | the updates' bytes, one after another
-//   meta     {"id": first update id, "records": [{"bytes": update length, "entries": [[node, seq, at, topic, kind, subject?], …],
-//             "key"?: [key, request SHA-256 as hex, node, seq, count]}, …]}
+//   meta     {"records": [{"bytes": update length, "entries": [[node, seq, at, topic, kind, subject?], …],
+//             "key"?: [key, request SHA-256 as hex, node, seq, count]}, …]}; the updates' ids run on from the head's
 //
 // One record per `append` call, so the call stays all or nothing. The store
 // id ties a journal to its database: a database replaced or removed while
@@ -58,11 +58,10 @@ export function journalHeader(storeId: number): Buffer {
   return header
 }
 
-/** One append's updates as a journal record (length, CRC, payload). */
+/** One append's updates as a journal record (head, payload). */
 export function encodeRecord(updates: readonly NumberedUpdate[]): Buffer {
   const meta = Buffer.from(
     JSON.stringify({
-      id: updates[0]?.id,
       records: updates.map(({ record }) => ({
         bytes: record.update.byteLength,
         entries: record.entries.map((r) => [r.node, r.seq, r.at, r.topic, r.kind, ...(r.subject === undefined ? [] : [r.subject])]),
@@ -133,24 +132,21 @@ export function scanJournal(bytes: Buffer, storeId: number, file: string, option
   for (;;) {
     const expected = updates.length > 0 ? (updates.at(-1) as NumberedUpdate).id + 1 : options.nextId
     const record = readRecord(bytes, at)
-    if (record === undefined || (expected !== undefined && updates.length > 0 && record.firstId < expected)) {
+    if (record === undefined || (updates.length > 0 && record.firstId < (expected as number))) {
       // A reader beside the writer may catch an append half-written.
       if (options.lenient !== true && expected !== undefined && findRecordFrom(bytes, at + 1, expected) !== undefined)
         throw corrupt(`the record at byte ${at} is not whole but records after it continue the log (damaged after it was written)`)
       return { updates, end: at }
     }
-    let numbered: NumberedUpdate[]
-    try {
-      numbered = decodePayload(record.payload)
-    } catch (err) {
-      throw corrupt(`the record at byte ${at} passes its CRC-32 but cannot be read (${(err as Error).message})`)
-    }
     if (updates.length > 0 && record.firstId !== expected) {
       if (options.lenient === true) return { updates, end: at }
       throw corrupt(`the record at byte ${at} starts at update ${record.firstId}, expected ${expected}`)
     }
-    if (numbered[0]?.id !== record.firstId) throw corrupt(`the record at byte ${at} names two first ids`)
-    updates.push(...numbered)
+    try {
+      updates.push(...decodePayload(record.payload, record.firstId))
+    } catch (err) {
+      throw corrupt(`the record at byte ${at} passes its CRC-32 but cannot be read (${(err as Error).message})`)
+    }
     at = record.next
   }
 }
@@ -184,14 +180,13 @@ function findRecordFrom(bytes: Buffer, from: number, nextId: number): number | u
 type EntryTuple = [NodeId, number, number, string, EntryKind, string?]
 type KeyTuple = [string, string, NodeId, number, number]
 interface Meta {
-  id: number
   records: Array<{ bytes: number; entries: EntryTuple[]; key?: KeyTuple }>
 }
 
-function decodePayload(payload: Buffer): NumberedUpdate[] {
+function decodePayload(payload: Buffer, firstId: number): NumberedUpdate[] {
   const metaLength = payload.readUInt32LE(0)
   const meta = JSON.parse(payload.subarray(4, 4 + metaLength).toString('utf8')) as Meta
-  if (!Number.isSafeInteger(meta.id) || !Array.isArray(meta.records) || meta.records.length === 0) throw new Error('no updates in it')
+  if (!Array.isArray(meta.records) || meta.records.length === 0) throw new Error('no updates in it')
   let at = 4 + metaLength
   const out = meta.records.map((r, i): NumberedUpdate => {
     const update = new Uint8Array(payload.buffer, payload.byteOffset + at, r.bytes)
@@ -208,7 +203,7 @@ function decodePayload(payload: Buffer): NumberedUpdate[] {
     )
     const record: UpdateRecord = { update, entries }
     if (r.key !== undefined) record.idempotency = keyRecord(r.key)
-    return { id: meta.id + i, record }
+    return { id: firstId + i, record }
   })
   if (at !== payload.byteLength) throw new Error(`its updates take ${at} bytes of ${payload.byteLength}`)
   return out
@@ -262,7 +257,7 @@ function runsPast(bytes: Buffer, at: number): boolean {
 /**
  * The journal's file, open for appending at a known end. Every method
  * throws what the file system threw (the caller names the file and sorts
- * the error); a failed append cuts the file back to where it was.
+ * the error); after a failed append the next one writes at the same end.
  */
 export class JournalFile {
   readonly #fd: number
