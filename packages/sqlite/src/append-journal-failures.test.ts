@@ -1,12 +1,11 @@
 // The append journal when the disk says no: a write that fills the disk halfway through a record, a failed
 // fdatasync, and a move into the database that fails while the journal still takes appends.
-import { copyFileSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { DurableLog, NodeIdentity, type IndexRow, type UpdateRecord } from '@ylog/core'
 import { journalIo } from './append-journal.js'
 import { SqliteUpdateStore } from './index.js'
-import { expectStoreError, tempPaths } from './test-support.js'
+import { crashImage, expectStoreError, tempPaths } from './test-support.js'
 
 const { freshPath, cleanup } = tempPaths()
 afterAll(cleanup)
@@ -45,12 +44,7 @@ describe('the append journal under failures', () => {
     expect(await store.append([record(4)])).toBe(3)
     // What a crash now would leave: the journal read back from disk.
     expect(store.checkJournal()).toEqual([])
-    const copy = freshPath()
-    const db = new Database(path, { readonly: true })
-    await db.backup(copy)
-    db.close()
-    copyFileSync(`${path}-appends`, `${copy}-appends`)
-    const image = SqliteUpdateStore.open(copy)
+    const image = SqliteUpdateStore.open(await crashImage(path, freshPath()))
     expect(await tailNumbers(image)).toEqual([1, 2, 4])
     await image.close()
     await store.close()
@@ -61,12 +55,7 @@ describe('the append journal under failures', () => {
     const store = SqliteUpdateStore.open(path)
     for (let i = 1; i <= 3; i++) await store.append([record(i)])
     await store.probe()
-    const copy = freshPath()
-    const db = new Database(path, { readonly: true })
-    await db.backup(copy)
-    db.close()
-    copyFileSync(`${path}-appends`, `${copy}-appends`)
-    const image = SqliteUpdateStore.open(copy)
+    const image = SqliteUpdateStore.open(await crashImage(path, freshPath()))
     expect(await tailNumbers(image)).toEqual([1, 2, 3])
     await image.close()
     await store.close()

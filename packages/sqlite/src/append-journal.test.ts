@@ -12,7 +12,7 @@ import {
   scanJournal,
 } from './append-journal.js'
 import { SqliteUpdateStore, StoreReader } from './index.js'
-import { expectStoreError, tempPaths } from './test-support.js'
+import { crashImage, expectStoreError, tempPaths } from './test-support.js'
 
 const { freshPath, cleanup } = tempPaths()
 afterAll(cleanup)
@@ -137,8 +137,7 @@ describe('the append journal', () => {
     const store = SqliteUpdateStore.open(path, { appendJournal: { flushUpdates: 4 } })
     // Five single appends: 1-4 moved into the database, 5 written behind the header over 1, with 2-4 after it.
     for (let i = 1; i <= 5; i++) await store.append([{ update: new Uint8Array(i === 5 ? 1 : 40).fill(i), entries: [row(i)] }])
-    const image = freshPath()
-    for (const suffix of ['', '-wal', '-appends']) copyFileSync(path + suffix, image + suffix)
+    const image = await crashImage(path, freshPath())
     await store.close()
     const copy = SqliteUpdateStore.open(image)
     expect(await tailNumbers(copy)).toEqual([1, 2, 3, 4, 5])

@@ -1,9 +1,9 @@
 // Helpers shared by this package's tests.
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type Database from 'better-sqlite3'
+import Database from 'better-sqlite3'
 import { expect } from 'vitest'
 import { LogDoc, YlogError, type DurableLog, type NodeIdentity, type NodeStore, type YlogErrorCode } from '@ylog/core'
 import { SqliteUpdateStore } from './index.js'
@@ -90,4 +90,17 @@ export async function reload(path: string): Promise<Awaited<ReturnType<NodeStore
   } finally {
     await store.close()
   }
+}
+
+/**
+ * What a crash now would leave of the store at `path`, as a new store file
+ * (its path returned): the database as committed (SQLite's online backup)
+ * and the append journal as it is on disk.
+ */
+export async function crashImage(path: string, image: string): Promise<string> {
+  const db = new Database(path, { readonly: true })
+  await db.backup(image)
+  db.close()
+  copyFileSync(`${path}-appends`, `${image}-appends`)
+  return image
 }
