@@ -152,10 +152,10 @@ describe('IngestQueue', () => {
       const gaps: IngestGap[] = []
       const queue = new IngestQueue(durable, { capacity: 8, policy, onGap: (g) => gaps.push(g) })
       const before = queue.push({ topic: 't', kind: 'event', data: { i: 0 } })
-      expect(() => queue.push({ topic: 't', kind: 'event', data: { i: 1, pad: 'x'.repeat(70_000) } })).toThrow(
+      await expect(queue.push({ topic: 't', kind: 'event', data: { i: 1, pad: 'x'.repeat(70_000) } })).rejects.toThrow(
         expect.objectContaining({ code: 'ENTRY_TOO_LARGE' }),
       )
-      expect(() => queue.push({ topic: 't', kind: 'event', data: 1, at: Date.now() + 3_600_000 })).toThrow(
+      await expect(queue.push({ topic: 't', kind: 'event', data: 1, at: Date.now() + 3_600_000 })).rejects.toThrow(
         expect.objectContaining({ code: 'BAD_TIME' }),
       )
       const after = queue.push({ topic: 't', kind: 'event', data: { i: 2 } })
@@ -178,13 +178,13 @@ describe('IngestQueue', () => {
     const { durable, store } = await gated()
     store.open()
     const queue = new IngestQueue(durable, { capacity: 2, policy: 'block' })
-    expect(() => queue.push({ topic: 'bad topic', kind: 'event', data: 1 })).toThrow(expect.objectContaining({ code: 'BAD_TOPIC' }))
-    expect(() => queue.push({ topic: 't', kind: 'gap', data: { stream: 's', from: 2, to: 1 } })).toThrow(
+    await expect(queue.push({ topic: 'bad topic', kind: 'event', data: 1 })).rejects.toThrow(expect.objectContaining({ code: 'BAD_TOPIC' }))
+    await expect(queue.push({ topic: 't', kind: 'gap', data: { stream: 's', from: 2, to: 1 } })).rejects.toThrow(
       expect.objectContaining({ code: 'BAD_DATA' }),
     )
     const blocked = Array.from({ length: 5 }, (_, i) => queue.push({ topic: 't', kind: 'event', data: { i } }))
     const closing = queue.close()
-    expect(() => queue.push({ topic: 't', kind: 'event', data: 'late' })).toThrow(expect.objectContaining({ code: 'CLOSED' }))
+    await expect(queue.push({ topic: 't', kind: 'event', data: 'late' })).rejects.toThrow(expect.objectContaining({ code: 'CLOSED' }))
     await closing
     // Close drained what was pushed before it, blocked pushes included; the bad inputs took no number.
     expect((await Promise.all(blocked)).map((r) => [r.status, r.ingest])).toEqual([0, 1, 2, 3, 4].map((i) => ['appended', i]))
@@ -210,6 +210,8 @@ describe('IngestQueue', () => {
     expect(settled.slice(2)).toEqual([2, 3, 4].map((ingest) => ({ status: 'dropped', ingest })))
     await queue.flush()
     expect(gaps).toMatchObject([{ from: 2, to: 4, count: 3, entry: undefined, error: { code: 'STORE_FAILED' } }])
-    expect(() => queue.push({ topic: 't', kind: 'event', data: 'after' })).toThrow(expect.objectContaining({ code: 'STORE_FAILED' }))
+    await expect(queue.push({ topic: 't', kind: 'event', data: 'after' })).rejects.toThrow(
+      expect.objectContaining({ code: 'STORE_FAILED' }),
+    )
   })
 })

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { appendPrepared, type DurableLog } from '../durable/durable-log.js'
+import { appendPrepared, rejecting, type DurableLog } from '../durable/durable-log.js'
 import { validateTopic, type Entry, type EntryInput } from '../entry/entry.js'
 import { YlogError } from '../errors.js'
 import { Fifo } from './fifo.js'
@@ -96,13 +96,18 @@ export class IngestQueue {
    * is committed, or at once with 'dropped' (policy 'drop', queue full). With
    * policy 'block' a full queue makes it wait for room, in push order.
    *
-   * Throws at once, without numbering it, for input the log would refuse
-   * (topic, kind, data, times, size) and when the queue is closed. Rejects if
+   * Rejects at once, without numbering it, for input the log would refuse
+   * (topic, kind, data, times, size) and when the queue is closed (it never
+   * throws, so `push(x).catch(…)` sees every refusal). Rejects later if
    * the log stops accepting writes, or (should it ever refuse an entry that
    * passed these checks) refuses the signed entry: the number then goes to a
    * gap entry, since the event was accepted and then lost.
    */
   push(input: EntryInput): Promise<IngestResult> {
+    return rejecting(() => this.#push(input))
+  }
+
+  #push(input: EntryInput): Promise<IngestResult> {
     if (this.#failure !== undefined) throw this.#failure
     if (this.#closed) throw new YlogError('CLOSED', 'the ingest queue is closed')
     // Everything the log could refuse (topic, kind, data, times, size) is refused here, before the event is numbered: a refused
@@ -220,7 +225,7 @@ export class IngestQueue {
     this.#writing++
     // Checked and encoded at push: only `at` is stamped now, when the entry is written, unless the event gave one.
     const prepared = item.input.at === undefined ? { ...item.prepared, at: logDocOf(this.#durable).now() } : item.prepared
-    this.#settle(() => appendPrepared(this.#durable, prepared)).then(
+    appendPrepared(this.#durable, prepared).then(
       (entry) => {
         this.#writing--
         this.#size--
@@ -249,7 +254,7 @@ export class IngestQueue {
     this.#writing++
     const topics = [...item.topics.keys()]
     const topic = topics.length === 1 && item.otherTopics === 0 ? (topics[0] as string) : this.#gapTopic
-    this.#settle(() => this.#durable.append({ topic, kind: 'gap', data: { stream: this.stream, from: item.from, to: item.to } })).then(
+    this.#durable.append({ topic, kind: 'gap', data: { stream: this.stream, from: item.from, to: item.to } }).then(
       (entry) => {
         this.#writing--
         this.#stats.gaps++
@@ -283,15 +288,6 @@ export class IngestQueue {
     } catch (err) {
       // An observer's bug must not stop the writer; it is reported, not swallowed.
       process.emitWarning(err instanceof Error ? err : new Error(String(err)), { code: 'YLOG_ON_GAP' })
-    }
-  }
-
-  /** A write's promise; one that throws at once rejects instead, like one that fails later. */
-  #settle(write: () => Promise<Entry>): Promise<Entry> {
-    try {
-      return write()
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
     }
   }
 

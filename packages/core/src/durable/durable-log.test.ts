@@ -38,7 +38,7 @@ describe('DurableLog', () => {
       code: 'STORE_FAILED',
       message: expect.stringMatching(/disk full/),
     })
-    expect(() => durable.append({ topic: 't', kind: 'event', data: 'after' })).toThrow(/stopped accepting writes/)
+    await expect(durable.append({ topic: 't', kind: 'event', data: 'after' })).rejects.toThrow(/stopped accepting writes/)
   })
 
   it('reports each compaction, automatic or asked for, with the snapshot it wrote', async () => {
@@ -160,7 +160,7 @@ describe('DurableLog', () => {
     expect(results[450]).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ code: 'ENTRY_TOO_LARGE' }) })
     const seqs = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.seq] : []))
     expect(seqs).toEqual([...Array(899).keys()])
-    expect(() => durable.append({ topic: 'bad topic', kind: 'event', data: 1 })).toThrow(/topic/)
+    await expect(durable.append({ topic: 'bad topic', kind: 'event', data: 1 })).rejects.toThrow(/topic/)
     expect(logDocOf(durable).verifyChains()).toEqual({ ok: true, entries: 899 })
     await durable.close()
     const again = await DurableLog.open({ identity, store: store.reopened(), signing: 'thread' })
@@ -186,15 +186,17 @@ describe('DurableLog', () => {
         { topic: 'b', kind: 'event' as const, data: 1 },
         { topic: 'b', kind: 'event' as const, data: 'x'.repeat(70_000) },
       ]
-      const tooBig = (async () => durable.appendBatch(bad))()
-      await expect(tooBig).rejects.toMatchObject({ code: 'ENTRY_TOO_LARGE', message: expect.stringMatching(/^batch entry 1: /) })
-      expect(() =>
+      await expect(durable.appendBatch(bad)).rejects.toMatchObject({
+        code: 'ENTRY_TOO_LARGE',
+        message: expect.stringMatching(/^batch entry 1: /),
+      })
+      await expect(
         durable.appendBatch([
           { topic: 'b', kind: 'event', data: 1 },
           { topic: 'bad topic', kind: 'event', data: 2 },
         ]),
-      ).toThrow(/batch entry 1: .*topic/)
-      expect(() => durable.appendBatch([])).toThrow(/at least one entry/)
+      ).rejects.toThrow(/batch entry 1: .*topic/)
+      await expect(durable.appendBatch([])).rejects.toThrow(/at least one entry/)
       expect((await durable.append({ topic: 't', kind: 'event', data: 'after' })).seq).toBe(55)
       expect(logDocOf(durable).verifyChains()).toEqual({ ok: true, entries: 56 })
       await durable.close()

@@ -93,15 +93,25 @@ export class DurableLog extends CommittedLog {
     return this.#recovery.onChange(listener)
   }
 
-  /** Appends one entry; resolves once it is committed. */
+  /**
+   * Appends one entry; resolves once it is committed. Like every method
+   * here that returns a promise, it never throws: an invalid entry or a
+   * log that takes no writes is a rejection, so `append(x).catch(…)` sees it.
+   */
   append(input: EntryInput, options: AppendOptions = {}): Promise<Entry> {
     if (options.idempotency !== undefined) return this.appendBatch([input], options).then((entries) => entries[0] as Entry)
-    this.#writable()
-    return this[APPEND_PREPARED](this.log.prepare(input), options)
+    return rejecting(() => {
+      this.#writable()
+      return this[APPEND_PREPARED](this.log.prepare(input), options)
+    })
   }
 
   /** `append` of an entry `LogDoc.prepare` checked and encoded already; core's ingest queue calls it through `appendPrepared`. */
   [APPEND_PREPARED](prepared: PreparedEntry, options: AppendOptions = {}): Promise<Entry> {
+    return rejecting(() => this.#appendPrepared(prepared, options))
+  }
+
+  #appendPrepared(prepared: PreparedEntry, options: AppendOptions): Promise<Entry> {
     this.#writable()
     if (this.#signer === undefined) {
       const entry = this.log.appendPreparedBatch([prepared])[0] as Entry
@@ -118,6 +128,10 @@ export class DurableLog extends CommittedLog {
    * acknowledged together, or (an invalid entry, a failed commit) none.
    */
   appendBatch(inputs: readonly EntryInput[], options: AppendOptions = {}): Promise<Entry[]> {
+    return rejecting(() => this.#appendBatch(inputs, options))
+  }
+
+  #appendBatch(inputs: readonly EntryInput[], options: AppendOptions): Promise<Entry[]> {
     this.#writable()
     if (inputs.length === 0) throw new YlogError('BAD_ARGUMENT', 'a batch needs at least one entry')
     if (this.#signer === undefined) {
@@ -354,6 +368,15 @@ export class DurableLog extends CommittedLog {
       chainHeadOf(this.log, this.#options.identity),
       this.#recovery.refusal ?? new YlogError('STORE_FAILED', 'the log recovered'),
     )
+  }
+}
+
+/** What a promise-returning method throws becomes its rejection: such methods never throw. */
+export function rejecting<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return write()
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)))
   }
 }
 

@@ -37,7 +37,7 @@ describe.each(['inline', 'thread'] as const)('DurableLog under storage pressure 
     const lost = await Promise.allSettled([3, 4, 5].map((i) => durable.append(event(i))))
     expect(lost.every((r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'STORE_FULL')).toBe(true)
     expect(durable.health).toMatchObject({ state: 'retrying', failures: 1, error: { code: 'STORE_FULL' } })
-    expect(() => durable.append(event('refused'))).toThrow(/disk is full.*retrying|retrying.*disk is full/)
+    await expect(durable.append(event('refused'))).rejects.toThrow(/disk is full.*retrying|retrying.*disk is full/)
     // Still full: retries go on, each one counted, and readers never saw the failed entries.
     await waitFor(() => durable.health.attempts >= 2, 'two retries while the disk is full')
     expect(durable.committedLength(identity.id)).toBe(3)
@@ -71,7 +71,7 @@ describe.each(['inline', 'thread'] as const)('DurableLog under storage pressure 
     await expect(durable.append(event('lost'))).rejects.toMatchObject(refusal)
     expect(seen.map((h) => h.state)).toEqual(['stopped'])
     store.heal()
-    expect(() => durable.append(event('after'))).toThrow(/stopped accepting writes/)
+    await expect(durable.append(event('after'))).rejects.toThrow(/stopped accepting writes/)
     expect(store.calls.probe).toBe(0)
     await durable.close().catch(() => undefined)
     expect(await replayedSeqs(memory, identity)).toBe(1)
