@@ -22,3 +22,5 @@ export type { CheckedRun } from './doc/checked-run.js'
 export { bytesEqual } from './entry/bytes.js'
 /** Everything decodeEntry checks of an entry's bytes, without building it: what the guard checks of each entry. */
 export { checkEntry } from './entry/entry.js'
+/** Runs of one node's small records merged into one update each, with how many records each holds (the SQLite store's journal moves). */
+export { mergeRecordRuns, MERGE_MAX_BYTES, type MergedRun } from './durable/merge-records.js'

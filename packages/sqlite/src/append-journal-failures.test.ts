@@ -16,6 +16,8 @@ afterEach(() => {
 const node = NodeIdentity.generate().id
 const row = (seq: number): IndexRow => ({ node, seq, at: 1000 + seq, topic: 't', kind: 'event' })
 const record = (n: number): UpdateRecord => ({ update: new Uint8Array(100).fill(n), entries: [row(n)] })
+// `record` makes updates that are not Yjs updates: a move must not merge them (mergeRuns).
+const BYTES_ONLY = { appendJournal: { mergeBytes: 0 } }
 const tailNumbers = async (store: SqliteUpdateStore): Promise<number[]> => (await store.load()).tail.map((u) => u[0] as number)
 
 function fsError(code: string): Error {
@@ -25,7 +27,7 @@ function fsError(code: string): Error {
 describe('the append journal under failures', () => {
   it('fails an append whose record fills the disk halfway, acknowledges nothing of it, and writes the next over it', async () => {
     const path = freshPath()
-    const store = SqliteUpdateStore.open(path)
+    const store = SqliteUpdateStore.open(path, BYTES_ONLY)
     await store.append([record(1)])
     await store.append([record(2)])
     // The first write call of the record gets 30 bytes out, the next finds the disk full.
@@ -44,7 +46,7 @@ describe('the append journal under failures', () => {
     expect(await store.append([record(4)])).toBe(3)
     // What a crash now would leave: the journal read back from disk.
     expect(store.checkJournal()).toEqual([])
-    const image = SqliteUpdateStore.open(await crashImage(path, freshPath()))
+    const image = SqliteUpdateStore.open(await crashImage(path, freshPath()), BYTES_ONLY)
     expect(await tailNumbers(image)).toEqual([1, 2, 4])
     await image.close()
     await store.close()
@@ -52,10 +54,10 @@ describe('the append journal under failures', () => {
 
   it('probes without counting the appends in the journal as moved in: a crash after a probe keeps them', async () => {
     const path = freshPath()
-    const store = SqliteUpdateStore.open(path)
+    const store = SqliteUpdateStore.open(path, BYTES_ONLY)
     for (let i = 1; i <= 3; i++) await store.append([record(i)])
     await store.probe()
-    const image = SqliteUpdateStore.open(await crashImage(path, freshPath()))
+    const image = SqliteUpdateStore.open(await crashImage(path, freshPath()), BYTES_ONLY)
     expect(await tailNumbers(image)).toEqual([1, 2, 3])
     await image.close()
     await store.close()
@@ -63,7 +65,7 @@ describe('the append journal under failures', () => {
 
   it('fails an append whose fdatasync fails with STORE_FAILED, asking for a restart', async () => {
     const path = freshPath()
-    const store = SqliteUpdateStore.open(path)
+    const store = SqliteUpdateStore.open(path, BYTES_ONLY)
     await store.append([record(1)])
     vi.spyOn(journalIo, 'fdatasyncSync').mockImplementationOnce(() => {
       throw fsError('EIO')
@@ -74,7 +76,7 @@ describe('the append journal under failures', () => {
 
   it('keeps acknowledging into the journal while a move fails, up to its bound, then fails appends until a move goes', async () => {
     const path = freshPath()
-    const store = SqliteUpdateStore.open(path, { appendJournal: { flushUpdates: 3 } })
+    const store = SqliteUpdateStore.open(path, { appendJournal: { flushUpdates: 3, mergeBytes: 0 } })
     // Another process makes the database refuse new updates (as a full disk would).
     const other = new Database(path)
     other.exec("CREATE TRIGGER no_room BEFORE INSERT ON updates BEGIN SELECT RAISE(ABORT, 'no room'); END")
@@ -89,7 +91,7 @@ describe('the append journal under failures', () => {
     expect(db.prepare('SELECT count(*) FROM updates').pluck().get()).toBe(3)
     db.close()
     await store.close()
-    const again = SqliteUpdateStore.open(path)
+    const again = SqliteUpdateStore.open(path, BYTES_ONLY)
     expect(await tailNumbers(again)).toEqual([1, 2, 3, 4])
     await again.close()
   })

@@ -24,6 +24,8 @@ const record = (seq: number): UpdateRecord => ({ update: Uint8Array.of(seq, seq,
 const endAfter = (n: number): number =>
   JOURNAL_HEADER_BYTES +
   Array.from({ length: n }, (_, i) => encodeRecord([{ id: i + 1, record: record(i + 1) }]).byteLength).reduce((a, b) => a + b, 0)
+// `record` makes updates that are not Yjs updates: a move must not merge them (mergeRuns).
+const BYTES_ONLY = { appendJournal: { mergeBytes: 0 } }
 const tailNumbers = async (store: SqliteUpdateStore): Promise<number[]> => (await store.load()).tail.map((u) => u[0] as number)
 
 // Moves into the database after every third update, so reads merge journal rows with database rows.
@@ -66,7 +68,7 @@ describe('the append journal', () => {
 
   it('keeps small appends in the journal, acknowledged, and moves them into the database when full or at close', async () => {
     const path = freshPath()
-    const store = SqliteUpdateStore.open(path, { appendJournal: { flushUpdates: 4 } })
+    const store = SqliteUpdateStore.open(path, { appendJournal: { flushUpdates: 4, mergeBytes: 0 } })
     chmodSync(path, 0o600)
     for (let i = 1; i <= 3; i++) await store.append([record(i)])
     const db = new Database(path, { readonly: true })
@@ -91,7 +93,7 @@ describe('the append journal', () => {
 
   it('replays what a crash left in the journal, drops an append cut off mid-write, and appends after it', async () => {
     const path = freshPath()
-    const store = SqliteUpdateStore.open(path)
+    const store = SqliteUpdateStore.open(path, BYTES_ONLY)
     for (let i = 1; i <= 3; i++) await store.append([record(i)])
     const crashed = `${path}.crashed`
     copyFileSync(journalPath(path), crashed)
@@ -105,12 +107,12 @@ describe('the append journal', () => {
     const torn = encodeRecord([{ id: 4, record: record(9) }])
     torn.copy(image, endAfter(3), 0, torn.byteLength - 2)
     writeFileSync(journalPath(path), image)
-    const again = SqliteUpdateStore.open(path)
+    const again = SqliteUpdateStore.open(path, BYTES_ONLY)
     expect(await tailNumbers(again)).toEqual([1, 2, 3])
     expect(await again.query({ limit: 10 })).toHaveLength(3)
     expect(await again.append([record(4)])).toBe(4)
     await again.close()
-    const last = SqliteUpdateStore.open(path)
+    const last = SqliteUpdateStore.open(path, BYTES_ONLY)
     expect(await tailNumbers(last)).toEqual([1, 2, 3, 4])
     expect(last.checkIntegrity()).toEqual({ ok: true, problems: [] })
     await last.close()
@@ -118,14 +120,14 @@ describe('the append journal', () => {
 
   it('skips records the database already holds (a crash after a move, before the journal was cut)', async () => {
     const path = freshPath()
-    const store = SqliteUpdateStore.open(path)
+    const store = SqliteUpdateStore.open(path, BYTES_ONLY)
     for (let i = 1; i <= 3; i++) await store.append([record(i)])
     const before = readFileSync(journalPath(path))
     store.moveJournal()
     await store.append([record(4)])
     await store.close()
     writeFileSync(journalPath(path), before)
-    const again = SqliteUpdateStore.open(path)
+    const again = SqliteUpdateStore.open(path, BYTES_ONLY)
     expect(await tailNumbers(again)).toEqual([1, 2, 3, 4])
     expect(await again.append([record(5)])).toBe(5)
     expect(await tailNumbers(again)).toEqual([1, 2, 3, 4, 5])
@@ -134,12 +136,12 @@ describe('the append journal', () => {
 
   it('reads a crash image whose journal holds a new round of appends over an earlier one', async () => {
     const path = freshPath()
-    const store = SqliteUpdateStore.open(path, { appendJournal: { flushUpdates: 4 } })
+    const store = SqliteUpdateStore.open(path, { appendJournal: { flushUpdates: 4, mergeBytes: 0 } })
     // Five single appends: 1-4 moved into the database, 5 written behind the header over 1, with 2-4 after it.
     for (let i = 1; i <= 5; i++) await store.append([{ update: new Uint8Array(i === 5 ? 1 : 40).fill(i), entries: [row(i)] }])
     const image = await crashImage(path, freshPath())
     await store.close()
-    const copy = SqliteUpdateStore.open(image)
+    const copy = SqliteUpdateStore.open(image, BYTES_ONLY)
     expect(await tailNumbers(copy)).toEqual([1, 2, 3, 4, 5])
     expect(await copy.append([record(6)])).toBe(6)
     expect(copy.checkIntegrity()).toEqual({ ok: true, problems: [] })
@@ -148,7 +150,7 @@ describe('the append journal', () => {
 
   it('refuses a journal damaged in the middle, naming it, and one that belongs to another database', async () => {
     const path = freshPath()
-    const store = SqliteUpdateStore.open(path)
+    const store = SqliteUpdateStore.open(path, BYTES_ONLY)
     for (let i = 1; i <= 3; i++) await store.append([record(i)])
     const journal = readFileSync(journalPath(path))
     await store.close()
@@ -159,37 +161,41 @@ describe('the append journal', () => {
     db.close()
     writeFileSync(journalPath(path), damaged)
     await expectStoreError(
-      () => SqliteUpdateStore.open(path),
+      () => SqliteUpdateStore.open(path, BYTES_ONLY),
       'STORE_CORRUPT',
       new RegExp(`${journalPath(path)}: the record at byte 16 is not whole but records after it continue the log`),
     )
     // The database removed while appends were pending: a new one must not take them.
     writeFileSync(journalPath(path), journal)
     for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true })
-    await expectStoreError(() => SqliteUpdateStore.open(path), 'STORE_CORRUPT', /holds appends for another store .* move this file aside/)
+    await expectStoreError(
+      () => SqliteUpdateStore.open(path, BYTES_ONLY),
+      'STORE_CORRUPT',
+      /holds appends for another store .* move this file aside/,
+    )
     expect(readFileSync(journalPath(path))).toEqual(journal)
   })
 
   it('opens past a journal whose creation a crash cut short, and refuses one whose header is damaged under whole records', async () => {
     const path = freshPath()
-    const store = SqliteUpdateStore.open(path)
+    const store = SqliteUpdateStore.open(path, BYTES_ONLY)
     await store.append([record(1)])
     const journal = readFileSync(journalPath(path))
     await store.close()
     // Zeros where the header should be, nothing whole after: a file the machine stopped creating.
     writeFileSync(journalPath(path), Buffer.alloc(4096))
-    const again = SqliteUpdateStore.open(path)
+    const again = SqliteUpdateStore.open(path, BYTES_ONLY)
     expect(await tailNumbers(again)).toEqual([1])
     expect(existsSync(journalPath(path))).toBe(false)
     await again.close()
     journal.fill(0, 0, 8)
     writeFileSync(journalPath(path), journal)
-    await expectStoreError(() => SqliteUpdateStore.open(path), 'STORE_CORRUPT', /not a ylog append journal/)
+    await expectStoreError(() => SqliteUpdateStore.open(path, BYTES_ONLY), 'STORE_CORRUPT', /not a ylog append journal/)
   })
 
   it('is read whole by a StoreReader when its records run past the first 64 KiB', async () => {
     const path = freshPath()
-    const store = SqliteUpdateStore.open(path)
+    const store = SqliteUpdateStore.open(path, BYTES_ONLY)
     // 100 appends of 1.5 KiB each stay in the journal (under 512 KiB): about 160 KiB of records.
     for (let i = 1; i <= 100; i++) await store.append([{ update: new Uint8Array(1500).fill(i), entries: [row(i)] }])
     const reader = StoreReader.open(path)
@@ -200,7 +206,7 @@ describe('the append journal', () => {
 
   it('is read by a StoreReader beside the writer, before and after it moves into the database', async () => {
     const path = freshPath()
-    const store = SqliteUpdateStore.open(path, { appendJournal: { flushUpdates: 3 } })
+    const store = SqliteUpdateStore.open(path, { appendJournal: { flushUpdates: 3, mergeBytes: 0 } })
     await store.append([record(1)])
     const reader = StoreReader.open(path)
     expect(reader.read().tail.map((u) => u[0])).toEqual([1])

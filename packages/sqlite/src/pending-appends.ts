@@ -11,6 +11,7 @@ import {
   scanJournal,
   type NumberedUpdate,
 } from './append-journal.js'
+import { MERGE_MAX_BYTES, mergeRecordRuns } from '@ylog/core/internal'
 import { RESTORE_ADVICE, storeError } from './store-errors.js'
 
 /** When an append goes through the journal, and when the journal's appends move into the database. */
@@ -24,6 +25,8 @@ export interface JournalPolicy {
   flushBytes: number
   /** …or this many updates. */
   flushUpdates: number
+  /** As they move, runs of one node's small updates are merged into one update of at most this many bytes (mergeRuns). 0: never. */
+  mergeBytes: number
 }
 
 /**
@@ -32,7 +35,12 @@ export interface JournalPolicy {
  * more through the journal costs. 512 KiB per move: a batch of ~1,000
  * single-entry appends shares its index pages. See docs/benchmarks.md.
  */
-export const DEFAULT_JOURNAL_POLICY: Readonly<JournalPolicy> = { directBytes: 16 * 1024, flushBytes: 512 * 1024, flushUpdates: 2048 }
+export const DEFAULT_JOURNAL_POLICY: Readonly<JournalPolicy> = {
+  directBytes: 16 * 1024,
+  flushBytes: 512 * 1024,
+  flushUpdates: 2048,
+  mergeBytes: MERGE_MAX_BYTES,
+}
 
 /**
  * The appends a store acknowledged from its journal and has not yet moved
@@ -222,4 +230,27 @@ export class PendingAppends {
     }
     return storeError(this.path, doing, err)
   }
+}
+
+/**
+ * The updates a transaction writes, with runs of one node's small updates
+ * merged into one of at most `maxBytes` (mergeRecordRuns, as DurableLog
+ * merges a commit's records): a move holds up to 2,048 single-entry
+ * appends, and as rows of their own each pays Yjs's per-update header and
+ * a row's, and rows of ~1 KiB fill a 4 KiB page only three to a page. A
+ * merged update takes the id of its run's last one, so the database's
+ * last id, what the journal's recovery and readers go by, is unchanged;
+ * the ids within a run are never rows. A reader or a compaction that
+ * stopped inside a run gets the whole run again, which Yjs applies once.
+ */
+export function mergeRuns(updates: readonly NumberedUpdate[], maxBytes: number): NumberedUpdate[] {
+  if (updates.length < 2 || maxBytes === 0) return updates as NumberedUpdate[]
+  let taken = 0
+  return mergeRecordRuns(
+    updates.map((u) => u.record),
+    maxBytes,
+  ).map(({ record, count }) => {
+    taken += count
+    return { id: (updates[taken - 1] as NumberedUpdate).id, record }
+  })
 }

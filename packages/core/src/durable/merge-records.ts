@@ -20,13 +20,30 @@ export const MERGE_MAX_BYTES = 64 * 1024
  */
 export function mergeSmallRecords(records: UpdateRecord[], maxBytes = MERGE_MAX_BYTES): UpdateRecord[] {
   if (records.length < 2) return records
-  const out: UpdateRecord[] = []
+  return mergeRecordRuns(records, maxBytes).map((run) => run.record)
+}
+
+/** A record `mergeRecordRuns` returns, and how many of its input records (consecutive) it holds. */
+export interface MergedRun {
+  record: UpdateRecord
+  count: number
+}
+
+/**
+ * mergeSmallRecords, saying how many input records each output holds: a
+ * store that numbers its updates (the SQLite store moving its append
+ * journal) keeps the id of a run's last update for the merged one.
+ */
+export function mergeRecordRuns(records: readonly UpdateRecord[], maxBytes = MERGE_MAX_BYTES): MergedRun[] {
+  const out: MergedRun[] = []
   let run: UpdateRecord[] = []
   let runNode: string | undefined
   let runBytes = 0
   const flush = (): void => {
-    if (run.length === 1) out.push(run[0] as UpdateRecord)
-    else if (run.length > 1) out.push({ update: Y.mergeUpdates(run.map((r) => r.update)), entries: run.flatMap((r) => r.entries) })
+    if (run.length === 1) out.push({ record: run[0] as UpdateRecord, count: 1 })
+    else if (run.length > 1) {
+      out.push({ record: { update: Y.mergeUpdates(run.map((r) => r.update)), entries: run.flatMap((r) => r.entries) }, count: run.length })
+    }
     run = []
     runNode = undefined
     runBytes = 0
@@ -35,7 +52,7 @@ export function mergeSmallRecords(records: UpdateRecord[], maxBytes = MERGE_MAX_
     const node = soleNode(record)
     if (node === undefined || record.update.byteLength > maxBytes) {
       flush()
-      out.push(record)
+      out.push({ record, count: 1 })
       continue
     }
     if (node !== runNode || runBytes + record.update.byteLength > maxBytes) flush()

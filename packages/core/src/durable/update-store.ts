@@ -51,7 +51,12 @@ export interface ConsumerRecord {
 export interface StoredState {
   /** The snapshot: the parts compactions wrote, oldest first (Yjs v2 encoding); empty before the first. */
   snapshot: Uint8Array[]
-  /** Updates committed after the snapshot, oldest first (Yjs v1 encoding). */
+  /**
+   * Updates committed after the snapshot, oldest first (Yjs v1 encoding). A
+   * store may hand back a run of one node's updates merged into one (the
+   * same structs, fewer updates), and one that begins before the snapshot
+   * ends: Yjs applies what it holds already once.
+   */
   tail: Uint8Array[]
   /** Id of the last update in `tail` (or the one the snapshot covers); pass it to `compact`. */
   lastId: number

@@ -68,7 +68,9 @@ export function describeUpdateStore(name: string, factory: () => StoreFactory): 
       const state = await store.load()
       // Two compactions (after 50 and 100 updates), each adding only what was new.
       expect(state.snapshot).toHaveLength(2)
-      expect(state.tail).toHaveLength(20)
+      // 20 updates follow the second compaction; a store may hold runs of one node's updates merged (fewer, the same structs).
+      expect(state.tail.length).toBeGreaterThan(0)
+      expect(state.tail.length).toBeLessThanOrEqual(20)
       const replica = new LogDoc()
       replica.loadTrusted(state.snapshot, 'v2')
       for (const u of state.tail) replica.loadTrusted(u)
