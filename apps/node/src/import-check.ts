@@ -1,9 +1,14 @@
-import { isNodeId, peekEntry, toHex, verifyRun, YlogError, type DurableLog, type NodeId } from '@ylog/core'
+import { isNodeId, peekEntry, toHex, YlogError, ZERO_HASH, type DurableLog, type NodeId } from '@ylog/core'
 import { checkEntry, type CheckedRun } from '@ylog/core/internal'
-import { brokenChain, importCheckedRuns, parseExportLine, runError, type ImportResult, type SignedLine } from './import-entries.js'
-
-/** Entries per verifyRun: one signature check each, as the guard checks one per update and node. */
-const RUN = 4096
+import {
+  brokenChain,
+  importCheckedRuns,
+  parseExportLine,
+  verifyInRuns,
+  WHOLE_CHAINS,
+  type ImportResult,
+  type SignedLine,
+} from './import-entries.js'
 
 /**
  * The checks the guard makes of a synced update, made of an import body
@@ -42,10 +47,8 @@ export function checkSignedLines(lines: readonly SignedLine[], where: (i: number
     const list = byNode.get(signed.node)
     if (list === undefined) return void byNode.set(signed.node, [signed])
     const before = list[list.length - 1] as SignedLine
-    if (signed.seq !== before.seq + 1) {
-      const hint = 'an import takes whole chains (an export without --topic, --kind or time filters)'
-      throw brokenChain(signed.node, signed.seq, `(${where(i)}) follows seq ${before.seq}; ${hint}`)
-    }
+    if (signed.seq !== before.seq + 1)
+      throw brokenChain(signed.node, signed.seq, `(${where(i)}) follows seq ${before.seq}; ${WHOLE_CHAINS}`)
     list.push(signed)
   })
   return [...byNode].map(([node, list]) => checkRun(node, list))
@@ -78,18 +81,10 @@ function checkPlace(line: SignedLine, where: string): void {
 
 function checkRun(node: NodeId, list: SignedLine[]): CheckedRun {
   if (!isNodeId(node)) throw new YlogError('BAD_REQUEST', `${JSON.stringify(node)} is not a node id`)
-  const key = Buffer.from(node, 'hex')
   const entries = list.map((l) => l.bytes)
   const hashes: Uint8Array[] = []
   const first = list[0] as SignedLine
-  let start = { seq: first.seq, prev: peekEntry(first.bytes)?.prev ?? new Uint8Array(32), at: 0 }
-  for (let i = 0; i < entries.length; i += RUN) {
-    const run = entries.slice(i, i + RUN)
-    const verdict = verifyRun(key, run, start)
-    if (!verdict.ok) throw runError(node, verdict)
-    hashes.push(...verdict.hashes)
-    const last = run[run.length - 1] as Uint8Array
-    start = { seq: start.seq + run.length, prev: verdict.hashes[verdict.hashes.length - 1] as Uint8Array, at: peekEntry(last)?.at ?? 0 }
-  }
+  // From the first entry's own prev: applyCheckedRun requires it to be the hash of the node's held head.
+  verifyInRuns(node, Buffer.from(node, 'hex'), entries, { seq: first.seq, prev: peekEntry(first.bytes)?.prev ?? ZERO_HASH, at: 0 }, hashes)
   return { node, fromSeq: first.seq, entries, hashes }
 }

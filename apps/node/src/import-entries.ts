@@ -112,10 +112,7 @@ export class ChainVerifier {
       }
       this.#chains.set(line.node, chain)
     }
-    if (line.seq !== chain.next) {
-      const hint = 'an import takes whole chains (an export without --topic, --kind or time filters)'
-      throw brokenChain(line.node, line.seq, `seq ${line.seq} follows seq ${chain.next - 1}; ${hint}`)
-    }
+    if (line.seq !== chain.next) throw brokenChain(line.node, line.seq, `seq ${line.seq} follows seq ${chain.next - 1}; ${WHOLE_CHAINS}`)
     chain.run.push(line.bytes)
     chain.next++
     if (chain.run.length >= RUN) verify(line.node, chain)
@@ -137,14 +134,37 @@ export class ChainVerifier {
 }
 
 function verify(node: NodeId, chain: Chain): void {
-  if (chain.run.length === 0) return
-  const verdict = verifyRun(chain.key, chain.run, chain.start)
-  if (!verdict.ok) throw runError(node, verdict)
-  const last = chain.run[chain.run.length - 1] as Uint8Array
-  const prev = verdict.hashes[verdict.hashes.length - 1] as Uint8Array
-  chain.start = { seq: chain.start.seq + chain.run.length, prev, at: peekEntry(last)?.at ?? 0 }
+  chain.start = verifyInRuns(node, chain.key, chain.run, chain.start)
   chain.run = []
 }
+
+/**
+ * Checks one node's entries, in seq order, from `start`: hash links, seqs,
+ * time order, and a signature per RUN entries. Throws at the first problem;
+ * returns where the chain stands after them, and adds every entry's hash
+ * to `hashes` if given.
+ */
+export function verifyInRuns(
+  node: NodeId,
+  key: Uint8Array,
+  entries: readonly Uint8Array[],
+  start: ChainStart,
+  hashes?: Uint8Array[],
+): ChainStart {
+  let at = start
+  for (let i = 0; i < entries.length; i += RUN) {
+    const run = entries.length <= RUN ? entries : entries.slice(i, i + RUN)
+    const verdict = verifyRun(key, run, at)
+    if (!verdict.ok) throw runError(node, verdict)
+    hashes?.push(...verdict.hashes)
+    const last = run[run.length - 1] as Uint8Array
+    at = { seq: at.seq + run.length, prev: verdict.hashes[verdict.hashes.length - 1] as Uint8Array, at: peekEntry(last)?.at ?? 0 }
+  }
+  return at
+}
+
+/** Why a gap in a node's lines is refused: what the export it came from left out. */
+export const WHOLE_CHAINS = 'an import takes whole chains (an export without --topic, --kind or time filters)'
 
 /** A line read alone: trust its own prev and at, and check everything after it. */
 function startOfLine(line: SignedLine): ChainStart {
