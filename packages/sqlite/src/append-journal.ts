@@ -16,18 +16,21 @@
 //
 // Byte layout of `<store file>-appends` (integers little-endian):
 //
-//   header   "ylogapp1" (8 ASCII bytes) | store id (u64, the database's meta.store_id)
+//   header   "ylogapp2" (8 ASCII bytes: format 2) | store id (u64, the database's meta.store_id)
 //   record   "yrec" | payload length L (u32) | first update id (u64) | CRC-32 of (length, id, payload) (u32) | payload (L bytes)
-//   payload  meta length M (u32) | meta (M bytes of UTF-8 JSON) | the updates' bytes, one after another
-//   meta     {"records": [{"bytes": update length, "entries": [[node, seq, at, topic, kind, subject?], …],
-//             "key"?: [key, request SHA-256 as hex, node, seq, count]}, …]}; the updates' ids run on from the head's
+//   payload  meta length M (u32) | meta (M bytes, journal-meta.ts) | the updates' bytes, one after another;
+//            the updates' ids run on from the head's
+//
+// A journal of format 1 ("ylogapp1", JSON meta) is read as well, and is
+// moved into the database before anything is appended to it.
 //
 // One record per `append` call, so the call stays all or nothing. The store
 // id ties a journal to its database: a database replaced or removed while
 // appends were pending must not take another file's records.
 import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs'
 import { crc32 } from 'node:zlib'
-import { YlogError, type EntryKind, type IdempotencyRecord, type IndexRow, type NodeId, type UpdateRecord } from '@ylog/core'
+import { YlogError, type UpdateRecord } from '@ylog/core'
+import { decodeMeta, encodeMeta } from './journal-meta.js'
 import { RESTORE_ADVICE } from './store-errors.js'
 
 /** An update with the id the store gave it. */
@@ -36,7 +39,10 @@ export interface NumberedUpdate {
   record: UpdateRecord
 }
 
-const MAGIC = Buffer.from('ylogapp1', 'ascii')
+export type JournalFormat = 1 | 2
+/** The header's first 8 bytes: the format written, and every format read (index + 1 is the format). */
+const MAGIC = Buffer.from('ylogapp2', 'ascii')
+const MAGICS = [Buffer.from('ylogapp1', 'ascii'), MAGIC]
 const RECORD_MAGIC = Buffer.from('yrec', 'ascii').readUInt32LE(0)
 export const JOURNAL_HEADER_BYTES = 16
 const RECORD_HEAD_BYTES = 20
@@ -60,22 +66,14 @@ export function journalHeader(storeId: number): Buffer {
 
 /** One append's updates as a journal record (head, payload). */
 export function encodeRecord(updates: readonly NumberedUpdate[]): Buffer {
-  const meta = Buffer.from(
-    JSON.stringify({
-      records: updates.map(({ record }) => ({
-        bytes: record.update.byteLength,
-        entries: record.entries.map((r) => [r.node, r.seq, r.at, r.topic, r.kind, ...(r.subject === undefined ? [] : [r.subject])]),
-        ...(record.idempotency === undefined ? {} : { key: keyTuple(record.idempotency) }),
-      })),
-    }),
-  )
+  const meta = encodeMeta(updates.map((u) => u.record))
   const length = 4 + meta.byteLength + updates.reduce((n, u) => n + u.record.update.byteLength, 0)
   const out = Buffer.allocUnsafe(RECORD_HEAD_BYTES + length)
   out.writeUInt32LE(RECORD_MAGIC, 0)
   out.writeUInt32LE(length, 4)
   out.writeBigUInt64LE(BigInt(updates[0]?.id ?? 0), 8)
   out.writeUInt32LE(meta.byteLength, RECORD_HEAD_BYTES)
-  meta.copy(out, RECORD_HEAD_BYTES + 4)
+  out.set(meta, RECORD_HEAD_BYTES + 4)
   let at = RECORD_HEAD_BYTES + 4 + meta.byteLength
   for (const { record } of updates) {
     out.set(record.update, at)
@@ -87,6 +85,8 @@ export function encodeRecord(updates: readonly NumberedUpdate[]): Buffer {
 
 /** What a scan of a journal's bytes found: the updates of its whole records, and where they end. */
 export interface JournalScan {
+  /** The format its header names (0 for a journal whose header never reached the disk). */
+  format: JournalFormat | 0
   updates: NumberedUpdate[]
   /** Offset just past the last whole record of this round: where the next one goes. */
   end: number
@@ -109,14 +109,15 @@ export interface ScanOptions {
  */
 export function scanJournal(bytes: Buffer, storeId: number, file: string, options: ScanOptions = {}): JournalScan {
   const corrupt = (problem: string): YlogError => new YlogError('STORE_CORRUPT', `${file}: ${problem}; ${RESTORE_ADVICE}`)
-  if (bytes.byteLength < JOURNAL_HEADER_BYTES || !bytes.subarray(0, 8).equals(MAGIC)) {
+  const format = (MAGICS.findIndex((magic) => bytes.subarray(0, 8).equals(magic)) + 1) as JournalFormat | 0
+  if (bytes.byteLength < JOURNAL_HEADER_BYTES || format === 0) {
     // A header that never reached the disk whole: the journal was being created when the machine stopped. Its
     // first append returns only after the header is synced, so nothing in it was acknowledged, unless whole records say so.
     const head = bytes.subarray(0, 8)
     const unfinished =
       head.every((b) => b === 0) || (bytes.byteLength < JOURNAL_HEADER_BYTES && MAGIC.subarray(0, head.length).equals(head))
-    if (unfinished && findRecordFrom(bytes, 0, 0) === undefined) return { updates: [], end: 0 }
-    throw corrupt('not a ylog append journal (its first 8 bytes are not "ylogapp1")')
+    if (unfinished && findRecordFrom(bytes, 0, 0) === undefined) return { format: 0, updates: [], end: 0 }
+    throw corrupt(`not a ylog append journal (its first 8 bytes are not "${MAGIC.toString('ascii')}")`)
   }
   const fileStoreId = Number(bytes.readBigUInt64LE(8))
   if (fileStoreId !== storeId) {
@@ -136,14 +137,14 @@ export function scanJournal(bytes: Buffer, storeId: number, file: string, option
       // A reader beside the writer may catch an append half-written.
       if (options.lenient !== true && expected !== undefined && findRecordFrom(bytes, at + 1, expected) !== undefined)
         throw corrupt(`the record at byte ${at} is not whole but records after it continue the log (damaged after it was written)`)
-      return { updates, end: at }
+      return { format, updates, end: at }
     }
     if (updates.length > 0 && record.firstId !== expected) {
-      if (options.lenient === true) return { updates, end: at }
+      if (options.lenient === true) return { format, updates, end: at }
       throw corrupt(`the record at byte ${at} starts at update ${record.firstId}, expected ${expected}`)
     }
     try {
-      updates.push(...decodePayload(record.payload, record.firstId))
+      updates.push(...decodePayload(record.payload, record.firstId, format))
     } catch (err) {
       throw corrupt(`the record at byte ${at} passes its CRC-32 but cannot be read (${(err as Error).message})`)
     }
@@ -177,44 +178,17 @@ function findRecordFrom(bytes: Buffer, from: number, nextId: number): number | u
   return undefined
 }
 
-type EntryTuple = [NodeId, number, number, string, EntryKind, string?]
-type KeyTuple = [string, string, NodeId, number, number]
-interface Meta {
-  records: Array<{ bytes: number; entries: EntryTuple[]; key?: KeyTuple }>
-}
-
-function decodePayload(payload: Buffer, firstId: number): NumberedUpdate[] {
+function decodePayload(payload: Buffer, firstId: number, format: JournalFormat): NumberedUpdate[] {
   const metaLength = payload.readUInt32LE(0)
-  const meta = JSON.parse(payload.subarray(4, 4 + metaLength).toString('utf8')) as Meta
-  if (!Array.isArray(meta.records) || meta.records.length === 0) throw new Error('no updates in it')
   let at = 4 + metaLength
-  const out = meta.records.map((r, i): NumberedUpdate => {
-    const update = new Uint8Array(payload.buffer, payload.byteOffset + at, r.bytes)
-    at += r.bytes
-    const entries = r.entries.map(
-      ([node, seq, time, topic, kind, subject]): IndexRow => ({
-        node,
-        seq,
-        at: time,
-        topic,
-        kind,
-        ...(subject === undefined ? {} : { subject }),
-      }),
-    )
-    const record: UpdateRecord = { update, entries }
-    if (r.key !== undefined) record.idempotency = keyRecord(r.key)
+  const out = decodeMeta(payload.subarray(4, at), format).map(({ bytes, entries, idempotency }, i): NumberedUpdate => {
+    const record: UpdateRecord = { update: new Uint8Array(payload.buffer, payload.byteOffset + at, bytes), entries }
+    if (idempotency !== undefined) record.idempotency = idempotency
+    at += bytes
     return { id: firstId + i, record }
   })
   if (at !== payload.byteLength) throw new Error(`its updates take ${at} bytes of ${payload.byteLength}`)
   return out
-}
-
-function keyTuple(k: IdempotencyRecord): KeyTuple {
-  return [k.key, Buffer.from(k.requestHash).toString('hex'), k.node, k.seq, k.count]
-}
-
-function keyRecord([key, hash, node, seq, count]: KeyTuple): IdempotencyRecord {
-  return { key, requestHash: new Uint8Array(Buffer.from(hash, 'hex')), node, seq, count }
 }
 
 /** Reads a whole file through an open descriptor (from where it was opened, so a rename does not matter). */

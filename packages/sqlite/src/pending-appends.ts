@@ -54,6 +54,8 @@ export class PendingAppends {
   readonly #storeId: number
   readonly #sync: boolean
   #file: JournalFile | undefined
+  // Recovered from a journal an earlier ylog wrote (format 1): moved into the database before anything is appended.
+  #olderFormat = false
   #updates: NumberedUpdate[] = []
   #bytes = 0
   #rows: IndexRow[] = []
@@ -95,6 +97,13 @@ export class PendingAppends {
             `between them; ${RESTORE_ADVICE}`,
         )
       }
+      if (scan.format === 1) {
+        for (const update of kept) this.#add(update)
+        this.#olderFormat = kept.length > 0
+        this.#file = new JournalFile(fd, scan.end, this.#sync)
+        if (!this.#olderFormat) this.#remove()
+        return
+      }
       if (scan.end >= JOURNAL_HEADER_BYTES) {
         // Nothing left to move (all in the database already): the next round starts behind the header.
         this.#file = new JournalFile(fd, kept.length === 0 ? JOURNAL_HEADER_BYTES : scan.end, this.#sync)
@@ -119,8 +128,17 @@ export class PendingAppends {
     return bytes < this.policy.directBytes
   }
 
+  /**
+   * Whether what is pending came from a journal of an earlier format, which
+   * takes no appends of this one: move it into the database first.
+   */
+  get olderFormat(): boolean {
+    return this.#olderFormat
+  }
+
   /** Writes the appends to the journal, synced; when it returns they are acknowledged and pending here. */
   append(updates: readonly NumberedUpdate[]): void {
+    if (this.#olderFormat) throw new YlogError('STORE_FAILED', `${this.path} is of an earlier format: move it into the database first`)
     const record = encodeRecord(updates)
     try {
       this.#file ??= this.#create()
@@ -163,7 +181,20 @@ export class PendingAppends {
     this.#rows = []
     this.#bytes = 0
     this.#keys.clear()
-    this.#file?.rewind()
+    if (this.#olderFormat) this.#remove()
+    else this.#file?.rewind()
+  }
+
+  // The next append creates a journal of the current format (over this file, should removing it fail).
+  #remove(): void {
+    this.#file?.close()
+    this.#file = undefined
+    this.#olderFormat = false
+    try {
+      rmSync(this.path, { force: true })
+    } catch {
+      // JournalFile.create truncates what is there.
+    }
   }
 
   /** Re-reads the journal from disk and checks every record; the problems found. */

@@ -137,7 +137,8 @@ export class SqliteUpdateStore implements NodeStore {
     const numbered = records.map((record, i) => ({ id: this.#lastId + 1 + i, record }))
     if (this.#pending.takes(records.reduce((n, r) => n + r.update.byteLength, 0))) {
       // Still full: the last move failed (a full disk). Move first, or fail this append: the journal stays bounded.
-      if (this.#pending.full) this.moveJournal()
+      // A journal an earlier ylog left is moved before the first append, which starts one of this format.
+      if (this.#pending.full || this.#pending.olderFormat) this.moveJournal()
       this.#pending.append(numbered)
       this.#lastId += records.length
       // Acknowledged already (the journal is synced): a move that fails now is tried again with the next append.
