@@ -38,6 +38,7 @@ const TRICKLE = Number(process.env.YLOG_BENCH_TRICKLE_ENTRIES ?? 2000)
 }
 
 await trickle()
+await manyTopics()
 const data = tempDir('ylog-bench-')
 const path = join(data, 'ylog.db')
 const identity = NodeIdentity.generate()
@@ -46,6 +47,52 @@ await fill()
 // not share the two cores with this process's concurrent marking of a
 // gigabyte heap, as it would not after a real restart.
 settleHeap()
+
+/**
+ * The fill below writes one topic, so each commit's topic index rows land in
+ * one leaf page. Events of many topics interleave, and then each commit
+ * rewrites a leaf per topic: the same load, 200k entries over 17 topics.
+ */
+async function manyTopics(): Promise<void> {
+  const dir = tempDir('ylog-bench-')
+  const total = Math.min(TOTAL, 200_000)
+  const writer = NodeIdentity.generate()
+  const durable = await DurableLog.open({
+    identity: writer,
+    store: await ThreadedSqliteStore.open(join(dir, 'topics.db'), { durability: 'full' }),
+    signing: 'thread',
+  })
+  const written = writtenBytes()
+  const t0 = performance.now()
+  await appendConcurrently(durable, total, (i) => `pipeline/stage-${i % 17}`)
+  figures['store.append.durable_rate_17_topics'] = rate(total, performance.now() - t0)
+  const entryBytes = sampledEntryBytes(durable, writer.id, total)
+  await durable.compact()
+  await durable.close()
+  figures['store.write_amplification_load_17_topics'] = amplification(writtenBytes() - written, total * entryBytes)
+  rmSync(dir, { recursive: true, force: true })
+}
+
+/** Appends `total` entries from APPENDERS concurrent callers; `onAppend(i)` is called before entry i. */
+async function appendConcurrently(durable: DurableLog, total: number, topicOf: (i: number) => string, onAppend?: (i: number) => void) {
+  let next = 0
+  await Promise.all(
+    Array.from({ length: APPENDERS }, async () => {
+      while (next < total) {
+        const i = next++
+        onAppend?.(i)
+        await durable.append({ topic: topicOf(i), kind: 'event', data: sampleData(i) })
+      }
+    }),
+  )
+}
+
+/** The mean encoded size of a node's entries, from every 101st. */
+function sampledEntryBytes(durable: DurableLog, node: string, total: number): number {
+  let encoded = 0
+  for (let seq = 0; seq < total; seq += 101) encoded += (durable.getBytes(node, seq) as Uint8Array).byteLength
+  return encoded / Math.ceil(total / 101)
+}
 
 /** Appends TOTAL entries from APPENDERS concurrent callers, compacts, closes; records the figures. */
 async function fill(): Promise<void> {
@@ -59,19 +106,17 @@ async function fill(): Promise<void> {
   // Compactions during the appends (commits wait for each), and whether one fell in the measured window.
   const compactions: Array<{ at: number; seconds: number }> = []
   durable.onCompaction((info) => compactions.push({ at: performance.now(), seconds: info.seconds }))
-  let next = 0
   let windowStart = 0
   const window = Math.min(50_000, Math.floor(TOTAL / 4))
   const t0 = performance.now()
   const written = writtenBytes()
-  await Promise.all(
-    Array.from({ length: APPENDERS }, async () => {
-      while (next < TOTAL) {
-        const i = next++
-        if (i === TOTAL - window) windowStart = performance.now()
-        await durable.append({ topic: 'pipeline/stages', kind: 'event', data: sampleData(i) })
-      }
-    }),
+  await appendConcurrently(
+    durable,
+    TOTAL,
+    () => 'pipeline/stages',
+    (i) => {
+      if (i === TOTAL - window) windowStart = performance.now()
+    },
   )
   const elapsed = performance.now() - t0
   figures[`store.append.durable_rate_${label}`] = rate(window, performance.now() - windowStart)
@@ -84,9 +129,7 @@ async function fill(): Promise<void> {
     ((figures[`store.append.durable_rate_${label}`] as number) / (figures['store.baseline.sqlite_insert_rate'] as number)).toFixed(3),
   )
 
-  let encoded = 0
-  for (let seq = 0; seq < TOTAL; seq += 101) encoded += (durable.getBytes(identity.id, seq) as Uint8Array).byteLength
-  const entryBytes = encoded / Math.ceil(TOTAL / 101)
+  const entryBytes = sampledEntryBytes(durable, identity.id, TOTAL)
   await durable.compact()
   await durable.close()
   figures[`store.write_amplification_load`] = amplification(writtenBytes() - written, TOTAL * entryBytes)
