@@ -2,12 +2,13 @@
 // replay after compaction, bytes on disk, and raw better-sqlite3 as baseline.
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFileSync, rmSync, statSync } from 'node:fs'
+import { rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { DurableLog, NodeIdentity, type JsonValue } from '@ylog/core'
 import { ThreadedSqliteStore } from '@ylog/sqlite'
 import { rate, report, sampleData, settleHeap, tempDir, type Figures } from '../harness.js'
+import { amplification, handedBytes, segmentsWithIndexFloor, writtenBytes } from '../write-amplification.js'
 
 const TOTAL = Number(process.env.YLOG_BENCH_STORE_ENTRIES ?? 1_000_000)
 const APPENDERS = Number(process.env.YLOG_BENCH_APPENDERS ?? 1024)
@@ -39,6 +40,9 @@ const TRICKLE = Number(process.env.YLOG_BENCH_TRICKLE_ENTRIES ?? 2000)
 
 await trickle()
 await manyTopics()
+// Updates written once and no compaction, the index rows still through SQLite: what the segment-file layout could reach.
+figures['store.floor.write_amplification_segments'] = segmentsWithIndexFloor(1)
+figures['store.floor.write_amplification_segments_17_topics'] = segmentsWithIndexFloor(17)
 const data = tempDir('ylog-bench-')
 const path = join(data, 'ylog.db')
 const identity = NodeIdentity.generate()
@@ -207,31 +211,6 @@ async function trickleRun(
     bytesPerCommit: Math.round((writtenBytes() - written) / TRICKLE),
     entryBytes,
   }
-}
-
-/**
- * Bytes this process sent toward storage so far: Linux's write_bytes (page
- * cache pages it dirtied, counted when they become dirty) less
- * cancelled_write_bytes (dirty pages dropped by a truncation before writeback).
- * File system journal writes are not in it.
- */
-function writtenBytes(): number {
-  const io = readFileSync('/proc/self/io', 'utf8')
-  const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? Number.NaN)
-  return field('write_bytes') - field('cancelled_write_bytes')
-}
-
-/**
- * Bytes this process handed to write calls (`wchar`): what the store wrote
- * to its files before the page cache rounds each synced write up to whole
- * 4 KiB pages (plus a few bytes of thread wake-ups).
- */
-function handedBytes(): number {
-  return Number(/^wchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? Number.NaN)
-}
-
-function amplification(written: number, payload: number): number {
-  return Number((written / payload).toFixed(2))
 }
 
 // Replay in a fresh process: open to ready, as a restarting node does.
