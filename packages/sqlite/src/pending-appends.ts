@@ -33,7 +33,8 @@ export interface JournalPolicy {
  * 16 KiB: the pages a direct commit touches besides its own (three index
  * leaves and more, 4 KiB each) cost about what writing the update once
  * more through the journal costs. 512 KiB per move: a batch of ~1,000
- * single-entry appends shares its index pages. See docs/benchmarks.md.
+ * single-entry appends shares its index pages. Merged runs of up to 64 KiB,
+ * the size DurableLog merges a commit's records to. See docs/benchmarks.md.
  */
 export const DEFAULT_JOURNAL_POLICY: Readonly<JournalPolicy> = {
   directBytes: 16 * 1024,
