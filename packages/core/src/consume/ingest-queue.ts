@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { appendPrepared, rejecting, type DurableLog } from '../durable/durable-log.js'
+import { appendPrepared, type DurableLog } from '../durable/durable-log.js'
+import { rejecting } from '../durable/rejecting.js'
 import { validateTopic, type Entry, type EntryInput } from '../entry/entry.js'
 import { YlogError } from '../errors.js'
 import { Fifo } from './fifo.js'

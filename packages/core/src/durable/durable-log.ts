@@ -7,6 +7,7 @@ import { mergeSmallRecords } from './merge-records.js'
 import { clocksOf, TailCompactor } from './tail-compactor.js'
 import { WorkerSigner } from './signer.js'
 import { StoreRecovery, type HealthListener, type StoreHealth } from './store-health.js'
+import { rejecting } from './rejecting.js'
 import { chainHeadOf } from './chain-signer.js'
 import { APPLY_CHECKED_RUN, type ApplyResult } from '../doc/log-doc.js'
 import type { CheckedRun } from '../doc/checked-run.js'
@@ -93,11 +94,7 @@ export class DurableLog extends CommittedLog {
     return this.#recovery.onChange(listener)
   }
 
-  /**
-   * Appends one entry; resolves once it is committed. Like every method
-   * here that returns a promise, it never throws: an invalid entry or a
-   * log that takes no writes is a rejection, so `append(x).catch(…)` sees it.
-   */
+  /** Appends one entry; resolves once it is committed. Never throws: refusals reject (rejecting.ts), as in every method here. */
   append(input: EntryInput, options: AppendOptions = {}): Promise<Entry> {
     if (options.idempotency !== undefined) return this.appendBatch([input], options).then((entries) => entries[0] as Entry)
     return rejecting(() => {
@@ -108,19 +105,17 @@ export class DurableLog extends CommittedLog {
 
   /** `append` of an entry `LogDoc.prepare` checked and encoded already; core's ingest queue calls it through `appendPrepared`. */
   [APPEND_PREPARED](prepared: PreparedEntry, options: AppendOptions = {}): Promise<Entry> {
-    return rejecting(() => this.#appendPrepared(prepared, options))
-  }
-
-  #appendPrepared(prepared: PreparedEntry, options: AppendOptions): Promise<Entry> {
-    this.#writable()
-    if (this.#signer === undefined) {
-      const entry = this.log.appendPreparedBatch([prepared])[0] as Entry
-      return this.#afterCommit().then(() => entry)
-    }
-    const { topic, body, at, time, tail } = prepared
-    return this.#signer
-      .sign({ tail, at, time })
-      .then((signed) => this.#signedTurn.add([{ ...signed, topic, body }], options).then((entries) => entries[0] as Entry))
+    return rejecting(() => {
+      this.#writable()
+      if (this.#signer === undefined) {
+        const entry = this.log.appendPreparedBatch([prepared])[0] as Entry
+        return this.#afterCommit().then(() => entry)
+      }
+      const { topic, body, at, time, tail } = prepared
+      return this.#signer
+        .sign({ tail, at, time })
+        .then((signed) => this.#signedTurn.add([{ ...signed, topic, body }], options).then((entries) => entries[0] as Entry))
+    })
   }
 
   /**
@@ -128,24 +123,22 @@ export class DurableLog extends CommittedLog {
    * acknowledged together, or (an invalid entry, a failed commit) none.
    */
   appendBatch(inputs: readonly EntryInput[], options: AppendOptions = {}): Promise<Entry[]> {
-    return rejecting(() => this.#appendBatch(inputs, options))
-  }
-
-  #appendBatch(inputs: readonly EntryInput[], options: AppendOptions): Promise<Entry[]> {
-    this.#writable()
-    if (inputs.length === 0) throw new YlogError('BAD_ARGUMENT', 'a batch needs at least one entry')
-    if (this.#signer === undefined) {
-      const entries = this.log.appendBatch(inputs)
-      this.#attach(entries, options)
-      return this.#afterCommit().then(() => entries)
-    }
-    const prepared = inputs.map((input, i) => inBatch(inputs.length, i, () => this.log.prepare(input)))
-    return this.#signer.signGroup(prepared.map(({ tail, at, time }) => ({ tail, at, time }))).then((group) =>
-      this.#signedTurn.add(
-        group.map((signed, i) => ({ ...signed, topic: (prepared[i] as PreparedEntry).topic, body: (prepared[i] as PreparedEntry).body })),
-        options,
-      ),
-    )
+    return rejecting(() => {
+      this.#writable()
+      if (inputs.length === 0) throw new YlogError('BAD_ARGUMENT', 'a batch needs at least one entry')
+      if (this.#signer === undefined) {
+        const entries = this.log.appendBatch(inputs)
+        this.#attach(entries, options)
+        return this.#afterCommit().then(() => entries)
+      }
+      const prepared = inputs.map((input, i) => inBatch(inputs.length, i, () => this.log.prepare(input)))
+      return this.#signer.signGroup(prepared.map(({ tail, at, time }) => ({ tail, at, time }))).then((group) =>
+        this.#signedTurn.add(
+          group.map((signed, i) => ({ ...signed, topic: (prepared[i] as PreparedEntry).topic, body: (prepared[i] as PreparedEntry).body })),
+          options,
+        ),
+      )
+    })
   }
 
   #applyRun(items: SignedItem[]): void {
@@ -368,15 +361,6 @@ export class DurableLog extends CommittedLog {
       chainHeadOf(this.log, this.#options.identity),
       this.#recovery.refusal ?? new YlogError('STORE_FAILED', 'the log recovered'),
     )
-  }
-}
-
-/** What a promise-returning method throws becomes its rejection: such methods never throw. */
-export function rejecting<T>(write: () => Promise<T>): Promise<T> {
-  try {
-    return write()
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)))
   }
 }
 
