@@ -265,15 +265,16 @@ export class PendingAppends {
 }
 
 /**
- * The updates a transaction writes, with runs of one node's small updates
- * merged into one of at most `maxBytes` (mergeRecordRuns, as DurableLog
- * merges a commit's records): a move holds up to 2,048 single-entry
- * appends, and as rows of their own each pays Yjs's per-update header and
- * a row's, and rows of ~1 KiB fill a 4 KiB page only three to a page. A
- * merged update takes the id of its run's last one, so the database's
- * last id, what the journal's recovery and readers go by, is unchanged;
- * the ids within a run are never rows. A reader or a compaction that
- * stopped inside a run gets the whole run again, which Yjs applies once.
+ * The journal's updates as they move into the database: runs of one node's
+ * small updates merged into one of at most `maxBytes` (mergeRecordRuns).
+ * DurableLog merges the records of one commit; these are merged across
+ * appends. A move holds up to 2,048 single-entry appends, and as rows of
+ * their own each pays Yjs's per-update header and a row's, and rows of
+ * ~1 KiB fill a 4 KiB page only three to a page. A merged update takes the
+ * id of its run's last one, so the database's last id, what the journal's
+ * recovery and readers go by, is unchanged; the ids within a run are never
+ * rows. A reader or a compaction that stopped inside a run gets the whole
+ * run again, which Yjs applies once.
  */
 export function mergeRuns(updates: readonly NumberedUpdate[], maxBytes: number): NumberedUpdate[] {
   if (updates.length < 2 || maxBytes === 0) return updates as NumberedUpdate[]

@@ -84,7 +84,7 @@ export class SqliteUpdateStore implements NodeStore {
     this.#pending = PendingAppends.open(path, storeId, dbLastId, durability === 'full', policy)
     this.#lastId = this.#pending.updates.at(-1)?.id ?? dbLastId
     this.#writeTx = db.transaction((updates: readonly NumberedUpdate[]) => {
-      for (const { id, record } of mergeRuns(updates, policy.mergeBytes)) {
+      for (const { id, record } of updates) {
         this.#insertUpdate.run(id, record.update, crc32(record.update))
         this.#index.insert(record.entries)
         if (record.idempotency !== undefined) this.#side.insertIdempotency(record.idempotency)
@@ -145,8 +145,9 @@ export class SqliteUpdateStore implements NodeStore {
       if (this.#pending.full) this.#tryMove()
       return this.#lastId
     }
-    // One transaction for what the journal holds and these: ids stay in order in the database.
-    this.#commit([...this.#pending.updates, ...numbered], `appending ${records.length} updates`)
+    // One transaction for what the journal holds and these: ids stay in order in the database. These came
+    // merged from DurableLog's commit already; the journal's are merged as in a move.
+    this.#commit([...this.#journalRows(), ...numbered], `appending ${records.length} updates`)
     this.#lastId += records.length
     return this.#lastId
   }
@@ -157,9 +158,13 @@ export class SqliteUpdateStore implements NodeStore {
     this.#move('moving the append journal into the database')
   }
 
-  // #commit hands the updates to the transaction before `moved()` replaces the pending list: no copy needed.
   #move(doing: string): void {
-    if (this.#pending.updates.length > 0) this.#commit(this.#pending.updates, doing)
+    if (this.#pending.updates.length > 0) this.#commit(this.#journalRows(), doing)
+  }
+
+  // The journal's appends as the database keeps them: runs of one node's merged (mergeRuns).
+  #journalRows(): NumberedUpdate[] {
+    return mergeRuns(this.#pending.updates, this.#pending.policy.mergeBytes)
   }
 
   #tryMove(): void {

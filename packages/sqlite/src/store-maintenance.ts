@@ -30,8 +30,8 @@ export function tuneConnection(db: Database.Database, durability: 'full' | 'norm
 /** The last update id ever assigned: meta.last_id is a floor that compaction raises before deleting, appends only add rows above it. */
 export const SELECT_LAST_ID = "SELECT max((SELECT value FROM meta WHERE key = 'last_id'), coalesce((SELECT max(id) FROM updates), 0))"
 const SELECT_PARTS_AFTER = 'SELECT id, sha256, bytes FROM snapshot_parts WHERE id > ? ORDER BY id'
-export const SELECT_SNAPSHOT_UP_TO = "SELECT value FROM meta WHERE key = 'snapshot_up_to'"
-export const SELECT_TAIL = 'SELECT id, crc32, bytes FROM updates WHERE id > ? ORDER BY id'
+const SELECT_SNAPSHOT_UP_TO = "SELECT value FROM meta WHERE key = 'snapshot_up_to'"
+const SELECT_TAIL = 'SELECT id, crc32, bytes FROM updates WHERE id > ? ORDER BY id'
 
 /** What one read of the stored log found, every checksum verified. */
 export interface VerifiedRead {

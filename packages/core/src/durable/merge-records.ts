@@ -49,8 +49,8 @@ export function mergeRecordRuns(records: readonly UpdateRecord[], maxBytes = MER
     runBytes = 0
   }
   for (const record of records) {
-    const node = soleNode(record)
-    if (node === undefined || record.update.byteLength > maxBytes) {
+    const node = record.update.byteLength > maxBytes ? undefined : soleNode(record)
+    if (node === undefined) {
       flush()
       out.push({ record, count: 1 })
       continue
