@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { NodeIdentity, type IndexRow, type UpdateRecord } from '@ylog/core'
 import { encodeRecord, JOURNAL_HEADER_BYTES, journalPath } from './append-journal.js'
 import { SqliteUpdateStore, StoreReader } from './index.js'
+import { SELECT_STORE_ID } from './schema.js'
 import { tempPaths } from './test-support.js'
 
 const { freshPath, cleanup } = tempPaths()
@@ -42,6 +43,17 @@ function formatOneRecord(id: number, r: UpdateRecord): Buffer {
   return Buffer.concat([head, payload])
 }
 
+/** The header format 1 wrote, for the store at `path`. */
+function formatOneHeader(path: string): Buffer {
+  const db = new Database(path, { readonly: true })
+  const storeId = db.prepare(SELECT_STORE_ID).pluck().get() as number
+  db.close()
+  const header = Buffer.alloc(JOURNAL_HEADER_BYTES)
+  header.write('ylogapp1', 0, 'ascii')
+  header.writeBigUInt64LE(BigInt(storeId), 8)
+  return header
+}
+
 describe('journal formats', () => {
   it('writes records about half the size of format 1 for a single entry', () => {
     const format2 = encodeRecord([{ id: 1, record: record(1) }]).byteLength
@@ -52,12 +64,9 @@ describe('journal formats', () => {
   it('reads a format 1 journal an earlier ylog left, and moves it in before the next append starts a format 2 one', async () => {
     const path = freshPath()
     await SqliteUpdateStore.open(path, BYTES_ONLY).close()
+    const header = formatOneHeader(path)
     const db = new Database(path, { readonly: true })
-    const storeId = db.prepare("SELECT value FROM meta WHERE key = 'store_id'").pluck().get() as number
     const inDb = (): number => db.prepare('SELECT count(*) FROM updates').pluck().get() as number
-    const header = Buffer.alloc(JOURNAL_HEADER_BYTES)
-    header.write('ylogapp1', 0, 'ascii')
-    header.writeBigUInt64LE(BigInt(storeId), 8)
     const keyed = { ...record(3), idempotency: { key: 'k', requestHash: new Uint8Array(32).fill(9), node, seq: 3, count: 1 } }
     const image = Buffer.alloc(64 * 1024)
     Buffer.concat([header, formatOneRecord(1, record(1)), formatOneRecord(2, record(2)), formatOneRecord(3, keyed)]).copy(image)
@@ -91,13 +100,7 @@ describe('journal formats', () => {
     const store = SqliteUpdateStore.open(path, BYTES_ONLY)
     await store.append([record(1)])
     await store.close()
-    const db = new Database(path, { readonly: true })
-    const storeId = db.prepare("SELECT value FROM meta WHERE key = 'store_id'").pluck().get() as number
-    db.close()
-    const header = Buffer.alloc(JOURNAL_HEADER_BYTES)
-    header.write('ylogapp1', 0, 'ascii')
-    header.writeBigUInt64LE(BigInt(storeId), 8)
-    writeFileSync(journalPath(path), Buffer.concat([header, formatOneRecord(1, record(1)), Buffer.alloc(4096)]))
+    writeFileSync(journalPath(path), Buffer.concat([formatOneHeader(path), formatOneRecord(1, record(1)), Buffer.alloc(4096)]))
     const again = SqliteUpdateStore.open(path, BYTES_ONLY)
     expect(existsSync(journalPath(path))).toBe(false)
     expect(await again.append([record(2)])).toBe(2)
